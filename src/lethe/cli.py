@@ -1,0 +1,253 @@
+"""The `lethe` command line (CONTRACT section 4): parses flags, calls one function, prints its result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from lethe.errors import LetheError
+from lethe.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as one line and exit status 2, like every other user error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"lethe: {message} (see 'lethe {self.prog.split(' ', 1)[-1]} --help')\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return get_settings().with_as_of(getattr(args, "as_of", None))
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from lethe.synth import generate
+
+    summary = generate(
+        out=Path(args.out),
+        tenants=args.tenants,
+        subjects=args.subjects,
+        days=args.days,
+        seed=args.seed,
+        end=args.as_of,
+    )
+    print(summary.render())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from lethe.ingest import run_ingest
+
+    settings = _settings(args)
+    landing = Path(args.landing).resolve() if args.landing else settings.landing
+    summary = run_ingest(settings, landing=landing)
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        print(summary.render())
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from lethe.build import run_build
+
+    result = run_build(_settings(args), select=args.select)
+    print(result.render())
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from lethe.purge import run_purge
+
+    result = run_purge(_settings(args), dry_run=args.dry_run)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.render())
+    return 0
+
+
+def _identity(args: argparse.Namespace):
+    from lethe.dsr.identity import SubjectRef
+
+    return SubjectRef(contact_id=args.contact_id, email=args.email, phone=args.phone)
+
+
+def cmd_dsar_export(args: argparse.Namespace) -> int:
+    from lethe.dsr import export_subject
+
+    path = export_subject(_settings(args), tenant=args.tenant, ref=_identity(args), fmt=args.format, out=Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_dsar_erase(args: argparse.Namespace) -> int:
+    from lethe.dsr import erase_subject
+
+    result = erase_subject(_settings(args), tenant=args.tenant, ref=_identity(args))
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.render())
+    return 0
+
+
+def cmd_audience(args: argparse.Namespace) -> int:
+    from lethe.audience import export_audience
+
+    count = export_audience(
+        _settings(args),
+        tenant=args.tenant,
+        purpose=args.purpose,
+        channel=args.channel,
+        out=Path(args.out) if args.out else None,
+    )
+    if args.out:
+        print(f"wrote {count} subjects to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lethe.pipeline import run_all
+
+    print(run_all(_settings(args)).render())
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from lethe.publish import publish
+
+    path = publish(_settings(args))
+    print(f"published {path}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from lethe.status import compute_status
+
+    kpis = compute_status(_settings(args))
+    if args.json:
+        _print_json(kpis)
+    else:
+        width = max(map(len, kpis), default=0)
+        for name, value in kpis.items():
+            print(f"{name:<{width}}  {value}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from lethe.audit import verify_chain
+
+    count = verify_chain(_settings(args).audit_log)
+    print(f"audit log intact: {count} entries")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from lethe.dashboard import serve
+
+    return serve(_settings(args), port=args.port, headless=args.headless)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lethe", description="Keep a contact centre's personal data lawful under the GDPR.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--as-of", metavar="ISO8601", help="judge retention, consent and SLAs at this instant")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("generate", cmd_generate, "write a realistic landing zone and a matching tenant policy file")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--tenants", type=int, default=3, metavar="N")
+    p.add_argument("--subjects", type=int, default=2000, metavar="N")
+    p.add_argument("--days", type=int, default=730, metavar="N")
+    p.add_argument("--seed", type=int, default=42, metavar="N")
+
+    p = add("ingest", cmd_ingest, "load every new landing file, validated against its data contract")
+    p.add_argument("--landing", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+    p = add("build", cmd_build, "build the dbt project (all flags and marts)")
+    p.add_argument("--select", metavar="SELECTOR", help="dbt selector (default: everything)")
+
+    p = add("purge", cmd_purge, "plan and execute erasure of everything due")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    dsar = sub.add_parser("dsar", help="data-subject access and erasure")
+    dsar_sub = dsar.add_subparsers(dest="dsar_command", required=True, parser_class=_Parser)
+
+    def add_identity(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tenant", required=True, metavar="T")
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--contact-id", metavar="ID")
+        who.add_argument("--email", metavar="E")
+        who.add_argument("--phone", metavar="P")
+
+    p = dsar_sub.add_parser("export", parents=[common], help="everything held on one data subject")
+    add_identity(p)
+    p.add_argument("--format", required=True, choices=["json", "csv", "xlsx", "pdf"])
+    p.add_argument("--out", required=True, metavar="PATH")
+    p.set_defaults(func=cmd_dsar_export)
+    p = dsar_sub.add_parser("erase", parents=[common], help="erase one data subject now")
+    add_identity(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dsar_erase)
+
+    p = add("audience", cmd_audience, "the consent-eligible audience as CSV")
+    p.add_argument("--tenant", required=True, metavar="T")
+    p.add_argument("--purpose", required=True, metavar="NAME")
+    p.add_argument("--channel", required=True, choices=["email", "sms", "phone"])
+    p.add_argument("--out", metavar="FILE")
+
+    add("run", cmd_run, "ingest, build, purge and publish, as the Airflow DAGs do")
+    add("publish", cmd_publish, "publish the read-only serving snapshot")
+
+    p = add("status", cmd_status, "the compliance KPIs the dashboard shows")
+    p.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser("audit", help="the purge audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    p = audit_sub.add_parser("verify", parents=[common], help="check the audit log's hash chain")
+    p.set_defaults(func=cmd_audit_verify)
+
+    p = add("dashboard", cmd_dashboard, "start the Streamlit dashboard on the published snapshot")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--headless", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except LetheError as exc:
+        print(f"lethe: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lethe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Keyed hashes: the pseudonymous subject key and erasure tombstones.
+
+One definition, used by Python and (through the `lethe_key` DuckDB variable that
+`lethe.warehouse.connect` sets for the session) by SQL:
+
+    keyed_hash(kind, value) = sha256(key || ':' || tenant_id || ':' || kind || ':' || value)
+
+`kind` is one of `contact` (a Salesforce Contact Id), `email` (lower case), `phone` (E.164).
+The key never enters the warehouse; it lives only in the connection's session variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+KINDS = ("contact", "email", "phone")
+
+
+def keyed_hash(key: bytes, tenant_id: str, kind: str, value: str) -> str:
+    """Hex sha256 of key:tenant:kind:value, identical to the SQL `keyed_hash` macro."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown identity kind {kind!r}")
+    payload = key + f":{tenant_id}:{kind}:{value}".encode()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def sql_keyed_hash(tenant_expr: str, kind: str, value_expr: str) -> str:
+    """The same hash as a DuckDB SQL expression over columns (the key comes from getvariable)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown identity kind {kind!r}")
+    return (
+        f"sha256(getvariable('lethe_key') || ':' || {tenant_expr} || ':{kind}:' || {value_expr})"
+    )
