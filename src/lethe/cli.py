@@ -22,6 +22,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"lethe: {message} (see 'lethe {self.prog.split(' ', 1)[-1]} --help')\n")
 
 
+_NO_POLICY_COMMANDS = {"generate", "audit", "dashboard"}
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return get_settings().with_as_of(getattr(args, "as_of", None))
 
@@ -240,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command not in _NO_POLICY_COMMANDS:
+            # Refuse an invalid tenant policy file before anything runs (CONTRACT section 3).
+            from lethe.policy import load_policy
+
+            load_policy(_settings(args).tenants_file)
         return args.func(args)
     except LetheError as exc:
         print(f"lethe: {exc}", file=sys.stderr)
