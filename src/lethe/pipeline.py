@@ -1,0 +1,52 @@
+"""`lethe run`: the same steps as the Airflow DAGs, in the same order, without Airflow."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from lethe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What each step printed, and how long it took."""
+
+    steps: list[tuple[str, float, str]] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = []
+        for name, seconds, text in self.steps:
+            lines.append(f"== {name} ({seconds:.1f} s)")
+            if text:
+                lines.append(text)
+        return "\n".join(lines)
+
+
+def run_all(settings: Settings) -> RunResult:
+    """Ingest, build (dbt and the risk model), data-subject requests, purge, publish."""
+    from lethe.build import run_build
+    from lethe.dsr import process_requests
+    from lethe.ingest import run_ingest
+    from lethe.publish import publish
+    from lethe.purge import run_purge
+
+    steps: list[tuple[str, float, str]] = []
+
+    def step(name: str, func) -> None:
+        start = time.perf_counter()
+        out = func()
+        elapsed = time.perf_counter() - start
+        text = out.render() if hasattr(out, "render") else ("" if out is None else str(out))
+        log.info("%s done in %.1f s", name, elapsed)
+        steps.append((name, elapsed, text))
+
+    step("ingest", lambda: run_ingest(settings, landing=settings.landing))
+    step("build", lambda: run_build(settings))
+    step("data-subject requests", lambda: process_requests(settings))
+    step("purge", lambda: run_purge(settings, dry_run=False))
+    step("publish", lambda: f"published {publish(settings)}")
+    return RunResult(steps=steps)
