@@ -1,0 +1,10 @@
+{#- A DataUsePurpose is marketing when its name or description holds one of the `consent_marketing_keywords`. -#}
+{% macro consent_is_marketing(name_expr, description_expr) -%}
+    {%- set keywords = var('consent_marketing_keywords', ['marketing', 'newsletter', 'offer', 'promotion', 'advert', 'upsell', 'cross-sell', 'loyalty']) -%}
+    {%- set text = "lower(coalesce(" ~ name_expr ~ ", '') || ' ' || coalesce(" ~ description_expr ~ ", ''))" -%}
+    (
+    {%- for word in keywords %}
+        {{ dbt.position(dbt.string_literal(word), text) }} > 0{% if not loop.last %} or{% endif %}
+    {%- endfor %}
+    )
+{%- endmacro %}

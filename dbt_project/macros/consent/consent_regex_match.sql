@@ -1,0 +1,16 @@
+{#- True when `expr` matches the regular expression `pattern` (a Python string, no quotes). -#}
+{% macro consent_regex_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('consent_regex_match')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__consent_regex_match(expr, pattern) -%}
+    regexp_like({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro duckdb__consent_regex_match(expr, pattern) -%}
+    regexp_full_match({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__consent_regex_match(expr, pattern) -%}
+    ({{ expr }} rlike '{{ pattern | replace("\\", "\\\\") }}')
+{%- endmacro %}

@@ -1,0 +1,183 @@
+-- The consent ledger: one row per status interval [valid_from, valid_to) per subject, purpose and channel.
+-- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
+-- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe.
+with
+
+events as (
+    select * from {{ ref('int_consent_events_unioned') }}
+),
+
+first_flag as (
+    select
+        tenant_id,
+        subject_key,
+        purpose_id,
+        channel,
+        min(event_at) as flagged_at
+    from events
+    where is_sticky
+    group by tenant_id, subject_key, purpose_id, channel
+),
+
+effective_events as (
+    select events.*
+    from events
+    left join first_flag
+        on first_flag.tenant_id = events.tenant_id
+        and first_flag.subject_key = events.subject_key
+        and first_flag.purpose_id = events.purpose_id
+        and first_flag.channel = events.channel
+    where first_flag.flagged_at is null
+        or events.event_at < first_flag.flagged_at
+        or (events.is_sticky and events.event_at = first_flag.flagged_at)
+),
+
+ordered as (
+    select
+        effective_events.*,
+        lag(event_type) over (
+            partition by tenant_id, subject_key, purpose_id, channel
+            order by event_at, case consent_status when 'withdrawn' then 2 when 'granted' then 1 else 0 end, source_id
+        ) as previous_event_type
+    from effective_events
+),
+
+opt_ins as (
+    select * from ordered where event_type = 'crm_opt_in'
+),
+
+resubscribes as (
+    -- group_resubscribe lifts a group_unsubscribe; it cannot undo a global unsubscribe, spam report or CRM opt-out.
+    select * from ordered
+    where event_type = 'sendgrid_group_resubscribe'
+        and previous_event_type in ('sendgrid_group_unsubscribe', 'sendgrid_group_resubscribe', 'crm_opt_in')
+),
+
+resubscribe_evidence as (
+    select
+        resubscribes.tenant_id,
+        resubscribes.subject_key,
+        resubscribes.purpose_id,
+        resubscribes.purpose_name,
+        resubscribes.is_marketing,
+        resubscribes.channel,
+        resubscribes.event_at,
+        resubscribes.event_type,
+        resubscribes.consent_status,
+        resubscribes.is_sticky,
+        resubscribes.source_system,
+        resubscribes.source_id,
+        resubscribes.asm_group_id,
+        opt_ins.consent_id,
+        opt_ins.capture_method,
+        opt_ins.capture_date,
+        opt_ins.capture_source,
+        opt_ins.notice_version,
+        opt_ins.effective_from,
+        opt_ins.effective_to,
+        opt_ins.recording_referenced,
+        opt_ins.recording_present,
+        row_number() over (
+            partition by resubscribes.tenant_id, resubscribes.subject_key, resubscribes.purpose_id,
+                resubscribes.channel, resubscribes.source_id
+            order by opt_ins.event_at desc, opt_ins.consent_id desc
+        ) as opt_in_rank
+    from resubscribes
+    inner join opt_ins
+        on opt_ins.tenant_id = resubscribes.tenant_id
+        and opt_ins.subject_key = resubscribes.subject_key
+        and opt_ins.purpose_id = resubscribes.purpose_id
+        and opt_ins.channel = resubscribes.channel
+        and opt_ins.event_at <= resubscribes.event_at
+),
+
+ledger_events as (
+    select
+        tenant_id, subject_key, purpose_id, purpose_name, is_marketing, channel, event_at, event_type,
+        consent_status, is_sticky, source_system, source_id, asm_group_id, consent_id, capture_method,
+        capture_date, capture_source, notice_version, effective_from, effective_to, recording_referenced,
+        recording_present
+    from ordered
+    where event_type <> 'sendgrid_group_resubscribe'
+    union all
+    select
+        tenant_id, subject_key, purpose_id, purpose_name, is_marketing, channel, event_at, event_type,
+        consent_status, is_sticky, source_system, source_id, asm_group_id, consent_id, capture_method,
+        capture_date, capture_source, notice_version, effective_from, effective_to, recording_referenced,
+        recording_present
+    from resubscribe_evidence
+    where opt_in_rank = 1
+),
+
+sequenced as (
+    select
+        ledger_events.*,
+        row_number() over (
+            partition by tenant_id, subject_key, purpose_id, channel
+            order by event_at, case consent_status when 'withdrawn' then 2 when 'granted' then 1 else 0 end, source_id
+        ) as ledger_seq,
+        lead(event_at) over (
+            partition by tenant_id, subject_key, purpose_id, channel
+            order by event_at, case consent_status when 'withdrawn' then 2 when 'granted' then 1 else 0 end, source_id
+        ) as next_event_at,
+        lag(consent_status) over (
+            partition by tenant_id, subject_key, purpose_id, channel
+            order by event_at, case consent_status when 'withdrawn' then 2 when 'granted' then 1 else 0 end, source_id
+        ) as previous_status
+    from ledger_events
+),
+
+islands as (
+    -- consecutive rows with the same status form one island; its start is when that status began
+    select
+        sequenced.*,
+        sum(case when previous_status is null or previous_status <> consent_status then 1 else 0 end) over (
+            partition by tenant_id, subject_key, purpose_id, channel
+            order by ledger_seq
+            rows between unbounded preceding and current row
+        ) as status_island
+    from sequenced
+),
+
+final as (
+    select
+        -- ids
+        tenant_id,
+        subject_key,
+        purpose_id,
+        channel,
+        ledger_seq,
+        -- status
+        purpose_name,
+        is_marketing,
+        consent_status,
+        event_type,
+        source_system,
+        source_id,
+        asm_group_id,
+        -- evidence
+        consent_id,
+        capture_method,
+        capture_date,
+        capture_source,
+        notice_version,
+        effective_from,
+        effective_to,
+        recording_referenced,
+        recording_present,
+        -- timestamps
+        event_at as valid_from,
+        next_event_at as valid_to,
+        min(event_at) over (
+            partition by tenant_id, subject_key, purpose_id, channel, status_island
+        ) as status_since,
+        next_event_at is null as is_current,
+        first_value(source_id) over (
+            partition by tenant_id, subject_key, purpose_id, channel, status_island
+            order by ledger_seq
+            rows between unbounded preceding and unbounded following
+        ) as status_since_source_id
+    from islands
+)
+
+select * from final
