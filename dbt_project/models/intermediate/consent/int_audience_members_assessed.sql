@@ -1,5 +1,5 @@
 -- Every CRM subject for every purpose and audience channel, with whether they may be contacted
--- and, if not, the first reason: erased, restricted, spam report, consent, hard bounce, address.
+-- and, if not, the first reason: erased, restricted, objected, spam report, consent, hard bounce, address.
 with
 
 identities as (
@@ -89,6 +89,7 @@ assessed as (
         case
             when flags.erasure_requested then 'erasure_requested'
             when flags.is_restricted then 'restricted'
+            when flags.objects_to_marketing then 'objected'
             when population.channel = 'email' and population.has_spam_reported = 1 then 'spam_reported'
             when consents.validity_reason is null then 'no_consent'
             when consents.validity_reason <> 'valid' then consents.validity_reason

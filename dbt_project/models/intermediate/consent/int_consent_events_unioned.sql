@@ -154,8 +154,7 @@ flag_withdrawals as (
 sendgrid_events as (
     select
         email_events.tenant_id,
-        coalesce(points.subject_key, {{ keyed_hash('email_events.tenant_id', 'email', 'email_events.email') }})
-            as subject_key,
+        points.subject_key,
         'email' as channel,
         email_events.event_at,
         {{ dbt.concat(["'sendgrid_'", 'email_events.event']) }} as event_type,
@@ -163,7 +162,7 @@ sendgrid_events as (
         email_events.asm_group_id,
         case when email_events.event = 'group_resubscribe' then 'granted' else 'withdrawn' end as consent_status
     from email_events
-    left join points
+    inner join points
         on points.tenant_id = email_events.tenant_id
         and points.kind = 'email'
         and points.point_value = email_events.email

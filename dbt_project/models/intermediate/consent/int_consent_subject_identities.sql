@@ -1,34 +1,35 @@
--- Every CRM contact's subject key with its individual and its contact points (email, E.164 phones).
+-- Every CRM contact with its subject key, individual, contact points and opt-out flags.
 with
 
-subjects as (
-    select * from {{ ref('int_subjects_resolved') }}
+identity_index as (
+    select * from {{ ref('int_subject_identities_resolved') }}
 ),
 
 contacts as (
     select * from {{ ref('stg_salesforce__contacts') }}
 ),
 
-contact_subjects as (
+final as (
     select
+        -- ids
         contacts.tenant_id,
-        subjects.subject_key,
+        identity_index.subject_key,
         contacts.id as crm_contact_id,
         contacts.individual_id,
-        lower(trim(contacts.email)) as email,
+        -- pii
+        contacts.email,
         contacts.phone,
         contacts.mobile_phone,
+        -- preferences
         contacts.has_opted_out_of_email,
         contacts.do_not_call,
+        -- timestamps
         contacts.last_modified_date as contact_modified_at
     from contacts
-    inner join subjects
-        on subjects.tenant_id = contacts.tenant_id
-        and subjects.crm_contact_id = contacts.id
-),
-
-final as (
-    select distinct * from contact_subjects
+    inner join identity_index
+        on identity_index.tenant_id = contacts.tenant_id
+        and identity_index.identity_kind = 'contact'
+        and identity_index.identity_value = contacts.id
 )
 
 select * from final

@@ -49,7 +49,7 @@ sends as (
 email_touches as (
     select
         sends.tenant_id,
-        coalesce(points.subject_key, {{ keyed_hash('sends.tenant_id', 'email', 'sends.email') }}) as subject_key,
+        points.subject_key,
         'email' as channel,
         marketing_campaigns.purpose_id,
         marketing_campaigns.purpose_name,
@@ -62,7 +62,7 @@ email_touches as (
     inner join marketing_campaigns
         on marketing_campaigns.tenant_id = sends.tenant_id
         and marketing_campaigns.campaign_id = sends.campaign_id
-    left join points
+    inner join points
         on points.tenant_id = sends.tenant_id
         and points.kind = 'email'
         and points.point_value = sends.email
@@ -75,14 +75,13 @@ campaign_calls as (
         {{ consent_json_value('contact_records.attributes', 'campaign_id') }} as attribute_campaign_id
     from contact_records
     where contact_records.initiation_method = 'OUTBOUND'
-        and contact_records.customer_address_type = 'TELEPHONE_NUMBER'
+        and contact_records.customer_phone is not null
 ),
 
 call_touches as (
     select
         campaign_calls.tenant_id,
-        coalesce(points.subject_key,
-            {{ keyed_hash('campaign_calls.tenant_id', 'phone', 'campaign_calls.customer_address') }}) as subject_key,
+        points.subject_key,
         'phone' as channel,
         marketing_campaigns.purpose_id,
         marketing_campaigns.purpose_name,
@@ -95,10 +94,10 @@ call_touches as (
     inner join marketing_campaigns
         on marketing_campaigns.tenant_id = campaign_calls.tenant_id
         and marketing_campaigns.campaign_id = campaign_calls.attribute_campaign_id
-    left join points
+    inner join points
         on points.tenant_id = campaign_calls.tenant_id
         and points.kind = 'phone'
-        and points.point_value = campaign_calls.customer_address
+        and points.point_value = campaign_calls.customer_phone
 ),
 
 unioned as (

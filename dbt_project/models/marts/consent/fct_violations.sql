@@ -102,8 +102,8 @@ subject_calls as (
     from contact_records
     inner join points
         on points.tenant_id = contact_records.tenant_id
-        and points.kind = case when contact_records.customer_address_type = 'EMAIL_ADDRESS' then 'email' else 'phone' end
-        and points.point_value = contact_records.customer_address
+        and points.kind = case when contact_records.customer_email is not null then 'email' else 'phone' end
+        and points.point_value = coalesce(contact_records.customer_email, contact_records.customer_phone)
     where contact_records.initiation_timestamp <= {{ as_of() }}
 ),
 
