@@ -1,0 +1,27 @@
+-- Everything due at as_of, per record, that the purge consumes (never a record under an open legal hold).
+with
+
+status as (
+    select * from {{ ref('fct_retention_status') }}
+),
+
+final as (
+    select
+        -- ids
+        tenant_id,
+        data_category,
+        reason,
+        -- every category is deleted: recordings as files (record_id = ContactId), CRM rows as rows
+        'delete' as action,
+        source_table,
+        record_id,
+        subject_key,
+        -- timestamps
+        anchor_at,
+        due_at,
+        days_past_due
+    from status
+    where is_due
+)
+
+select * from final
