@@ -1,0 +1,79 @@
+"""Lethe compliance dashboard: login, the shared sidebar, and the router over one file per page."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import data  # noqa: E402  (the dashboards folder is on the path when Streamlit runs this file)
+
+from lethe.settings import get_settings  # noqa: E402
+
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+
+# page file, title, icon, roles that see it (data.py enforces the same rules on every query)
+PAGES = [
+    ("overview.py", "Overview", ":material/dashboard:", {"manager", "dpo"}),
+    ("retention.py", "Retention", ":material/schedule:", {"manager", "dpo"}),
+    ("consent.py", "Consent", ":material/verified_user:", {"manager", "marketing", "dpo"}),
+    ("risk.py", "Withdrawal risk", ":material/trending_down:", {"manager", "dpo"}),
+    ("audiences.py", "Audiences", ":material/campaign:", {"manager", "marketing", "dpo"}),
+    ("requests.py", "Data-subject requests", ":material/assignment_ind:", {"manager", "dpo"}),
+    ("intake.py", "Data intake", ":material/input:", {"manager", "dpo", "engineer"}),
+    ("quality.py", "Data quality and runs", ":material/fact_check:", {"dpo", "engineer"}),
+]
+
+st.set_page_config(page_title="Lethe compliance", page_icon=":material/shield:", layout="wide")
+
+settings = get_settings()
+config = data.load_users()
+authenticator = stauth.Authenticate(
+    config["credentials"],
+    cookie_name=config.get("cookie", {}).get("name", "lethe_dashboard"),
+    cookie_key=data.cookie_key(settings),
+    cookie_expiry_days=float(config.get("cookie", {}).get("expiry_days", 1)),
+    auto_hash=False,
+    login_sleep_time=0.2,
+)
+
+if not st.session_state.get("authentication_status"):
+    st.title("Lethe compliance dashboard")
+    authenticator.login(location="main", key="login")
+    if st.session_state.get("authentication_status") is False:
+        st.error("Username or password is incorrect")
+    st.stop()
+
+viewer = data.current_viewer()
+if viewer is None:
+    st.stop()
+
+with st.sidebar:
+    st.markdown(f"**{viewer.name}**")
+    st.caption(f"role: {viewer.role}")
+    authenticator.logout("Log out", location="sidebar", key="logout")
+
+try:
+    info = data.snapshot_info()
+except data.SnapshotMissing:
+    st.info("No snapshot has been published yet: run `lethe publish` (or `lethe run`).")
+    st.stop()
+
+with st.sidebar:
+    choices = data.tenants(viewer)
+    st.multiselect("Tenants", choices, key="tenant_filter", placeholder="all tenants")
+
+as_of = info.as_of.strftime("%Y-%m-%d %H:%M UTC") if info.as_of else "unknown"
+published = info.published_at.strftime("%Y-%m-%d %H:%M:%S UTC") if info.published_at else "unknown"
+st.caption(f"Data as of {as_of} · snapshot published {published}")
+
+pages = [
+    st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=file.removesuffix(".py"))
+    for file, title, icon, roles in PAGES
+    if viewer.role in roles
+]
+st.navigation(pages).run()

@@ -1,0 +1,88 @@
+"""Data-subject requests: the queue with due dates and SLA status; the DPO's logged subject lookup."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import data
+import streamlit as st
+from ui import fmt, not_built, tenant_filter, viewer
+
+from lethe.settings import get_settings
+
+v = viewer()
+tf = tenant_filter()
+st.title("Data-subject requests")
+queue = data.rollup(v, "compliance", "dsr", ["tenant_id", "type", "status"], tf)
+if queue is None:
+    not_built("Data-subject requests")
+else:
+    overdue = queue.loc[queue.status == "overdue", "records"].sum() if "status" in queue else 0
+    opened = queue.loc[queue.status == "open", "records"].sum() if "status" in queue else 0
+    c = st.columns(2)
+    c[0].metric("Overdue requests", fmt(overdue))
+    c[1].metric("Open requests", fmt(opened))
+    st.subheader("By tenant, type and status")
+    st.dataframe(queue, hide_index=True, width="stretch")
+    if data.allowed(v, "detail"):
+        st.subheader("Queue")
+        st.dataframe(data.mart_rows(v, "dsr", tf), hide_index=True, width="stretch")
+
+if data.allowed(v, "subject"):
+    st.subheader("Subject lookup")
+    st.caption("Every lookup is logged with your name, the time, the subject and your reason.")
+    with st.form("lookup"):
+        tenant = st.selectbox("Tenant", data.tenants(v), key="lookup_tenant")
+        term = st.text_input(
+            "CRM contact id, email, phone or subject key", key="lookup_term", max_chars=20000
+        )
+        reason = st.text_input(
+            "Reason for this access (e.g. the request id)", key="lookup_reason", max_chars=20000
+        )
+        submitted = st.form_submit_button("Look up")
+    if submitted:
+        if not reason.strip():
+            st.error("A reason is required.")
+        else:
+            st.session_state["lookup_result"] = (tenant, term, data.lookup_subject(v, tenant, term, reason))
+    if "lookup_result" in st.session_state:
+        tenant, term, found = st.session_state["lookup_result"]
+        identity = found.get("identity")
+        st.metric("Matching subjects", fmt(0 if identity is None else len(identity)))
+        if identity is None or identity.empty:
+            st.caption("No subject matches:")
+            st.text(term[:500])
+        for name, df in found.items():
+            st.markdown(f"**{name}**")
+            st.dataframe(df, hide_index=True, width="stretch")
+        if (
+            identity is not None
+            and len(identity) == 1
+            and st.button("Start an access export (JSON)", key="export")
+        ):
+            settings = get_settings()
+            contact = str(identity.crm_contact_id.iloc[0])
+            out = settings.exports_dir / f"dsar-{tenant}-{identity.subject_key.iloc[0][:12]}.json"
+            lethe = Path(sys.executable).with_name("lethe")
+            proc = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+                [
+                    str(lethe),
+                    "dsar",
+                    "export",
+                    "--tenant",
+                    tenant,
+                    "--contact-id",
+                    contact,
+                    "--format",
+                    "json",
+                    "--out",
+                    str(out),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if proc.returncode == 0:
+                st.success(f"Export written to {out}")
+            else:
+                st.error((proc.stderr.strip().splitlines() or ["export failed"])[-1])
