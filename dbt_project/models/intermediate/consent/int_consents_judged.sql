@@ -6,7 +6,7 @@ ledger as (
 ),
 
 policy as (
-    select * from {{ source('consent_policy', 'tenant_policy') }}
+    select * from {{ source('lethe_meta', 'tenant_policy') }}
 ),
 
 current_rows as (

@@ -1,11 +1,6 @@
 -- Breaches of consent, restriction and objection, each with its evidence (source ids, timestamps, delay):
 -- marketing without valid consent, marketing after a withdrawal, outbound calls to DoNotCall subjects,
 -- processing of restricted subjects, profiling of subjects who object to it.
-{%- set scores = none -%}
-{%- if execute -%}
-    {%- set scores = adapter.get_relation(database=target.database, schema=var('risk_scores_schema', 'marts'),
-        identifier=var('risk_scores_table', 'withdrawal_risk_scores')) -%}
-{%- endif %}
 with
 
 touches as (
@@ -33,7 +28,11 @@ email_events as (
 ),
 
 policy as (
-    select * from {{ source('consent_policy', 'tenant_policy') }}
+    select * from {{ source('lethe_meta', 'tenant_policy') }}
+),
+
+profiling_violations as (
+    select * from {{ ref('int_profiling_violations') }}
 ),
 
 touch_consent as (
@@ -183,33 +182,6 @@ restriction_violations as (
         and restricted_activity.occurred_at > flags.restricted_at
 ),
 
-{% if scores is not none %}
-profiling_violations as (
-    -- a withdrawal-risk score of a subject who objects to profiling
-    select
-        scores.tenant_id,
-        scores.subject_key,
-        'profiling_after_objection' as violation_type,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as channel,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as purpose_id,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as purpose_name,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as campaign_id,
-        {{ dbt.cast('scores.scored_at', api.Column.translate_type('timestamp')) }} as occurred_at,
-        '{{ scores.identifier }}' as source_table,
-        scores.subject_key as record_id,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as message_id,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as consent_id,
-        'objects_to_profiling' as consent_reason,
-        {{ dbt.cast('null', api.Column.translate_type('string')) }} as withdrawal_event_id,
-        {{ dbt.cast('null', api.Column.translate_type('timestamp')) }} as withdrawn_at,
-        {{ dbt.cast('null', api.Column.translate_type('integer')) }} as delay_days
-    from {{ scores }} as scores
-    inner join flags
-        on flags.tenant_id = scores.tenant_id
-        and flags.subject_key = scores.subject_key
-    where flags.objects_to_profiling
-),
-{% endif %}
 
 unioned as (
     select * from consent_violations
@@ -217,10 +189,8 @@ unioned as (
     select * from do_not_call_violations
     union all
     select * from restriction_violations
-    {% if scores is not none %}
     union all
     select * from profiling_violations
-    {% endif %}
 ),
 
 final as (
