@@ -1,0 +1,120 @@
+-- Per subject and active day: the day's counts, running totals and the unopened streak at the day's end,
+-- valid until the subject's next active day (next_activity_day), so features at any date are one as-of lookup.
+with
+
+events as (
+    select * from {{ ref('int_engagement_events') }}
+),
+
+send_open_timeline as (
+    -- sends before opens at the same instant: an open resets the streak of every send delivered before it
+    select
+        tenant_id,
+        subject_key,
+        activity_day,
+        event_kind,
+        sum(case when event_kind = 'send' then 1 else 0 end) over (
+            partition by tenant_id, subject_key
+            order by event_at, case when event_kind = 'open' then 1 else 0 end
+            rows between unbounded preceding and current row
+        ) as sends_so_far
+    from events
+    where event_kind in ('send', 'open')
+),
+
+open_resets as (
+    -- sends delivered up to the day's last open
+    select
+        tenant_id,
+        subject_key,
+        activity_day,
+        max(sends_so_far) as sends_before_last_open
+    from send_open_timeline
+    where event_kind = 'open'
+    group by tenant_id, subject_key, activity_day
+),
+
+days as (
+    select
+        tenant_id,
+        subject_key,
+        activity_day,
+        sum(case when event_kind = 'send' then 1 else 0 end) as sends,
+        sum(case when event_kind = 'open' then 1 else 0 end) as opens,
+        sum(case when event_kind = 'click' then 1 else 0 end) as clicks,
+        sum(case when event_kind = 'bounce' then 1 else 0 end) as bounces,
+        sum(case when event_kind = 'complaint' then 1 else 0 end) as complaints,
+        sum(case when event_kind = 'inbound_contact' then 1 else 0 end) as inbound_contacts,
+        sum(case when event_kind = 'outbound_contact' then 1 else 0 end) as outbound_contacts,
+        sum(case when event_kind = 'negative_contact' then 1 else 0 end) as negative_contacts
+    from events
+    group by tenant_id, subject_key, activity_day
+),
+
+running as (
+    select
+        days.tenant_id,
+        days.subject_key,
+        days.activity_day,
+        days.sends,
+        days.opens,
+        {%- for measure in ['sends', 'opens', 'clicks', 'bounces', 'complaints', 'inbound_contacts', 'outbound_contacts', 'negative_contacts'] %}
+        sum(days.{{ measure }}) over (
+            partition by days.tenant_id, days.subject_key order by days.activity_day
+            rows between unbounded preceding and current row
+        ) as cum_{{ measure }},
+        {%- endfor %}
+        max(open_resets.sends_before_last_open) over (
+            partition by days.tenant_id, days.subject_key order by days.activity_day
+            rows between unbounded preceding and current row
+        ) as sends_before_last_open,
+        {%- for measure, activity in [('open', 'days.opens'), ('send', 'days.sends'),
+                                      ('contact', 'days.inbound_contacts + days.outbound_contacts')] %}
+        max(case when {{ activity }} > 0 then days.activity_day end) over (
+            partition by days.tenant_id, days.subject_key order by days.activity_day
+            rows between unbounded preceding and current row
+        ) as last_{{ measure }}_day,
+        {%- endfor %}
+        min(case when days.sends > 0 then days.activity_day end) over (
+            partition by days.tenant_id, days.subject_key
+        ) as first_send_day,
+        lead(days.activity_day) over (
+            partition by days.tenant_id, days.subject_key order by days.activity_day
+        ) as next_activity_day
+    from days
+    left join open_resets
+        on open_resets.tenant_id = days.tenant_id
+        and open_resets.subject_key = days.subject_key
+        and open_resets.activity_day = days.activity_day
+),
+
+final as (
+    select
+        -- ids
+        tenant_id,
+        subject_key,
+        -- validity: this row describes the subject from the end of activity_day until next_activity_day
+        activity_day,
+        next_activity_day,
+        -- the day
+        sends,
+        opens,
+        -- running totals
+        cum_sends,
+        cum_opens,
+        cum_clicks,
+        cum_bounces,
+        cum_complaints,
+        cum_inbound_contacts,
+        cum_outbound_contacts,
+        cum_negative_contacts,
+        cum_sends - coalesce(sends_before_last_open, 0) as unopened_streak,
+        -- recency
+        first_send_day,
+        last_open_day,
+        last_send_day,
+        last_contact_day
+    from running
+)
+
+select * from final
