@@ -1,0 +1,257 @@
+"""Load one batch of one tenant's dataset: check rules, quarantine, drop tombstoned, dedupe, merge, record.
+
+Everything a batch writes (raw rows, quarantine, manifest, validation results) is committed in one
+transaction, so a run killed mid-way leaves nothing half-loaded and a retry starts clean.
+"""
+
+# ruff: noqa: S608 -- SQL is generated from contract identifiers, quoted with q(); values with _lit() or bound.
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from lethe.contracts import Contract
+from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
+from lethe.contracts.suite import ExpectationOutcome, validate_batch
+from lethe.ingest.files import CENTRE, LandingFile, read_text
+from lethe.ingest.normalise import normalise
+from lethe.ingest.parse import STAGE, FileProblem, parse_batch
+from lethe.ingest.schema import raw_columns
+from lethe.keys import sql_keyed_hash
+
+log = logging.getLogger(__name__)
+
+RECORD_CHARS = 16_384  # a quarantined record is truncated to this many characters
+TOMBSTONE_EXEMPT = {"dsr_requests", "legal_holds", "agents", "breaches"}  # evidence of the erasure itself
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Counts of one committed batch."""
+
+    files: int
+    loaded: int
+    duplicates_skipped: int
+    replaced: int
+    quarantined_rows: int
+    quarantined_files: int
+    tombstoned: int
+    failed_expectations: int
+    reasons: tuple[str, ...]
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _stage_recordings(con: duckdb.DuckDBPyConnection, tenant: str, files: list[LandingFile]) -> None:
+    prefix = f"{tenant}/"
+    con.register("_rec", pa.table({
+        "_source_file": [f.rel for f in files],
+        "recording_path": [f.rel.removeprefix(prefix) for f in files],
+        "size_bytes": [str(f.size) for f in files],
+        "content_sha256": [f.sha256 for f in files],
+    }))
+    con.execute(f"""create or replace temp table {STAGE} as select _source_file, 1::bigint as _source_row,
+        cast(null as varchar) as _parse_error, recording_path, size_bytes, content_sha256 from _rec""")
+    con.unregister("_rec")
+
+
+def _identity_sql(contract: Contract, tenant: str) -> str | None:
+    """SQL true where a row's identity matches a tombstone of the same tenant."""
+    if contract.dataset in TOMBSTONE_EXEMPT:
+        return None
+    checks = []
+    t = _lit(tenant)
+
+    def hit(kind: str, value: str) -> str:
+        return (f"{sql_keyed_hash(t, kind, value)} in (select identity_hash from lethe_meta.tombstones "
+                f"where tenant_id = {t} and kind = '{kind}')")
+
+    for p in contract.properties:
+        col = q(p.name)
+        if p.format == "email":
+            checks.append(hit("email", col))
+        elif p.format == "phone":
+            checks.append(hit("phone", col))
+        elif p.format == "contact_address":
+            checks.append(f"case when {col} like '%@%' then {hit('email', col)} else {hit('phone', col)} end")
+    if contract.dataset == "crm_contacts":
+        checks.append(hit("contact", q("id")))
+    return " or ".join(f"coalesce({c}, false)" for c in checks) if checks else None
+
+
+def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: datetime) -> list:
+    rules = build_rules(contract, future_limit)
+    typed = ", ".join(f"{typed_sql(p, q(p.name))} as {q(p.name + '__typed')}" for p in contract.properties)
+    flags = ", ".join(f"{failing_sql(r)} as _f{i}" for i, r in enumerate(rules))
+    first_rule = " ".join(f"when _f{i} then {_lit(r.name)}" for i, r in enumerate(rules))
+    first_reason = " ".join(f"when _f{i} then {_lit(r.reason)}" for i, r in enumerate(rules))
+    con.execute(f"create or replace temp table _typed as select *, {typed} from {STAGE}")
+    con.execute(f"""
+        create or replace temp table _checked as
+        select *,
+               case when _parse_error is not null then 'parse' {first_rule} end as _rule,
+               case when _parse_error is not null then _parse_error {first_reason} end as _reason
+        from (select *, {flags} from _typed)
+    """)
+    return rules
+
+
+def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_limit: datetime) -> list[tuple]:
+    """Run the GX suite on the batch and pair each expectation with the set-based count of the same rule."""
+    cols = sorted({r.column + ("__typed" if r.typed else "") for r in rules})
+    table = con.execute(f"select {', '.join(q(c) for c in cols)} from _checked where _parse_error is null").arrow()
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    if table.num_rows == 0:
+        return []
+    counts = con.execute(
+        "select " + ", ".join(f"count(*) filter (where _f{i})" for i in range(len(rules)))
+        + " from _checked where _parse_error is null"
+    ).fetchone()
+    by_rule = {r.name: counts[i] for i, r in enumerate(rules)}
+    outcomes: list[ExpectationOutcome] = validate_batch(contract, table, future_limit)
+    return [(o, by_rule[o.rule]) for o in outcomes]
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    tenant: str,
+    files: list[LandingFile],
+    *,
+    batch_id: str,
+    future_limit: datetime,
+    now: datetime,
+) -> BatchResult:
+    """Parse, validate and load one batch of new files; commit everything it writes at once."""
+    if contract.format == "file":
+        _stage_recordings(con, tenant, files)
+        problems: list[FileProblem] = []
+    else:
+        problems = parse_batch(con, contract, [read_text(f) for f in files])
+    if contract.format != "file":
+        normalise(con, contract, tenant)
+    rules = _check(con, contract, future_limit)
+    validations = _gx(con, contract, rules, future_limit)
+
+    key = [q(k + "__typed") for k in contract.dedupe_key]
+    latest = q(contract.latest_wins_by + "__typed") if contract.latest_wins_by else None
+    order = (f"{latest} desc nulls last, _source_file desc, _source_row desc" if latest
+             else "_source_file asc, _source_row asc")
+    tomb = _identity_sql(contract, tenant)
+    con.execute(f"""
+        create or replace temp table _cand as
+        select *, {tomb or 'false'} as _tombstoned,
+               row_number() over (partition by {', '.join(key)} order by {tomb or 'false'}, {order}) as _rn
+        from _checked where _rule is null
+    """)  # tombstoned rows sort last and never win
+    raw = f"raw.{q(contract.dataset)}"
+    tenant_filter = "" if contract.centre else f"and r.tenant_id = {_lit(tenant)}"
+    key_match = " and ".join(f"r.{q(k)} = c.{q(k + '__typed')}" for k in contract.dedupe_key)
+    if latest:
+        raw_wins = (f"(r.{q(contract.latest_wins_by)} > c.{latest} or c.{latest} is null "
+                    f"or (r.{q(contract.latest_wins_by)} = c.{latest} and r._source_file > c._source_file))")
+    else:
+        raw_wins = "true"
+    con.execute(f"""
+        create or replace temp table _win as
+        select c.*, exists (select 1 from {raw} r where {key_match} {tenant_filter} and {raw_wins}) as _raw_wins
+        from _cand c where _rn = 1 and not _tombstoned
+    """)
+    cols = [c for c, _ in raw_columns(contract)]
+    values = []
+    for c in cols:
+        if c == "tenant_id" and not contract.centre:
+            values.append(_lit(tenant))
+        elif c == "_batch_id":
+            values.append(_lit(batch_id))
+        elif c == "_loaded_at":
+            values.append(f"timestamp '{now.isoformat(sep=' ')}'")
+        elif c.startswith("_"):
+            values.append(q(c))
+        else:
+            values.append(f"cast({q(c + '__typed')} as {dict(raw_columns(contract))[c]})")
+    text_cols = [p.name for p in contract.properties]
+    record = "{" + ", ".join(f"{_lit(c)}: {q(c)}" for c in text_cols) + "}"
+    ts = f"timestamp '{now.isoformat(sep=' ')}'"
+    t = _lit(tenant)
+    d = _lit(contract.dataset)
+
+    con.execute("begin transaction")
+    try:
+        con.execute(f"""
+            insert into quarantine.rows
+            select {t}, {d}, _source_file, _source_row, _rule, _reason,
+                   left(cast(to_json({record}) as varchar), {RECORD_CHARS}), {_lit(batch_id)}, {ts}
+            from _checked where _rule is not null
+        """)
+        if problems:
+            con.executemany(
+                "insert into quarantine.files values (?, ?, ?, ?, ?, ?)",
+                [(tenant, contract.dataset, p.rel, p.reason, batch_id, now.replace(tzinfo=None)) for p in problems],
+            )
+        replaced = con.execute(f"""
+            delete from {raw} r using _win c
+            where not c._raw_wins {tenant_filter} and {key_match}
+        """).fetchone()[0]
+        con.execute(f"insert into {raw} ({', '.join(q(c) for c in cols)}) "
+                    f"select {', '.join(values)} from _win where not _raw_wins")
+        bad = {p.rel: p.reason for p in problems}
+        per_file = dict.fromkeys((f.rel for f in files), (0, 0, 0))
+        for rel, loaded, quarantined, dups in con.execute("""
+            select _source_file,
+                   count(*) filter (where _rule is null and not coalesce(_tombstoned, false) and _rn = 1 and not _raw_wins),
+                   count(*) filter (where _rule is not null),
+                   count(*) filter (where _rule is null and not coalesce(_tombstoned, false) and (_rn > 1 or _raw_wins))
+            from (select c._source_file, c._rule, k._tombstoned, k._rn, w._raw_wins
+                  from _checked c
+                  left join _cand k using (_source_file, _source_row)
+                  left join _win w using (_source_file, _source_row))
+            group by 1
+        """).fetchall():
+            per_file[rel] = (loaded, quarantined, dups)
+        con.executemany(
+            "insert or replace into lethe_meta.manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(f.rel, tenant, contract.dataset, f.size, f.sha256, batch_id, now.replace(tzinfo=None),
+              "quarantined" if f.rel in bad else "loaded", *per_file[f.rel]) for f in files],
+        )
+        if validations:
+            con.executemany(
+                "insert into lethe_meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(contract.dataset, tenant, batch_id, o.expectation, o.rule, o.column, o.success,
+                  o.unexpected_count, o.element_count, sql_count, now.replace(tzinfo=None))
+                 for o, sql_count in validations],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    totals = [sum(v[i] for v in per_file.values()) for i in range(3)]
+    tombstoned = con.execute("select count(*) from _cand where _tombstoned").fetchone()[0]
+    reason_rows = con.execute(
+        "select _reason, count(*) from _checked where _rule is not null group by 1 order by 2 desc, 1 limit 10"
+    ).fetchall()
+    reasons = tuple(f"{n} row(s): {r}" for r, n in reason_rows)
+    reasons += tuple(f"file {p.rel}: {p.reason}" for p in problems)
+    for tmp in ("_typed", "_checked", "_cand", "_win", STAGE):
+        con.execute(f"drop table if exists {tmp}")
+    if tenant == CENTRE:
+        log.debug("centre batch %s", batch_id)
+    return BatchResult(
+        files=len(files),
+        loaded=totals[0],
+        duplicates_skipped=totals[2],
+        replaced=int(replaced),
+        quarantined_rows=totals[1],
+        quarantined_files=len(problems),
+        tombstoned=int(tombstoned),
+        failed_expectations=sum(1 for o, _ in validations if not o.success),
+        reasons=reasons,
+    )

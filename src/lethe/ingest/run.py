@@ -1,0 +1,144 @@
+"""`run_ingest`: discover new landing files through the manifest and load them, batch by batch."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from lethe.contracts import Contract, load_all_contracts
+from lethe.errors import ConfigError, UnknownTenantError
+from lethe.ingest import schema
+from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files
+from lethe.ingest.load import BatchResult, load_batch
+from lethe.ingest.summary import IngestSummary, SourceSummary
+from lethe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FAMILIES: dict[str, list[str]] = {
+    "crm": ["crm_contacts", "crm_individuals", "crm_consents", "crm_purposes", "dsr_requests", "legal_holds"],
+    "contact_records": ["contact_records"],
+    "transcripts": ["transcripts"],
+    "recordings": ["recordings"],
+    "email_events": ["email_events"],
+    "campaigns": ["campaigns"],
+    "centre": ["agents", "breaches"],
+}
+
+
+def discover_tenants(landing: Path) -> list[str]:
+    """Tenant folders in the landing zone (`_centre` and hidden folders excluded)."""
+    landing = Path(landing)
+    if not landing.is_dir():
+        raise ConfigError(f"landing zone {landing} does not exist or is not a directory (set --landing or LETHE_LANDING)")
+    return sorted(p.name for p in landing.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract: Contract, tenant: str,
+             batch_id: str, now: datetime) -> tuple[list[LandingFile], int]:
+    """Split files into new ones and report files whose content changed under a known path."""
+    known = {
+        path: (sha, status)
+        for path, sha, status in con.execute(
+            "select path, sha256, status from lethe_meta.manifest where tenant_id = ? and dataset = ?",
+            [tenant, contract.dataset],
+        ).fetchall()
+    }
+    new, changed = [], []
+    for f in files:
+        if f.rel not in known:
+            new.append(f)
+        elif known[f.rel][0] != f.sha256 and known[f.rel][1] != "changed":
+            changed.append(f)
+    if changed:
+        stamp = now.replace(tzinfo=None)
+        con.execute("begin transaction")
+        con.executemany(
+            "insert into quarantine.files values (?, ?, ?, ?, ?, ?)",
+            [(tenant, contract.dataset, f.rel,
+              f"content changed since it was loaded (sha256 {known[f.rel][0][:12]}… → {f.sha256[:12]}…); "
+              "not reloaded: deliver changes as a new file", batch_id, stamp) for f in changed],
+        )
+        con.executemany("update lethe_meta.manifest set status = 'changed' where path = ?", [(f.rel,) for f in changed])
+        con.execute("commit")
+        log.warning("%s/%s: %d file(s) changed under the same path", tenant, contract.dataset, len(changed))
+    return new, len(changed)
+
+
+def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: Path, contract: Contract,
+                   tenant: str, future_limit: datetime) -> SourceSummary | None:
+    paths = find_files(landing, tenant, contract)
+    if not paths:
+        return None
+    now = datetime.now(UTC)
+    run_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    files = describe(landing, paths)
+    new, changed = _changed(con, files, contract, tenant, f"{contract.dataset}:{tenant}:{run_id}", now)
+    results: list[BatchResult] = []
+    for i, batch in enumerate(chunks(new)):
+        batch_id = f"{contract.dataset}:{tenant}:{run_id}:{i}"
+        results.append(load_batch(con, contract, tenant, batch, batch_id=batch_id, future_limit=future_limit, now=now))
+        log.info("%s/%s batch %d: %d files", tenant, contract.dataset, i, len(batch))
+    if not results and not changed:
+        return None
+    return SourceSummary(
+        tenant=tenant,
+        dataset=contract.dataset,
+        files=sum(r.files for r in results),
+        loaded=sum(r.loaded for r in results),
+        duplicates_skipped=sum(r.duplicates_skipped for r in results),
+        replaced=sum(r.replaced for r in results),
+        quarantined_rows=sum(r.quarantined_rows for r in results),
+        quarantined_files=sum(r.quarantined_files for r in results) + changed,
+        changed_files=changed,
+        tombstoned=sum(r.tombstoned for r in results),
+        failed_expectations=sum(r.failed_expectations for r in results),
+        reasons=tuple(x for r in results for x in r.reasons),
+    )
+
+
+def run_ingest(
+    settings: Settings,
+    landing: Path,
+    families: list[str] | None = None,
+    tenants: list[str] | None = None,
+) -> IngestSummary:
+    """Load every new landing file of the given families and tenants (all by default), validated against
+    its data contract. Idempotent: files already in the manifest are never loaded twice."""
+    from lethe.warehouse import connect
+
+    start = time.perf_counter()
+    landing = Path(landing)
+    all_tenants = discover_tenants(landing)
+    unknown_families = sorted(set(families or []) - set(FAMILIES))
+    if unknown_families:
+        raise ConfigError(f"unknown source family {', '.join(unknown_families)}; known: {', '.join(FAMILIES)}")
+    wanted = [t for t in (tenants or all_tenants) if t != CENTRE]
+    missing = sorted(set(wanted) - set(all_tenants))
+    if missing:
+        raise UnknownTenantError(f"no tenant folder {', '.join(missing)} in landing zone {landing}")
+    with_centre = tenants is None or CENTRE in tenants
+    contracts = load_all_contracts()
+    datasets = [d for f in (families or list(FAMILIES)) for d in FAMILIES[f]]
+    future_limit = (max(datetime.now(UTC), settings.as_of) + timedelta(days=1)).replace(tzinfo=None)
+    sources: list[SourceSummary] = []
+    con = connect(settings)
+    try:
+        schema.ensure(con, contracts)
+        for dataset in datasets:
+            contract = contracts[dataset]
+            owners = [CENTRE] if contract.centre else wanted
+            if contract.centre and not with_centre:
+                continue
+            for tenant in owners:
+                summary = _ingest_source(con, settings, landing, contract, tenant, future_limit)
+                if summary:
+                    sources.append(summary)
+    finally:
+        con.close()
+    return IngestSummary(sources=tuple(sources), seconds=time.perf_counter() - start)
