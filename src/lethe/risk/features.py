@@ -1,0 +1,63 @@
+"""The model's features: which columns of marts.withdrawal_risk_features, and how they become a matrix."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+
+FEATURES_TABLE = "marts.withdrawal_risk_features"
+
+# counts, log1p-transformed
+COUNT_FEATURES = (
+    "sends_30d",
+    "sends_90d",
+    "opens_30d",
+    "opens_prior_60d",
+    "clicks_30d",
+    "clicks_90d",
+    "unopened_streak",
+    "bounces_90d",
+    "complaints_total",
+    "inbound_contacts_30d",
+    "inbound_contacts_90d",
+    "negative_contacts_90d",
+    "contact_frequency_30d",
+)
+# rates in [0, 1] (trend in [-1, 1]); null (no sends in the window) becomes 0
+RATE_FEATURES = ("open_rate_30d", "open_rate_prior_60d", "open_rate_trend")
+# days before the snapshot, log1p-transformed, capped; null (never) becomes the cap
+RECENCY_FEATURES = ("days_since_last_open", "days_since_last_send", "days_since_last_contact", "days_since_first_send")
+RECENCY_CAP_DAYS = 365
+
+FEATURES = COUNT_FEATURES + RATE_FEATURES + RECENCY_FEATURES
+BASELINE_FEATURE = "days_since_last_open"
+ID_COLUMNS = ("tenant_id", "subject_key", "snapshot_at", "is_scoring_snapshot", "label_complete")
+LABEL = "withdrew_within_30d"
+
+
+def load_features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every snapshot row of the features mart, with raw feature values filled (nulls as documented above)."""
+    columns = ", ".join((*ID_COLUMNS, LABEL, *FEATURES))
+    frame = con.execute(f"select {columns} from {FEATURES_TABLE}").pl()  # noqa: S608 - constant names
+    return frame.with_columns(
+        *(pl.col(name).cast(pl.Float64).fill_null(0.0) for name in COUNT_FEATURES + RATE_FEATURES),
+        *(
+            pl.col(name).cast(pl.Float64).fill_null(RECENCY_CAP_DAYS).clip(0, RECENCY_CAP_DAYS)
+            for name in RECENCY_FEATURES
+        ),
+    )
+
+
+def to_matrix(frame: pl.DataFrame) -> np.ndarray:
+    """The model's input matrix: log1p of counts and recencies, rates as they are, in FEATURES order."""
+    return frame.select(
+        *(pl.col(name).log1p() for name in COUNT_FEATURES),
+        *(pl.col(name) for name in RATE_FEATURES),
+        *(pl.col(name).log1p() for name in RECENCY_FEATURES),
+    ).to_numpy()
+
+
+def labels(frame: pl.DataFrame) -> np.ndarray:
+    """The 0/1 label of labelled rows."""
+    return frame.get_column(LABEL).cast(pl.Int8).to_numpy()

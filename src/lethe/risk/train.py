@@ -1,0 +1,211 @@
+"""`train_and_score`: time-split training, held-out evaluation against a recency baseline, scores to the warehouse."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from lethe.risk import evaluate, model
+from lethe.risk.features import BASELINE_FEATURE, FEATURES_TABLE, labels, load_features, to_matrix
+from lethe.risk.split import time_split
+from lethe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "logistic_regression"
+BASELINE_NAME = "recency_baseline"
+MAX_TRAIN_ROWS = 2_000_000  # a fixed-seed sample above this keeps training in seconds at 200k subjects
+
+SCORES_DDL = """
+create or replace table marts.withdrawal_risk_scores (
+    tenant_id varchar not null,
+    subject_key varchar not null,
+    scored_at timestamp not null,
+    score double not null,
+    top_signals varchar
+)"""
+EVALUATION_DDL = """
+create or replace table marts.withdrawal_risk_evaluation (
+    model varchar not null,
+    metric varchar not null,
+    value double,
+    n_train bigint not null,
+    n_test bigint not null,
+    positives_train bigint not null,
+    positives_test bigint not null,
+    cutoff timestamp,
+    train_until timestamp,
+    test_from timestamp,
+    test_until timestamp,
+    evaluated_at timestamp not null
+)"""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One evaluation figure of one model on the held-out period."""
+
+    model: str
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    """What was trained, how it did on the held-out period, and how many subjects were scored."""
+
+    as_of: datetime
+    scored: int
+    n_train: int
+    n_test: int
+    positives_train: int
+    positives_test: int
+    cutoff: datetime | None
+    metrics: tuple[Metric, ...]
+    skipped_reason: str | None = None
+
+    def value(self, model_name: str, metric: str) -> float:
+        """One figure, e.g. value('logistic_regression', 'roc_auc')."""
+        return next(m.value for m in self.metrics if m.model == model_name and m.metric == metric)
+
+    def render(self) -> str:
+        if self.skipped_reason:
+            return f"withdrawal risk: not trained ({self.skipped_reason}); no scores written"
+        lines = [
+            f"withdrawal risk: scored {self.scored} subjects at {self.as_of:%Y-%m-%d}; trained on {self.n_train} "
+            f"snapshots ({self.positives_train} withdrawals) before {self.cutoff:%Y-%m-%d}, "
+            f"held out {self.n_test} ({self.positives_test} withdrawals) from it"
+        ]
+        for name in (MODEL_NAME, BASELINE_NAME):
+            lines.append(
+                f"  {name:<20} ROC AUC {self.value(name, 'roc_auc'):.3f}   "
+                f"lift in top decile {self.value(name, 'lift_top_decile'):.2f}x"
+            )
+        return "\n".join(lines)
+
+
+def train_and_score(settings: Settings) -> RiskResult:
+    """Train on history before a cutoff, evaluate after it, score every profilable subject at as-of."""
+    from lethe.warehouse import connect
+
+    as_of = settings.as_of.replace(tzinfo=None)
+    con = connect(settings)
+    try:
+        frame = load_features(con)
+        split = time_split(frame)
+        if split is None:
+            return _skip(con, as_of, "too little labelled history for a time split (need 4 weekly snapshots)")
+        y_train, y_test = labels(split.train), labels(split.test)
+        if y_train.sum() == 0 or y_test.sum() == 0:
+            return _skip(con, as_of, "no withdrawal in the training or the held-out period")
+        train = split.train
+        if train.height > MAX_TRAIN_ROWS:
+            train = train.sample(MAX_TRAIN_ROWS, seed=model.RANDOM_STATE)
+            y_train = labels(train)
+        fitted = model.fit(to_matrix(train), y_train)
+        test_scores = model.score(fitted, to_matrix(split.test))
+        baseline_scores = split.test.get_column(BASELINE_FEATURE).to_numpy()
+        metrics = (
+            Metric(MODEL_NAME, "roc_auc", evaluate.roc_auc(y_test, test_scores)),
+            Metric(MODEL_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, test_scores)),
+            Metric(BASELINE_NAME, "roc_auc", evaluate.roc_auc(y_test, baseline_scores)),
+            Metric(BASELINE_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, baseline_scores)),
+            Metric(MODEL_NAME, "withdrawal_rate_test", float(y_test.mean())),
+        )
+        result = RiskResult(
+            as_of=as_of,
+            scored=0,
+            n_train=train.height,
+            n_test=split.test.height,
+            positives_train=int(y_train.sum()),
+            positives_test=int(y_test.sum()),
+            cutoff=split.cutoff,
+            metrics=metrics,
+        )
+        _write_evaluation(con, result, split.train_until, split.test_from, split.test.get_column("snapshot_at").max())
+        scored = _write_scores(con, frame.filter(pl.col("is_scoring_snapshot")), fitted, as_of)
+        result = RiskResult(**{**result.__dict__, "scored": scored})
+    finally:
+        con.close()
+    log.info(result.render())
+    return result
+
+
+def _write_scores(con: duckdb.DuckDBPyConnection, current: pl.DataFrame, fitted, as_of: datetime) -> int:
+    """Score the as-of snapshot; a subject who may not be profiled is never written, whatever the input says."""
+    x = to_matrix(current)
+    scores = current.select("tenant_id", "subject_key").with_columns(
+        pl.lit(as_of).alias("scored_at"),
+        pl.Series("score", model.score(fitted, x) if current.height else np.array([]), dtype=pl.Float64),
+        model.top_signals(current, model.contributions(fitted, x)).alias("top_signals")
+        if current.height
+        else pl.lit(None, dtype=pl.Utf8).alias("top_signals"),
+    )
+    con.execute(SCORES_DDL)
+    con.register("risk_scores_frame", scores.to_arrow())
+    try:
+        con.execute(
+            """
+            insert into marts.withdrawal_risk_scores
+            select s.tenant_id, s.subject_key, s.scored_at, s.score, s.top_signals
+            from risk_scores_frame s
+            where not exists (
+                select 1 from intermediate.int_subjects_profiling_allowed p
+                where p.tenant_id = s.tenant_id and p.subject_key = s.subject_key and not p.profiling_allowed
+            )
+            """
+        )
+    finally:
+        con.unregister("risk_scores_frame")
+    return con.execute("select count(*) from marts.withdrawal_risk_scores").fetchone()[0]
+
+
+def _write_evaluation(
+    con: duckdb.DuckDBPyConnection, result: RiskResult, train_until, test_from, test_until
+) -> None:
+    rows = pl.DataFrame(
+        {
+            "model": [m.model for m in result.metrics],
+            "metric": [m.metric for m in result.metrics],
+            "value": [m.value for m in result.metrics],
+        }
+    )
+    con.execute(EVALUATION_DDL)
+    con.register("risk_eval_frame", rows.to_arrow())
+    try:
+        con.execute(
+            """
+            insert into marts.withdrawal_risk_evaluation
+            select model, metric, value, ?, ?, ?, ?, ?, ?, ?, ?, ?
+            from risk_eval_frame
+            """,
+            [
+                result.n_train,
+                result.n_test,
+                result.positives_train,
+                result.positives_test,
+                result.cutoff,
+                train_until,
+                test_from,
+                test_until,
+                result.as_of,
+            ],
+        )
+    finally:
+        con.unregister("risk_eval_frame")
+
+
+def _skip(con: duckdb.DuckDBPyConnection, as_of: datetime, reason: str) -> RiskResult:
+    """Empty score and evaluation tables (stale scores must not survive a run that could not train)."""
+    log.warning("withdrawal risk not trained: %s (input %s)", reason, FEATURES_TABLE)
+    con.execute(SCORES_DDL)
+    con.execute(EVALUATION_DDL)
+    return RiskResult(
+        as_of=as_of, scored=0, n_train=0, n_test=0, positives_train=0, positives_test=0,
+        cutoff=None, metrics=(), skipped_reason=reason,
+    )
