@@ -91,6 +91,10 @@ def write_policy(settings: Settings) -> Policy:
     try:
         con.execute("create or replace table lethe_meta.tenant_policy as select * from tenant_policy")
         con.execute("create or replace table lethe_meta.retention_policy as select * from retention_policy")
+        con.execute(
+            "create table if not exists lethe_meta.dsr_fulfilments "
+            "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
+        )
     finally:
         con.close()
     return policy
@@ -129,7 +133,30 @@ def _invoke(settings: Settings, args: list[str], target: str, target_dir: Path) 
         "--quiet",
     ]
     with _dbt_environment(settings, target):
-        return dbtRunner().invoke(argv)
+        try:
+            return dbtRunner().invoke(argv)
+        finally:
+            if target == "duckdb":
+                _release_duckdb()
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's cached database handle, so the warehouse can be reopened (read-only too)."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
+def _one_line(error: object, limit: int = 3) -> str:
+    """The first few non-empty lines of a dbt error, joined into one line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not set(line.strip()) <= set("-=")]
+    return " | ".join(lines[:limit]) or type(error).__name__
 
 
 def _status(result: Any) -> str:
@@ -151,7 +178,7 @@ def run_build(settings: Settings, select: str | None = None, *, target: str = "d
     args = ["build"] + (["--select", select] if select else [])
     res = _invoke(settings, args, target, target_dir)
     if res.exception is not None:
-        raise BuildError(f"dbt build could not run: {str(res.exception).strip().splitlines()[0]}")
+        raise BuildError(f"dbt build could not run: {_one_line(res.exception)}")
     counts = {f"{kind}_{state}": 0 for kind in ("models", "tests") for state in ("passed", "failed", "skipped")}
     failures: list[str] = []
     for node_result in res.result.results if res.result is not None else []:
@@ -164,8 +191,7 @@ def run_build(settings: Settings, select: str | None = None, *, target: str = "d
             counts[f"{kind}_skipped"] += 1
         else:
             counts[f"{kind}_failed"] += 1
-            message = (node_result.message or status).strip().splitlines()
-            failures.append(f"{node.resource_type} {node.name} {status}: {message[0] if message else status}")
+            failures.append(f"{node.resource_type} {node.name} {status}: {_one_line(node_result.message or status, 2)}")
     result = BuildResult(**counts, elapsed=time.perf_counter() - start, target_dir=target_dir)
     log.info(result.render())
     if failures or not res.success:
@@ -180,6 +206,6 @@ def parse_project(settings: Settings) -> Path:
     target_dir = DBT_PROJECT_DIR / "target"
     res = _invoke(settings, ["parse"], "duckdb", target_dir)
     if not res.success:
-        reason = str(res.exception).strip().splitlines()[0] if res.exception else "see dbt logs"
+        reason = _one_line(res.exception) if res.exception else "see dbt logs"
         raise BuildError(f"dbt parse of {DBT_PROJECT_DIR} failed: {reason}")
     return target_dir / "manifest.json"

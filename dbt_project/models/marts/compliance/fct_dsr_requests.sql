@@ -1,0 +1,149 @@
+-- Data-subject requests received by as_of: due date (received + dsr_sla_days), status and days left.
+with
+
+dsr_requests as (
+    select * from {{ ref('stg_lethe__dsr_requests') }}
+),
+
+tenant_policy as (
+    select * from {{ source('lethe_meta', 'tenant_policy') }}
+),
+
+fulfilments as (
+    select * from {{ source('lethe_meta', 'dsr_fulfilments') }}
+),
+
+identities as (
+    select * from {{ ref('int_subject_identities_resolved') }}
+),
+
+contacts as (
+    select * from {{ ref('stg_salesforce__contacts') }}
+),
+
+retention_records as (
+    select * from {{ ref('int_retention_records_anchored') }}
+),
+
+individuals as (
+    select * from {{ ref('stg_salesforce__individuals') }}
+),
+
+requests as (
+    select
+        dsr_requests.tenant_id,
+        dsr_requests.request_id,
+        dsr_requests.type,
+        dsr_requests.received_at,
+        dsr_requests.verified_at,
+        coalesce(by_contact.subject_key, by_email.subject_key, by_phone.subject_key) as subject_key,
+        coalesce(by_contact.crm_contact_id, by_email.crm_contact_id, by_phone.crm_contact_id) as crm_contact_id,
+        {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'dsr_requests.received_at') }} as due_at
+    from dsr_requests
+    left join tenant_policy
+        on tenant_policy.tenant_id = dsr_requests.tenant_id
+    left join identities as by_contact
+        on by_contact.tenant_id = dsr_requests.tenant_id
+        and by_contact.identity_kind = 'contact'
+        and by_contact.identity_value = dsr_requests.crm_contact_id
+    left join identities as by_email
+        on by_email.tenant_id = dsr_requests.tenant_id
+        and by_email.identity_kind = 'email'
+        and by_email.identity_value = dsr_requests.subject_email
+    left join identities as by_phone
+        on by_phone.tenant_id = dsr_requests.tenant_id
+        and by_phone.identity_kind = 'phone'
+        and by_phone.identity_value = dsr_requests.subject_phone
+    where dsr_requests.received_at <= {{ as_of() }}
+),
+
+-- evidence of fulfilment, each dated: Lethe's own record, a newer CRM record (rectification),
+-- the CRM flag set after the request (restriction, objection), no records left (erasure)
+subject_contacts as (
+    select
+        identities.tenant_id,
+        identities.subject_key,
+        max(contacts.last_modified_date) as contact_modified_at
+    from identities
+    inner join contacts
+        on contacts.tenant_id = identities.tenant_id
+        and contacts.id = identities.identity_value
+    where identities.identity_kind = 'contact'
+    group by identities.tenant_id, identities.subject_key
+),
+
+subject_individual_flags as (
+    select
+        identities.tenant_id,
+        identities.subject_key,
+        max(case when individuals.has_opted_out_processing then individuals.last_modified_date end) as restricted_at,
+        max(case when individuals.has_opted_out_profiling then individuals.last_modified_date end) as objection_recorded_at
+    from identities
+    inner join individuals
+        on individuals.tenant_id = identities.tenant_id
+        and individuals.id = identities.identity_value
+    where identities.identity_kind = 'individual'
+    group by identities.tenant_id, identities.subject_key
+),
+
+subject_records as (
+    select tenant_id, subject_key, count(*) as record_count
+    from retention_records
+    where subject_key is not null
+    group by tenant_id, subject_key
+),
+
+evidenced as (
+    select
+        requests.*,
+        case
+            when fulfilments.fulfilled_at is not null then fulfilments.fulfilled_at
+            when requests.type = 'rectification' and subject_contacts.contact_modified_at > requests.received_at
+                then subject_contacts.contact_modified_at
+            when requests.type = 'restriction' and subject_individual_flags.restricted_at > requests.received_at
+                then subject_individual_flags.restricted_at
+            when requests.type = 'objection' and subject_individual_flags.objection_recorded_at > requests.received_at
+                then subject_individual_flags.objection_recorded_at
+        end as completed_at,
+        requests.type = 'erasure' and requests.subject_key is not null
+            and coalesce(subject_records.record_count, 0) = 0 as is_erased
+    from requests
+    left join fulfilments
+        on fulfilments.tenant_id = requests.tenant_id
+        and fulfilments.request_id = requests.request_id
+    left join subject_contacts
+        on subject_contacts.tenant_id = requests.tenant_id
+        and subject_contacts.subject_key = requests.subject_key
+    left join subject_individual_flags
+        on subject_individual_flags.tenant_id = requests.tenant_id
+        and subject_individual_flags.subject_key = requests.subject_key
+    left join subject_records
+        on subject_records.tenant_id = requests.tenant_id
+        and subject_records.subject_key = requests.subject_key
+),
+
+final as (
+    select
+        -- ids
+        tenant_id,
+        request_id,
+        subject_key,
+        -- attributes
+        type as request_type,
+        subject_key is not null as is_subject_found,
+        -- timestamps
+        received_at,
+        verified_at,
+        due_at,
+        case when completed_at <= {{ as_of() }} then completed_at end as completed_at,
+        -- status at as_of
+        case
+            when completed_at <= {{ as_of() }} or is_erased then 'done'
+            when due_at < {{ as_of() }} then 'overdue'
+            else 'open'
+        end as status,
+        {{ dbt.datediff(as_of(), 'due_at', 'day') }} as days_left
+    from evidenced
+)
+
+select * from final
