@@ -1,0 +1,258 @@
+"""Bad deliveries: each is quarantined with its reason, and the good rows of the same batch still load.
+
+One landing zone holds every bad file next to the good ones; it is ingested once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from ingest_helpers import TENANT, copy_landing, make_settings, query
+
+from lethe.ingest import run_ingest
+
+T = TENANT
+
+
+def _ctr(cid: str, **over) -> str:
+    rec = {
+        "ContactId": cid, "Channel": "VOICE", "InitiationMethod": "INBOUND",
+        "InitiationTimestamp": "2024-01-20T09:00:00Z", "DisconnectTimestamp": "2024-01-20T09:05:00Z",
+        "LastUpdateTimestamp": "2024-01-20T09:06:00Z",
+        "CustomerEndpoint": {"Address": "+44 7700 900777", "Type": "TELEPHONE_NUMBER"},
+        "Agent": {"Username": "agent.lee"}, "Queue": {"Name": "Billing"}, "Attributes": {},
+    }
+    for k, v in over.items():
+        if v is None:
+            rec.pop(k, None)
+        else:
+            rec[k] = v
+    return json.dumps(rec)
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    settings = make_settings(root / "home")
+    land = copy_landing(root / "landing")
+    t = land / T
+    # contact records: one file with a malformed line, a missing required field, a wrong type, a bad enum,
+    # an unparseable phone and a timestamp in the future between good lines
+    (t / "contact_records" / "bad-lines.jsonl").write_text("\n".join([
+        _ctr("c-1001"),
+        '{"ContactId": "c-1002", "Channel": ',
+        _ctr("c-1003", InitiationTimestamp=None),
+        _ctr("c-1004", LastUpdateTimestamp=12345),
+        _ctr("c-1005", Channel="CARRIER_PIGEON"),
+        _ctr("c-1006", CustomerEndpoint={"Address": "call me maybe", "Type": "TELEPHONE_NUMBER"}),
+        _ctr("c-1007", InitiationTimestamp="2999-01-01T00:00:00Z"),
+        _ctr("c-1008"),
+    ]) + "\n")
+    (t / "contact_records" / "truncated.jsonl.gz").write_bytes(gzip.compress(((_ctr("c-1100") + "\n") * 50).encode())[:40])
+    (t / "contact_records" / "latin1.jsonl").write_bytes(_ctr("c-1200").replace("Billing", "Caf\xe9").encode("latin-1"))
+    # email events: an array never closed, an invalid email next to good events
+    (t / "email_events" / "unclosed.json").write_text('[{"email":"x@example.com","timestamp":1705312800,"event":"open","sg_event_id":"ev-9001"},')
+    (t / "email_events" / "bad-email.json").write_text(json.dumps([
+        {"email": "not-an-email", "timestamp": 1705312800, "event": "open", "sg_event_id": "ev-9101"},
+        {"email": "Dave@Example.com", "timestamp": 1705312801, "event": "open", "sg_event_id": "ev-9102"},
+    ]))
+    # transcripts: not JSON at all; a 10 MB message next to a normal one
+    (t / "transcripts" / "garbage.json").write_text("this is not json")
+    (t / "transcripts" / "huge.json").write_text(json.dumps({"ContactId": "c-0002x", "Transcript": [
+        {"ParticipantRole": "CUSTOMER", "Content": "x" * (10 * 1024 * 1024), "AbsoluteTime": "2024-01-11T10:00:00Z"},
+        {"ParticipantRole": "AGENT", "Content": "Thanks", "AbsoluteTime": "2024-01-11T10:00:09Z"},
+    ]}))
+    # CSVs: empty file, wrong header, non-UTF-8, ragged row, out-of-range and wrong-type scores
+    (t / "campaigns" / "empty.csv").write_bytes(b"")
+    (t / "campaigns" / "pigeons.csv").write_text(
+        "campaign_id,name,channel,purpose,started_at\ncamp-9,Pigeon post,pigeon,Marketing,2024-01-01T00:00:00Z\n"
+        "camp-10,Spring,sms,Marketing,2024-04-01T00:00:00Z\n"
+    )
+    (t / "crm" / "contacts" / "wrong-header.csv").write_text("Name,Mail\nAnn,ann@example.com\n")
+    (t / "crm" / "contacts" / "phones.csv").write_text(
+        "Id,LastModifiedDate,Phone,Email\n003A000009,2024-01-01T00:00:00Z,call me maybe,eve@example.com\n"
+        "003A000010,2024-01-01T00:00:00Z,+1 (415) 555-2671,frank@example.com\n"
+    )
+    (t / "crm" / "purposes" / "latin1.csv").write_bytes("Id,Name,Description\n0ZVA9,Caf\xe9,x\n".encode("latin-1"))
+    (t / "crm" / "purposes" / "ragged.csv").write_text('Id,Name,Description\n0ZVA8,"Unclosed quote,x\n')
+    (t / "crm" / "dsr_requests" / "future.csv").write_text(
+        "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
+        "dsr-9,2999-01-01T00:00:00Z,access,,x@example.com,,,\ndsr-10,2024-01-20T00:00:00Z,objection,,y@example.com,,,\n"
+    )
+    (land / "_centre" / "agents" / "scores.csv").write_text(
+        "agent_username,tenant_id,training_completed_at,exam_score\nagent.kim,acme-energy,2023-01-01T00:00:00Z,ninety\n"
+        "agent.max,acme-energy,2023-01-01T00:00:00Z,150\nagent.ola,acme-energy,2023-01-01T00:00:00Z,91\n"
+    )
+    summary = run_ingest(settings, land)
+    return settings, summary
+
+
+def _row_reason(settings, file: str, row: int) -> tuple[str, str]:
+    rows = query(settings, "select rule, reason from quarantine.rows where source_file = ? and source_row = ?", [f"{T}/{file}", row])
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def _file_reason(settings, file: str) -> str:
+    rows = query(settings, "select reason from quarantine.files where source_file = ?", [file if file.startswith("_") else f"{T}/{file}"])
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def _ids(settings, table: str, col: str) -> set:
+    return {v for (v,) in query(settings, f"select {col} from raw.{table}")}
+
+
+def test_malformed_json_line(bad):
+    settings, _ = bad
+    assert _row_reason(settings, "contact_records/bad-lines.jsonl", 2) == ("parse", "malformed JSON line")
+    assert {"c-1001", "c-1008"} <= _ids(settings, "contact_records", "contact_id")
+
+
+def test_missing_required_field(bad):
+    settings, _ = bad
+    rule, reason = _row_reason(settings, "contact_records/bad-lines.jsonl", 3)
+    assert rule == "required:initiation_timestamp" and "InitiationTimestamp" in reason
+    assert "c-1003" not in _ids(settings, "contact_records", "contact_id")
+    assert "c-1001" in _ids(settings, "contact_records", "contact_id")
+
+
+def test_wrong_type(bad):
+    settings, _ = bad
+    assert _row_reason(settings, "contact_records/bad-lines.jsonl", 4) == (
+        "type:last_update_timestamp", "last_update_timestamp is not a valid timestamp")
+    rule, reason = query(settings, "select rule, reason from quarantine.rows where source_file = '_centre/agents/scores.csv' and source_row = 1")[0]
+    assert rule == "type:exam_score" and "not a valid integer" in reason
+    assert "agent.ola" in _ids(settings, "agents", "agent_username")
+
+
+def test_out_of_range_value(bad):
+    settings, _ = bad
+    rule, _ = query(settings, "select rule, reason from quarantine.rows where source_file = '_centre/agents/scores.csv' and source_row = 2")[0]
+    assert rule == "range:exam_score"
+    assert {"agent.jones", "agent.ola"} <= _ids(settings, "agents", "agent_username")
+
+
+def test_unknown_enum_value(bad):
+    settings, _ = bad
+    assert _row_reason(settings, "contact_records/bad-lines.jsonl", 5)[0] == "enum:channel"
+    rule, reason = _row_reason(settings, "campaigns/pigeons.csv", 1)
+    assert rule == "enum:channel" and "email, sms, phone" in reason
+    assert {"camp-1", "camp-2", "camp-10"} <= _ids(settings, "campaigns", "campaign_id")
+
+
+def test_unparseable_phone(bad):
+    settings, _ = bad
+    assert _row_reason(settings, "contact_records/bad-lines.jsonl", 6)[0] == "address:customer_address"
+    rule, reason = _row_reason(settings, "crm/contacts/phones.csv", 1)
+    assert rule == "phone:phone" and "E.164" in reason
+    assert query(settings, "select phone from raw.crm_contacts where id = '003A000010'") == [("+14155552671",)]
+
+
+def test_timestamp_in_the_future(bad):
+    settings, _ = bad
+    assert _row_reason(settings, "contact_records/bad-lines.jsonl", 7)[0] == "future:initiation_timestamp"
+    assert _row_reason(settings, "crm/dsr_requests/future.csv", 1)[0] == "future:received_at"
+    assert {"dsr-1", "dsr-2", "dsr-10"} <= _ids(settings, "dsr_requests", "request_id")
+
+
+def test_invalid_email(bad):
+    settings, _ = bad
+    rule, reason = _row_reason(settings, "email_events/bad-email.json", 1)
+    assert rule == "email:email" and "not a valid email" in reason
+    assert "ev-9102" in _ids(settings, "email_events", "sg_event_id")
+    assert query(settings, "select email from raw.email_events where sg_event_id = 'ev-9102'") == [("dave@example.com",)]
+
+
+def test_truncated_gzip(bad):
+    settings, _ = bad
+    assert "truncated or corrupt gzip" in _file_reason(settings, "contact_records/truncated.jsonl.gz")
+    assert {"c-0001", "c-0004"} <= _ids(settings, "contact_records", "contact_id")  # the good .gz loads
+
+
+def test_non_utf8_bytes(bad):
+    settings, _ = bad
+    assert _file_reason(settings, "contact_records/latin1.jsonl").startswith("not UTF-8")
+    assert _file_reason(settings, "crm/purposes/latin1.csv").startswith("not UTF-8")
+    assert {"0ZVA000001", "0ZVA000002"} == _ids(settings, "crm_purposes", "id")
+
+
+def test_json_array_never_closed(bad):
+    settings, _ = bad
+    assert "never closed" in _file_reason(settings, "email_events/unclosed.json")
+    assert "ev-9001" not in _ids(settings, "email_events", "sg_event_id")
+    assert {"ev-0001", "ev-0006"} <= _ids(settings, "email_events", "sg_event_id")
+
+
+def test_not_json_at_all(bad):
+    settings, _ = bad
+    assert "not a valid JSON object" in _file_reason(settings, "transcripts/garbage.json")
+    assert "c-0002" in _ids(settings, "transcripts", "contact_id")
+
+
+def test_empty_file(bad):
+    settings, _ = bad
+    assert _file_reason(settings, "campaigns/empty.csv") == "empty file"
+    assert {"camp-1", "camp-2"} <= _ids(settings, "campaigns", "campaign_id")
+
+
+def test_wrong_csv_header(bad):
+    settings, _ = bad
+    reason = _file_reason(settings, "crm/contacts/wrong-header.csv")
+    assert reason.startswith("wrong CSV header: missing required column(s) Id, LastModifiedDate")
+    assert {"003A000001", "003A000002", "003A000003", "003A000010"} == _ids(settings, "crm_contacts", "id")
+
+
+def test_ragged_csv_is_quarantined_whole(bad):
+    settings, _ = bad
+    assert _file_reason(settings, "crm/purposes/ragged.csv").startswith("not a valid CSV file")
+    assert "0ZVA000001" in _ids(settings, "crm_purposes", "id")
+
+
+def test_ten_megabyte_field(bad):
+    settings, _ = bad
+    rule, reason = _row_reason(settings, "transcripts/huge.json", 1)
+    assert rule == "length:content" and "longer than 1 MB" in reason
+    (length,) = query(settings, f"select length(record) from quarantine.rows where source_file = '{T}/transcripts/huge.json'")[0]
+    assert length <= 16_384  # the record is truncated in quarantine
+    assert query(settings, "select message_index, content from raw.transcripts where contact_id = 'c-0002x'") == [(1, "Thanks")]
+
+
+def test_duplicate_id_across_files_is_redelivery_not_error(bad):
+    settings, summary = bad
+    assert query(settings, "select count(*) from quarantine.rows where record like '%ev-0005%'") == [(0,)]
+    assert query(settings, "select count(*) from raw.email_events where sg_event_id = 'ev-0005'") == [(1,)]
+    assert {s.dataset: s for s in summary.sources}["email_events"].duplicates_skipped == 1
+
+
+def test_csv_quoted_newline_loads(bad):
+    settings, _ = bad
+    assert query(settings, "select details from raw.dsr_requests where request_id = 'dsr-1'") == [
+        ("Please send everything,\nincluding call recordings",)
+    ]
+
+
+def test_summary_names_every_problem(bad):
+    _, summary = bad
+    text = summary.render()
+    assert "quarantined:" in text and "wrong CSV header" in text and "malformed JSON line" in text
+    by = {(s.tenant, s.dataset): s for s in summary.sources}
+    assert by[(T, "contact_records")].quarantined_rows == 6
+    assert by[(T, "contact_records")].quarantined_files == 2
+
+
+def test_gx_results_agree_with_set_based_rules(bad):
+    settings, _ = bad
+    rows = query(settings, "select dataset, rule, success, unexpected_count, sql_unexpected_count from lethe_meta.validation_results")
+    assert rows, "every batch stores its validation results"
+    assert [r for r in rows if r[3] != r[4]] == []
+    failed = {(d, r) for d, r, ok, _, _ in rows if not ok}
+    assert ("contact_records", "enum:channel") in failed and ("agents", "range:exam_score") in failed
+
+
+def test_manifest_records_quarantined_files(bad):
+    settings, _ = bad
+    status = dict(query(settings, "select path, status from lethe_meta.manifest where path like '%truncated%' or path like '%bad-lines%'"))
+    assert status == {f"{T}/contact_records/truncated.jsonl.gz": "quarantined", f"{T}/contact_records/bad-lines.jsonl": "loaded"}
