@@ -1,0 +1,287 @@
+"""Process pending data-subject requests: DSR CSV rows (raw.dsr_requests) and Salesforce Individual flags.
+
+Erasure (type erasure, or ShouldForget) goes through the purge engine in ONE run for every pending
+subject; access and portability (or SendIndividualData) write a JSON export into
+$LETHE_HOME/exports/<tenant>/<subject_key>.<request>.json; restriction, objection and rectification
+are recorded here and acted on by dbt, which reads the same raw rows and Individual flags.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: S608 -- SQL is assembled from our own table and column names; values are bound parameters.
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from lethe.dsr.export import build_document, render, subject_key
+from lethe.dsr.identity import Subject
+from lethe.errors import GuardError
+from lethe.purge import sqlutil
+from lethe.settings import Settings
+from lethe.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+DDL = """
+create table if not exists lethe_meta.dsr_processed (
+    tenant_id varchar not null,
+    request_id varchar not null,      -- raw.dsr_requests.request_id, or 'individual:<Id>:<flag>'
+    type varchar not null,
+    outcome varchar not null,         -- erased | held | no_match | ambiguous | exported | recorded
+    run_id varchar,
+    processed_at timestamp not null,
+    primary key (tenant_id, request_id)
+)
+"""
+
+
+@dataclass(frozen=True)
+class RequestsResult:
+    """Outcomes of one pass over the pending requests."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    erasure_run: str | None = None
+    exports: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcomes": dict(self.outcomes), "erasure_run": self.erasure_run, "exports": list(self.exports)}
+
+    def render(self) -> str:
+        if not self.outcomes:
+            return "data-subject requests: nothing pending"
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items()))
+        run = f" (erasure run {self.erasure_run})" if self.erasure_run else ""
+        return f"data-subject requests: {parts}{run}"
+
+
+def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None) -> str:
+    """Pending requests of the given types: (tenant_id, request_id, type, crm_contact_id, email, phone, individual_id)."""
+    parts = []
+    if "dsr_requests" in have:
+        kinds = ", ".join(f"'{t}'" for t in types)
+        parts.append(
+            f"select tenant_id, request_id, type, crm_contact_id, subject_email as email, subject_phone as phone, "
+            f"null::varchar as individual_id from raw.dsr_requests where type in ({kinds}) and verified_at is not null"
+        )
+    if flag and "crm_individuals" in have:
+        kind = types[0]
+        parts.append(
+            f"select tenant_id, 'individual:' || id || ':{kind}', '{kind}', null, null, null, id "
+            f"from raw.crm_individuals where {flag}"
+        )
+    if not parts:
+        return (
+            "select null::varchar tenant_id, null::varchar request_id, null::varchar type, null::varchar crm_contact_id, "
+            "null::varchar email, null::varchar phone, null::varchar individual_id where false"
+        )
+    union = " union all ".join(parts)
+    return (
+        f"select * from ({union}) r where not exists (select 1 from lethe_meta.dsr_processed d "
+        "where d.tenant_id = r.tenant_id and d.request_id = r.request_id)"
+    )
+
+
+def _resolved_sql(have: set[str], pending: str) -> str:
+    """Each pending request with its outcome and (for erase) its subject's contact and addresses.
+
+    Columns: tenant_id, request_id, type, outcome, contact_id, individual_id, address (one row per address).
+    """
+    crm = "crm_contacts" in have
+    matched = (
+        f"""select p.request_id, p.tenant_id, c.id as contact_id, c.individual_id from ({pending}) p
+            join raw.crm_contacts c on c.tenant_id = p.tenant_id and (c.id = p.crm_contact_id or c.email = p.email
+            or c.phone = p.phone or c.mobile_phone = p.phone or c.individual_id = p.individual_id)"""
+        if crm
+        else "select null::varchar request_id, null::varchar tenant_id, null::varchar contact_id, "
+        "null::varchar individual_id where false"
+    )
+    seen = []
+    if "contact_records" in have:
+        seen.append("select tenant_id, customer_address as address from raw.contact_records")
+    if "email_events" in have:
+        seen.append("select tenant_id, email from raw.email_events")
+    seen_sql = " union ".join(seen) or "select null::varchar, null::varchar where false"
+    holds = (
+        "select tenant_id, crm_contact_id, subject_email from raw.legal_holds "
+        "where start_date <= $d and (end_date is null or end_date >= $d)"
+        if "legal_holds" in have
+        else "select null::varchar tenant_id, null::varchar crm_contact_id, null::varchar subject_email where false"
+    )
+    addresses = (
+        "select c.tenant_id, c.id, a.address from raw.crm_contacts c, unnest([c.email, c.phone, c.mobile_phone]) a(address)"
+        if crm
+        else "select null::varchar, null::varchar, null::varchar where false"
+    )
+    return f"""
+        with pending as ({pending}),
+        matched as ({matched}),
+        counts as (
+            select p.tenant_id, p.request_id, p.type, p.email, p.phone, p.individual_id is not null as by_individual,
+                   count(distinct m.contact_id) as n
+            from pending p left join matched m on m.tenant_id = p.tenant_id and m.request_id = p.request_id
+            group by all
+        ),
+        addr_only as (
+            select c.tenant_id, c.request_id, coalesce(c.email, c.phone) as address from counts c
+            where c.n = 0 and coalesce(c.email, c.phone) is not null
+              and coalesce(c.email, c.phone) in (select address from ({seen_sql}) s(tenant_id, address)
+                                                 where s.tenant_id = c.tenant_id)
+        ),
+        subjects as (
+            select m.tenant_id, m.request_id, m.contact_id, m.individual_id, a.address
+            from matched m join counts c using (tenant_id, request_id)
+            left join ({addresses}) a(tenant_id, contact_id, address) on a.tenant_id = m.tenant_id and a.contact_id = m.contact_id
+            where c.n = 1 or c.by_individual
+            union all
+            select tenant_id, request_id, null, null, address from addr_only
+        ),
+        holds as ({holds}),
+        held as (
+            select distinct s.tenant_id, s.request_id from subjects s join holds h on h.tenant_id = s.tenant_id
+            and (h.crm_contact_id = s.contact_id or h.subject_email = s.address)
+        )
+        select c.tenant_id, c.request_id, c.type,
+               case when c.n > 1 and not c.by_individual then 'ambiguous'
+                    when h.request_id is not null then 'held'
+                    when c.n = 0 and a.request_id is null then 'no_match'
+                    else 'ok' end as outcome,
+               s.contact_id, s.individual_id, s.address
+        from counts c
+        left join (select distinct tenant_id, request_id from addr_only) a using (tenant_id, request_id)
+        left join held h using (tenant_id, request_id)
+        left join subjects s using (tenant_id, request_id)
+    """
+
+
+def _record(con: duckdb.DuckDBPyConnection, resolved: str, run_id: str | None, ok: str, at: datetime) -> None:
+    con.execute(
+        f"""insert or ignore into lethe_meta.dsr_processed
+            select distinct tenant_id, request_id, type, case when outcome = 'ok' then '{ok}' else outcome end,
+                   $run, $at from ({resolved})""",
+        {"run": run_id, "at": at, "d": at.date()},
+    )
+
+
+def _erasures(settings: Settings, have: set[str], outcomes: dict[str, int]) -> str | None:
+    """Erase every pending erasure subject in one purge run; returns its run id (None if nothing pending)."""
+    from lethe.purge import run_engine
+
+    resolved = _resolved_sql(have, _pending_sql(have, ("erasure",), "should_forget"))
+    day = settings.as_of.date()
+    con = connect(settings)
+    try:
+        con.execute(DDL)
+        rows = con.execute(f"select outcome, count(distinct tenant_id || request_id) from ({resolved}) group by 1",
+                           {"d": day}).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return None
+    subjects = (
+        f"select distinct tenant_id, contact_id, individual_id, address from ({resolved}) where outcome = 'ok'"
+    ).replace("$d", f"DATE '{day.isoformat()}'")
+    at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
+
+    def mark(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        _record(con, resolved, run_id, "erased", at)
+
+    try:
+        result = run_engine(settings, kind="erasure", subjects=subjects, from_mart=False, on_planned=mark)
+    except GuardError:
+        con = connect(settings)
+        try:
+            con.execute("delete from lethe_meta.dsr_processed where run_id in (select run_id from "
+                        "lethe_meta.purge_runs where status = 'refused')")
+        finally:
+            con.close()
+        raise
+    for outcome, n in rows:
+        key = "erased" if outcome == "ok" else f"erasure {outcome}"
+        outcomes[key] = outcomes.get(key, 0) + int(n)
+    return result.run_id
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> list[str]:
+    """Write a JSON export for every pending access or portability request."""
+    resolved = _resolved_sql(have, _pending_sql(have, ("access", "portability"), "send_individual_data"))
+    at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
+    written: list[str] = []
+    con = connect(settings)
+    try:
+        con.execute(DDL)
+        rows = con.execute(
+            f"select tenant_id, request_id, any_value(type), any_value(outcome), any_value(contact_id), "
+            f"any_value(individual_id), list(distinct address) filter (where address is not null) "
+            f"from ({resolved}) group by 1, 2 order by 1, 2",
+            {"d": at.date()},
+        ).fetchall()
+        for tenant, request_id, kind, outcome, contact_id, individual_id, addresses in rows:
+            if outcome == "ok":
+                emails = tuple(sorted(a for a in addresses if "@" in a))
+                phones = tuple(sorted(a for a in addresses if "@" not in a))
+                subject = Subject(tenant, contact_id, individual_id, emails, phones)
+                doc, frames = build_document(con, settings, subject)
+                out = settings.exports_dir / tenant / f"{subject_key(settings, subject)}.{_safe(request_id)}.json"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(render("json", doc, frames, settings, tenant))
+                written.append(str(out))
+            con.execute(
+                "insert or ignore into lethe_meta.dsr_processed values (?, ?, ?, ?, null, ?)",
+                [tenant, request_id, kind, "exported" if outcome == "ok" else outcome, at],
+            )
+            key = "exported" if outcome == "ok" else f"access {outcome}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+    finally:
+        con.close()
+    return written
+
+
+def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> None:
+    """Restriction, objection and rectification: recorded; dbt excludes or tracks them from the raw rows."""
+    if "dsr_requests" not in have:
+        return
+    at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
+    con = connect(settings)
+    try:
+        con.execute(DDL)
+        rows = con.execute(
+            """
+            insert or ignore into lethe_meta.dsr_processed
+            select tenant_id, request_id, type, 'recorded', null, ? from raw.dsr_requests r
+            where type in ('restriction', 'objection', 'rectification')
+              and not exists (select 1 from lethe_meta.dsr_processed d
+                              where d.tenant_id = r.tenant_id and d.request_id = r.request_id)
+            returning type
+            """,
+            [at],
+        ).fetchall()
+    finally:
+        con.close()
+    for (kind,) in rows:
+        outcomes[f"{kind} recorded"] = outcomes.get(f"{kind} recorded", 0) + 1
+
+
+def process_requests(settings: Settings) -> RequestsResult:
+    """Process every pending request once: erasures in one purge run, access exports, the rest recorded."""
+    if not settings.warehouse.exists():
+        return RequestsResult()
+    con = connect(settings)
+    try:
+        have = sqlutil.raw_tables(con)
+        con.execute(DDL)
+    finally:
+        con.close()
+    outcomes: dict[str, int] = {}
+    run_id = _erasures(settings, have, outcomes)
+    exports = _accesses(settings, have, outcomes)
+    _others(settings, have, outcomes)
+    log.info("data-subject requests: %s", outcomes)
+    return RequestsResult(outcomes, run_id, tuple(exports))

@@ -1,0 +1,58 @@
+"""Compact the warehouse after a purge: DuckDB keeps freed blocks, so copy the live data to a new file and swap it in."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+
+def _esc(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def compact(warehouse: Path) -> tuple[int, int]:
+    """Checkpoint, copy every schema and table to a fresh file, atomically replace the old one, drop the WAL.
+
+    The caller must have closed its connections. Returns (bytes before, bytes after).
+    """
+    tmp = warehouse.with_name(warehouse.name + ".compact")
+    tmp.unlink(missing_ok=True)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    before = warehouse.stat().st_size
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach '{_esc(warehouse)}' as old (read_only)")
+        con.execute(f"attach '{_esc(tmp)}' as fresh")
+        con.execute("copy from database old to fresh")
+        con.execute("detach old")
+        con.execute("checkpoint fresh")
+        con.execute("detach fresh")
+    finally:
+        con.close()
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, warehouse)
+    Path(str(warehouse) + ".wal").unlink(missing_ok=True)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    _fsync_dir(warehouse.parent)
+    after = warehouse.stat().st_size
+    log.info("compacted %s: %d -> %d bytes", warehouse, before, after)
+    return before, after

@@ -1,0 +1,398 @@
+"""The purge engine: plan -> guards -> execute -> verify, journalled per phase so a killed run resumes and converges."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from lethe import audit
+from lethe.dsr.identity import Subject
+from lethe.errors import GuardError
+from lethe.policy import Policy, load_policy
+from lethe.purge import compact as compaction
+from lethe.purge import execute as steps
+from lethe.purge import files, guards, journal, targets
+from lethe.purge import plan as planning
+from lethe.purge import verify as verification
+from lethe.settings import Settings
+from lethe.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+# Test hook: called with a point name ("before:<phase>", "after:<phase>", "planned") so a test can SIGKILL
+# the process there. None in production.
+HOOK: Callable[[str], None] | None = None
+
+
+def _point(name: str) -> None:
+    if HOOK is not None:
+        HOOK(name)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a purge planned and did; `to_dict` is the CONTRACT `lethe purge --json` shape (plus details)."""
+
+    run_id: str
+    dry_run: bool
+    kind: str
+    actions: tuple[planning.PlanAction, ...]
+    counts: tuple[tuple[str, str, str, str, int], ...] = ()
+    resumed: tuple[str, ...] = ()
+    derived: str | None = None
+    compacted: tuple[int, int] | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def record_count(self) -> int:
+        return sum(a.record_count for a in self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "actions": [a.to_dict() for a in self.actions],
+            "executed": [
+                {"tenant": t, "data_category": c, "table": tb, "action": a, "record_count": n}
+                for t, c, tb, a, n in self.counts
+            ],
+            "resumed_runs": list(self.resumed),
+            "derived_tables": self.derived,
+        }
+
+    def render(self) -> str:
+        verb = "would" if self.dry_run else "did"
+        lines = [f"purge {self.run_id} ({self.kind}{', dry run' if self.dry_run else ''}): "
+                 f"{self.record_count} records planned"]
+        lines += [f"resumed interrupted run {r}" for r in self.resumed]
+        for a in self.actions:
+            lines.append(f"  {a.tenant:<20} {a.data_category:<24} {a.reason:<18} {verb} {a.action:<9} {a.record_count}")
+        if not self.dry_run and self.counts:
+            lines.append("executed:")
+            for t, c, tb, a, n in self.counts:
+                lines.append(f"  {t:<20} {c:<24} {tb:<28} {a:<11} {n}")
+        if self.derived:
+            lines.append(f"derived tables: {self.derived}")
+        if self.compacted:
+            lines.append(f"warehouse compacted: {self.compacted[0]} -> {self.compacted[1]} bytes")
+        lines += list(self.notes)
+        return "\n".join(lines)
+
+
+def new_run_id(kind: str) -> str:
+    """A sortable, unique run id."""
+    return f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _naive(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def plan_step(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    kind: str = "retention",
+    subjects: Sequence[Subject] | str = (),
+    from_mart: bool = True,
+    on_planned: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> planning.Plan:
+    """Plan and persist (lethe_meta.purge_plans keyed by run id) in one transaction; audit the plan."""
+    policy = load_policy(settings.tenants_file)
+    run_id = run_id or new_run_id(kind)
+    own = con is None
+    con = con or connect(settings)
+    try:
+        journal.ensure(con)
+        con.execute("begin")
+        try:
+            con.execute(
+                "insert into lethe_meta.purge_runs values (?, ?, ?, ?, ?, 'planned', null, null, null)",
+                [run_id, kind, _naive(datetime.now(UTC)), _naive(settings.as_of), policy.sha256],
+            )
+            plan = planning.build_plan(
+                con, run_id=run_id, kind=kind, as_of=settings.as_of, policy=policy, subjects=subjects,
+                from_mart=from_mart,
+            )
+            if on_planned is not None:
+                on_planned(con, run_id)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        _point("planned")
+        audit.append(
+            settings.audit_log,
+            "purge.planned",
+            run_id=run_id,
+            kind=kind,
+            as_of=settings.as_of.isoformat(),
+            policy_sha256=policy.sha256,
+            counts=[a.to_dict() for a in plan.actions],
+            records_total=plan.record_count,
+            subject_keys=_subject_keys(con, run_id),
+        )
+        return plan
+    finally:
+        if own:
+            con.close()
+
+
+def _subject_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    rows = con.execute(
+        "select distinct subject_key from lethe_meta.purge_plans where run_id = ? and subject_key is not null "
+        "and reason = 'erasure_request' order by 1",
+        [run_id],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def check_guards(settings: Settings, run_id: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Run every guard on a persisted plan; on refusal mark the run refused, audit it, and raise GuardError."""
+    policy = load_policy(settings.tenants_file)
+    own = con is None
+    con = con or connect(settings)
+    try:
+        journal.ensure(con)
+        plan = planning.load(con, run_id)
+        try:
+            guards.check_all(con, plan, policy)
+        except GuardError as exc:
+            journal.set_status(con, run_id, "refused", str(exc))
+            audit.append(settings.audit_log, "purge.refused", run_id=run_id, policy_sha256=policy.sha256, reason=str(exc))
+            raise
+        journal.set_status(con, run_id, "running")
+    finally:
+        if own:
+            con.close()
+
+
+def _counts(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[tuple[str, str, str, str, int], ...]:
+    rows = con.execute(
+        "select tenant_id, data_category, target, action, sum(rows)::bigint from lethe_meta.purge_counts "
+        "where run_id = ? and rows > 0 group by all order by all",
+        [run_id],
+    ).fetchall()
+    return tuple((t, c, tb, a, int(n)) for t, c, tb, a, n in rows)
+
+
+def _record(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[tuple[str, str, str, str, int]]) -> None:
+    if rows:
+        con.executemany("insert into lethe_meta.purge_counts values (?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+
+
+def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, int], ...]:
+    """Execute every phase the run has not completed yet (tombstones, raw, landing, files, exports, rebuild,
+    publish, compact); each phase commits before it is journalled, and every phase is idempotent."""
+    policy = load_policy(settings.tenants_file)
+    con = connect(settings)
+    try:
+        journal.ensure(con)
+        state = journal.get(con, run_id)
+        if state is None or state.status not in ("running",):
+            raise GuardError(f"purge run {run_id} is {state.status if state else 'unknown'}; run its guards first")
+
+        def phase(name: str, work: Callable[[], None]) -> None:
+            if state.done(name):
+                return
+            _point(f"before:{name}")
+            work()
+            journal.complete(con, run_id, name)
+            _point(f"after:{name}")
+
+        def tombstone() -> None:
+            if steps.write_tombstones(con, run_id, _naive(datetime.now(UTC))):
+                _record(con, run_id, [
+                    (t, "identity", "lethe_meta.tombstones", "insert", n) for t, n in con.execute(
+                        "select tenant_id, count(distinct identity_hash) from lethe_meta.purge_identities "
+                        "where run_id = ? group by 1", [run_id]).fetchall()])
+
+        phase("tombstones", tombstone)
+        phase("raw", lambda: steps.run_steps(con, run_id, point=_point))
+        phase("landing", lambda: _record(con, run_id, [
+            (t, targets.CATEGORY.get(target.split(":")[1], "landing"), target, action, n)
+            for t, target, action, n in files.purge_landing(con, run_id, settings.landing)]))
+        phase("files", lambda: _record(con, run_id, [
+            (t, c, target, "delete_file", n) for t, c, target, n in files.delete_planned_files(con, run_id, settings.landing)]))
+        phase("exports", lambda: _record(con, run_id, [
+            (t, "export", "exports", "delete_file", n)
+            for t, n in files.purge_exports(con, run_id, settings.exports_dir, policy, settings.as_of)]))
+        counts = _counts(con, run_id)
+        derived_done = state.done("rebuild")
+    finally:
+        con.close()
+    changed = bool(counts)
+    if not derived_done:
+        _point("before:rebuild")
+        derived = _rebuild(settings) if changed else "unchanged"
+        _journal(settings, run_id, "rebuild", derived=derived)
+        _point("after:rebuild")
+    state = _state(settings, run_id)
+    if not state.done("publish"):
+        _point("before:publish")
+        if changed and settings.snapshot.exists():
+            from lethe.publish import publish
+
+            publish(settings)
+        _journal(settings, run_id, "publish")
+        _point("after:publish")
+    if not state.done("compact"):
+        _point("before:compact")
+        if changed:
+            compaction.compact(settings.warehouse)
+        _journal(settings, run_id, "compact")
+        _point("after:compact")
+    return counts
+
+
+def _state(settings: Settings, run_id: str) -> journal.RunState:
+    con = connect(settings)
+    try:
+        state = journal.get(con, run_id)
+    finally:
+        con.close()
+    assert state is not None
+    return state
+
+
+def _journal(settings: Settings, run_id: str, phase: str, derived: str | None = None) -> None:
+    con = connect(settings)
+    try:
+        journal.complete(con, run_id, phase, derived)
+    finally:
+        con.close()
+
+
+def _rebuild(settings: Settings) -> str:
+    """Rebuild the dbt models from the purged raw layer if the project was ever built in this home;
+    otherwise there are no derived tables to rebuild yet (reported as stale)."""
+    from lethe.build import dbt_target_dir, run_build
+
+    if not (dbt_target_dir(settings) / "manifest.json").exists():
+        log.info("no dbt build in %s yet: derived tables marked stale", settings.home)
+        return "stale"
+    run_build(settings)
+    return "rebuilt"
+
+
+def verify(settings: Settings, run_id: str) -> None:
+    """Recompute what is due and check nothing the plan named survives; mark the run done and audit it."""
+    policy = load_policy(settings.tenants_file)
+    con = connect(settings)
+    try:
+        state = journal.get(con, run_id)
+        if state is None:
+            raise GuardError(f"purge run {run_id}: no such run")
+        derived = con.execute("select derived from lethe_meta.purge_runs where run_id = ?", [run_id]).fetchone()[0]
+        try:
+            verification.verify(
+                con, run_id, settings.landing, kind=state.kind, tenants=sorted(policy.tenants),
+                rebuilt=derived == "rebuilt",
+            )
+        except verification.VerifyError as exc:
+            audit.append(settings.audit_log, "purge.verify_failed", run_id=run_id, reason=str(exc))
+            raise
+        journal.complete(con, run_id, "verify")
+        journal.set_status(con, run_id, "done")
+        counts = _counts(con, run_id)
+        audit.append(
+            settings.audit_log,
+            "purge.completed",
+            run_id=run_id,
+            kind=state.kind,
+            as_of=settings.as_of.isoformat(),
+            policy_sha256=state.policy_sha256,
+            derived_tables=derived,
+            counts=[
+                {"tenant": t, "data_category": c, "table": tb, "action": a, "record_count": n}
+                for t, c, tb, a, n in counts
+            ],
+            records_total=sum(n for *_, n in counts),
+        )
+    finally:
+        con.close()
+
+
+def resume_unfinished(settings: Settings) -> tuple[str, ...]:
+    """Finish every run that was killed after its guards passed; abandon plans that never got that far."""
+    if not settings.warehouse.exists():
+        return ()
+    con = connect(settings)
+    try:
+        journal.ensure(con)
+        pending = journal.unfinished(con)
+        stale = con.execute("select run_id from lethe_meta.purge_runs where status = 'planned'").fetchall()
+        for (run_id,) in stale:
+            journal.set_status(con, run_id, "abandoned", "planned but never executed (interrupted before its guards)")
+            audit.append(settings.audit_log, "purge.abandoned", run_id=run_id)
+    finally:
+        con.close()
+    for state in pending:
+        audit.append(settings.audit_log, "purge.resumed", run_id=state.run_id, after_phase=state.phase)
+        log.warning("resuming interrupted purge %s after phase %s", state.run_id, state.phase)
+        execute(settings, state.run_id)
+        verify(settings, state.run_id)
+    return tuple(s.run_id for s in pending)
+
+
+def run_engine(
+    settings: Settings,
+    *,
+    kind: str,
+    dry_run: bool = False,
+    subjects: Sequence[Subject] | str = (),
+    from_mart: bool = True,
+    on_planned: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+) -> PurgeResult:
+    """Resume what was interrupted, then plan, guard, execute and verify one run (or only plan, for a dry run)."""
+    load_policy(settings.tenants_file)
+    if dry_run:
+        return _dry_run(settings, kind=kind, subjects=subjects, from_mart=from_mart)
+    resumed = resume_unfinished(settings)
+    plan = plan_step(settings, kind=kind, subjects=subjects, from_mart=from_mart, on_planned=on_planned)
+    check_guards(settings, plan.run_id)
+    counts = execute(settings, plan.run_id)
+    verify(settings, plan.run_id)
+    state = _derived(settings, plan.run_id)
+    notes = () if plan.mart_found or not from_mart else ("marts.retention_due not built yet: run `lethe build`",)
+    return PurgeResult(plan.run_id, False, kind, plan.actions, counts, resumed, state, None, notes)
+
+
+def _derived(settings: Settings, run_id: str) -> str | None:
+    con = connect(settings)
+    try:
+        row = con.execute("select derived from lethe_meta.purge_runs where run_id = ?", [run_id]).fetchone()
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def _dry_run(settings: Settings, *, kind: str, subjects: Sequence[Subject] | str, from_mart: bool) -> PurgeResult:
+    """Plan inside a transaction that is rolled back: the warehouse, files and audit log stay untouched."""
+    policy: Policy = load_policy(settings.tenants_file)
+    run_id = new_run_id(kind)
+    if not settings.warehouse.exists():
+        return PurgeResult(run_id, True, kind, (), notes=("no warehouse yet: nothing to purge",))
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("set variable lethe_key = ?", [settings.secret_key.decode()])
+        con.execute("begin")
+        try:
+            journal.ensure(con)
+            plan = planning.build_plan(
+                con, run_id=run_id, kind=kind, as_of=settings.as_of, policy=policy, subjects=subjects,
+                from_mart=from_mart,
+            )
+        finally:
+            con.execute("rollback")
+    finally:
+        con.close()
+    notes = () if plan.mart_found else ("marts.retention_due not built yet: run `lethe build`",)
+    return PurgeResult(run_id, True, kind, plan.actions, notes=notes)

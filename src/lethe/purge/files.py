@@ -1,0 +1,268 @@
+"""Files on disk: landing files rewritten without purged records, recordings and transcripts deleted, old exports removed."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from lethe.policy import Policy
+
+log = logging.getLogger(__name__)
+
+BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LandingSource:
+    """Where a dataset lands, how it is framed, its id field, and how an anonymised record is patched."""
+
+    folder: str
+    suffix: str
+    fmt: str  # jsonl | json_array | csv
+    key: str
+    patch: str | tuple[str, ...] = ()  # JSON merge patch (json) or columns to blank (csv)
+
+
+LANDING: dict[str, LandingSource] = {
+    "contact_records": LandingSource("contact_records", ".jsonl", "jsonl", "ContactId"),
+    "email_events": LandingSource("email_events", ".json", "json_array", "sg_event_id", '{"email":null}'),
+    "crm_contacts": LandingSource("crm/contacts", ".csv", "csv", "Id"),
+    "crm_individuals": LandingSource("crm/individuals", ".csv", "csv", "Id"),
+    "crm_consents": LandingSource("crm/consents", ".csv", "csv", "Id"),
+    "dsr_requests": LandingSource(
+        "crm/dsr_requests", ".csv", "csv", "request_id", ("subject_email", "subject_phone", "details")
+    ),
+    "legal_holds": LandingSource("crm/legal_holds", ".csv", "csv", "hold_id", ("subject_email",)),
+}
+_RECORDING_PATCH = '{"Recording":null}'
+_ADDRESS_PATCH = '{"CustomerEndpoint":{"Address":null}}'
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace a file's content atomically (temp file in the same folder, fsync, rename); .gz stays gzip."""
+    payload = gzip.compress(data, mtime=0) if path.suffix == ".gz" else data
+    tmp = path.with_name(f".{path.name}.purge-tmp")
+    with tmp.open("wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _files(root: Path, source: LandingSource) -> list[Path]:
+    base = root / source.folder
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.rglob("*") if p.is_file() and p.name.endswith((source.suffix, source.suffix + ".gz")))
+
+
+def _ops(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str) -> None:
+    """Temp table _ops(key, drop, patches) for one tenant and dataset of the run."""
+    con.execute(
+        f"""
+        create or replace temp table _ops as
+        select record_id as key,
+               bool_or(action = 'delete' and data_category <> 'interaction.recording') as drop,
+               list_distinct(list(case
+                   when data_category = 'interaction.recording' then '{_RECORDING_PATCH}'
+                   when source_table = 'contact_records' and action = 'anonymise' then '{_ADDRESS_PATCH}'
+                   when action = 'anonymise' then 'patch' end)) as patches
+        from lethe_meta.purge_plans
+        where run_id = $run and tenant_id = $tenant and source_table = $dataset
+        group by record_id
+        """,  # noqa: S608
+        {"run": run_id, "tenant": tenant, "dataset": dataset},
+    )
+
+
+def _quarantined(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, landing: Path) -> None:
+    """Temp table _qpos(file, pos): landing records (1-based position) whose quarantined copy the plan erases."""
+    con.execute(
+        """
+        create or replace temp table _qpos as
+        select $root || '/' || regexp_replace(record_id, '#[0-9]+$', '') as file,
+               regexp_extract(record_id, '#([0-9]+)$', 1)::bigint as pos
+        from lethe_meta.purge_plans
+        where run_id = $run and tenant_id = $tenant and source_table = 'quarantine.rows'
+        """,
+        {"run": run_id, "tenant": tenant, "root": str(landing)},
+    )
+
+
+def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: LandingSource) -> dict[Path, tuple[bytes | None, int]]:
+    """New content (None = nothing survives) and records touched for every JSON file that holds a planned record."""
+    out: dict[Path, tuple[bytes | None, int]] = {}
+    batch: list[Path] = []
+    size = 0
+    for path in [*paths, None]:
+        if path is not None:
+            batch.append(path)
+            size += path.stat().st_size
+            if size < CHUNK_BYTES:
+                continue
+        if not batch:
+            break
+        frame = pl.DataFrame({"file": [str(p) for p in batch], "text": [_read(p).decode("utf-8-sig") for p in batch]})
+        con.register("_landing", frame)
+        try:
+            if source.fmt == "jsonl":
+                records = (
+                    "select file, i, line as rec from (select file, unnest(string_split(text, chr(10))) as line, "
+                    "unnest(range(len(string_split(text, chr(10)))::bigint)) as i from _landing) where trim(line) <> ''"
+                )
+                joiner, head, tail = "chr(10)", "''", "chr(10)"
+            else:
+                records = (
+                    "select file, i, rec::varchar as rec from (select file, unnest(text::json::json[]) as rec, "
+                    "unnest(range(json_array_length(text::json)::bigint)) as i from _landing)"
+                )
+                joiner, head, tail = "','", "'['", "']'"
+            rows = con.execute(
+                f"""
+                with recs as ({records}),
+                hit as (
+                    select r.file, r.i, r.rec, coalesce(o.drop, false) or q.pos is not null as drop, o.patches
+                    from recs r left join _ops o on json_extract_string(r.rec, '$.{source.key}') = o.key
+                    left join _qpos q on q.file = r.file and q.pos = r.i + 1
+                ),
+                touched as (select file from hit where drop or patches is not null group by file)
+                select h.file,
+                       {head} || string_agg(case when h.patches is null then h.rec else
+                           list_reduce(list_prepend(h.rec, list_transform(h.patches, x -> case when x = 'patch'
+                               then '{source.patch or "{}"}' else x end)), (a, b) -> json_merge_patch(a, b)::varchar)
+                           end, {joiner} order by h.i) filter (where not coalesce(h.drop, false)) || {tail},
+                       count(*) filter (where h.drop or h.patches is not null)
+                from hit h semi join touched t on h.file = t.file
+                group by h.file
+                """  # noqa: S608
+            ).fetchall()
+        finally:
+            con.unregister("_landing")
+        for file, text, touched in rows:
+            out[Path(file)] = (None if text is None else text.encode(), int(touched))
+        batch, size = [], 0
+    return out
+
+
+def _rewrite_csv(con: duckdb.DuckDBPyConnection, path: Path, source: LandingSource) -> tuple[bytes | None, int] | None:
+    raw = _read(path)
+    bom = raw.startswith(BOM)
+    frame = pl.read_csv(io.BytesIO(raw[3:] if bom else raw), infer_schema=False, empty_string_is_null=False)
+    if source.key not in frame.columns:
+        return None
+    ops = con.execute("select key, drop, patches is not null and list_contains(patches, 'patch') from _ops").pl()
+    drop = ops.filter(pl.col("drop"))["key"]
+    patch = ops.filter(pl.col(ops.columns[2]))["key"]
+    positions = con.execute("select pos from _qpos where file = ?", [str(path)]).pl()["pos"]
+    frame = frame.with_row_index("_pos", offset=1)
+    hit_drop = pl.col(source.key).is_in(drop.implode()) | pl.col("_pos").is_in(positions.implode())
+    hit_patch = pl.col(source.key).is_in(patch.implode())
+    touched = frame.select((hit_drop | hit_patch).sum()).item()
+    if not touched:
+        return None
+    kept = frame.filter(~hit_drop).with_columns(
+        [pl.when(hit_patch).then(pl.lit("")).otherwise(pl.col(c)).alias(c) for c in source.patch if c in frame.columns]
+    )
+    if kept.height == 0:
+        return None, int(touched)
+    return (BOM if bom else b"") + kept.drop("_pos").write_csv().encode(), int(touched)
+
+
+def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
+    """Rewrite (or delete) every landing file holding a planned record; (tenant, dataset, action, records) counts."""
+    counts: list[tuple[str, str, str, int]] = []
+    pairs = con.execute(
+        """
+        select distinct tenant_id, source_table from lethe_meta.purge_plans where run_id = $run
+        union
+        select distinct p.tenant_id, q.dataset from lethe_meta.purge_plans p
+        join (select unnest($datasets::varchar[]) as dataset, unnest($folders::varchar[]) as folder) q
+          on p.record_id like p.tenant_id || '/' || q.folder || '/%'
+        where p.run_id = $run and p.source_table = 'quarantine.rows'
+        order by all
+        """,
+        {"run": run_id, "datasets": list(LANDING), "folders": [s.folder for s in LANDING.values()]},
+    ).fetchall()
+    for tenant, dataset in pairs:
+        source = LANDING.get(dataset)
+        if source is None:
+            continue
+        _ops(con, run_id, tenant, dataset)
+        _quarantined(con, run_id, tenant, landing)
+        paths = _files(landing / tenant, source)
+        if source.fmt == "csv":
+            results = {p: r for p in paths if (r := _rewrite_csv(con, p, source)) is not None}
+        else:
+            results = _rewrite_json(con, paths, source)
+        removed = rewritten = 0
+        for path, (data, touched) in sorted(results.items()):
+            if data is None or not data.strip(b"[]\n"):
+                path.unlink(missing_ok=True)
+                removed += 1
+            else:
+                write_atomic(path, data)
+                rewritten += 1
+            counts.append((tenant, f"landing:{dataset}", "rewrite" if data else "delete_file", touched))
+        if removed or rewritten:
+            log.info("landing %s/%s: %d files rewritten, %d deleted", tenant, dataset, rewritten, removed)
+    return counts
+
+
+def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
+    """Delete the recordings and transcript files of the plan; (tenant, category, target, files) counts."""
+    rows = con.execute(
+        "select tenant_id, dataset, path, data_category from lethe_meta.purge_files where run_id = ?", [run_id]
+    ).fetchall()
+    counts: dict[tuple[str, str, str], int] = {}
+    for tenant, dataset, rel, category in rows:
+        path = Path(rel) if rel.startswith("/") else landing / rel
+        if path.exists():
+            path.unlink()
+            key = (tenant, category, f"file:{dataset}")
+            counts[key] = counts.get(key, 0) + 1
+    return [(t, c, target, n) for (t, c, target), n in sorted(counts.items())]
+
+
+def purge_exports(
+    con: duckdb.DuckDBPyConnection, run_id: str, exports: Path, policy: Policy, as_of: datetime
+) -> list[tuple[str, int]]:
+    """Delete exports of erased subjects, and every export older than its tenant's DSR SLA; (tenant, files)."""
+    if not exports.is_dir():
+        return []
+    erased = {
+        (t, k)
+        for t, k in con.execute(
+            "select distinct tenant_id, subject_key from lethe_meta.purge_identities where run_id = ? "
+            "and subject_key is not null",
+            [run_id],
+        ).fetchall()
+    }
+    counts: dict[str, int] = {}
+    for tenant_dir in sorted(p for p in exports.iterdir() if p.is_dir()):
+        tenant = tenant_dir.name
+        days = policy.tenants[tenant].dsr_sla_days if tenant in policy.tenants else 30
+        cutoff = as_of.timestamp() - days * 86400
+        for entry in sorted(tenant_dir.iterdir()):
+            old = entry.stat().st_mtime < cutoff
+            if (tenant, entry.name.split(".")[0]) in erased or old:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                counts[tenant] = counts.get(tenant, 0) + 1
+    return sorted(counts.items())

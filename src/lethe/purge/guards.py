@@ -1,0 +1,100 @@
+"""Guards that refuse a purge with one clear line before anything is deleted."""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+
+from lethe.errors import GuardError
+from lethe.policy import DEFAULT_PURGE_MAX_SHARE, Policy
+from lethe.purge import sqlutil, targets
+from lethe.purge.plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+def check_policy_unchanged(plan: Plan, policy: Policy) -> None:
+    """The policy file must be byte-identical to the one the plan was made under."""
+    if plan.policy_sha256 != policy.sha256:
+        raise GuardError(
+            f"purge refused: {policy.path} changed since plan {plan.run_id} was made "
+            f"(sha256 {plan.policy_sha256[:12]} -> {policy.sha256[:12]}); plan again"
+        )
+
+
+def _failed_batches(con: duckdb.DuckDBPyConnection) -> str | None:
+    """SQL listing batch ids that failed their data contract.
+
+    Ingest validates a whole batch with Great Expectations before quarantining bad rows, so a failed
+    expectation alone is normal; a batch failed when an expectation found more bad rows than the batch
+    sent to quarantine, i.e. rows that broke the contract reached the raw table.
+    """
+    cols = set(sqlutil.columns(con, "lethe_meta", "validation_results"))
+    if not {"batch_id", "success"} <= cols:
+        return None
+    unexpected = "coalesce(v.unexpected_count, 0)" if "unexpected_count" in cols else "1"
+    quarantined = (
+        "(select count(*) from quarantine.rows q where q.batch_id = v.batch_id and q.dataset = v.dataset)"
+        if sqlutil.table_exists(con, "quarantine", "rows")
+        else "0"
+    )
+    return (
+        f"select distinct v.batch_id from lethe_meta.validation_results v "  # noqa: S608
+        f"where not v.success and {unexpected} > {quarantined}"
+    )
+
+
+def check_batches(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """No record in the plan may come from a batch that failed its data contract."""
+    failed = _failed_batches(con)
+    if failed is None:
+        return
+    have = sqlutil.raw_tables(con)
+    for table in sorted(t for t in have if targets.known(t) and "." not in t):
+        if "_batch_id" not in sqlutil.columns(con, "raw", table):
+            continue
+        row = con.execute(
+            f"select t._batch_id, count(*) from raw.{table} t where {targets.selected(table)} "  # noqa: S608
+            f"and t._batch_id in ({failed}) group by 1 order by 2 desc limit 1",
+            {"run": plan.run_id},
+        ).fetchone()
+        if row:
+            raise GuardError(
+                f"purge refused: plan {plan.run_id} touches raw.{table} rows of batch {row[0]}, "
+                "which failed its data contract (lethe_meta.validation_results); fix and re-ingest first"
+            )
+
+
+def check_share(con: duckdb.DuckDBPyConnection, plan: Plan, policy: Policy) -> None:
+    """No tenant may lose more than its purge_max_share of any table in one run."""
+    have = sqlutil.raw_tables(con)
+    for table in sorted(t for t in have if targets.known(t) and t != "quarantine.rows"):
+        rows = con.execute(
+            f"""
+            with gone as (
+                select t.tenant_id, count(*) as n from raw.{table} t
+                where {targets.selected(table, "p.action = 'delete' and p.data_category <> 'interaction.recording'")}
+                group by 1
+            ),
+            total as (select tenant_id, count(*) as n from raw.{table} group by 1)
+            select g.tenant_id, g.n, t.n from gone g join total t using (tenant_id) order by 1
+            """,  # noqa: S608
+            {"run": plan.run_id},
+        ).fetchall()
+        for tenant, gone, total in rows:
+            limit = policy.tenants[tenant].purge_max_share if tenant in policy.tenants else DEFAULT_PURGE_MAX_SHARE
+            if total and gone / total > limit:
+                raise GuardError(
+                    f"purge refused: run {plan.run_id} would remove {gone} of {total} rows "
+                    f"({gone / total:.0%}) of raw.{table} for tenant {tenant}, over its purge_max_share "
+                    f"of {limit:.0%} ({policy.path}); review the plan with --dry-run"
+                )
+
+
+def check_all(con: duckdb.DuckDBPyConnection, plan: Plan, policy: Policy) -> None:
+    """Every guard, cheapest first; raises GuardError on the first that refuses."""
+    check_policy_unchanged(plan, policy)
+    check_batches(con, plan)
+    check_share(con, plan, policy)
+    log.info("guards passed for %s", plan.run_id)

@@ -1,0 +1,127 @@
+"""The purge journal in the warehouse: runs, their persisted plans, and the phases each run has completed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from lethe import tombstones
+
+log = logging.getLogger(__name__)
+
+PHASES = ("tombstones", "raw", "landing", "files", "exports", "rebuild", "publish", "compact", "verify")
+
+DDL = (
+    """
+    create table if not exists lethe_meta.purge_runs (
+        run_id varchar primary key,
+        kind varchar not null,              -- retention | erasure
+        created_at timestamp not null,
+        as_of timestamp not null,
+        policy_sha256 varchar not null,
+        status varchar not null,            -- planned | running | done | refused | failed
+        phase varchar,                      -- last completed phase (see lethe.purge.journal.PHASES)
+        derived varchar,                    -- rebuilt | stale
+        note varchar
+    )
+    """,
+    """
+    create table if not exists lethe_meta.purge_plans (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        data_category varchar not null,
+        reason varchar not null,            -- retention_expired | erasure_request
+        action varchar not null,            -- delete | anonymise
+        source_table varchar not null,      -- raw dataset, or quarantine.rows
+        record_id varchar not null,
+        subject_key varchar
+    )
+    """,
+    """
+    create table if not exists lethe_meta.purge_identities (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        kind varchar not null,
+        identity_hash varchar not null,
+        subject_key varchar
+    )
+    """,
+    """
+    create table if not exists lethe_meta.purge_files (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        dataset varchar not null,           -- recordings | transcripts
+        path varchar not null,              -- relative to the landing root, or absolute
+        data_category varchar not null
+    )
+    """,
+    """
+    create table if not exists lethe_meta.purge_counts (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        data_category varchar not null,
+        target varchar not null,            -- raw.<table>, quarantine.rows, landing:<dataset>, file:<dataset>, exports
+        action varchar not null,
+        rows bigint not null
+    )
+    """,
+)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """One journalled purge run."""
+
+    run_id: str
+    kind: str
+    as_of: datetime
+    policy_sha256: str
+    status: str
+    phase: str | None
+
+    def done(self, phase: str) -> bool:
+        """Whether the run already completed this phase (phases run in PHASES order)."""
+        return self.phase is not None and PHASES.index(self.phase) >= PHASES.index(phase)
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the journal tables (and the tombstone table) if they do not exist."""
+    tombstones.ensure(con)
+    for ddl in DDL:
+        con.execute(ddl)
+
+
+def get(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState | None:
+    """The journalled state of one run, or None."""
+    row = con.execute(
+        "select run_id, kind, as_of, policy_sha256, status, phase from lethe_meta.purge_runs where run_id = ?",
+        [run_id],
+    ).fetchone()
+    return RunState(*row) if row else None
+
+
+def unfinished(con: duckdb.DuckDBPyConnection) -> list[RunState]:
+    """Runs that started executing but never finished (killed, crashed): they are resumed first."""
+    rows = con.execute(
+        "select run_id, kind, as_of, policy_sha256, status, phase from lethe_meta.purge_runs "
+        "where status = 'running' order by created_at"
+    ).fetchall()
+    return [RunState(*r) for r in rows]
+
+
+def set_status(con: duckdb.DuckDBPyConnection, run_id: str, status: str, note: str | None = None) -> None:
+    """Record a run's status (and why, for refused or failed runs)."""
+    con.execute(
+        "update lethe_meta.purge_runs set status = ?, note = coalesce(?, note) where run_id = ?", [status, note, run_id]
+    )
+
+
+def complete(con: duckdb.DuckDBPyConnection, run_id: str, phase: str, derived: str | None = None) -> None:
+    """Mark a phase completed (after its own transaction committed)."""
+    con.execute(
+        "update lethe_meta.purge_runs set phase = ?, derived = coalesce(?, derived) where run_id = ?",
+        [phase, derived, run_id],
+    )

@@ -1,0 +1,409 @@
+"""Build and persist a purge plan: what is due (marts.retention_due) plus what erasure subjects hold, minus legal holds."""
+
+# ruff: noqa: S608 -- SQL is assembled from our own table and column names; values are bound parameters.
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from lethe.dsr.identity import Subject
+from lethe.keys import sql_keyed_hash
+from lethe.policy import Policy
+from lethe.purge import sqlutil
+
+log = logging.getLogger(__name__)
+
+MART = ("marts", "retention_due")
+
+
+@dataclass(frozen=True)
+class PlanAction:
+    """One line of the plan (CONTRACT `lethe purge --json` actions)."""
+
+    tenant: str
+    data_category: str
+    reason: str
+    action: str
+    record_count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "data_category": self.data_category,
+            "reason": self.reason,
+            "action": self.action,
+            "record_count": self.record_count,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A persisted plan: its run, the instant and policy it was made under, and its per-category counts."""
+
+    run_id: str
+    kind: str
+    as_of: datetime
+    policy_sha256: str
+    actions: tuple[PlanAction, ...]
+    mart_found: bool = True
+
+    @property
+    def record_count(self) -> int:
+        return sum(a.record_count for a in self.actions)
+
+
+def _subject_key_sql(alias: str) -> str:
+    contact = sql_keyed_hash(f"{alias}.tenant_id", "contact", f"{alias}.contact_id")
+    email = sql_keyed_hash(f"{alias}.tenant_id", "email", f"{alias}.address")
+    phone = sql_keyed_hash(f"{alias}.tenant_id", "phone", f"{alias}.address")
+    return (
+        f"case when {alias}.contact_id is not null then {contact} "
+        f"when {alias}.address like '%@%' then {email} else {phone} end"
+    )
+
+
+def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
+    """SQL selecting (tenant_id, source_table, record_id, data_category, action, subject_key) held on subjects.
+
+    `subjects` is a table (tenant_id, contact_id, individual_id, address, subject_key). mode `erase` deletes
+    everything of the subject; mode `retire` (a CRM contact past retention) deletes the CRM records and
+    anonymises the addresses that survive in interaction and email records that are not yet due.
+    """
+    erase = mode == "erase"
+    parts: list[str] = []
+    s = subjects
+    if "crm_contacts" in have:
+        parts.append(
+            f"select c.tenant_id, 'crm_contacts', c.id, 'crm.contact', 'delete', s.subject_key "
+            f"from raw.crm_contacts c join {s} s on c.tenant_id = s.tenant_id and c.id = s.contact_id"
+        )
+    if "crm_individuals" in have:
+        parts.append(
+            f"select c.tenant_id, 'crm_individuals', c.id, 'crm.contact', 'delete', s.subject_key "
+            f"from raw.crm_individuals c join {s} s on c.tenant_id = s.tenant_id and c.id = s.individual_id"
+        )
+    if "crm_consents" in have:
+        parts.append(
+            f"select c.tenant_id, 'crm_consents', c.id, 'crm.contact', 'delete', s.subject_key "
+            f"from raw.crm_consents c join {s} s on c.tenant_id = s.tenant_id and c.party_id = s.individual_id"
+        )
+    if "contact_records" in have:
+        if erase:
+            parts.append(
+                f"select c.tenant_id, 'contact_records', c.contact_id, 'interaction.metadata', 'delete', s.subject_key "
+                f"from raw.contact_records c join {s} s on c.tenant_id = s.tenant_id and c.customer_address = s.address"
+            )
+            parts.append(
+                f"select c.tenant_id, 'contact_records', c.contact_id, 'interaction.recording', 'delete', s.subject_key "
+                f"from raw.contact_records c join {s} s on c.tenant_id = s.tenant_id and c.customer_address = s.address "
+                "where c.recording_location is not null"
+            )
+        else:
+            parts.append(
+                f"select c.tenant_id, 'contact_records', c.contact_id, 'crm.contact', 'anonymise', s.subject_key "
+                f"from raw.contact_records c join {s} s on c.tenant_id = s.tenant_id and c.customer_address = s.address"
+            )
+    if erase and "transcripts" in have and "contact_records" in have:
+        parts.append(
+            f"select distinct t.tenant_id, 'transcripts', t.contact_id, 'interaction.transcript', 'delete', s.subject_key "
+            f"from raw.transcripts t join raw.contact_records c on t.tenant_id = c.tenant_id and t.contact_id = c.contact_id "
+            f"join {s} s on c.tenant_id = s.tenant_id and c.customer_address = s.address"
+        )
+    if "email_events" in have:
+        category, action = ("campaign.event", "delete") if erase else ("crm.contact", "anonymise")
+        parts.append(
+            f"select e.tenant_id, 'email_events', e.sg_event_id, '{category}', '{action}', s.subject_key "
+            f"from raw.email_events e join {s} s on e.tenant_id = s.tenant_id and e.email = s.address"
+        )
+    if "dsr_requests" in have:
+        parts.append(
+            f"select d.tenant_id, 'dsr_requests', d.request_id, 'crm.contact', 'anonymise', s.subject_key "
+            f"from raw.dsr_requests d join {s} s on d.tenant_id = s.tenant_id and (d.crm_contact_id = s.contact_id "
+            "or d.subject_email = s.address or d.subject_phone = s.address)"
+        )
+    if "legal_holds" in have:
+        parts.append(
+            f"select h.tenant_id, 'legal_holds', h.hold_id, 'crm.contact', 'anonymise', s.subject_key "
+            f"from raw.legal_holds h join {s} s on h.tenant_id = s.tenant_id and (h.crm_contact_id = s.contact_id "
+            "or h.subject_email = s.address)"
+        )
+    if erase and "quarantine.rows" in have:
+        parts.append(
+            f"select q.tenant_id, 'quarantine.rows', q.source_file || '#' || coalesce(q.source_row, 0), "
+            f"'quarantine', 'delete', s.subject_key from quarantine.rows q join {s} s on q.tenant_id = s.tenant_id "
+            "and (contains(q.record, s.address) or contains(q.record, s.contact_id))"
+        )
+    if not parts:
+        return (
+            "select null::varchar tenant_id, null::varchar source_table, null::varchar record_id, "
+            "null::varchar data_category, null::varchar action, null::varchar subject_key where false"
+        )
+    union = "\nunion all\n".join(parts)
+    return f"select * from ({union}) as r(tenant_id, source_table, record_id, data_category, action, subject_key)"
+
+
+def _subjects_from_crm(table: str, source: str, have: set[str]) -> list[str]:
+    """Statements filling a subjects table from CRM contacts whose ids are in `source` (tenant_id, contact_id)."""
+    stmts = []
+    if "crm_contacts" in have:
+        stmts.append(
+            f"insert into {table} select c.tenant_id, c.id, c.individual_id, a.address, null "
+            f"from raw.crm_contacts c semi join {source} x on c.tenant_id = x.tenant_id and c.id = x.contact_id, "
+            "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
+        )
+    return stmts
+
+
+_SUBJ_DDL = (
+    "create or replace temp table {t} (tenant_id varchar, contact_id varchar, individual_id varchar, "
+    "address varchar, subject_key varchar)"
+)
+
+
+def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str]) -> None:
+    """Fill temp table _held with every subject under a legal hold open at as_of (holds always win)."""
+    con.execute(_SUBJ_DDL.format(t="_held"))
+    if "legal_holds" not in have:
+        return
+    con.execute(
+        "create or replace temp table _hold_open as select tenant_id, crm_contact_id as contact_id, subject_email "
+        "from raw.legal_holds where start_date <= $d and (end_date is null or end_date >= $d)",
+        {"d": as_of.date()},
+    )
+    con.execute("insert into _held select tenant_id, contact_id, null, subject_email, null from _hold_open")
+    if "crm_contacts" in have:
+        con.execute(
+            "insert into _held select c.tenant_id, c.id, c.individual_id, a.address, null "
+            "from raw.crm_contacts c join _hold_open h on c.tenant_id = h.tenant_id "
+            "and (c.id = h.contact_id or c.email = h.subject_email), "
+            "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
+        )
+    con.execute(f"update _held set subject_key = {_subject_key_sql('_held')}")
+
+
+def held_subjects(con: duckdb.DuckDBPyConnection, subjects: Sequence[Subject], as_of: datetime) -> list[str]:
+    """Which of these subjects are under an open legal hold (described without personal data)."""
+    have = sqlutil.raw_tables(con)
+    _open_holds(con, as_of, have)
+    _load_subjects(con, "_ask", subjects)
+    rows = con.execute(
+        "select distinct a.tenant_id, coalesce(a.contact_id, a.subject_key) from _ask a join _held h "
+        "on a.tenant_id = h.tenant_id and (a.contact_id = h.contact_id or a.address = h.address)"
+    ).fetchall()
+    return [f"{t}/{c}" for t, c in rows]
+
+
+def _load_subjects(con: duckdb.DuckDBPyConnection, table: str, subjects: Sequence[Subject] | str) -> None:
+    """Fill a subjects table from resolved subjects, or from SQL selecting (tenant_id, contact_id, individual_id, address)."""
+    con.execute(_SUBJ_DDL.format(t=table))
+    if isinstance(subjects, str):
+        con.execute(f"insert into {table} select tenant_id, contact_id, individual_id, address, null from ({subjects})")  # noqa: S608
+        con.execute(f"update {table} set subject_key = {_subject_key_sql(table)}")
+        return
+    if not subjects:
+        return
+    frame = pl.DataFrame(
+        {
+            "tenant_id": [s.tenant_id for s in subjects],
+            "contact_id": [s.contact_id for s in subjects],
+            "individual_id": [s.individual_id for s in subjects],
+            "address": [list(s.emails + s.phones) or [None] for s in subjects],
+        },
+        schema={
+            "tenant_id": pl.Utf8,
+            "contact_id": pl.Utf8,
+            "individual_id": pl.Utf8,
+            "address": pl.List(pl.Utf8),
+        },
+    ).explode("address")
+    con.register("_subjects_frame", frame)
+    try:
+        con.execute(
+            f"insert into {table} select tenant_id, contact_id, individual_id, address, null from _subjects_frame"
+        )
+    finally:
+        con.unregister("_subjects_frame")
+    con.execute(f"update {table} set subject_key = {_subject_key_sql(table)}")
+
+
+def build_plan(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    kind: str,
+    as_of: datetime,
+    policy: Policy,
+    subjects: Sequence[Subject] | str = (),
+    from_mart: bool = True,
+) -> Plan:
+    """Compute the plan set-based and persist it under run_id (the caller owns the transaction)."""
+    have = sqlutil.raw_tables(con)
+    con.execute(
+        "create or replace temp table _items (tenant_id varchar, source_table varchar, record_id varchar, "
+        "data_category varchar, action varchar, subject_key varchar, reason varchar)"
+    )
+    mart_found = sqlutil.table_exists(con, *MART)
+    if from_mart and mart_found:
+        con.execute(
+            "insert into _items select tenant_id, source_table, record_id, data_category, action, subject_key, reason "
+            "from marts.retention_due where tenant_id in (select unnest($tenants::varchar[]))",
+            {"tenants": sorted(policy.tenants)},
+        )
+        # the mart names a recording by its contact record (record_id = ContactId): the record loses the file
+        con.execute(
+            "update _items set source_table = 'contact_records' "
+            "where source_table = 'recordings' and data_category = 'interaction.recording'"
+        )
+    elif from_mart:
+        log.warning("marts.retention_due does not exist yet (run `lethe build`); nothing is due")
+
+    # Erasure subjects: named by a request (DSR erase) or by the mart's erasure_request rows.
+    _load_subjects(con, "_erase", subjects)
+    con.execute(
+        "create or replace temp table _erase_crm as select distinct tenant_id, record_id as contact_id from _items "
+        "where reason = 'erasure_request' and source_table = 'crm_contacts'"
+    )
+    for stmt in _subjects_from_crm("_erase", "_erase_crm", have):
+        con.execute(stmt)
+    for table, column in (("contact_records", "customer_address"), ("email_events", "email")):
+        key = "contact_id" if table == "contact_records" else "sg_event_id"
+        if table in have:
+            con.execute(
+                f"insert into _erase select distinct r.tenant_id, null, null, r.{column}, null from raw.{table} r "  # noqa: S608
+                f"join _items i on i.tenant_id = r.tenant_id and i.source_table = '{table}' and i.record_id = r.{key} "
+                f"where i.reason = 'erasure_request' and r.{column} is not null"
+            )
+    con.execute(f"update _erase set subject_key = {_subject_key_sql('_erase')} where subject_key is null")
+    con.execute(
+        f"insert into _items select *, 'erasure_request' from ({subject_records_sql('_erase', have, 'erase')})"  # noqa: S608
+    )
+
+    # CRM contacts deleted for retention: their individual and consents go, their addresses are anonymised.
+    con.execute(
+        "create or replace temp table _retire_crm as select distinct tenant_id, record_id as contact_id from _items "
+        "where reason = 'retention_expired' and source_table = 'crm_contacts' and action = 'delete'"
+    )
+    con.execute(_SUBJ_DDL.format(t="_retire"))
+    for stmt in _subjects_from_crm("_retire", "_retire_crm", have):
+        con.execute(stmt)
+    con.execute(f"update _retire set subject_key = {_subject_key_sql('_retire')}")
+    con.execute(
+        f"insert into _items select *, 'retention_expired' from ({subject_records_sql('_retire', have, 'retire')})"  # noqa: S608
+    )
+
+    # Legal holds always win: nothing of a held subject stays in the plan.
+    _open_holds(con, as_of, have)
+    con.execute(f"create or replace temp table _held_records as {subject_records_sql('_held', have, 'erase')}")
+    con.execute(
+        "delete from _items i using _held_records h where i.tenant_id = h.tenant_id "
+        "and i.source_table = h.source_table and regexp_replace(i.record_id, '[:|][0-9]+$', '') = h.record_id"
+    )
+
+    # One row per record and action; erasure wins over retention; a deleted record is not also anonymised.
+    con.execute(
+        """
+        insert into lethe_meta.purge_plans
+        with ranked as (
+            select *, row_number() over (
+                partition by tenant_id, source_table, record_id, data_category, action
+                order by reason, subject_key nulls last) as rn
+            from _items where record_id is not null
+        )
+        select $run, tenant_id, data_category, reason, action, source_table, record_id, subject_key
+        from ranked r
+        where rn = 1
+          and not (action = 'anonymise' and data_category = 'crm.contact' and exists (
+              select 1 from _items d where d.tenant_id = r.tenant_id and d.source_table = r.source_table
+                and d.record_id = r.record_id and d.action = 'delete' and d.data_category <> 'interaction.recording'))
+        """,
+        {"run": run_id},
+    )
+
+    # Erased identities, as keyed hashes only, for tombstones.
+    con.execute(
+        f"""
+        insert into lethe_meta.purge_identities
+        select distinct $run, tenant_id, 'contact', {sql_keyed_hash('tenant_id', 'contact', 'contact_id')}, subject_key
+        from _erase where contact_id is not null
+        union
+        select distinct $run, tenant_id, case when address like '%@%' then 'email' else 'phone' end,
+            case when address like '%@%' then {sql_keyed_hash('tenant_id', 'email', 'address')}
+                 else {sql_keyed_hash('tenant_id', 'phone', 'address')} end, subject_key
+        from _erase where address is not null
+        """,  # noqa: S608
+        {"run": run_id},
+    )
+    _plan_files(con, run_id, have)
+    return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
+
+
+def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> None:
+    """Persist the recording and transcript files the plan removes (paths relative to the landing root)."""
+    parts = []
+    if "recordings" in have:
+        parts.append(
+            "select p.tenant_id, 'recordings', p.tenant_id || '/' || p.record_id, p.data_category "
+            "from lethe_meta.purge_plans p where p.run_id = $run and p.source_table = 'recordings'"
+        )
+    if "contact_records" in have:
+        parts.append(
+            "select c.tenant_id, 'recordings', case when c.recording_location like '/%' then c.recording_location "
+            "else c.tenant_id || '/' || c.recording_location end, 'interaction.recording' "
+            "from raw.contact_records c semi join lethe_meta.purge_plans p on p.run_id = $run "
+            "and p.tenant_id = c.tenant_id and p.source_table = 'contact_records' and p.record_id = c.contact_id "
+            "and (p.data_category = 'interaction.recording' or p.action = 'delete') "
+            "where c.recording_location is not null and c.recording_location <> ''"
+        )
+    if "transcripts" in have:
+        parts.append(
+            "select distinct t.tenant_id, 'transcripts', t._source_file, 'interaction.transcript' "
+            "from raw.transcripts t semi join lethe_meta.purge_plans p on p.run_id = $run "
+            "and p.tenant_id = t.tenant_id and p.source_table = 'transcripts' and (p.record_id = t.contact_id "
+            "or p.record_id = t.contact_id || ':' || t.message_index or p.record_id = t.contact_id || '|' || t.message_index) "
+            "where t._source_file is not null"
+        )
+    if parts:
+        union = " union ".join(parts)
+        con.execute(f"insert into lethe_meta.purge_files select distinct $run, * from ({union})", {"run": run_id})  # noqa: S608
+
+
+def summarise(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    kind: str,
+    as_of: datetime,
+    policy_sha256: str,
+    mart_found: bool = True,
+) -> Plan:
+    """The persisted plan's counts per tenant, category, reason and action (quarantine rows left out)."""
+    rows = con.execute(
+        """
+        select tenant_id, data_category, reason, action, count(distinct source_table || '/' || record_id)
+        from lethe_meta.purge_plans where run_id = ? and source_table <> 'quarantine.rows'
+        group by all order by all
+        """,
+        [run_id],
+    ).fetchall()
+    actions = tuple(PlanAction(t, c, r, a, int(n)) for t, c, r, a, n in rows)
+    return Plan(run_id, kind, as_of, policy_sha256, actions, mart_found)
+
+
+def load(con: duckdb.DuckDBPyConnection, run_id: str) -> Plan:
+    """A persisted plan by run id (for the Airflow steps, which run in separate processes)."""
+    row = con.execute(
+        "select kind, as_of, policy_sha256 from lethe_meta.purge_runs where run_id = ?", [run_id]
+    ).fetchone()
+    if row is None:
+        from lethe.errors import LetheError
+
+        raise LetheError(f"purge run {run_id!r}: no such plan in lethe_meta.purge_runs")
+    kind, as_of, sha = row
+    return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=sha)

@@ -1,0 +1,34 @@
+"""Small catalogue helpers shared by the purge steps."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether schema.table exists (table or view) in the current database."""
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the raw tables present, plus 'quarantine.rows' when the quarantine table exists."""
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
+        "and (table_schema = 'raw' or (table_schema = 'quarantine' and table_name = 'rows'))"
+    ).fetchall()
+    return {name if schema == "raw" else f"{schema}.{name}" for schema, name in rows}
+
+
+def columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """Column names of schema.table in order (empty if it does not exist)."""
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return [r[0] for r in rows]
