@@ -55,7 +55,7 @@ if viewer is None:
 with st.sidebar:
     st.markdown(f"**{viewer.name}**")
     st.caption(f"role: {viewer.role}")
-    authenticator.logout("Log out", location="sidebar", key="logout")
+    authenticator.logout("Log out", location="sidebar", key="logout_button")
 
 try:
     info = data.snapshot_info()

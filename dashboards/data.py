@@ -510,7 +510,7 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
         raise AccessDenied("a reason is required to look up a data subject")
     if not term:
         return {}
-    digits = "".join(ch for ch in term if ch.isdigit())
+    digits = "".join(ch for ch in term if ch.isdigit()).lstrip("0")  # national or international format
     identity = _q(
         "select * from restricted.subjects where tenant_id = ? and ("
         "crm_contact_id = ? or subject_key = ? or lower(email) = lower(?) "

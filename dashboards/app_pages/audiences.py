@@ -11,7 +11,8 @@ counts = data.rollup(v, "audience_counts", "audience", ["tenant_id", "purpose", 
 if counts is None:
     not_built("Audiences")
     st.stop()
-st.metric("Eligible subjects", fmt(counts.subjects.sum() if "subjects" in counts else counts.records.sum()))
+total = data.rollup(v, "audience_counts", "audience", [], tf)
+st.metric("Eligible subjects", fmt(total.subjects.iloc[0] if "subjects" in total else total.records.iloc[0]))
 st.subheader("Eligible by tenant, purpose and channel")
 st.dataframe(counts, hide_index=True, width="stretch")
 

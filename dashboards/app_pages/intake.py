@@ -6,7 +6,7 @@ from ui import fmt, tenant_filter, viewer
 
 v = viewer()
 st.title("Data intake")
-search = st.text_input("Filter datasets and reasons", key="intake_search", max_chars=200)
+search = st.text_input("Filter datasets and reasons", key="intake_search", max_chars=20000)
 summary = data.intake_summary(v, tenant_filter(), search)
 reasons = data.quarantine_reasons(v, tenant_filter(), search)
 

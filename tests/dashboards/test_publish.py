@@ -1,0 +1,106 @@
+"""The serving snapshot: minimised, complete for the dashboard, swapped in atomically."""
+
+import duckdb
+import pytest
+import scenario
+
+from lethe.publish import publish
+
+
+def q(path, sql, params=()):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_snapshot_carries_intake_stats_per_tenant_and_source(tmp_path):
+    path = publish(scenario.build_warehouse(tmp_path / "home"))
+    rows = q(
+        path,
+        "select tenant_id, dataset, rows_loaded, rows_quarantined, files_quarantined from intake.summary order by all",
+    )
+    assert ("acme-energy", "email_events", 40, 1, 0) in rows
+    assert ("cobalt-insurance", "contact_records", 0, 0, 1) in rows
+    reasons = q(path, "select scope, rule, reason from intake.quarantine_reasons order by all")
+    assert ("file", "unparseable_file", "truncated gzip: unexpected end of stream") in reasons
+
+
+def test_marts_carry_subject_keys_not_addresses(tmp_path):
+    path = publish(scenario.build_warehouse(tmp_path / "home"))
+    cols = {
+        r[0]
+        for r in q(path, "select column_name from information_schema.columns where table_schema = 'marts'")
+    }
+    assert "subject_key" in cols and "address" not in cols and "email" not in cols
+    assert ("address",) in q(
+        path,
+        "select column_name from information_schema.columns where table_schema = 'restricted' and table_name = 'audience'",
+    )
+    # the offending record of a quarantined row is never published
+    assert ("record",) not in q(
+        path, "select column_name from information_schema.columns where table_name = 'quarantine_rows'"
+    )
+    names = q(path, "select first_name from restricted.subjects order by 1")
+    assert names == [("Alice",), ("Bob",), ("Carla",)]
+    assert q(
+        path, "select count(*) from restricted.subjects where subject_key = ?", [scenario.subject_key("003C")]
+    ) == [(1,)]
+
+
+def test_quarantine_reasons_have_addresses_masked(tmp_path):
+    settings = scenario.build_warehouse(tmp_path / "home")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("update quarantine.rows set reason = 'invalid phone +44 7700 900123 for dave@example.com'")
+    con.close()
+    path = publish(settings)
+    (reason,) = q(path, "select reason from intake.quarantine_rows")[0]
+    assert "dave@example.com" not in reason and "7700" not in reason and "<email>" in reason
+
+
+def test_as_of_and_published_at_recorded(tmp_path):
+    path = publish(scenario.build_warehouse(tmp_path / "home"))
+    as_of, published_at = q(path, "select as_of, published_at from snapshot_info")[0]
+    assert as_of.isoformat().startswith("2026-03-01T00:00:00")
+    assert published_at >= as_of or published_at.year >= 2025
+
+
+def test_republish_is_atomic_for_open_readers(tmp_path):
+    settings = scenario.build_warehouse(tmp_path / "home")
+    path = publish(settings)
+    reader = duckdb.connect(":memory:")
+    reader.execute(f"attach '{path}' as s (read_only)")
+    before = reader.execute("select published_at from s.snapshot_info").fetchone()
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("delete from marts.audience where tenant_id = 'cobalt-insurance'")
+    con.close()
+    publish(settings)
+    # the old reader still reads its (old) file without error; a new reader sees the new one
+    assert reader.execute("select count(*) from s.marts.audience").fetchone() == (3,)
+    assert reader.execute("select published_at from s.snapshot_info").fetchone() == before
+    assert q(path, "select count(*) from marts.audience") == [(2,)]
+    assert not [p for p in path.parent.iterdir() if p.name != path.name], "no temporary file left behind"
+    assert path.stat().st_mode & 0o222 == 0, "the snapshot file is read-only"
+
+
+def test_publish_before_anything_was_built(tmp_path):
+    settings = scenario.build_warehouse(tmp_path / "home", marts=False)
+    path = publish(settings)
+    assert q(path, "select unnest(marts) from snapshot_info") == []
+    assert q(path, "select count(*) from intake.summary") == [(4,)]
+
+
+def test_publish_with_no_warehouse_at_all(tmp_path):
+    settings = scenario.settings_for(tmp_path / "empty")
+    path = publish(settings)
+    assert q(path, "select count(*) from intake.summary") == [(0,)]
+
+
+@pytest.mark.parametrize("log", ["audit.jsonl"])
+def test_corrupt_log_line_does_not_stop_publishing(tmp_path, log):
+    settings = scenario.build_warehouse(tmp_path / "home")
+    with settings.audit_log.open("a") as fh:
+        fh.write("{not json\n")
+    path = publish(settings)
+    assert q(path, "select records from audit.purges where run_id = 'purge-1'") == [(12,)]
