@@ -1,0 +1,92 @@
+"""The withdrawal-risk model on a generated population: time split, baseline, objectors, determinism."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from lethe.risk import train_and_score
+from lethe.risk.features import load_features
+from lethe.risk.split import LABEL_DAYS, time_split
+from lethe.warehouse import connect
+
+
+@pytest.fixture(scope="module")
+def trained(population_home):
+    settings, objectors = population_home
+    return settings, objectors, train_and_score(settings)
+
+
+@pytest.mark.slow
+def test_model_beats_the_recency_baseline_on_the_held_out_period(trained):
+    _, _, result = trained
+    auc = result.value("logistic_regression", "roc_auc")
+    baseline = result.value("recency_baseline", "roc_auc")
+    assert auc > baseline + 0.03, result.render()
+    assert result.value("logistic_regression", "lift_top_decile") > result.value("recency_baseline", "lift_top_decile")
+    assert "ROC AUC" in result.render()
+
+
+@pytest.mark.slow
+def test_evaluation_is_stored_in_the_warehouse(trained):
+    settings, _, result = trained
+    con = connect(settings, read_only=True)
+    try:
+        rows = con.execute(
+            "select model, metric, value, n_train, n_test, cutoff from marts.withdrawal_risk_evaluation"
+        ).fetchall()
+    finally:
+        con.close()
+    stored = {(m, k): v for m, k, v, *_ in rows}
+    assert stored[("logistic_regression", "roc_auc")] == pytest.approx(result.value("logistic_regression", "roc_auc"))
+    assert {("recency_baseline", "roc_auc"), ("recency_baseline", "lift_top_decile")} <= set(stored)
+    assert {r[3] for r in rows} == {result.n_train} and {r[5] for r in rows} == {result.cutoff}
+
+
+@pytest.mark.slow
+def test_time_split_has_no_overlap_and_no_label_leakage(population_home):
+    settings, _ = population_home
+    con = connect(settings, read_only=True)
+    try:
+        split = time_split(load_features(con))
+    finally:
+        con.close()
+    assert split is not None
+    train_dates = split.train.get_column("snapshot_at")
+    test_dates = split.test.get_column("snapshot_at")
+    assert train_dates.max() + timedelta(days=LABEL_DAYS) <= split.cutoff <= test_dates.min()
+    assert not set(train_dates.unique()) & set(test_dates.unique())
+    assert not split.test.get_column("is_scoring_snapshot").any()
+
+
+@pytest.mark.slow
+def test_objecting_subjects_are_never_scored(trained):
+    settings, objectors, result = trained
+    assert objectors and result.scored > 0
+    con = connect(settings, read_only=True)
+    try:
+        scored_objectors = con.execute(
+            """
+            select count(*)
+            from marts.withdrawal_risk_scores r
+            join intermediate.int_subjects_resolved s using (tenant_id, subject_key)
+            where s.crm_contact_id in (select unnest(?::varchar[]))
+            """,
+            [objectors],
+        ).fetchone()[0]
+        signals = con.execute(
+            "select count(*) filter (where top_signals like '%=%'), min(score), max(score) "
+            "from marts.withdrawal_risk_scores"
+        ).fetchone()
+    finally:
+        con.close()
+    assert scored_objectors == 0
+    assert signals[0] > 0 and 0.0 <= signals[1] <= signals[2] <= 1.0
+
+
+@pytest.mark.slow
+def test_training_is_deterministic(trained):
+    settings, _, result = trained
+    again = train_and_score(settings)
+    assert again.metrics == result.metrics and again.scored == result.scored
