@@ -62,10 +62,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from lethe.build import run_build
+    settings = _settings(args)
+    if args.select:
+        from lethe.build import run_build
 
-    result = run_build(_settings(args), select=args.select)
-    print(result.render())
+        print(run_build(settings, select=args.select).render())
+    else:
+        from lethe.pipeline import build_all
+
+        print(build_all(settings).render())
     return 0
 
 

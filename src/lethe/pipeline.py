@@ -26,9 +26,27 @@ class RunResult:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class BuildAllResult:
+    """The dbt build and the withdrawal-risk model trained on its features."""
+
+    dbt: object
+    risk: object
+
+    def render(self) -> str:
+        return f"{self.dbt.render()}\n{self.risk.render()}"
+
+
+def build_all(settings: Settings) -> BuildAllResult:
+    """`lethe build`: every dbt model and test, then the withdrawal-risk model on the fresh features."""
+    from lethe.build import run_build
+    from lethe.risk import train_and_score
+
+    return BuildAllResult(dbt=run_build(settings), risk=train_and_score(settings))
+
+
 def run_all(settings: Settings) -> RunResult:
     """Ingest, build (dbt and the risk model), data-subject requests, purge, publish."""
-    from lethe.build import run_build
     from lethe.dsr import process_requests
     from lethe.ingest import run_ingest
     from lethe.publish import publish
@@ -45,7 +63,7 @@ def run_all(settings: Settings) -> RunResult:
         steps.append((name, elapsed, text))
 
     step("ingest", lambda: run_ingest(settings, landing=settings.landing))
-    step("build", lambda: run_build(settings))
+    step("build", lambda: build_all(settings))
     step("data-subject requests", lambda: process_requests(settings))
     step("purge", lambda: run_purge(settings, dry_run=False))
     step("publish", lambda: f"published {publish(settings)}")
