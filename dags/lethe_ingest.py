@@ -1,0 +1,89 @@
+"""
+### lethe_ingest
+
+Loads every new landing-zone file into the DuckDB warehouse's `raw` tables, validated against its
+data contract (bad rows to `quarantine`), then builds the dbt staging views on top.
+
+* **One task group per source family**, each mapped over the tenant folders of the landing zone
+  (`_centre` for agents and breaches). New tenants appear without editing this file.
+* **Idempotent**: files already in the manifest are skipped, re-deliveries deduplicated, so a retry or
+  a cleared run loads nothing twice.
+* **One writer**: every task runs in the `lethe_warehouse` pool (one slot); `max_active_runs=1`.
+* **as-of**: every task judges at its data interval's end.
+* **Schedule**: hourly by default; set the Airflow Variable `lethe_ingest_schedule` (or the environment
+  variable `AIRFLOW_VAR_LETHE_INGEST_SCHEDULE`) to a cron expression or preset to change it.
+* Emits the Asset `lethe://warehouse/raw`, which schedules `lethe_transform`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import Asset, Variable, dag, task, task_group
+
+from lethe.orchestration import (
+    DEFAULT_INGEST_SCHEDULE,
+    INGEST_SCHEDULE_VARIABLE,
+    POOL,
+    RAW_ASSET_URI,
+    RETRIES,
+    RETRY_DELAY,
+)
+from lethe.orchestration.callbacks import record_run_failure, record_run_success, record_task_failure
+from lethe.orchestration.steps import families
+
+RAW = Asset(RAW_ASSET_URI)
+
+
+@dag(
+    dag_id="lethe_ingest",
+    schedule=Variable.get(INGEST_SCHEDULE_VARIABLE, default=DEFAULT_INGEST_SCHEDULE),
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["lethe", "ingest", "writes-warehouse"],
+    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY, "on_failure_callback": record_task_failure},
+    on_success_callback=record_run_success,
+    on_failure_callback=record_run_failure,
+)
+def lethe_ingest() -> None:
+    @task
+    def tenants(family: str) -> list[str]:
+        """The tenant folders this family is loaded for."""
+        from lethe.orchestration.steps import tenants_for
+
+        return tenants_for(family)
+
+    @task(pool=POOL, map_index_template="{{ tenant }}")
+    def load(family: str, tenant: str) -> dict:
+        """Load one family's new files for one tenant."""
+        from lethe.orchestration import steps
+        from lethe.orchestration.tasks import run_step
+
+        return run_step(steps.ingest, family, tenant)
+
+    @task(pool=POOL, outlets=[RAW])
+    def build_staging() -> dict:
+        """Build the dbt staging views over the raw tables, then announce the raw Asset."""
+        from lethe.orchestration import RAW_ASSET_URI, steps
+        from lethe.orchestration.interval import emit_as_of
+        from lethe.orchestration.tasks import run_step
+
+        result = run_step(steps.build, "staging")
+        emit_as_of(RAW_ASSET_URI, result["as_of"])
+        return result
+
+    loaded = []
+    for family in families():
+
+        @task_group(group_id=family)
+        def ingest_family(family: str = family) -> None:
+            load.partial(family=family).expand(tenant=tenants(family))
+
+        loaded.append(ingest_family())
+
+    loaded >> build_staging()
+
+
+lethe_ingest()

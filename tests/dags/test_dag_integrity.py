@@ -1,0 +1,157 @@
+"""DAG integrity: every file in dags/ imports cleanly into a DAG that follows the house rules."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lethe.orchestration import MARTS_ASSET_URI, POOL, RAW_ASSET_URI
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+EXPECTED = {"lethe_ingest", "lethe_transform", "lethe_enforce"}
+# Tasks that only read (list landing folders); every other task writes the warehouse or the snapshot.
+READ_ONLY_SUFFIXES = (".tenants",)
+
+
+def _writes(task_id: str) -> bool:
+    return not task_id.endswith(READ_ONLY_SUFFIXES)
+
+
+def test_every_dag_file_imports_without_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == EXPECTED
+
+
+def test_one_dag_per_file_named_after_its_dag_id(dagbag) -> None:
+    files = sorted(p.stem for p in DAGS_DIR.glob("*.py"))
+    assert files == sorted(EXPECTED)
+    for dag in dagbag.dags.values():
+        assert Path(dag.fileloc).stem == dag.dag_id
+
+
+def test_dag_files_import_only_the_sdk_from_airflow() -> None:
+    for path in DAGS_DIR.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        airflow = {m for m in modules if m.split(".")[0] == "airflow"}
+        assert airflow <= {"airflow.sdk"}, f"{path.name} imports {airflow - {'airflow.sdk'}}"
+        assert not any(m.split(".")[0] in {"duckdb", "polars", "pandas", "dbt"} for m in modules), path.name
+
+
+def _has_cycle(dag) -> bool:
+    state: dict[str, int] = {}
+
+    def visit(task_id: str) -> bool:
+        if state.get(task_id) == 1:
+            return True
+        if state.get(task_id) == 2:
+            return False
+        state[task_id] = 1
+        if any(visit(d) for d in dag.get_task(task_id).downstream_task_ids):
+            return True
+        state[task_id] = 2
+        return False
+
+    return any(visit(t) for t in dag.task_ids)
+
+
+def test_no_cycles(dagbag) -> None:
+    for dag in dagbag.dags.values():
+        assert not _has_cycle(dag), dag.dag_id
+
+
+def test_docs_tags_catchup_and_single_active_run(dagbag) -> None:
+    for dag in dagbag.dags.values():
+        module = ast.get_docstring(ast.parse(Path(dag.fileloc).read_text()))
+        assert dag.doc_md and dag.doc_md.strip() == (module or "").strip(), dag.dag_id
+        assert "lethe" in dag.tags and "writes-warehouse" in dag.tags, dag.dag_id
+        assert dag.catchup is False, dag.dag_id
+        assert dag.max_active_runs == 1, dag.dag_id
+
+
+def test_every_task_retries_and_records_its_failure(dagbag) -> None:
+    from lethe.orchestration.callbacks import record_task_failure
+
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+            callbacks = task.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert record_task_failure in callbacks, f"{dag.dag_id}.{task.task_id} records no failure"
+
+
+def test_every_writer_runs_in_the_one_slot_pool(dagbag) -> None:
+    writers = 0
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if _writes(task.task_id):
+                writers += 1
+                assert task.pool == POOL, f"{dag.dag_id}.{task.task_id} writes outside pool {POOL}"
+    assert writers > 20  # cosmos renders one task per dbt model and per model's tests
+
+
+def test_ingest_is_one_group_per_family_mapped_over_tenants(dagbag) -> None:
+    from lethe.ingest import FAMILIES
+
+    dag = dagbag.dags["lethe_ingest"]
+    for family in FAMILIES:
+        load = dag.get_task(f"{family}.load")
+        assert load.pool == POOL
+        assert "MappedOperator" in type(load).__name__, f"{family}.load is not mapped over tenants"
+        assert f"{family}.tenants" in load.upstream_task_ids
+        assert "build_staging" in load.downstream_task_ids
+    outlets = [a.uri for a in dag.get_task("build_staging").outlets]
+    assert outlets == [RAW_ASSET_URI]
+
+
+def test_assets_chain_the_three_dags(dagbag) -> None:
+    transform = dagbag.dags["lethe_transform"]
+    enforce = dagbag.dags["lethe_enforce"]
+    assert RAW_ASSET_URI in repr(transform.timetable.asset_condition)
+    assert MARTS_ASSET_URI in repr(enforce.timetable.asset_condition)
+    assert [a.uri for a in transform.get_task("train_risk").outlets] == [MARTS_ASSET_URI]
+
+
+def test_dbt_models_and_tests_are_visible_tasks_judged_at_the_runs_as_of(dagbag) -> None:
+    dag = dagbag.dags["lethe_transform"]
+    ids = set(dag.task_ids)
+    assert "dbt.retention_due.run" in ids and "dbt.retention_due.test" in ids
+    assert any(t.startswith("dbt.stg_") for t in ids)
+    run = dag.get_task("dbt.retention_due.run")
+    assert run.vars == {"as_of": "{{ ti.xcom_pull(task_ids='write_policy') }}"}
+    assert "write_policy" in dag.get_task("dbt.stg_connect__contact_records.run").upstream_task_ids
+
+
+def test_enforce_runs_guards_before_anything_is_deleted(dagbag) -> None:
+    dag = dagbag.dags["lethe_enforce"]
+    order = ["process_requests", "plan_purge", "check_guards", "execute_purge", "verify_purge", "publish"]
+    for before, after in zip(order, order[1:], strict=False):
+        assert after in dag.get_task(before).downstream_task_ids, f"{before} -> {after}"
+    assert dag.get_task("execute_purge").upstream_task_ids == {"check_guards"}
+
+
+@pytest.mark.slow
+def test_ingest_schedule_is_hourly_unless_the_variable_says_otherwise(dagbag, airflow_home) -> None:
+    assert dagbag.dags["lethe_ingest"].timetable.expression in ("@hourly", "0 * * * *")
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"b = DagBag(dag_folder={str(DAGS_DIR / 'lethe_ingest.py')!r})\n"
+        "print(b.dags['lethe_ingest'].timetable.expression)\n"
+    )
+    import os
+
+    env = dict(os.environ, AIRFLOW_VAR_LETHE_INGEST_SCHEDULE="*/15 * * * *")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "*/15 * * * *"
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_dag_ids_are_documented_in_their_files(dag_id: str) -> None:
+    text = (DAGS_DIR / f"{dag_id}.py").read_text()
+    assert f'dag_id="{dag_id}"' in text

@@ -1,0 +1,87 @@
+"""The Airflow glue without a scheduler: as-of resolution, failure/run records, user errors failing fast."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from lethe.errors import GuardError
+from lethe.orchestration import callbacks, tasks
+from lethe.orchestration.interval import as_of_from_context
+
+
+def test_a_scheduled_run_judges_at_its_data_interval_end() -> None:
+    context = {"data_interval_end": datetime(2026, 3, 1, 6, 0, tzinfo=UTC), "triggering_asset_events": {}}
+    assert as_of_from_context(context) == "2026-03-01T06:00:00+00:00"
+
+
+def test_an_asset_triggered_run_judges_at_the_latest_upstream_as_of() -> None:
+    events = {
+        "lethe://warehouse/raw": [
+            SimpleNamespace(extra={"as_of": "2026-03-01T05:00:00+00:00"}),
+            SimpleNamespace(extra={"as_of": "2026-03-01T06:00:00+00:00"}),
+        ]
+    }
+    context = {"data_interval_end": datetime(2026, 3, 2, tzinfo=UTC), "triggering_asset_events": events}
+    assert as_of_from_context(context) == "2026-03-01T06:00:00+00:00"
+
+
+def test_an_asset_run_without_interval_falls_back_to_run_after() -> None:
+    run = SimpleNamespace(run_after=datetime(2026, 3, 1, 7, 30, tzinfo=UTC))
+    assert as_of_from_context({"data_interval_end": None, "dag_run": run}) == "2026-03-01T07:30:00+00:00"
+
+
+@pytest.fixture
+def lethe_home(tmp_path, monkeypatch):
+    from lethe.settings import get_settings
+
+    monkeypatch.setenv("LETHE_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_a_failed_task_is_recorded_for_the_engineer_page(lethe_home) -> None:
+    ti = SimpleNamespace(dag_id="lethe_enforce", task_id="check_guards", run_id="manual__1", try_number=1, map_index=-1)
+    callbacks.record_task_failure({"ti": ti, "exception": GuardError("purge would remove 100% of raw.recordings")})
+    [record] = callbacks.read_jsonl(lethe_home / "runs" / "failures.jsonl")
+    assert record["dag_id"] == "lethe_enforce" and record["task_id"] == "check_guards"
+    assert record["run_id"] == "manual__1" and record["try_number"] == 1
+    assert record["reason"] == "GuardError: purge would remove 100% of raw.recordings"
+    assert datetime.fromisoformat(record["at"]).tzinfo is not None
+
+
+def test_finished_runs_are_recorded_with_their_state(lethe_home) -> None:
+    run = SimpleNamespace(dag_id="lethe_ingest", run_id="scheduled__1", run_type="scheduled",
+                          data_interval_end=datetime(2026, 3, 1, tzinfo=UTC), start_date=None, end_date=None)
+    callbacks.record_run_success({"dag_run": run})
+    callbacks.record_run_failure({"dag_run": run, "reason": "task_failure"})
+    lines = (lethe_home / "runs" / "runs.jsonl").read_text().splitlines()
+    states = [json.loads(line)["state"] for line in lines]
+    assert states == ["success", "failed"]
+    assert json.loads(lines[1])["reason"] == "task_failure"
+
+
+def test_a_user_error_fails_the_task_without_retry(monkeypatch) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setattr(tasks, "current_as_of", lambda: "2026-03-01T00:00:00+00:00")
+
+    def guarded(as_of: str, run_id: str) -> str:
+        raise GuardError(f"run {run_id} at {as_of}: share 100% > 25% of raw.recordings")
+
+    with pytest.raises(AirflowFailException, match="GuardError: run p1 at 2026-03-01T00:00:00"):
+        tasks.run_step(guarded, "p1")
+
+
+def test_other_errors_propagate_so_airflow_retries_them(monkeypatch) -> None:
+    monkeypatch.setattr(tasks, "current_as_of", lambda: "2026-03-01T00:00:00+00:00")
+
+    def locked(as_of: str) -> None:
+        raise OSError("Could not set lock on file warehouse.duckdb")
+
+    with pytest.raises(OSError, match="lock"):
+        tasks.run_step(locked)
