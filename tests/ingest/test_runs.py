@@ -1,0 +1,123 @@
+"""Across runs: idempotency, re-delivery, changed files, tombstones, and the `lethe ingest` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from ingest_helpers import TENANT, query
+
+from lethe import tombstones
+from lethe.contracts import load_all_contracts
+from lethe.ingest import run_ingest
+from lethe.keys import keyed_hash
+from lethe.warehouse import connect
+
+LETHE = Path(sys.executable).with_name("lethe")
+
+
+def _fingerprint(settings) -> dict[str, tuple]:
+    out = {}
+    for name in load_all_contracts():
+        out[name] = query(settings, f"select count(*), sum(hash(cast(to_json(t) as varchar))) from raw.{name} t")[0]
+    return out
+
+
+def test_ingesting_the_same_landing_zone_twice_changes_nothing(settings, landing):
+    first = run_ingest(settings, landing)
+    before = _fingerprint(settings)
+    manifest = query(settings, "select count(*) from lethe_meta.manifest")
+    second = run_ingest(settings, landing)
+    assert first.loaded > 0
+    assert second.sources == () and second.render() == "nothing new to ingest"
+    assert _fingerprint(settings) == before
+    assert query(settings, "select count(*) from lethe_meta.manifest") == manifest
+
+
+def test_later_file_with_newer_contact_record_replaces_the_older(settings, landing):
+    run_ingest(settings, landing, families=["contact_records"])
+    newer = {"ContactId": "c-0003", "Channel": "VOICE", "InitiationTimestamp": "2024-01-12T11:00:00Z",
+             "LastUpdateTimestamp": "2024-01-15T00:00:00Z", "Queue": {"Name": "Retention"},
+             "CustomerEndpoint": {"Address": "020 7946 0999", "Type": "TELEPHONE_NUMBER"}}
+    older = {**newer, "ContactId": "c-0002", "LastUpdateTimestamp": "2024-01-01T00:00:00Z", "Queue": {"Name": "Stale"}}
+    (landing / TENANT / "contact_records" / "2024" / "02").mkdir(parents=True)
+    (landing / TENANT / "contact_records" / "2024" / "02" / "late.jsonl").write_text(json.dumps(newer) + "\n" + json.dumps(older) + "\n")
+    summary = run_ingest(settings, landing, families=["contact_records"])
+    (s,) = summary.sources
+    assert (s.loaded, s.replaced, s.duplicates_skipped) == (1, 1, 1)
+    rows = dict(query(settings, "select contact_id, queue_name from raw.contact_records"))
+    assert rows["c-0003"] == "Retention" and rows["c-0002"] == "Sales"  # an older re-delivery does not win
+    assert query(settings, "select count(*) from raw.contact_records where contact_id = 'c-0003'") == [(1,)]
+
+
+def test_changed_file_is_reported_not_reloaded(settings, landing):
+    run_ingest(settings, landing, families=["campaigns"])
+    path = landing / TENANT / "campaigns" / "campaigns.csv"
+    path.write_text(path.read_text().replace("Winter offers", "Winter offers (edited)"))
+    summary = run_ingest(settings, landing, families=["campaigns"])
+    (s,) = summary.sources
+    assert s.changed_files == 1 and s.loaded == 0
+    (reason,) = query(settings, "select reason from quarantine.files where source_file like '%campaigns.csv'")[0]
+    assert reason.startswith("content changed since it was loaded")
+    assert query(settings, "select name from raw.campaigns where campaign_id = 'camp-1'") == [("Winter offers",)]
+    assert query(settings, "select status from lethe_meta.manifest where path like '%campaigns.csv'") == [("changed",)]
+    assert run_ingest(settings, landing, families=["campaigns"]).sources == ()  # reported once
+
+
+def test_tombstoned_identity_is_not_reingested(settings, landing):
+    key = settings.secret_key
+    con = connect(settings)
+    tombstones.ensure(con)
+    con.executemany(
+        "insert into lethe_meta.tombstones values (?, ?, ?, now()::timestamp, 'run-1')",
+        [(TENANT, "email", keyed_hash(key, TENANT, "email", "ann.smith@example.com")),
+         (TENANT, "contact", keyed_hash(key, TENANT, "contact", "003A000001")),
+         (TENANT, "phone", keyed_hash(key, TENANT, "phone", "+442079460018"))],
+    )
+    con.close()
+    summary = run_ingest(settings, landing, families=["crm", "email_events", "contact_records"])
+    by = {s.dataset: s for s in summary.sources}
+    assert query(settings, "select id from raw.crm_contacts order by id") == [("003A000002",), ("003A000003",)]
+    assert query(settings, "select count(*) from raw.email_events where email = 'ann.smith@example.com'") == [(0,)]
+    ctr = {c for (c,) in query(settings, "select contact_id from raw.contact_records")}
+    assert "c-0001" not in ctr and "c-0002" not in ctr and "c-0003" in ctr
+    assert by["crm_contacts"].tombstoned == 1 and by["email_events"].tombstoned == 5
+    assert query(settings, "select count(*) from raw.dsr_requests") == [(2,)]  # erasure evidence is kept
+
+
+def test_unknown_tenant_or_family_is_refused(settings, landing):
+    from lethe.errors import ConfigError, UnknownTenantError
+
+    with pytest.raises(UnknownTenantError, match="no tenant folder nobody"):
+        run_ingest(settings, landing, tenants=["nobody"])
+    with pytest.raises(ConfigError, match="unknown source family"):
+        run_ingest(settings, landing, families=["faxes"])
+
+
+def _cli(args: list[str], home: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LETHE_")}
+    env.update(LETHE_HOME=str(home), LETHE_SECRET_KEY="test-key")
+    return subprocess.run([str(LETHE), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_cli_prints_summary_and_exits_zero(tmp_path, landing):
+    done = _cli(["ingest", "--landing", str(landing)], tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert "crm_contacts" in done.stdout and "rows loaded" in done.stdout
+    as_json = _cli(["ingest", "--landing", str(landing), "--json"], tmp_path / "home")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["sources"] == []
+    con = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
+    assert con.execute("select count(*) from raw.crm_contacts").fetchone() == (3,)
+    con.close()
+
+
+def test_cli_missing_landing_dir_exits_one_with_one_line(tmp_path):
+    done = _cli(["ingest", "--landing", str(tmp_path / "nowhere")], tmp_path / "home")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "nowhere" in done.stderr and "Traceback" not in done.stderr
