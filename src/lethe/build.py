@@ -71,12 +71,12 @@ def policy_frames(policy: Policy) -> tuple[pl.DataFrame, pl.DataFrame]:
             "dsr_sla_days": [t.dsr_sla_days for t in policy.tenants.values()],
             "consent_refresh_days": [t.consent_refresh_days for t in policy.tenants.values()],
         },
-        schema={"tenant_id": pl.Utf8, "controller": pl.Utf8, "dsr_sla_days": pl.Int64, "consent_refresh_days": pl.Int64},
+        schema={"tenant_id": pl.Utf8, "controller": pl.Utf8, "dsr_sla_days": pl.Int32, "consent_refresh_days": pl.Int32},
     )
     rows = policy.retention_rows()
     retention = pl.DataFrame(
         {"tenant_id": [r[0] for r in rows], "data_category": [r[1] for r in rows], "retention_days": [r[2] for r in rows]},
-        schema={"tenant_id": pl.Utf8, "data_category": pl.Utf8, "retention_days": pl.Int64},
+        schema={"tenant_id": pl.Utf8, "data_category": pl.Utf8, "retention_days": pl.Int32},
     )
     return tenants, retention
 

@@ -1,0 +1,170 @@
+"""`lethe build` on a hand-built raw layer of named subjects, judged at 2026-06-01 under config/tenants.yml."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pytest
+from conftest import SECRET
+from rawlayer import write_raw
+
+from lethe.build import BuildResult, parse_project, run_build
+from lethe.errors import LetheError
+from lethe.keys import keyed_hash
+from lethe.settings import Settings
+
+T = "acme-energy"  # recording 90 days, transcript 180, metadata 730, campaign 395, crm 1095, DSR SLA 30
+
+
+def _call(contact_id: str, phone: str, ended: datetime, recording: bool = False) -> dict:
+    return {
+        "tenant_id": T, "contact_id": contact_id, "channel": "VOICE", "initiation_method": "INBOUND",
+        "initiation_timestamp": ended, "disconnect_timestamp": ended, "last_update_timestamp": ended,
+        "customer_address": phone, "customer_address_type": "TELEPHONE_NUMBER", "agent_username": "agent.lee",
+        "recording_location": f"recordings/{contact_id}.wav" if recording else None,
+    }
+
+
+def _contact(cid: str, phone: str, status: str, last_activity: date) -> dict:
+    return {
+        "tenant_id": T, "id": cid, "individual_id": f"0PK{cid}", "first_name": "Named", "last_name": cid,
+        "email": f"{cid.lower()}@example.com", "phone": phone, "customer_status": status,
+        "last_activity_date": last_activity, "last_modified_date": datetime(2026, 1, 1),
+    }
+
+
+SCENARIO = {
+    "crm_contacts": [
+        _contact("RITA", "+441000000001", "former", date(2026, 1, 1)),    # recording 91 days old
+        _contact("HOLLY", "+441000000002", "former", date(2019, 1, 1)),   # under legal hold
+        _contact("ERIN", "+441000000003", "active", date(2026, 5, 1)),    # asked to be erased
+        _contact("ALAN", "+441000000004", "active", date(2015, 1, 1)),    # active customer, old activity
+    ],
+    "crm_individuals": [
+        {"tenant_id": T, "id": f"0PK{c}", "should_forget": False, "last_modified_date": datetime(2026, 1, 1)}
+        for c in ("RITA", "HOLLY", "ERIN", "ALAN")
+    ],
+    "contact_records": [
+        _call("c-rita-91", "+441000000001", datetime(2026, 3, 2), recording=True),
+        _call("c-rita-89", "+441000000001", datetime(2026, 3, 4), recording=True),
+        _call("c-holly", "+441000000002", datetime(2025, 1, 1), recording=True),
+        _call("c-erin", "+441000000003", datetime(2026, 5, 20), recording=True),
+        _call("c-stranger", "+449999999999", datetime(2026, 2, 1), recording=True),
+    ],
+    "recordings": [
+        {"tenant_id": T, "recording_path": f"recordings/{c}.wav", "size_bytes": 44, "content_sha256": "0" * 64}
+        for c in ("c-rita-91", "c-rita-89", "c-holly", "c-erin", "c-stranger")
+    ],
+    "legal_holds": [
+        {"tenant_id": T, "hold_id": "H1", "crm_contact_id": "HOLLY", "reason": "litigation", "start_date": date(2026, 1, 1)},
+    ],
+    "dsr_requests": [
+        {"tenant_id": T, "request_id": "R-ERIN", "received_at": datetime(2026, 5, 25), "type": "erasure",
+         "subject_email": "erin@example.com"},
+        {"tenant_id": T, "request_id": "R-OLD", "received_at": datetime(2026, 4, 1), "type": "access",
+         "crm_contact_id": "RITA"},
+    ],
+    "agents": [
+        {"tenant_id": T, "agent_username": "agent.lee", "training_completed_at": datetime(2025, 1, 1), "exam_score": 95},
+    ],
+    "breaches": [
+        {"tenant_id": T, "breach_id": "B1", "detected_at": datetime(2026, 5, 1), "authority_notified_at": None},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, BuildResult]:
+    from lethe.settings import load_settings
+
+    home = tmp_path_factory.mktemp("build-home")
+    settings = load_settings({"LETHE_HOME": str(home), "LETHE_SECRET_KEY": SECRET, "LETHE_AS_OF": "2026-06-01T00:00:00"})
+    write_raw(settings.warehouse, SCENARIO)
+    return settings, run_build(settings)
+
+
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _due(settings: Settings) -> dict[tuple[str, str], tuple[str, str]]:
+    rows = _query(settings, "select source_table, record_id, reason, action from marts.retention_due")
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def test_build_reports_every_model_and_test_passed(built: tuple[Settings, BuildResult]) -> None:
+    _, result = built
+    assert result.models_failed == 0 and result.tests_failed == 0
+    assert result.models_passed >= 25 and result.tests_passed >= 40
+    assert "models built" in result.render()
+
+
+def test_recording_91_days_old_under_90_day_policy_is_due_and_89_days_is_not(built) -> None:
+    settings, _ = built
+    due = _due(settings)
+    assert due[("recordings", "c-rita-91")] == ("retention_expired", "delete")
+    assert ("recordings", "c-rita-89") not in due
+
+
+def test_subject_under_open_legal_hold_has_nothing_due(built) -> None:
+    settings, _ = built
+    assert not [key for key in _due(settings) if key[1] in ("c-holly", "HOLLY", "0PKHOLLY")]
+    held = _query(settings, "select count(*) from marts.fct_retention_status where is_held and source_table = 'recordings' and record_id = 'c-holly'")
+    assert held == [(1,)]
+
+
+def test_erasure_request_makes_every_record_due_even_for_an_active_customer(built) -> None:
+    settings, _ = built
+    due = _due(settings)
+    for key in [("recordings", "c-erin"), ("contact_records", "c-erin"), ("crm_contacts", "ERIN"), ("crm_individuals", "0PKERIN")]:
+        assert due[key] == ("erasure_request", "delete"), key
+
+
+def test_active_customer_crm_record_is_never_due(built) -> None:
+    settings, _ = built
+    assert ("crm_contacts", "ALAN") not in _due(settings)
+
+
+def test_unresolved_caller_is_kept_as_a_subject_keyed_by_phone(built) -> None:
+    settings, _ = built
+    expected = keyed_hash(SECRET.encode(), T, "phone", "+449999999999")
+    rows = _query(settings, "select is_resolved from marts.dim_subjects where subject_key = ?".replace("?", f"'{expected}'"))
+    assert rows == [(False,)]
+    rita = keyed_hash(SECRET.encode(), T, "contact", "RITA")
+    assert _query(settings, f"select count(*) from marts.dim_subjects where subject_key = '{rita}'") == [(1,)]
+
+
+def test_dsr_and_breach_clocks(built) -> None:
+    settings, _ = built
+    status = dict(_query(settings, "select request_id, status from marts.fct_dsr_requests"))
+    assert status == {"R-ERIN": "open", "R-OLD": "overdue"}  # erasure is done once the purge removed the records
+    assert _query(settings, "select is_open, is_past_clock from marts.fct_breaches") == [(True, True)]
+
+
+def test_secret_key_is_never_stored_in_the_warehouse_or_dbt_artifacts(built) -> None:
+    settings, _ = built
+    for path in settings.home.rglob("*"):
+        if path.is_file() and path.name != "secret.key":
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_failing_model_raises_one_line_naming_it(dbt_settings: Settings) -> None:
+    write_raw(dbt_settings.warehouse, {})
+    con = duckdb.connect(str(dbt_settings.warehouse))
+    con.execute("alter table raw.breaches drop column detected_at")
+    con.close()
+    with pytest.raises(LetheError) as caught:
+        run_build(dbt_settings, select="stg_centre__breaches")
+    message = str(caught.value)
+    assert "stg_centre__breaches" in message and "\n" not in message
+
+
+def test_parse_project_writes_the_manifest(dbt_settings: Settings) -> None:
+    manifest = parse_project(dbt_settings)
+    assert manifest.name == "manifest.json" and manifest.exists()
+    assert "model.lethe.retention_due" in manifest.read_text()
