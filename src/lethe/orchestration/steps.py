@@ -6,12 +6,9 @@ unknown tenant) will not fix itself on a retry, so the DAG files turn it into a 
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from lethe.errors import LetheError
 from lethe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -20,27 +17,9 @@ CENTRE_TENANT = "_centre"
 CENTRE_FAMILY = "centre"
 
 
-class StepUnavailableError(LetheError):
-    """A DAG task calls a lethe function this installation does not have."""
-
-
 def settings_at(as_of: str) -> Settings:
     """The process settings judged at the run's as-of (its data interval's end)."""
     return get_settings().with_as_of(as_of)
-
-
-def _function(module: str, name: str, needed_by: str) -> Callable[..., Any]:
-    """lethe.<module>.<name>, or a StepUnavailableError naming the task that needs it."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            raise StepUnavailableError(f"task {needed_by} needs {module}.{name}, but module {module} is not installed") from None
-        raise
-    func = getattr(mod, name, None)
-    if func is None:
-        raise StepUnavailableError(f"task {needed_by} needs {module}.{name} (docs/INTERFACES.md); {module} has no {name}")
-    return func
 
 
 def families() -> dict[str, list[str]]:
@@ -89,47 +68,57 @@ def write_policy(as_of: str) -> str:
 
 def train_risk(as_of: str) -> dict[str, Any]:
     """Train the withdrawal-risk model and score every subject (lethe.risk.train_and_score)."""
-    result = _function("lethe.risk", "train_and_score", "lethe_transform.train_risk")(settings_at(as_of))
+    from lethe.risk import train_and_score
+
+    result = train_and_score(settings_at(as_of))
     return {"as_of": as_of, "result": result.render() if hasattr(result, "render") else str(result)}
 
 
 def process_requests(as_of: str) -> dict[str, Any]:
     """Act on verified data-subject requests due at the as-of (lethe.dsr.process_requests)."""
-    result = _function("lethe.dsr", "process_requests", "lethe_enforce.process_requests")(settings_at(as_of))
+    from lethe.dsr import process_requests as process
+
+    result = process(settings_at(as_of))
     return {"as_of": as_of, "result": result.render() if hasattr(result, "render") else str(result)}
 
 
-def _run_id(result: Any) -> str:
-    run_id = getattr(result, "run_id", None) or (result.get("run_id") if isinstance(result, dict) else None)
-    if not run_id:
-        raise StepUnavailableError(f"lethe.purge.plan returned {type(result).__name__} without a run_id")
-    return str(run_id)
-
-
 def plan_purge(as_of: str) -> str:
-    """Plan (dry run, persisted) the erasure of everything due at the as-of; return the plan's run id."""
-    plan = _function("lethe.purge", "plan", "lethe_enforce.plan_purge")(settings_at(as_of))
-    run_id = _run_id(plan)
-    log.info("purge plan %s at %s: %s records", run_id, as_of, getattr(plan, "record_count", "?"))
-    return run_id
+    """Finish any purge a killed run left half done, then plan (persisted, keyed by run id) the erasure of
+    everything due at the as-of; return the plan's run id."""
+    from lethe.purge import plan_step, resume_unfinished
+
+    settings = settings_at(as_of)
+    resumed = resume_unfinished(settings)
+    if resumed:
+        log.warning("finished interrupted purge runs %s before planning", ", ".join(resumed))
+    plan = plan_step(settings)
+    log.info("purge plan %s at %s: %d records", plan.run_id, as_of, plan.record_count)
+    return plan.run_id
 
 
 def check_guards(as_of: str, run_id: str) -> str:
     """Refuse the planned purge (GuardError with the reason) if a guard trips; else pass the run id on."""
-    _function("lethe.purge", "check_guards", "lethe_enforce.check_guards")(settings_at(as_of), run_id)
+    from lethe.purge import check_guards as guard
+
+    guard(settings_at(as_of), run_id)
     return run_id
 
 
 def execute_purge(as_of: str, run_id: str) -> str:
     """Execute the guarded plan (resumable: a retried run finishes what the killed one started)."""
-    result = _function("lethe.purge", "execute", "lethe_enforce.execute_purge")(settings_at(as_of), run_id)
-    log.info("%s", result.render() if hasattr(result, "render") else result)
+    from lethe.purge import execute
+
+    counts = execute(settings_at(as_of), run_id)
+    log.info("purge %s executed: %d records in %d (tenant, category, table) groups", run_id,
+             sum(c[-1] for c in counts), len(counts))
     return run_id
 
 
 def verify_purge(as_of: str, run_id: str) -> str:
     """Check that nothing the plan erased is still anywhere; raise with what is left otherwise."""
-    _function("lethe.purge", "verify", "lethe_enforce.verify_purge")(settings_at(as_of), run_id)
+    from lethe.purge import verify
+
+    verify(settings_at(as_of), run_id)
     return run_id
 
 
