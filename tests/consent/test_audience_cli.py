@@ -1,0 +1,98 @@
+"""`lethe audience` through the real CLI on a warehouse built from the named consent scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+EMAIL_AUDIENCE = {"alice@example.com", "judy@example.com", "niaj@example.com", "trent@example.com"}
+
+
+def _rows(text: str) -> list[list[str]]:
+    return [line.split(",") for line in text.splitlines()]
+
+
+def test_email_audience_has_the_exact_header_and_only_eligible_subjects(consent_scenario):
+    result = consent_scenario.lethe("audience", "--tenant", "acme-energy", "--purpose", "MARKETING", "--channel", "email")
+    assert result.returncode == 0, result.stderr
+    header, *rows = _rows(result.stdout)
+    assert header == ["subject_key", "address"]
+    assert {address for _, address in rows} == EMAIL_AUDIENCE
+    # the key is the pseudonymous subject key, stable and equal to lethe.keys.keyed_hash
+    assert ["c-alice" for key, address in rows if address == "alice@example.com"] == [
+        consent_scenario.who()[key] for key, address in rows if address == "alice@example.com"
+    ]
+    assert [key for key, _ in rows] == sorted(key for key, _ in rows)
+
+
+@pytest.mark.parametrize(
+    ("who", "why"),
+    [
+        ("bob@example.com", "unsubscribed"),
+        ("carol@example.com", "pre-ticked box"),
+        ("walter@example.com", "implied consent"),
+        ("frank@example.com", "no notice version"),
+        ("grace@example.com", "EffectiveTo passed"),
+        ("heidi@example.com", "older than consent_refresh_days"),
+        ("mallory@example.com", "restricted processing"),
+        ("olivia@example.com", "asked to be forgotten"),
+        ("peggy@example.com", "hard bounce"),
+        ("yves@example.com", "HasOptedOutOfEmail"),
+        ("not-an-email", "invalid address"),
+    ],
+)
+def test_excluded_people_are_not_in_the_email_audience(consent_scenario, who, why):
+    result = consent_scenario.lethe("audience", "--tenant", "acme-energy", "--purpose", "marketing", "--channel", "email")
+    assert who not in result.stdout, why
+
+
+def test_sms_audience_written_to_a_file_uses_e164_phones(consent_scenario, tmp_path):
+    out = tmp_path / "exports" / "sms.csv"
+    result = consent_scenario.lethe(
+        "audience", "--tenant", "acme-energy", "--purpose", "Marketing", "--channel", "sms", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "wrote 2 subjects" in result.stderr
+    header, *rows = _rows(out.read_text())
+    assert header == ["subject_key", "address"]
+    # dave's verbal consent has its recording; erin's recording was purged; ivan is DoNotCall (phone only)
+    assert {consent_scenario.who()[key]: address for key, address in rows} == {
+        "c-dave": "+447700900001",
+        "c-ivan": "+447700900003",
+    }
+
+
+def test_phone_audience_leaves_out_do_not_call(consent_scenario):
+    result = consent_scenario.lethe("audience", "--tenant", "acme-energy", "--purpose", "marketing", "--channel", "phone")
+    assert result.returncode == 0, result.stderr
+    assert "+447700900003" not in result.stdout
+    assert "+447700900001" in result.stdout
+
+
+def test_an_audience_nobody_consented_to_is_just_the_header(consent_scenario):
+    result = consent_scenario.lethe(
+        "audience", "--tenant", "acme-energy", "--purpose", "service updates", "--channel", "email"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "subject_key,address\n"
+
+
+def test_unknown_tenant_exits_non_zero_with_one_line(consent_scenario):
+    result = consent_scenario.lethe("audience", "--tenant", "umbrella-corp", "--purpose", "marketing", "--channel", "email")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown tenant 'umbrella-corp'" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_purpose_names_the_known_purposes(consent_scenario):
+    result = consent_scenario.lethe("audience", "--tenant", "acme-energy", "--purpose", "lottery", "--channel", "email")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "'lottery'" in lines[0]
+    assert "Marketing" in lines[0] and "Service updates" in lines[0]
