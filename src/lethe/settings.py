@@ -40,6 +40,7 @@ class Settings:
     tenants_file: Path
     as_of: datetime
     secret_key_env: str | None
+    dashboard_users: Path = PROJECT_ROOT / "config" / "users.yml"
 
     @property
     def warehouse(self) -> Path:
@@ -98,6 +99,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         tenants_file=tenants,
         as_of=parse_as_of(env.get("LETHE_AS_OF")),
         secret_key_env=env.get("LETHE_SECRET_KEY") or None,
+        dashboard_users=Path(env["LETHE_DASHBOARD_USERS"]).resolve()
+        if env.get("LETHE_DASHBOARD_USERS")
+        else PROJECT_ROOT / "config" / "users.yml",
     )
 
 
