@@ -250,3 +250,47 @@ def grep_home(root: Path, needles: list[str]) -> list[str]:
         if hits:
             found.append(f"{path.relative_to(root)}: {', '.join(hits)}")
     return found
+
+
+_BASE: dict[str, Path] = {}
+
+
+def base(factory) -> Path:
+    """The scenario landed and ingested once per test session (ingest is slow); tests copy it."""
+    if "path" not in _BASE:
+        root = factory.mktemp("purge-scenario-base")
+        build_home(root)
+        _BASE["path"] = root
+    return _BASE["path"]
+
+
+def copy_home(base_dir: Path, dest: Path) -> Settings:
+    """A private copy of the ingested scenario (home, landing, policy) for one test."""
+    import shutil
+
+    shutil.copytree(base_dir, dest, dirs_exist_ok=True)
+    return make_settings(dest)
+
+
+def landing_digest(settings: Settings) -> dict[str, str]:
+    """sha256 of every landing file, by relative path."""
+    import hashlib
+
+    return {
+        str(p.relative_to(settings.landing)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(settings.landing.rglob("*"))
+        if p.is_file()
+    }
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    """Row count of every raw, quarantine and tombstone table."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in ('raw', 'quarantine') or table_name = 'tombstones' order by 1"
+        ).fetchall()]
+        return {n: con.execute(f"select count(*) from {n}").fetchone()[0] for n in names}
+    finally:
+        con.close()

@@ -136,18 +136,23 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 f"""
                 with recs as ({records}),
                 hit as (
-                    select r.file, r.i, r.rec, coalesce(o.drop, false) or q.pos is not null as drop, o.patches
+                    select r.file, r.i, r.rec, coalesce(o.drop, false) or q.pos is not null as drop,
+                           case when o.patches is null then r.rec else list_reduce(list_prepend(r.rec,
+                               list_transform(o.patches, x -> case when x = 'patch' then '{source.patch or "{}"}'
+                               else x end)), (a, b) -> json_merge_patch(a, b)::varchar) end as new_rec
                     from recs r left join _ops o on json_extract_string(r.rec, '$.{source.key}') = o.key
                     left join _qpos q on q.file = r.file and q.pos = r.i + 1
                 ),
-                touched as (select file from hit where drop or patches is not null group by file)
+                changed as (
+                    select *, drop or (new_rec <> rec and new_rec::json::varchar <> rec::json::varchar) as touched
+                    from hit
+                ),
+                touched as (select file from changed where touched group by file)
                 select h.file,
-                       {head} || string_agg(case when h.patches is null then h.rec else
-                           list_reduce(list_prepend(h.rec, list_transform(h.patches, x -> case when x = 'patch'
-                               then '{source.patch or "{}"}' else x end)), (a, b) -> json_merge_patch(a, b)::varchar)
-                           end, {joiner} order by h.i) filter (where not coalesce(h.drop, false)) || {tail},
-                       count(*) filter (where h.drop or h.patches is not null)
-                from hit h semi join touched t on h.file = t.file
+                       {head} || string_agg(case when h.touched then h.new_rec else h.rec end, {joiner} order by h.i)
+                           filter (where not h.drop) || {tail},
+                       count(*) filter (where h.touched)
+                from changed h semi join touched t on h.file = t.file
                 group by h.file
                 """  # noqa: S608
             ).fetchall()
@@ -171,12 +176,15 @@ def _rewrite_csv(con: duckdb.DuckDBPyConnection, path: Path, source: LandingSour
     positions = con.execute("select pos from _qpos where file = ?", [str(path)]).pl()["pos"]
     frame = frame.with_row_index("_pos", offset=1)
     hit_drop = pl.col(source.key).is_in(drop.implode()) | pl.col("_pos").is_in(positions.implode())
-    hit_patch = pl.col(source.key).is_in(patch.implode())
+    blank = [c for c in source.patch if c in frame.columns]
+    hit_patch = pl.col(source.key).is_in(patch.implode()) & pl.any_horizontal(
+        [pl.col(c).fill_null("") != "" for c in blank] or [pl.lit(False)]
+    )
     touched = frame.select((hit_drop | hit_patch).sum()).item()
     if not touched:
         return None
     kept = frame.filter(~hit_drop).with_columns(
-        [pl.when(hit_patch).then(pl.lit("")).otherwise(pl.col(c)).alias(c) for c in source.patch if c in frame.columns]
+        [pl.when(hit_patch).then(pl.lit("")).otherwise(pl.col(c)).alias(c) for c in blank]
     )
     if kept.height == 0:
         return None, int(touched)
