@@ -6,13 +6,13 @@ write lock, from the published snapshot. Output is exactly `subject_key,address`
 
 from __future__ import annotations
 
+import csv
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from lethe.errors import LetheError, UnknownTenantError
 from lethe.policy import load_policy
@@ -92,8 +92,8 @@ def _resolve_purpose(con: duckdb.DuckDBPyConnection, source: AudienceSource, ten
     raise LetheError(f"--purpose {purpose!r}: no such purpose for tenant {tenant!r} (known: {', '.join(names)})")
 
 
-def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -> pl.DataFrame:
-    """The eligible audience as a frame of exactly (subject_key, address), one row per subject, by key."""
+def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -> list[tuple[str, str]]:
+    """The eligible audience as (subject_key, address) rows, one per subject, ordered by key."""
     if channel not in CHANNELS:
         raise LetheError(f"--channel {channel!r}: expected one of {', '.join(CHANNELS)}")
     load_policy(settings.tenants_file).tenant(tenant)  # UnknownTenantError naming the policy file
@@ -102,7 +102,7 @@ def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -
         if not _table_exists(con, source.eligible):
             raise LetheError(f"{source.path}: no {source.eligible} yet (run 'lethe build' first)")
         name = _resolve_purpose(con, source, tenant, purpose)
-        frame = con.execute(
+        rows = con.execute(
             f"""
             select subject_key, min(address) as address
             from {source.eligible}
@@ -111,22 +111,29 @@ def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -
             order by subject_key
             """,  # noqa: S608 - the relation name is ours, every value is bound
             [tenant, name, channel],
-        ).pl()
+        ).fetchall()
     finally:
         con.close()
-    return frame.select(list(HEADER))
+    return rows
 
 
 def export_audience(settings: Settings, tenant: str, purpose: str, channel: str, out: Path | None) -> int:
     """Write the audience as CSV `subject_key,address` to `out` (or stdout); return how many subjects."""
-    frame = read_audience(settings, tenant, purpose, channel)
+    rows = read_audience(settings, tenant, purpose, channel)
     if out is None:
-        sys.stdout.write(frame.write_csv(include_header=True, line_terminator="\n"))
+        _write_csv(sys.stdout, rows)
         sys.stdout.flush()
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".part")
-        frame.write_csv(tmp, include_header=True, line_terminator="\n")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            _write_csv(fh, rows)
         tmp.replace(out)
-    log.info("audience %s/%s/%s: %d subjects", tenant, purpose, channel, frame.height)
-    return frame.height
+    log.info("audience %s/%s/%s: %d subjects", tenant, purpose, channel, len(rows))
+    return len(rows)
+
+
+def _write_csv(fh, rows: list[tuple[str, str]]) -> None:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
