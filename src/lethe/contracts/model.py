@@ -210,10 +210,17 @@ def load_contract(path: Path) -> Contract:
 
 
 def load_all_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
-    """Every contract in a directory, keyed by dataset name."""
+    """Every contract in a directory, keyed by dataset name (validated once per process and file state)."""
+    directory = Path(directory)
+    state = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(directory.glob("*.odcs.yaml")))
+    return dict(_load_all(directory, state))
+
+
+@lru_cache(maxsize=8)
+def _load_all(directory: Path, state: tuple) -> tuple[tuple[str, Contract], ...]:
     contracts = {}
     for path in sorted(Path(directory).glob("*.odcs.yaml")):
         contract = load_contract(path)
         contracts[contract.dataset] = contract
     log.debug("loaded %d contracts from %s", len(contracts), directory)
-    return contracts
+    return tuple(contracts.items())

@@ -45,6 +45,26 @@ class BatchResult:
     reasons: tuple[str, ...]
 
 
+MANIFEST_COLUMNS = ["path", "tenant_id", "dataset", "size_bytes", "sha256", "batch_id", "loaded_at", "status",
+                    "rows_loaded", "rows_quarantined", "duplicates_skipped"]
+VALIDATION_COLUMNS = ["dataset", "tenant_id", "batch_id", "expectation", "rule", "column_name", "success",
+                      "unexpected_count", "element_count", "sql_unexpected_count", "validated_at"]
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple], *, replace: bool = False) -> None:
+    """Insert many rows at once through Arrow (DuckDB's executemany runs one statement per row)."""
+    if not rows:
+        return
+    data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
+    con.register("_rows", data)
+    try:
+        verb = "insert or replace" if replace else "insert"
+        names = ", ".join(columns)
+        con.execute(f"{verb} into {table} ({names}) select {names} from _rows")
+    finally:
+        con.unregister("_rows")
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -184,6 +204,7 @@ def load_batch(
     t = _lit(tenant)
     d = _lit(contract.dataset)
 
+    stamp = now.replace(tzinfo=None)
     con.execute("begin transaction")
     try:
         con.execute(f"""
@@ -193,10 +214,8 @@ def load_batch(
             from _checked where _rule is not null
         """)
         if problems:
-            con.executemany(
-                "insert into quarantine.files values (?, ?, ?, ?, ?, ?)",
-                [(tenant, contract.dataset, p.rel, p.reason, batch_id, now.replace(tzinfo=None)) for p in problems],
-            )
+            insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],
+                    [(tenant, contract.dataset, p.rel, p.reason, batch_id, stamp) for p in problems])
         replaced = con.execute(f"""
             delete from {raw} r using _win c
             where not c._raw_wins {tenant_filter} and {key_match}
@@ -217,18 +236,13 @@ def load_batch(
             group by 1
         """).fetchall():
             per_file[rel] = (loaded, quarantined, dups)
-        con.executemany(
-            "insert or replace into lethe_meta.manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(f.rel, tenant, contract.dataset, f.size, f.sha256, batch_id, now.replace(tzinfo=None),
-              "quarantined" if f.rel in bad else "loaded", *per_file[f.rel]) for f in files],
-        )
+        insert_rows(con, "lethe_meta.manifest", MANIFEST_COLUMNS,
+                [(f.rel, tenant, contract.dataset, f.size, f.sha256, batch_id, stamp,
+                  "quarantined" if f.rel in bad else "loaded", *per_file[f.rel]) for f in files], replace=True)
         if validations:
-            con.executemany(
-                "insert into lethe_meta.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(contract.dataset, tenant, batch_id, o.expectation, o.rule, o.column, o.success,
-                  o.unexpected_count, o.element_count, sql_count, now.replace(tzinfo=None))
-                 for o, sql_count in validations],
-            )
+            insert_rows(con, "lethe_meta.validation_results", VALIDATION_COLUMNS,
+                    [(contract.dataset, tenant, batch_id, o.expectation, o.rule, o.column, o.success,
+                      o.unexpected_count, o.element_count, sql_count, stamp) for o, sql_count in validations])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

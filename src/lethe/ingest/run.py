@@ -14,7 +14,7 @@ from lethe.contracts import Contract, load_all_contracts
 from lethe.errors import ConfigError, UnknownTenantError
 from lethe.ingest import schema
 from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files
-from lethe.ingest.load import BatchResult, load_batch
+from lethe.ingest.load import BatchResult, insert_rows, load_batch
 from lethe.ingest.summary import IngestSummary, SourceSummary
 from lethe.settings import Settings
 
@@ -58,13 +58,11 @@ def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract:
     if changed:
         stamp = now.replace(tzinfo=None)
         con.execute("begin transaction")
-        con.executemany(
-            "insert into quarantine.files values (?, ?, ?, ?, ?, ?)",
-            [(tenant, contract.dataset, f.rel,
-              f"content changed since it was loaded (sha256 {known[f.rel][0][:12]}… → {f.sha256[:12]}…); "
-              "not reloaded: deliver changes as a new file", batch_id, stamp) for f in changed],
-        )
-        con.executemany("update lethe_meta.manifest set status = 'changed' where path = ?", [(f.rel,) for f in changed])
+        insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],
+                [(tenant, contract.dataset, f.rel,
+                  f"content changed since it was loaded (sha256 {known[f.rel][0][:12]}… → {f.sha256[:12]}…); "
+                  "not reloaded: deliver changes as a new file", batch_id, stamp) for f in changed])
+        con.execute("update lethe_meta.manifest set status = 'changed' where list_contains(?, path)", [[f.rel for f in changed]])
         con.execute("commit")
         log.warning("%s/%s: %d file(s) changed under the same path", tenant, contract.dataset, len(changed))
     return new, len(changed)
