@@ -285,6 +285,24 @@ def test_open_rates_fall_before_a_withdrawal(landing):
     assert rate_before < 0.7 * rate_never
 
 
+def test_nothing_happens_after_the_end_instant(landing):
+    out, _ = landing
+    end = "2026-11-01T00:00:00Z"
+    for tenant in TENANTS:
+        assert max(r["LastUpdateTimestamp"] for _, r in ctr_records(out / tenant)) < end
+        assert max(e["timestamp"] for _, e in email_events(out / tenant)) < 1_793_491_200
+        assert max(p.name for p in (out / tenant / "email_events").rglob("*.json*")) < "webhook-20261101"
+        times = [m["AbsoluteTime"] for f in files(out / tenant, "transcripts/**/*.json")
+                 for m in json.loads(read_text(f))["Transcript"]]
+        assert max(times) < end
+
+
+def test_end_moves_the_history(tmp_path):
+    generate(tmp_path / "x", tenants=1, subjects=100, days=150, seed=1, end="2025-06-30T12:00:00Z")
+    names = sorted(p.name for p in (tmp_path / "x" / "acme-energy" / "contact_records").rglob("*.jsonl*"))
+    assert names[-1] <= "2025-06-30.jsonl.gz" and names[0] >= "2025-01-31"
+
+
 def test_refuses_to_write_into_a_folder_that_is_not_empty(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not an empty folder"):

@@ -79,8 +79,8 @@ def contacts(rng: np.random.Generator, subj: pl.DataFrame, win: Window, agents: 
     }).sort("start", maintain_order=True)
 
 
-def render_ctr(c: pl.DataFrame, subj: pl.DataFrame, tenant_no: int, tenant_code: str, anchor: int) -> pl.DataFrame:
-    """CTR JSON lines (`_file`, `_part`, `_sort`, `_line`), each re-delivery in a later day's file."""
+def render_ctr(c: pl.DataFrame, subj: pl.DataFrame, tenant_no: int, tenant_code: str, end: int) -> pl.DataFrame:
+    """CTR JSON lines (`_file`, `_part`, `_sort`, `_line`), each re-delivery in a later day's file (before `end`)."""
     people = subj.select(pl.int_range(pl.len()).alias("i"), "email", "mobile_e164", "landline_e164", "country",
                          pl.col("sid"), pl.col("crm_id"))
     d = c.join(people, on="i", how="left")
@@ -161,7 +161,7 @@ def render_ctr(c: pl.DataFrame, subj: pl.DataFrame, tenant_no: int, tenant_code:
     first = d.with_columns(lu=pl.col("last_update"), second=pl.lit(False))
     again = d.filter(pl.col("redelivered")).with_columns(
         lu=pl.col("last_update") + DAY + (pl.col("wait") * 97) % (2 * DAY), second=pl.lit(True))
-    both = pl.concat([first, again], how="vertical")
+    both = pl.concat([first, again], how="vertical").filter(pl.col("lu") < end)
     line = pl.concat_str([pl.lit('{"Attributes":'), attributes, pl.lit(","), body.str.slice(1)])
     day = pl.from_epoch(pl.col("lu"), time_unit="s")
     gz = pl.when(day.dt.day().is_in([7, 21])).then(pl.lit(".jsonl.gz")).otherwise(pl.lit(".jsonl"))
@@ -234,7 +234,7 @@ INTENT_TEXT = {
 
 
 def write_transcripts(rng: np.random.Generator, c: pl.DataFrame, subj: pl.DataFrame, tenant_dir: Path,
-                      brand: str, acct: str) -> int:
+                      brand: str, acct: str, end: int) -> int:
     """One Connect chat transcript JSON per chat contact; the customer's lines carry personal data."""
     chats = c.filter(pl.col("channel") == "CHAT").join(
         subj.select(pl.int_range(pl.len()).alias("i"), "first", "last", "email_display", "mobile_human",
@@ -268,7 +268,8 @@ def write_transcripts(rng: np.random.Generator, c: pl.DataFrame, subj: pl.DataFr
     content = pl.when(pl.col("pre").str.contains("{agent}", literal=True)).then(
         pl.concat_str([pl.lit("Hi, you're chatting with "), agent_first,
                        pl.lit(". Can I take your full name please?")])).otherwise(content)
-    m = m.with_columns(at=pl.col("start") + pl.col("wait") + pl.col("gap").cum_sum().over("c"))
+    m = m.with_columns(at=pl.min_horizontal(pl.col("start") + pl.col("wait") + pl.col("gap").cum_sum().over("c"),
+                                            pl.lit(end - 1)))
     msg = pl.struct(
         fmt.ts("at").alias("AbsoluteTime"),
         content.alias("Content"),

@@ -170,8 +170,11 @@ def _withdrawals(rng: np.random.Generator, subj: pl.DataFrame, tenant_code: str,
         ua=pl.when(pl.col("ua") < 0).then(None).otherwise(pl.col("ua")))
 
 
-def render(rng: np.random.Generator, ev: pl.DataFrame, subj: pl.DataFrame, site: str) -> pl.DataFrame:
-    """Webhook JSON objects with `_file`, `_part`, `_sort`; about 2% re-delivered in the next day's POST."""
+def render(rng: np.random.Generator, ev: pl.DataFrame, subj: pl.DataFrame, site: str, end: int) -> pl.DataFrame:
+    """Webhook JSON objects with `_file`, `_part`, `_sort`; about 2% re-delivered in the next day's POST.
+
+    Nothing is delivered at or after `end` (the generated history's last instant).
+    """
     people = subj.select(pl.int_range(pl.len()).alias("i"), pl.col("email_display").alias("email"), "sid")
     ev = ev.join(people, on="i", how="left").with_columns(
         sg_event_id=fmt.random_token(rng, ev.height, 22),
@@ -214,7 +217,7 @@ def render(rng: np.random.Generator, ev: pl.DataFrame, subj: pl.DataFrame, site:
     out = ev.select(pl.col("t"), pl.col("t").alias("deliver_at"), line.alias("_line"))
     again = out.filter(pl.Series(rng.random(out.height) < 0.02)).with_columns(
         deliver_at=pl.col("deliver_at") + DAY + 3600)
-    both = pl.concat([out, again], how="vertical")
+    both = pl.concat([out, again], how="vertical").filter(pl.col("deliver_at") < end)
     day = pl.from_epoch(pl.col("deliver_at"), time_unit="s")
     gz = pl.when(day.dt.day().is_in([3, 17])).then(pl.lit(".json.gz")).otherwise(pl.lit(".json"))
     return both.with_columns(

@@ -131,13 +131,13 @@ def _tenant(spool: Spool, spec: TenantSpec, t: int, n_subj: int, win: Window, se
         subj = subj.with_columns(crm_id=fmt.sf_id("003", t, sid * 2), crm_dup_id=fmt.sf_id("003", t, sid * 2 + 1),
                                  individual_id=fmt.sf_id("0PK", t, sid))
         ev = email.events(rng(1), subj, code, anchor)
-        spool.add(EMAIL, spec.tenant_id, email.render(rng(2), ev, subj, site))
+        spool.add(EMAIL, spec.tenant_id, email.render(rng(2), ev, subj, site, win.end))
         del ev
         c = connect.contacts(rng(3), subj, win, agents)
-        spool.add(CTR, spec.tenant_id, connect.render_ctr(c, subj, t, code, anchor))
+        spool.add(CTR, spec.tenant_id, connect.render_ctr(c, subj, t, code, win.end))
         spool.count_direct("recordings", spec.tenant_id, *(2 * [connect.write_recordings(rng(4), c, base)]))
         spool.count_direct("transcripts", spec.tenant_id,
-                           *(2 * [connect.write_transcripts(rng(5), c, subj, base, spec.brand, acct)]))
+                           *(2 * [connect.write_transcripts(rng(5), c, subj, base, spec.brand, acct, win.end)]))
         last = (subj.select(pl.int_range(pl.len()).alias("i"))
                 .join(c.group_by("i").agg(pl.col("end").max()), on="i", how="left")["end"].fill_null(0))
         spool.add(CONTACTS, spec.tenant_id, crm.contacts(rng(6), subj, last, win))
