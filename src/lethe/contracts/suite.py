@@ -48,6 +48,7 @@ def build_suite(contract: Contract, future_limit: datetime) -> Any:
     """A GX 1.x ExpectationSuite with one expectation per contract row rule."""
     import great_expectations as gx
 
+    _context()  # GX 1.x builds suites inside an active data context
     suite = gx.ExpectationSuite(name=f"{contract.dataset}-{contract.version}")
     for rule in build_rules(contract, future_limit):
         suite.add_expectation(_expectation(rule))
