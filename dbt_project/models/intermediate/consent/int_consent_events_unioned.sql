@@ -30,6 +30,10 @@ recording_evidence as (
     select * from {{ ref('int_consent_recording_evidence') }}
 ),
 
+campaigns as (
+    select * from {{ ref('stg_campaigns__campaigns') }}
+),
+
 marketing_purposes as (
     select * from purposes where is_marketing
 ),
@@ -79,6 +83,40 @@ verbal_evidence as (
     group by consent_subjects.tenant_id, consent_subjects.id, consent_subjects.subject_key
 ),
 
+consent_versions as (
+    -- A record is its current state. An OptOut with an EffectiveTo after its CaptureDate documents a consent
+    -- given at capture and withdrawn at EffectiveTo: it yields that grant and the withdrawal.
+    select
+        consent_subjects.*,
+        coalesce(consent_subjects.capture_date, consent_subjects.effective_from, consent_subjects.last_modified_date)
+            as version_at,
+        consent_subjects.privacy_consent_status as version_status
+    from consent_subjects
+    where not (
+        consent_subjects.privacy_consent_status = 'OptOut'
+        and consent_subjects.effective_to is not null
+        and consent_subjects.capture_date < consent_subjects.effective_to
+    )
+    union all
+    select
+        consent_subjects.*,
+        consent_subjects.capture_date as version_at,
+        'OptIn' as version_status
+    from consent_subjects
+    where consent_subjects.privacy_consent_status = 'OptOut'
+        and consent_subjects.effective_to is not null
+        and consent_subjects.capture_date < consent_subjects.effective_to
+    union all
+    select
+        consent_subjects.*,
+        consent_subjects.effective_to as version_at,
+        'OptOut' as version_status
+    from consent_subjects
+    where consent_subjects.privacy_consent_status = 'OptOut'
+        and consent_subjects.effective_to is not null
+        and consent_subjects.capture_date < consent_subjects.effective_to
+),
+
 crm_consent_events as (
     select
         consent_subjects.tenant_id,
@@ -87,21 +125,22 @@ crm_consent_events as (
         purposes.purpose_name,
         purposes.is_marketing,
         channel_map.channel,
-        coalesce(consent_subjects.capture_date, consent_subjects.effective_from, consent_subjects.last_modified_date)
-            as event_at,
-        case consent_subjects.privacy_consent_status
+        consent_subjects.version_at as event_at,
+        case consent_subjects.version_status
             when 'OptIn' then 'crm_opt_in'
             when 'OptOut' then 'crm_opt_out'
             else 'crm_not_given'
         end as event_type,
-        case consent_subjects.privacy_consent_status
+        case consent_subjects.version_status
             when 'OptIn' then 'granted'
             when 'OptOut' then 'withdrawn'
             else 'not_given'
         end as consent_status,
         false as is_sticky,
         'salesforce.ContactPointTypeConsent' as source_system,
-        consent_subjects.id as source_id,
+        case when consent_subjects.version_status = consent_subjects.privacy_consent_status
+            then consent_subjects.id
+            else {{ dbt.concat(['consent_subjects.id', "':opt_in'"]) }} end as source_id,
         {{ dbt.cast('null', api.Column.translate_type('integer')) }} as asm_group_id,
         consent_subjects.id as consent_id,
         consent_subjects.capture_method,
@@ -109,13 +148,15 @@ crm_consent_events as (
         consent_subjects.capture_source,
         consent_subjects.notice_version,
         consent_subjects.effective_from,
-        consent_subjects.effective_to,
+        case when consent_subjects.version_status = 'OptIn' and consent_subjects.privacy_consent_status = 'OptOut'
+            then {{ dbt.cast('null', api.Column.translate_type('timestamp')) }}
+            else consent_subjects.effective_to end as effective_to,
         case when verbal_evidence.named_call_found = 1 then true else coalesce(verbal_evidence.any_call_found = 1, false)
         end as recording_referenced,
         case when verbal_evidence.named_call_found = 1 then verbal_evidence.named_call_file_present = 1
             else coalesce(verbal_evidence.any_call_file_present = 1, false)
         end as recording_present
-    from consent_subjects
+    from consent_versions as consent_subjects
     inner join purposes
         on purposes.tenant_id = consent_subjects.tenant_id
         and purposes.purpose_id = consent_subjects.data_use_purpose_id
@@ -160,12 +201,21 @@ sendgrid_events as (
         {{ dbt.concat(["'sendgrid_'", 'email_events.event']) }} as event_type,
         email_events.sg_event_id as source_id,
         email_events.asm_group_id,
-        case when email_events.event = 'group_resubscribe' then 'granted' else 'withdrawn' end as consent_status
+        case when email_events.event = 'group_resubscribe' then 'granted' else 'withdrawn' end as consent_status,
+        -- a group (un)subscribe concerns the purpose of the campaign it came from; the rest every marketing purpose
+        case when email_events.event in ('group_unsubscribe', 'group_resubscribe') then campaign_purposes.purpose_id
+        end as scoped_purpose_id
     from email_events
     inner join points
         on points.tenant_id = email_events.tenant_id
         and points.kind = 'email'
         and points.point_value = email_events.email
+    left join campaigns
+        on campaigns.tenant_id = email_events.tenant_id
+        and campaigns.campaign_id = email_events.campaign_id
+    left join purposes as campaign_purposes
+        on campaign_purposes.tenant_id = campaigns.tenant_id
+        and campaign_purposes.purpose_name_key = lower(trim(campaigns.purpose))
     where email_events.event in ('unsubscribe', 'group_unsubscribe', 'spamreport', 'group_resubscribe')
 ),
 
@@ -203,8 +253,12 @@ marketing_events as (
         sendgrid_events.source_id,
         sendgrid_events.asm_group_id
     from sendgrid_events
-    inner join marketing_purposes
+    inner join purposes as marketing_purposes
         on marketing_purposes.tenant_id = sendgrid_events.tenant_id
+        and (
+            marketing_purposes.purpose_id = sendgrid_events.scoped_purpose_id
+            or (sendgrid_events.scoped_purpose_id is null and marketing_purposes.is_marketing)
+        )
 ),
 
 unioned as (

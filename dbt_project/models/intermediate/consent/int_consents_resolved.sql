@@ -1,6 +1,6 @@
 -- The consent ledger: one row per status interval [valid_from, valid_to) per subject, purpose and channel.
 -- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
--- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe.
+-- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group.
 with
 
 events as (
@@ -38,7 +38,11 @@ ordered as (
         lag(event_type) over (
             partition by tenant_id, subject_key, purpose_id, channel
             order by event_at, case consent_status when 'withdrawn' then 2 when 'granted' then 1 else 0 end, source_id
-        ) as previous_event_type
+        ) as previous_event_type,
+        lag(asm_group_id) over (
+            partition by tenant_id, subject_key, purpose_id, channel
+            order by event_at, case consent_status when 'withdrawn' then 2 when 'granted' then 1 else 0 end, source_id
+        ) as previous_asm_group_id
     from effective_events
 ),
 
@@ -50,7 +54,13 @@ resubscribes as (
     -- group_resubscribe lifts a group_unsubscribe; it cannot undo a global unsubscribe, spam report or CRM opt-out.
     select * from ordered
     where event_type = 'sendgrid_group_resubscribe'
-        and previous_event_type in ('sendgrid_group_unsubscribe', 'sendgrid_group_resubscribe', 'crm_opt_in')
+        and (
+            previous_event_type in ('sendgrid_group_resubscribe', 'crm_opt_in')
+            or (
+                previous_event_type = 'sendgrid_group_unsubscribe'
+                and coalesce(previous_asm_group_id, -1) = coalesce(asm_group_id, -1)
+            )
+        )
 ),
 
 resubscribe_evidence as (
