@@ -62,8 +62,11 @@ def _select(con: duckdb.DuckDBPyConnection, dataset: str, where: str, params: di
     cols = set(sqlutil.columns(con, "raw", dataset))
     if not cols:
         return pl.DataFrame()
-    select = ", ".join(f'"{p.name}" as "{p.physical_name}"' for p in contract.properties if p.name in cols)
-    return con.execute(f"select {select} from raw.{dataset} t where {where}", params).pl()
+    select = ", ".join(
+        f'"{p.name}" as "{p.physical_name.rsplit("[].", 1)[-1]}"' for p in contract.properties if p.name in cols
+    )
+    used = {k: v for k, v in params.items() if f"${k}" in where}
+    return con.execute(f"select {select} from raw.{dataset} t where {where}", used).pl()
 
 
 _CONTRACTS: dict[str, Any] = {}

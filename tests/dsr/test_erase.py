@@ -1,0 +1,85 @@
+"""Erasure of one subject through the purge engine, and requests processed from the DSR CSVs and Individual flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from purge_scenario import ERIN, HANK, RITA, TENANT, grep_home, landing_digest, table_counts
+
+from lethe.audit import read_entries
+from lethe.dsr import SubjectRef, erase_subject, process_requests
+from lethe.errors import GuardError
+from lethe.keys import keyed_hash
+from lethe.settings import Settings
+
+
+def _count(settings: Settings, sql: str, params: list) -> int:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql, params).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_dsar_erase_by_human_phone_removes_rita_everywhere(scenario: Settings) -> None:
+    result = erase_subject(scenario, TENANT, SubjectRef(phone="+44 (0)7700 900101"))
+    assert result.kind == "erasure" and not result.dry_run
+    assert _count(scenario, "select count(*) from raw.crm_contacts where id = ?", [RITA["id"]]) == 0
+    assert _count(scenario, "select count(*) from raw.contact_records where contact_id like 'ctr-rita-%'", []) == 0
+    assert not list((scenario.landing / TENANT / "recordings").rglob("ctr-rita-*"))
+    assert grep_home(scenario.home.parent, [RITA["email"], RITA["phone"], RITA["last"]]) == []
+    assert _count(scenario, "select count(*) from lethe_meta.tombstones where identity_hash = ?",
+                  [keyed_hash(scenario.secret_key, TENANT, "contact", RITA["id"])]) == 1
+    planned = [e for e in read_entries(scenario.audit_log) if e["event"] == "purge.planned"]
+    assert planned[-1]["kind"] == "erasure"
+    assert planned[-1]["subject_keys"] == [keyed_hash(scenario.secret_key, TENANT, "contact", RITA["id"])]
+
+
+def test_dsar_erase_of_a_held_subject_is_refused_and_deletes_nothing(scenario: Settings) -> None:
+    landing, counts = landing_digest(scenario), table_counts(scenario)
+    with pytest.raises(GuardError, match="legal hold"):
+        erase_subject(scenario, TENANT, SubjectRef(email=HANK["email"]))
+    assert landing_digest(scenario) == landing and table_counts(scenario) == counts
+
+
+def test_guard_trip_on_share_refuses_the_erasure_and_deletes_nothing(scenario: Settings) -> None:
+    scenario.tenants_file.write_text(scenario.tenants_file.read_text().replace("purge_max_share: 0.25",
+                                                                                "purge_max_share: 0.01"))
+    landing, counts = landing_digest(scenario), table_counts(scenario)
+    with pytest.raises(GuardError, match=r"purge refused: .* of raw\.\w+ for tenant acme-energy, over its purge_max_share"):
+        erase_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]))
+    assert landing_digest(scenario) == landing
+    assert {k: v for k, v in table_counts(scenario).items()} == counts
+    assert [e["event"] for e in read_entries(scenario.audit_log)] == ["purge.planned", "purge.refused"]
+
+
+def test_process_requests_erases_verified_requests_and_respects_holds(scenario: Settings) -> None:
+    result = process_requests(scenario)
+    assert result.outcomes.get("erased") == 1 and result.outcomes.get("erasure held") == 1
+    assert _count(scenario, "select count(*) from raw.crm_contacts where id in (?, ?)", [ERIN["id"], HANK["id"]]) == 1
+    outcomes = dict(duckdb.connect(str(scenario.warehouse), read_only=True).execute(
+        "select request_id, outcome from lethe_meta.dsr_processed").fetchall())
+    assert outcomes == {"dsr-erin": "erased", "dsr-hank": "held"}
+    again = process_requests(scenario)
+    assert again.outcomes == {} and again.erasure_run is None
+
+
+def test_individual_flags_trigger_access_export_then_erasure_removes_the_export(scenario: Settings) -> None:
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("update raw.crm_individuals set send_individual_data = true where id = ?", [RITA["ind"]])
+    con.close()
+    result = process_requests(scenario)
+    assert result.outcomes.get("exported") == 1
+    (path,) = result.exports
+    doc = json.loads(Path(path).read_text())
+    assert [c["Id"] for c in doc["crm_contacts"]] == [RITA["id"]]
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("update raw.crm_individuals set should_forget = true where id = ?", [RITA["ind"]])
+    con.close()
+    result = process_requests(scenario)
+    assert result.outcomes.get("erased") == 1
+    assert not list(scenario.exports_dir.rglob("*.json"))
+    assert grep_home(scenario.home.parent, [RITA["email"], RITA["last"]]) == []

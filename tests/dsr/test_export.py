@@ -1,0 +1,74 @@
+"""Access and portability exports open in their readers and cover every source, with source ids and due dates."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from purge_scenario import ERIN, RITA, TENANT
+
+from lethe.dsr import SubjectRef, export_subject
+from lethe.errors import UnknownTenantError
+from lethe.settings import Settings
+
+KEYS = {"subject", "crm_contacts", "consents", "interactions", "transcripts", "email_events", "dsr_requests",
+        "retention", "purposes", "controller"}
+
+
+def test_json_export_has_every_contract_key_with_source_ids(scenario: Settings, tmp_path: Path) -> None:
+    out = export_subject(scenario, TENANT, SubjectRef(email=ERIN["email"]), "json", tmp_path / "erin.json")
+    doc = json.loads(out.read_text())
+    assert set(doc) >= KEYS
+    assert doc["controller"] == "ACME Energy Ltd"
+    assert [c["Id"] for c in doc["crm_contacts"]] == [ERIN["id"]]
+    assert sorted(i["ContactId"] for i in doc["interactions"]) == ["ctr-erin-1", "ctr-erin-2"]
+    assert {e["sg_event_id"] for e in doc["email_events"]} == {"ev-erin-1", "ev-erin-2"}
+    assert any("900103" in (t["Content"] or "") for t in doc["transcripts"])
+    assert [c["Id"] for c in doc["consents"]] == ["0ZWERIN"] and doc["consents"][0]["Capture_Method__c"]
+    assert [d["request_id"] for d in doc["dsr_requests"]] == ["dsr-erin"]
+    assert doc["retention"]["interaction.recording"]["days"] == 90
+    due = {r["record_id"]: r["due_at"] for r in doc["retention"]["campaign.event"]["records"]}
+    assert due["ev-erin-1"].startswith("2027-")  # 395 days after an April 2026 event
+    assert any(p.get("Name") == "Marketing" for p in doc["purposes"])
+    assert all(p["legal_basis"] for p in doc["purposes"])
+
+
+def test_csv_export_is_a_zip_of_csvs_polars_reads_with_the_audio(scenario: Settings, tmp_path: Path) -> None:
+    out = export_subject(scenario, TENANT, SubjectRef(contact_id=RITA["id"]), "csv", tmp_path / "rita.zip")
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        assert {"crm_contacts.csv", "interactions.csv", "email_events.csv", "transcripts.csv"} <= names
+        assert {"recordings/recordings/2026/ctr-rita-1.wav", "recordings/recordings/2026/ctr-rita-2.wav"} <= names
+        interactions = pl.read_csv(io.BytesIO(zf.read("interactions.csv")))
+        contacts = pl.read_csv(io.BytesIO(zf.read("crm_contacts.csv")))
+        assert zf.read("recordings/recordings/2026/ctr-rita-1.wav").startswith(b"RIFF")
+    assert sorted(interactions["ContactId"].to_list()) == ["ctr-rita-1", "ctr-rita-2"]
+    assert contacts["Email"].to_list() == [RITA["email"]]
+
+
+def test_xlsx_export_has_one_sheet_per_source(scenario: Settings, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    out = export_subject(scenario, TENANT, SubjectRef(phone="07700 900103"), "xlsx", tmp_path / "erin.xlsx")
+    wb = load_workbook(out, read_only=True)
+    assert {"crm_contacts", "interactions", "transcripts", "email_events", "consents", "retention"} <= set(wb.sheetnames)
+    rows = list(wb["email_events"].iter_rows(values_only=True))
+    assert rows[0][0] == "sg_event_id" and {r[0] for r in rows[1:]} == {"ev-erin-1", "ev-erin-2"}
+
+
+def test_pdf_export_is_a_readable_report_with_extractable_text(scenario: Settings, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    out = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(out).pages)
+    assert "ACME Energy Ltd" in text and ERIN["last"] in text and "ctr-erin-1" in text
+    assert "falls due" in text
+
+
+def test_unknown_tenant_is_an_error_not_an_empty_export(scenario: Settings, tmp_path: Path) -> None:
+    with pytest.raises(UnknownTenantError, match="nope"):
+        export_subject(scenario, "nope", SubjectRef(email=ERIN["email"]), "json", tmp_path / "x.json")
