@@ -38,6 +38,7 @@ def datasets() -> list[str]:
 
 def write_raw(warehouse: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Create every raw.* table (replacing it) and insert the given rows; missing columns are null."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:
         con.execute("create schema if not exists raw")

@@ -142,7 +142,7 @@ final as (
             when due_at < {{ as_of() }} then 'overdue'
             else 'open'
         end as status,
-        {{ dbt.datediff(as_of(), 'due_at', 'day') }} as days_left
+        {{ dbt.cast(dbt.datediff(as_of(), 'due_at', 'day'), api.Column.translate_type('bigint')) }} as days_left
     from evidenced
 )
 

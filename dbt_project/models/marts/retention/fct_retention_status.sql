@@ -88,10 +88,10 @@ final as (
         due_at,
         -- judgement at as_of
         coalesce(due_at <= {{ as_of() }} and not is_held, false) as is_due,
-        case
-            when due_at <= {{ as_of() }} then {{ dbt.datediff('due_at', as_of(), 'day') }}
-            else 0
-        end as days_past_due
+        {{ dbt.cast(
+            "case when due_at <= " ~ as_of() ~ " then " ~ dbt.datediff('due_at', as_of(), 'day') ~ " else 0 end",
+            api.Column.translate_type('bigint')
+        ) }} as days_past_due
     from judged
 )
 
