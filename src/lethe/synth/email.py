@@ -170,58 +170,75 @@ def _withdrawals(rng: np.random.Generator, subj: pl.DataFrame, tenant_code: str,
         ua=pl.when(pl.col("ua") < 0).then(None).otherwise(pl.col("ua")))
 
 
+# Fields beyond the common ones that each webhook event type carries.
+EXTRA_FIELDS = {
+    "processed": ("smtp-id",),
+    "dropped": ("reason",),
+    "deferred": ("response", "attempt"),
+    "bounce": ("reason", "type"),
+    "delivered": ("response", "tls"),
+    "open": ("ip", "useragent", "sg_content_type"),
+    "click": ("ip", "useragent", "url"),
+    "spamreport": (),
+    "unsubscribe": ("ip", "useragent"),
+    "group_unsubscribe": ("ip", "useragent"),
+    "group_resubscribe": ("ip", "useragent"),
+}
+
+
 def render(rng: np.random.Generator, ev: pl.DataFrame, subj: pl.DataFrame, site: str, end: int) -> pl.DataFrame:
     """Webhook JSON objects with `_file`, `_part`, `_sort`; about 2% re-delivered in the next day's POST.
 
     Nothing is delivered at or after `end` (the generated history's last instant).
     """
     people = subj.select(pl.int_range(pl.len()).alias("i"), pl.col("email_display").alias("email"), "sid")
-    ev = ev.join(people, on="i", how="left").with_columns(
+    as_array = rng.random(ev.height) < 0.4
+    ev = ev.with_columns(
         sg_event_id=fmt.random_token(rng, ev.height, 22),
-        as_array=pl.Series(rng.random(ev.height) < 0.4),
-    )
-    cats = {k: v for k, v in KINDS.items()}
-    cat = (pl.when(pl.col("as_array"))
-           .then(pl.col("kind").replace_strict({k: v[2] for k, v in cats.items()}, return_dtype=pl.String))
-           .otherwise(pl.col("kind").replace_strict({k: v[1] for k, v in cats.items()}, return_dtype=pl.String)))
-    ua = pl.col("ua").replace_strict(dict(enumerate(USER_AGENTS)), default=None, return_dtype=pl.String)
-    ip = pl.concat_str([pl.lit("198.51.100."), (pl.col("sid") % 250 + 1).cast(pl.String)])
-
-    def frag(key: str, value: pl.Expr, quoted: bool = True) -> pl.Expr:
-        q = pl.lit('"') if quoted else pl.lit("")
-        return pl.when(value.is_not_null()).then(pl.concat_str([pl.lit(f',"{key}":'), q, value, q]))
-
-    line = pl.concat_str([
-        pl.lit('{"email":"'), pl.col("email"), pl.lit('","timestamp":'), pl.col("t").cast(pl.String),
-        frag("smtp-id", pl.when(pl.col("event") == "processed").then(
-            pl.concat_str([pl.lit("<"), pl.col("msg").str.slice(0, 14), pl.lit("@ismtpd0107p1lon1>")]))),
-        frag("event", pl.col("event")),
-        pl.lit(',"category":'), cat,
-        frag("sg_event_id", pl.col("sg_event_id")),
-        frag("sg_message_id", pl.concat_str([pl.col("msg"), pl.lit(".0")])),
-        frag("campaign_id", pl.col("campaign_id")),
-        frag("asm_group_id", pl.col("asm_group_id").cast(pl.String), quoted=False),
-        frag("reason", pl.col("reason")),
-        frag("type", pl.col("type")),
-        frag("response", pl.col("response")),
-        frag("attempt", pl.col("attempt")),
-        frag("tls", pl.when(pl.col("event") == "delivered").then(pl.lit("1")), quoted=False),
-        frag("url", pl.when(pl.col("url")).then(pl.concat_str(
-            [pl.lit(f"https://www.{site}/offers?utm_campaign="), pl.col("campaign_id"), pl.lit("&c="),
-             pl.col("sid").cast(pl.String)]))),
-        frag("ip", pl.when(pl.col("ua").is_not_null()).then(ip)),
-        frag("useragent", ua),
-        frag("sg_content_type", pl.when(pl.col("event") == "open").then(pl.lit("html"))),
-        pl.lit("}"),
-    ], ignore_nulls=True)
-    out = ev.select(pl.col("t"), pl.col("t").alias("deliver_at"), line.alias("_line"))
+        cat=pl.Series(as_array).cast(pl.Int64) * 10 + pl.col("kind"),
+    ).filter(pl.col("t") < end).join(people, on="i", how="left")
+    cat_text = {k: v[1] for k, v in KINDS.items()} | {10 + k: v[2] for k, v in KINDS.items()}
+    value = {
+        "smtp-id": pl.concat_str([pl.lit('"<'), pl.col("msg").str.slice(0, 14), pl.lit('@ismtpd0107p1lon1>"')]),
+        "reason": pl.concat_str([pl.lit('"'), pl.col("reason"), pl.lit('"')]),
+        "type": pl.concat_str([pl.lit('"'), pl.col("type"), pl.lit('"')]),
+        "response": pl.concat_str([pl.lit('"'), pl.col("response"), pl.lit('"')]),
+        "attempt": pl.concat_str([pl.lit('"'), pl.col("attempt"), pl.lit('"')]),
+        "tls": pl.lit("1"),
+        "url": pl.concat_str([pl.lit(f'"https://www.{site}/offers?utm_campaign='), pl.col("campaign_id"),
+                              pl.lit("&c="), pl.col("sid").cast(pl.String), pl.lit('"')]),
+        "ip": pl.concat_str([pl.lit('"198.51.100.'), (pl.col("sid") % 250 + 1).cast(pl.String), pl.lit('"')]),
+        "useragent": pl.concat_str([pl.lit('"'), pl.col("ua").replace_strict(
+            dict(enumerate(USER_AGENTS)), default="", return_dtype=pl.String), pl.lit('"')]),
+        "sg_content_type": pl.lit('"html"'),
+    }
+    rendered = []
+    for (event,), part in ev.partition_by("event", as_dict=True, maintain_order=True).items():
+        extras = EXTRA_FIELDS[str(event)]
+        pieces = [
+            pl.lit('{"email":"'), pl.col("email"), pl.lit('","timestamp":'), pl.col("t").cast(pl.String),
+            pl.lit(f',"event":"{event}","category":'),
+            pl.col("cat").replace_strict(cat_text, return_dtype=pl.String),
+            pl.lit(',"sg_event_id":"'), pl.col("sg_event_id"), pl.lit('","sg_message_id":"'), pl.col("msg"),
+            pl.lit('.0","campaign_id":"'), pl.col("campaign_id"), pl.lit('","asm_group_id":'),
+            pl.col("asm_group_id").cast(pl.String),
+        ]
+        for key in extras:
+            if key == "useragent" or key == "ip":
+                pieces.append(pl.when(pl.col("ua").is_not_null()).then(pl.concat_str([pl.lit(f',"{key}":'), value[key]])))
+            else:
+                pieces += [pl.lit(f',"{key}":'), value[key]]
+        pieces.append(pl.lit("}"))
+        rendered.append(part.select("t", pl.concat_str(pieces, ignore_nulls=True).alias("_line")))
+    out = pl.concat(rendered, how="vertical").with_columns(deliver_at=pl.col("t"))
     again = out.filter(pl.Series(rng.random(out.height) < 0.02)).with_columns(
-        deliver_at=pl.col("deliver_at") + DAY + 3600)
-    both = pl.concat([out, again], how="vertical").filter(pl.col("deliver_at") < end)
-    day = pl.from_epoch(pl.col("deliver_at"), time_unit="s")
-    gz = pl.when(day.dt.day().is_in([3, 17])).then(pl.lit(".json.gz")).otherwise(pl.lit(".json"))
-    return both.with_columns(
-        _file=pl.concat_str([pl.lit("email_events/"), day.dt.strftime("%Y/%m/webhook-%Y%m%d"), gz]),
-        _part=day.dt.strftime("%Y-%m"),
-        _sort=pl.col("t"),
-    ).select("_file", "_part", "_sort", "_line")
+        deliver_at=pl.col("deliver_at") + DAY + 3600).filter(pl.col("deliver_at") < end)
+    both = pl.concat([out, again], how="vertical")
+    stem = pl.from_epoch(pl.col("deliver_at"), time_unit="s").dt.strftime("email_events/%Y/%m/webhook-%Y%m%d")
+    return both.with_columns(stem=stem).select(
+        pl.concat_str([pl.col("stem"), pl.when(pl.col("stem").str.slice(-2).is_in(["03", "17"]))
+                      .then(pl.lit(".json.gz")).otherwise(pl.lit(".json"))]).alias("_file"),
+        pl.col("stem").str.slice(13, 7).str.replace("/", "-", literal=True).alias("_part"),
+        pl.col("t").alias("_sort"),
+        "_line",
+    )
