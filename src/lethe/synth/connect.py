@@ -24,7 +24,7 @@ def contacts(rng: np.random.Generator, subj: pl.DataFrame, win: Window, agents: 
     """One row per contact: subject index, channel, method, timestamps, endpoint, agent, queue, recording flag."""
     g = {c: subj[c].to_numpy() for c in ("status", "live_from", "contact_until", "t_o", "t_w", "withdraws", "dnc")}
     n = subj.height
-    base = np.select([g["status"] == "active", g["status"] == "former"], [1.8, 1.2], 0.5)
+    base = np.select([g["status"] == "active", g["status"] == "former"], [2.5, 1.6], 0.6)
     rate = rng.gamma(1.5, base / 1.5)  # contacts per year, heterogeneous
     dur = np.maximum(g["contact_until"] - g["live_from"], 0)
     counts = rng.poisson(rate * dur / (365 * DAY))
