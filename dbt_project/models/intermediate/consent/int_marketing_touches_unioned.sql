@@ -1,5 +1,5 @@
 -- Every marketing contact made, up to as-of: emails of marketing campaigns (one per message,
--- when first processed or delivered) and outbound calls whose Attributes name a marketing campaign.
+-- when first processed or delivered) and outbound calls whose Attributes (campaignId) name a marketing campaign.
 with
 
 email_events as (
@@ -72,7 +72,7 @@ email_touches as (
 campaign_calls as (
     select
         contact_records.*,
-        {{ consent_json_value('contact_records.attributes', 'campaign_id') }} as attribute_campaign_id
+        coalesce({{ consent_json_value('contact_records.attributes', 'campaignId') }}, {{ consent_json_value('contact_records.attributes', 'campaign_id') }}) as attribute_campaign_id
     from contact_records
     where contact_records.initiation_method = 'OUTBOUND'
         and contact_records.customer_phone is not null

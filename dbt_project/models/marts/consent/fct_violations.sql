@@ -114,7 +114,7 @@ do_not_call_violations as (
         'phone' as channel,
         {{ dbt.cast('null', api.Column.translate_type('string')) }} as purpose_id,
         {{ dbt.cast('null', api.Column.translate_type('string')) }} as purpose_name,
-        {{ consent_json_value('subject_calls.attributes', 'campaign_id') }} as campaign_id,
+        coalesce({{ consent_json_value('subject_calls.attributes', 'campaignId') }}, {{ consent_json_value('subject_calls.attributes', 'campaign_id') }}) as campaign_id,
         subject_calls.initiation_timestamp as occurred_at,
         'contact_records' as source_table,
         subject_calls.contact_id as record_id,
