@@ -135,10 +135,14 @@ def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
             "or h.subject_email = s.address)"
         )
     if erase and "quarantine.rows" in have:
+        # every quoted string of the (possibly truncated) JSON record, matched by equality (a hash join)
         parts.append(
-            f"select q.tenant_id, 'quarantine.rows', q.source_file || '#' || coalesce(q.source_row, 0), "
-            f"'quarantine', 'delete', s.subject_key from quarantine.rows q join {s} s on q.tenant_id = s.tenant_id "
-            "and (contains(q.record, s.address) or contains(q.record, s.contact_id))"
+            "select q.tenant_id, 'quarantine.rows', q.source_file || '#' || coalesce(q.source_row, 0), "
+            "'quarantine', 'delete', s.subject_key from (select tenant_id, source_file, source_row, "
+            "lower(unnest(regexp_extract_all(record, '\"([^\"]*)\"', 1))) as value from quarantine.rows) q "
+            f"join (select tenant_id, subject_key, lower(address) as v from {s} where address is not null union "
+            f"select tenant_id, subject_key, lower(contact_id) from {s} where contact_id is not null) s "
+            "on q.tenant_id = s.tenant_id and q.value = s.v"
         )
     if not parts:
         return (

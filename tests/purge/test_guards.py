@@ -1,0 +1,79 @@
+"""Guards refuse a purge with one clear line and delete nothing; the Airflow steps persist the plan between calls."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+from purge_scenario import TENANT, landing_digest, table_counts
+
+from lethe.audit import read_entries
+from lethe.errors import GuardError
+from lethe.purge import check_guards, execute, plan_step, run_purge, verify
+from lethe.settings import Settings
+
+
+def _unchanged(settings: Settings, before: tuple) -> bool:
+    return (landing_digest(settings), table_counts(settings)) == before
+
+
+def test_plan_on_a_batch_that_failed_its_contract_is_refused(scenario: Settings) -> None:
+    con = duckdb.connect(str(scenario.warehouse))
+    batch = con.execute("select _batch_id from raw.crm_contacts limit 1").fetchone()[0]
+    con.execute(
+        "insert into lethe_meta.validation_results values ('crm_contacts', ?, ?, 'expect_column_values_to_not_be_null', "
+        "'required:email', 'email', false, 5, 16, 5, now())",
+        [TENANT, batch],
+    )
+    con.close()
+    before = (landing_digest(scenario), table_counts(scenario))
+    with pytest.raises(GuardError, match=rf"raw\.crm_contacts rows of batch {batch}, which failed its data contract"):
+        run_purge(scenario, dry_run=False)
+    assert _unchanged(scenario, before)
+    assert [e["event"] for e in read_entries(scenario.audit_log)] == ["purge.planned", "purge.refused"]
+
+
+def test_failed_expectations_whose_rows_were_quarantined_do_not_block(scenario: Settings) -> None:
+    # the bad email event was quarantined by ingest; its failed expectation is not a failed batch
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    failed = con.execute("select count(*) from lethe_meta.validation_results where not success").fetchone()[0]
+    con.close()
+    assert failed >= 1
+    assert run_purge(scenario, dry_run=False).counts
+
+
+def test_policy_file_changed_since_the_plan_is_refused(scenario: Settings) -> None:
+    plan = plan_step(scenario)
+    before = (landing_digest(scenario), table_counts(scenario))
+    scenario.tenants_file.write_text(scenario.tenants_file.read_text().replace("interaction.recording: 90",
+                                                                                "interaction.recording: 60"))
+    with pytest.raises(GuardError, match=r"tenants\.yml changed since plan .* was made"):
+        check_guards(scenario, plan.run_id)
+    assert _unchanged(scenario, before)
+
+
+def test_airflow_steps_run_separately_on_the_persisted_plan(scenario: Settings) -> None:
+    plan = plan_step(scenario)
+    assert plan.record_count > 0
+    check_guards(scenario, plan.run_id)
+    counts = execute(scenario, plan.run_id)
+    assert any(target == "raw.crm_contacts" for _, _, target, _, _ in counts)
+    verify(scenario, plan.run_id)
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    status = con.execute("select status, phase from lethe_meta.purge_runs where run_id = ?", [plan.run_id]).fetchone()
+    con.close()
+    assert status == ("done", "verify")
+
+
+def test_exports_older_than_the_dsr_sla_are_deleted(scenario: Settings) -> None:
+    folder = scenario.exports_dir / TENANT
+    folder.mkdir(parents=True)
+    old, fresh = folder / "abc.req-1.json", folder / "def.req-2.json"
+    old.write_text("{}")
+    fresh.write_text("{}")
+    as_of = scenario.as_of.timestamp()
+    os.utime(old, (as_of - 40 * 86400, as_of - 40 * 86400))  # older than dsr_sla_days (30)
+    os.utime(fresh, (as_of - 2 * 86400, as_of - 2 * 86400))
+    run_purge(scenario, dry_run=False)
+    assert not old.exists() and fresh.exists()
