@@ -313,3 +313,12 @@ def test_refuses_to_write_into_a_folder_that_is_not_empty(tmp_path):
 def test_bad_end_instant_is_a_user_error(tmp_path):
     with pytest.raises(ConfigError, match="ISO 8601"):
         generate(tmp_path / "x", subjects=100, end="next tuesday")
+
+
+def test_cli_generate_prints_the_summary_table(tmp_path, capsys):
+    from lethe.cli import main
+
+    assert main(["generate", "--out", str(tmp_path / "z"), "--tenants", "4", "--subjects", "200", "--days", "150"]) == 0
+    printed = capsys.readouterr().out
+    assert "delta-water" in printed and "contact_records" in printed
+    assert set(load_policy(tmp_path / "z" / "tenants.yml").tenants) == {*TENANTS, "delta-water"}

@@ -138,7 +138,7 @@ def _ev(s: pl.DataFrame, mask: np.ndarray, t: np.ndarray, event: str, reason: ob
         "asm_group_id": pl.select(pl.when(kind == 2).then(ASM_SERVICE).otherwise(ASM_MARKETING).cast(pl.Int64)).to_series(),
         "reason": col(reason), "type": col(btype), "response": col(response), "attempt": col(attempt),
         "ua": pl.Series((tt % len(USER_AGENTS)).astype(np.int64)) if ua else pl.Series([None] * k, dtype=pl.Int64),
-        "url": pl.Series([True] * k) if url else pl.Series([False] * k),
+        "url": pl.Series([True] * k, dtype=pl.Boolean) if url else pl.Series([False] * k, dtype=pl.Boolean),
     })
 
 
@@ -164,7 +164,7 @@ def _withdrawals(rng: np.random.Generator, subj: pl.DataFrame, tenant_code: str,
             "reason": pl.Series([None] * k, dtype=pl.String), "type": pl.Series([None] * k, dtype=pl.String),
             "response": pl.Series([None] * k, dtype=pl.String), "attempt": pl.Series([None] * k, dtype=pl.String),
             "ua": pl.Series(np.where(event == "spamreport", -1, t % len(USER_AGENTS))).cast(pl.Int64),
-            "url": pl.Series([False] * k),
+            "url": pl.Series([False] * k, dtype=pl.Boolean),
         }))
     return pl.concat(out, how="vertical").with_columns(
         ua=pl.when(pl.col("ua") < 0).then(None).otherwise(pl.col("ua")))
