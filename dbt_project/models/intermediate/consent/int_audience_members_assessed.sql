@@ -49,7 +49,7 @@ subject_points as (
         identities.tenant_id,
         identities.subject_key,
         max(case when {{ consent_regex_match('identities.email', var('consent_email_pattern',
-            '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$')) }} then 1 else 0 end) as has_valid_email,
+            '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }} then 1 else 0 end) as has_valid_email,
         max(case when hard_bounced.email is not null then 1 else 0 end) as has_hard_bounced,
         max(case when spam_reported.email is not null then 1 else 0 end) as has_spam_reported,
         max(case when {{ consent_regex_match('identities.phone', '^\\+[1-9][0-9]{6,14}$') }}

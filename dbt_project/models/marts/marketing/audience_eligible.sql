@@ -17,7 +17,7 @@ e164 as (
         case when {{ consent_regex_match('mobile_phone', '^\\+[1-9][0-9]{6,14}$') }} then mobile_phone end as mobile,
         case when {{ consent_regex_match('phone', '^\\+[1-9][0-9]{6,14}$') }} then phone end as landline,
         case when {{ consent_regex_match('email', var('consent_email_pattern',
-            '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$')) }} then email end as email
+            '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }} then email end as email
     from identities
 ),
 
