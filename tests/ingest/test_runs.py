@@ -121,3 +121,23 @@ def test_cli_missing_landing_dir_exits_one_with_one_line(tmp_path):
     done = _cli(["ingest", "--landing", str(tmp_path / "nowhere")], tmp_path / "home")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "nowhere" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_batch_interrupted_mid_transaction_leaves_nothing_and_retry_loads(settings, landing, monkeypatch):
+    import lethe.ingest.load as load
+
+    real = load.insert_rows
+
+    def crash_on_manifest(con, table, *args, **kwargs):
+        if table == "lethe_meta.manifest":
+            raise KeyboardInterrupt("killed while recording the manifest")
+        return real(con, table, *args, **kwargs)
+
+    monkeypatch.setattr(load, "insert_rows", crash_on_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(settings, landing, families=["campaigns"])
+    assert query(settings, "select count(*) from raw.campaigns") == [(0,)]
+    assert query(settings, "select count(*) from lethe_meta.manifest") == [(0,)]
+    monkeypatch.setattr(load, "insert_rows", real)
+    (s,) = run_ingest(settings, landing, families=["campaigns"]).sources
+    assert s.loaded == 2 and query(settings, "select count(*) from raw.campaigns") == [(2,)]
