@@ -91,10 +91,15 @@ def _resolved_sql(have: set[str], pending: str) -> str:
     Columns: tenant_id, request_id, type, outcome, contact_id, individual_id, address (one row per address).
     """
     crm = "crm_contacts" in have
+    # one equality join per identifier (hash joins), not one join with OR (a nested loop)
+    conditions = ("c.id = p.crm_contact_id", "c.email = p.email", "c.phone = p.phone", "c.mobile_phone = p.phone",
+                  "c.individual_id = p.individual_id")
     matched = (
-        f"""select p.request_id, p.tenant_id, c.id as contact_id, c.individual_id from ({pending}) p
-            join raw.crm_contacts c on c.tenant_id = p.tenant_id and (c.id = p.crm_contact_id or c.email = p.email
-            or c.phone = p.phone or c.mobile_phone = p.phone or c.individual_id = p.individual_id)"""
+        " union ".join(
+            f"select p.request_id, p.tenant_id, c.id as contact_id, c.individual_id from ({pending}) p "
+            f"join raw.crm_contacts c on c.tenant_id = p.tenant_id and {cond}"
+            for cond in conditions
+        )
         if crm
         else "select null::varchar request_id, null::varchar tenant_id, null::varchar contact_id, "
         "null::varchar individual_id where false"

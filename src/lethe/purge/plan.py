@@ -122,18 +122,17 @@ def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
             f"select e.tenant_id, 'email_events', e.sg_event_id, '{category}', '{action}', s.subject_key "
             f"from raw.email_events e join {s} s on e.tenant_id = s.tenant_id and e.email = s.address"
         )
-    if "dsr_requests" in have:
-        parts.append(
-            f"select d.tenant_id, 'dsr_requests', d.request_id, 'crm.contact', 'anonymise', s.subject_key "
-            f"from raw.dsr_requests d join {s} s on d.tenant_id = s.tenant_id and (d.crm_contact_id = s.contact_id "
-            "or d.subject_email = s.address or d.subject_phone = s.address)"
-        )
-    if "legal_holds" in have:
-        parts.append(
-            f"select h.tenant_id, 'legal_holds', h.hold_id, 'crm.contact', 'anonymise', s.subject_key "
-            f"from raw.legal_holds h join {s} s on h.tenant_id = s.tenant_id and (h.crm_contact_id = s.contact_id "
-            "or h.subject_email = s.address)"
-        )
+    for table, key, conditions in (
+        ("dsr_requests", "request_id", ("d.crm_contact_id = s.contact_id", "d.subject_email = s.address",
+                                        "d.subject_phone = s.address")),
+        ("legal_holds", "hold_id", ("d.crm_contact_id = s.contact_id", "d.subject_email = s.address")),
+    ):
+        if table in have:
+            parts += [
+                f"select distinct d.tenant_id, '{table}', d.{key}, 'crm.contact', 'anonymise', s.subject_key "
+                f"from raw.{table} d join {s} s on d.tenant_id = s.tenant_id and {cond}"
+                for cond in conditions
+            ]
     if erase and "quarantine.rows" in have:
         # every quoted string of the (possibly truncated) JSON record, matched by equality (a hash join)
         parts.append(

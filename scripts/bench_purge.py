@@ -1,0 +1,176 @@
+"""Benchmark the purge engine on a generated, ingested and built LETHE_HOME; prints JSON.
+
+1. A retention purge of everything due (`lethe purge`), then
+2. N erasure requests (DSR rows type erasure, verified, for N random CRM contacts without a legal hold)
+   processed in ONE run by `lethe.dsr.process_requests`.
+
+For each: wall time, peak RSS (each measured in a fresh process), time per engine phase, and the ratio to
+the floor: bare DELETE statements of the same rows (the run's persisted plan) on a copy of the warehouse
+taken just before the run. The runs are destructive: point --home at a copy.
+
+    python scripts/bench_purge.py --home H --landing L --tenants T --as-of 2026-06-01 --erasures 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+DELETE_KEYS = {
+    "contact_records": "contact_id",
+    "transcripts": "contact_id",
+    "email_events": "sg_event_id",
+    "crm_contacts": "id",
+    "crm_individuals": "id",
+    "crm_consents": "id",
+}
+
+
+def _settings(args: argparse.Namespace):
+    from lethe.settings import load_settings
+
+    env = {"LETHE_HOME": args.home, "LETHE_AS_OF": args.as_of, "LETHE_SECRET_KEY": args.secret}
+    if args.landing:
+        env["LETHE_LANDING"] = args.landing
+    if args.tenants:
+        env["LETHE_TENANTS"] = args.tenants
+    return load_settings(env)
+
+
+def _measure(args: argparse.Namespace) -> dict:
+    """Run one phase in this process (called in a child); return timings and peak memory."""
+    import lethe.purge.engine as engine
+
+    settings = _settings(args)
+    marks: list[tuple[str, float]] = []
+    engine.HOOK = lambda name: marks.append((name, time.perf_counter()))
+    start = time.perf_counter()
+    if args.phase == "retention":
+        from lethe.purge import run_purge
+
+        result = run_purge(settings, dry_run=False)
+        run_id, records = result.run_id, result.record_count
+    else:
+        from lethe.dsr import process_requests
+
+        outcome = process_requests(settings)
+        run_id, records = outcome.erasure_run, outcome.outcomes.get("erased", 0)
+    wall = time.perf_counter() - start
+    phases: dict[str, float] = {}
+    opened = {n.split(":", 1)[1]: t for n, t in marks if n.startswith("before:")}
+    for name, t in marks:
+        if name.startswith("after:") and name.split(":", 1)[1] in opened:
+            phases[name.split(":", 1)[1]] = round(t - opened[name.split(":", 1)[1]], 3)
+    planned = next((t for n, t in marks if n == "planned"), None)
+    if planned is not None:
+        phases["plan"] = round(planned - start, 3)
+    return {
+        "run_id": run_id,
+        "records": records,
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "phases_s": phases,
+    }
+
+
+def _child(args: argparse.Namespace, phase: str) -> dict:
+    cmd = [sys.executable, __file__, "--phase", phase, "--home", args.home, "--as-of", args.as_of, "--secret", args.secret]
+    if args.landing:
+        cmd += ["--landing", args.landing]
+    if args.tenants:
+        cmd += ["--tenants", args.tenants]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _floor(before: Path, live: Path, run_id: str) -> dict:
+    """Bare DELETEs of the run's planned rows on the pre-run copy: the time no purge can beat."""
+    con = duckdb.connect(str(before))
+    try:
+        con.execute(f"attach '{live}' as live (read_only)")
+        con.execute(
+            "create temp table plan as select * from live.lethe_meta.purge_plans where run_id = ? and action = 'delete' "
+            "and data_category <> 'interaction.recording'",
+            [run_id],
+        )
+        con.execute("detach live")
+        rows = 0
+        start = time.perf_counter()
+        for table, key in DELETE_KEYS.items():
+            n = con.execute(
+                f"delete from raw.{table} where tenant_id || chr(31) || {key} in "  # noqa: S608
+                f"(select tenant_id || chr(31) || record_id from plan where source_table = '{table}')"
+            ).fetchone()[0]
+            rows += n
+        elapsed = time.perf_counter() - start
+    finally:
+        con.close()
+    return {"floor_s": round(elapsed, 3), "floor_rows": rows}
+
+
+def _queue_erasures(settings, n: int) -> int:
+    """Insert n verified erasure requests for random CRM contacts without a legal hold (set-based)."""
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(
+            """
+            insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at,
+                                          _source_file, _source_row, _batch_id, _loaded_at)
+            select c.tenant_id, 'bench-erasure-' || c.id, $at::timestamp, 'erasure', c.id, $at::timestamp,
+                   'bench', 0, 'bench', $at::timestamp
+            from raw.crm_contacts c
+            where not exists (select 1 from raw.legal_holds h where h.tenant_id = c.tenant_id
+                              and (h.crm_contact_id = c.id or h.subject_email = c.email))
+            using sample reservoir($n rows) repeatable (42)
+            """,
+            {"at": settings.as_of.replace(tzinfo=None), "n": n},
+        )
+        return con.execute("select count(*) from raw.dsr_requests where request_id like 'bench-erasure-%'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, help="LETHE_HOME (generated, ingested, built): it is modified")
+    parser.add_argument("--landing", help="LETHE_LANDING (default $home/landing)")
+    parser.add_argument("--tenants", help="tenant policy file (the generator writes one next to the landing zone)")
+    parser.add_argument("--as-of", default="2026-06-01T00:00:00Z")
+    parser.add_argument("--secret", default="bench-secret", help="LETHE_SECRET_KEY used when the home was built")
+    parser.add_argument("--erasures", type=int, default=10000)
+    parser.add_argument("--phase", choices=["retention", "erasure"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(_measure(args)))
+        return 0
+    settings = _settings(args)
+    report: dict = {"home": args.home, "erasures_requested": args.erasures}
+    with tempfile.TemporaryDirectory(dir=settings.home.parent) as tmp:
+        before = Path(tmp) / "before.duckdb"
+        shutil.copy(settings.warehouse, before)
+        retention = _child(args, "retention")
+        retention.update(_floor(before, settings.warehouse, retention["run_id"]))
+        retention["ratio_to_floor"] = round(retention["wall_s"] / max(retention["floor_s"], 1e-3), 1)
+        report["retention"] = retention
+        report["erasures_queued"] = _queue_erasures(settings, args.erasures)
+        shutil.copy(settings.warehouse, before)
+        erasure = _child(args, "erasure")
+        if erasure["run_id"]:
+            erasure.update(_floor(before, settings.warehouse, erasure["run_id"]))
+            erasure["ratio_to_floor"] = round(erasure["wall_s"] / max(erasure["floor_s"], 1e-3), 1)
+        report["erasure"] = erasure
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
