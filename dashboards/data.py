@@ -3,9 +3,11 @@
 Roles (config/users.yml): manager sees aggregates only; marketing sees consent and audience
 aggregates for its own tenants and may download its audiences; dpo sees everything, personal data
 only through `lookup_subject`, which logs each access; engineer sees intake quality and runs.
-Queries are bound (`?` parameters); identifiers come only from the snapshot's own catalogue.
+Queries are bound (`$n` parameters; `$1` is always the tenant scope); identifiers come only from the
+snapshot's own catalogue or from fixed fragments. The KPIs are `lethe.status`'s SQL, run here.
 """
 
+# ruff: noqa: S608  (SQL text is assembled from fixed fragments and catalogue names; user values are always bound)
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +28,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from lethe import status
 from lethe.errors import ConfigError, LetheError
 from lethe.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -47,23 +50,6 @@ CAN: dict[str, frozenset[str]] = {
     "detail": frozenset({"dpo"}),
     "subject": frozenset({"dpo"}),
 }
-
-# Marts each page reads, by preference; the first one present in the snapshot is used.
-MARTS: dict[str, tuple[str, ...]] = {
-    "retention": ("retention_due",),
-    "retention_aging": ("retention_aging", "fct_retention_aging"),
-    "consent": ("consent_status", "fct_consent_status", "consent_coverage", "consent_ledger", "fct_consents"),
-    "violations": ("consent_violations", "fct_consent_violations", "violations"),
-    "withdrawals": ("consent_withdrawals", "fct_consent_withdrawals", "withdrawals"),
-    "risk": ("withdrawal_risk", "fct_withdrawal_risk", "withdrawal_risk_scores"),
-    "risk_eval": ("withdrawal_risk_evaluation", "withdrawal_model_evaluation", "risk_model_evaluation"),
-    "audience": ("audience", "audiences", "audience_eligible", "marketing_audience"),
-    "exclusions": ("audience_exclusions", "fct_audience_exclusions"),
-    "dsr": ("dsr_requests", "fct_dsr_requests", "dsr_status"),
-    "breaches": ("breaches", "fct_breaches", "breach_clock"),
-    "agents": ("agents_without_training", "agent_training", "fct_agent_training", "untrained_agents"),
-}
-
 
 class AccessDenied(LetheError):
     """A role asked for data it may not see."""
@@ -234,28 +220,36 @@ def _scope(viewer: Viewer) -> list[str] | None:
     return list(viewer.tenants) if viewer.tenants is not None else None
 
 
-_TENANT_FILTER = "(?::varchar[] is null or list_contains(?::varchar[], tenant_id))"
-
-
-def _where(cols: Sequence[str], viewer: Viewer, tenants: Sequence[str] | None) -> tuple[str, list[object]]:
-    """The tenant restriction for a table: always applied when the table has a tenant column."""
-    if "tenant_id" in cols:
-        return _TENANT_FILTER, _tenant_params(viewer, tenants)
-    if viewer.tenants is not None:
-        return "false", []  # a tenant-scoped viewer sees nothing from a table it cannot scope
-    return "true", []
-
-
-def _tenant_params(viewer: Viewer, tenants: Sequence[str] | None = None) -> list[object]:
+def _scope_for(viewer: Viewer, tenants: Sequence[str] | None = None) -> list[str] | None:
     """The tenant list a query is limited to: the filter chosen, within the viewer's tenants."""
     scope = _scope(viewer)
     if tenants:
-        chosen = [t for t in tenants if scope is None or t in scope]
-        scope = chosen
-    return [scope, scope]
+        scope = [t for t in tenants if scope is None or t in scope]
+    return scope
 
 
 # ---------------------------------------------------------------- queries (one capability each)
+
+# Every scoped query takes the tenant list as its first parameter `$1` (NULL: every tenant).
+_TF = "($1::varchar[] is null or list_contains($1::varchar[], tenant_id))"
+# Consent validity reasons that mean the evidence of a grant is defective.
+DEFECTIVE_EVIDENCE = ("pre_ticked_box", "implied", "defective_evidence", "recording_missing")
+# The capability each KPI needs (the rest need "overview").
+KPI_CAPABILITY = {"consent_coverage_pct": "consent", "quarantined_rows": "intake"}
+
+
+def available() -> set[str]:
+    """`schema.table` names the snapshot carries."""
+    return {f"{s}.{t}" for (s, t) in _catalogue()}
+
+
+def _has(*tables: str) -> bool:
+    have = available()
+    return all(t in have for t in tables)
+
+
+def _scoped(sql: str, viewer: Viewer, tenants: Sequence[str] | None, params: Sequence[object] = ()) -> pd.DataFrame:
+    return _q(sql, [_scope_for(viewer, tenants), *params])
 
 
 def snapshot_info() -> SnapshotInfo:
@@ -269,32 +263,90 @@ def snapshot_info() -> SnapshotInfo:
 
 def tenants(viewer: Viewer) -> list[str]:
     """The tenants this viewer may see that appear anywhere in the snapshot."""
-    df = _q(
-        "select distinct tenant_id from intake.summary where tenant_id is not null and (?::varchar[] is null or list_contains(?::varchar[], tenant_id))",
-        _tenant_params(viewer),
+    sources = ["select tenant_id from intake.summary"]
+    if _has("marts.dim_subjects"):
+        sources.append("select tenant_id from marts.dim_subjects")
+    df = _scoped(
+        f"select distinct tenant_id from ({' union '.join(sources)}) where tenant_id is not null and {_TF}",
+        viewer,
+        None,
     )
     found = set(df.tenant_id)
-    audience = mart_name("audience")
-    if audience:
-        df2 = _q(
-            f"select distinct tenant_id from marts.{_ident(audience)} where " + _TENANT_FILTER,  # noqa: S608
-            _tenant_params(viewer),
-        )
-        found |= set(df2.tenant_id)
     if viewer.tenants is not None:
         found |= set(viewer.tenants)
-    return sorted(t for t in found if t != "_centre" or viewer.tenants is None)
+    return sorted(t for t in found if t != "_centre")
+
+
+# ---- KPIs (one definition: lethe.status)
+
+
+def kpis(
+    viewer: Viewer, tenants: Sequence[str] | None = None, names: Sequence[str] | None = None
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """The `lethe status` KPIs within the viewer's tenants: totals, and one row per tenant."""
+    wanted = list(names) if names is not None else [k.name for k in status.KPIS]
+    for name in wanted:
+        _require(viewer, KPI_CAPABILITY.get(name, "overview"))
+    have = available()
+    df = _scoped(status.kpi_sql(have), viewer, tenants)
+    rows = [r for r in df.itertuples(index=False, name=None) if r[0] in wanted]
+    totals, per_tenant = status.summarise(rows, have)
+    totals = {k: v for k, v in totals.items() if k in wanted}
+    table = pd.DataFrame(
+        [{"tenant_id": t, **{k: v for k, v in vals.items() if k in wanted}} for t, vals in per_tenant.items()]
+    )
+    return totals, table
+
+
+# Trends cover the 24 months up to the snapshot's as-of.
+_SINCE = "date_trunc('month', (select as_of::timestamp from main.snapshot_info) - interval 23 month)"
+
+
+def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per month over two years: violations, requests received, consents withdrawn, records purged."""
+    _require(viewer, "overview")
+    parts = []
+    if _has("marts.fct_violations"):
+        parts.append("select date_trunc('month', occurred_at) as month, 'violations' as series, tenant_id "
+                     "from marts.fct_violations")
+    if _has("marts.fct_dsr_requests"):
+        parts.append("select date_trunc('month', received_at), 'requests received', tenant_id "
+                     "from marts.fct_dsr_requests")
+    if _has("marts.fct_consent_status"):
+        parts.append("select date_trunc('month', status_since), 'consents withdrawn', tenant_id "
+                     "from marts.fct_consent_status where consent_status = 'withdrawn'")
+    if not parts:
+        return pd.DataFrame(columns=["month", "series", "count"])
+    union = " union all ".join(parts)
+    events = _scoped(
+        f"select month::timestamp as month, series, count(*) as count from ({union}) where month >= {_SINCE} and {_TF} "
+        "group by all order by month, series",
+        viewer,
+        tenants,
+    )
+    purged = _scoped(
+        f"select date_trunc('month', as_of)::timestamp as month, 'records purged' as series, "
+        f"sum(record_count) as count from audit.purge_counts where status = 'completed' and as_of >= {_SINCE} and {_TF} "
+        "group by all order by month",
+        viewer,
+        tenants,
+    )
+    return pd.concat([events, purged], ignore_index=True)
+
+
+# ---- intake, quality, runs
 
 
 def intake_summary(viewer: Viewer, tenants: Sequence[str] | None = None, search: str = "") -> pd.DataFrame:
     """Per tenant and dataset: files and rows loaded, quarantined, duplicates skipped."""
     _require(viewer, "intake")
-    return _q(
+    return _scoped(
         "select tenant_id, dataset, files, files_quarantined, rows_loaded, rows_quarantined, "
-        "duplicates_skipped, last_loaded_at from intake.summary where "
-        "(?::varchar[] is null or list_contains(?::varchar[], tenant_id))"
-        " and (? = '' or contains(lower(dataset), lower(?))) order by tenant_id, dataset",
-        [*_tenant_params(viewer, tenants), search, search],
+        f"duplicates_skipped, last_loaded_at from intake.summary where {_TF}"
+        " and ($2 = '' or contains(lower(dataset), lower($2))) order by tenant_id, dataset",
+        viewer,
+        tenants,
+        [search],
     )
 
 
@@ -303,163 +355,409 @@ def quarantine_reasons(
 ) -> pd.DataFrame:
     """Quarantined rows and files by tenant, dataset, rule and reason, most frequent first."""
     _require(viewer, "intake")
-    return _q(
-        "select tenant_id, dataset, scope, rule, reason, count from intake.quarantine_reasons where "
-        "(?::varchar[] is null or list_contains(?::varchar[], tenant_id))"
-        " and (? = '' or contains(lower(coalesce(reason, '') || ' ' || coalesce(rule, '') || ' ' || dataset),"
-        " lower(?))) order by count desc, tenant_id, dataset limit 500",
-        [*_tenant_params(viewer, tenants), search, search],
+    return _scoped(
+        f"select tenant_id, dataset, scope, rule, reason, count from intake.quarantine_reasons where {_TF}"
+        " and ($2 = '' or contains(lower(coalesce(reason, '') || ' ' || coalesce(rule, '') || ' ' || dataset),"
+        " lower($2))) order by count desc, tenant_id, dataset limit 500",
+        viewer,
+        tenants,
+        [search],
     )
 
 
-def validation_results(viewer: Viewer) -> pd.DataFrame | None:
-    """Contract validation results per batch, when the ingest recorded them."""
+def validation_results(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Data-contract results per dataset and rule: expectations run, failed, unexpected values."""
     _require(viewer, "intake")
-    if ("intake", "validation_results") not in _catalogue():
+    if not _has("intake.validation_results"):
         return None
-    return _q("select * from intake.validation_results limit 1000")
+    return _scoped(
+        "select dataset, rule, column_name, count(*) as batches, count(*) filter (where not success) as failed, "
+        "sum(unexpected_count) as unexpected_values, sum(element_count) as rows_checked, "
+        f"max(validated_at) as last_validated_at from intake.validation_results where {_TF} "
+        "group by all order by failed desc, unexpected_values desc, dataset, rule",
+        viewer,
+        tenants,
+    )
 
 
 def pipeline_runs(viewer: Viewer) -> pd.DataFrame:
-    """Pipeline runs recorded by the Airflow callbacks, newest first where a time is known."""
+    """DAG runs recorded by the Airflow callbacks, newest first."""
     _require(viewer, "runs")
-    return _q("select * from pipeline.runs limit 1000")
+    return _q(
+        "select dag_id, run_id, state, run_type, data_interval_end, start_date, end_date, reason "
+        "from pipeline.runs order by end_date desc nulls last limit 1000"
+    )
 
 
 def pipeline_failures(viewer: Viewer) -> pd.DataFrame:
-    """Failed tasks with their reasons."""
+    """Failed tasks with their reasons, newest first."""
     _require(viewer, "runs")
-    return _q("select * from pipeline.failures limit 1000")
-
-
-def mart_name(kind: str) -> str | None:
-    """The mart the snapshot carries for a page's need, or None when it is not built yet."""
-    names = {t for (s, t) in _catalogue() if s == "marts"}
-    return next((m for m in MARTS[kind] if m in names), None)
-
-
-def mart_columns(kind: str) -> tuple[str, ...]:
-    name = mart_name(kind)
-    return _catalogue().get(("marts", name), ()) if name else ()
-
-
-def rollup(
-    viewer: Viewer,
-    capability: str,
-    kind: str,
-    by: Sequence[str],
-    tenants: Sequence[str] | None = None,
-) -> pd.DataFrame | None:
-    """Rows and distinct subjects of a mart grouped by the wanted columns it has; None if absent."""
-    _require(viewer, capability)
-    name = mart_name(kind)
-    if name is None:
-        return None
-    cols = _catalogue()[("marts", name)]
-    dims = [c for c in by if c in cols]
-    select = "".join(f"{_ident(c)}, " for c in dims)
-    subjects = ", count(distinct subject_key) as subjects" if "subject_key" in cols else ""
-    where, params = _where(cols, viewer, tenants)
-    group = " group by all" if dims else ""
-    order = " order by records desc" if dims else ""
-    sql = (
-        f"select {select}count(*) as records{subjects} from marts.{_ident(name)} where {where}{group}{order}"  # noqa: S608
+    return _q(
+        "select \"at\", dag_id, task_id, map_index, run_id, try_number, reason "
+        "from pipeline.failures order by \"at\" desc nulls last limit 1000"
     )
-    return _q(sql, params)
 
 
-def mart_rows(
-    viewer: Viewer, kind: str, tenants: Sequence[str] | None = None, limit: int = 1000
-) -> pd.DataFrame | None:
-    """Rows of a mart (pseudonymous: subject keys, no names or addresses): the DPO only."""
-    _require(viewer, "detail")
-    name = mart_name(kind)
-    if name is None:
-        return None
-    cols = _catalogue()[("marts", name)]
-    where, params = _where(cols, viewer, tenants)
-    return _q(f"select * from marts.{_ident(name)} where {where} limit ?", [*params, int(limit)])  # noqa: S608
-
-
-def table(
-    viewer: Viewer, capability: str, kind: str, tenants: Sequence[str] | None = None
-) -> pd.DataFrame | None:
-    """A small mart that holds no subject keys (model evaluation, breaches, agents) for a role."""
-    _require(viewer, capability)
-    name = mart_name(kind)
-    if name is None:
-        return None
-    cols = _catalogue()[("marts", name)]
-    keep = [c for c in cols if c not in {"subject_key", "record_id"} or viewer.role == "dpo"]
-    where, params = _where(cols, viewer, tenants)
-    select = ", ".join(_ident(c) for c in keep)
-    return _q(f"select {select} from marts.{_ident(name)} where {where} limit 5000", params)  # noqa: S608
+# ---- retention
 
 
 def retention_summary(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
     """Records due per tenant, category and reason, with how many are past due and the oldest."""
     _require(viewer, "compliance")
-    if mart_name("retention") is None:
+    if not _has("marts.retention_due"):
         return None
-    return _q(
-        "select tenant_id, data_category, reason, count(*) as due, "
+    return _scoped(
+        "select tenant_id, data_category, reason, action, count(*) as due, "
         "count(*) filter (where days_past_due > 0) as past_due, max(days_past_due) as max_days_past_due "
-        "from marts.retention_due where (?::varchar[] is null or list_contains(?::varchar[], tenant_id)) "
-        "group by all order by due desc",
-        _tenant_params(viewer, tenants),
+        f"from marts.retention_due where {_TF} group by all order by due desc",
+        viewer,
+        tenants,
     )
 
 
 def retention_aging(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """Due records by how long past due they are (0, 1-7, 8-30, 31-90, over 90 days)."""
+    """Due records by how long past due (marts.retention_aging buckets), per category."""
     _require(viewer, "compliance")
-    if mart_name("retention") is None:
+    if not _has("marts.retention_aging"):
+        return None
+    return _scoped(
+        "select age_bucket, age_bucket_order, data_category, sum(record_count) as records, "
+        f"max(max_days_past_due) as max_days_past_due from marts.retention_aging where {_TF} "
+        "group by all order by age_bucket_order, data_category",
+        viewer,
+        tenants,
+    )
+
+
+def retention_held(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Records held per tenant and category: kept, due, under legal hold, falling due within 30 days."""
+    _require(viewer, "compliance")
+    if not _has("marts.fct_retention_status"):
+        return None
+    return _scoped(
+        "select tenant_id, data_category, count(*) as records, "
+        "count(*) filter (where is_due and not is_held) as due, "
+        "count(*) filter (where is_held) as under_legal_hold, "
+        "count(*) filter (where is_active_customer) as active_customer, "
+        "count(*) filter (where not is_due and due_at <= (select as_of::timestamp from main.snapshot_info) "
+        "+ interval 30 day) as due_within_30_days "
+        f"from marts.fct_retention_status where {_TF} group by all order by tenant_id, data_category",
+        viewer,
+        tenants,
+    )
+
+
+def purge_history(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
+    """Purge runs from the audit log: as-of, status, records erased within the viewer's tenants."""
+    _require(viewer, "compliance")
+    return _scoped(
+        "select p.run_id, p.kind, p.as_of, p.finished_at, p.status, "
+        "coalesce(c.records, 0) as records, p.reason from audit.purges p left join ("
+        f"select run_id, sum(record_count) as records from audit.purge_counts where {_TF} group by 1"
+        ") c using (run_id) order by p.planned_at desc nulls last limit 500",
+        viewer,
+        tenants,
+    )
+
+
+def purge_breakdown(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
+    """Records erased per completed purge run, tenant, category, reason and action."""
+    _require(viewer, "compliance")
+    return _scoped(
+        "select run_id, as_of, tenant_id, data_category, reason, action, record_count "
+        f"from audit.purge_counts where status = 'completed' and {_TF} "
+        "order by as_of desc, tenant_id, data_category, reason limit 2000",
+        viewer,
+        tenants,
+    )
+
+
+# ---- consent
+
+
+def consent_coverage(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Marketing consents on record per purpose and channel: how many, how many valid, the share valid."""
+    _require(viewer, "consent")
+    if not _has("marts.fct_consent_status"):
+        return None
+    return _scoped(
+        "select purpose_name, channel, count(*) as consents, count(*) filter (where is_valid) as valid, "
+        "round(100.0 * count(*) filter (where is_valid) / count(*), 1) as coverage_pct, "
+        "count(*) filter (where consent_status = 'withdrawn') as withdrawn "
+        f"from marts.fct_consent_status where is_marketing and {_TF} group by all "
+        "order by purpose_name, channel",
+        viewer,
+        tenants,
+    )
+
+
+def consent_reasons(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Why marketing consents do not count, per reason, purpose and channel (defective evidence flagged)."""
+    _require(viewer, "consent")
+    if not _has("marts.fct_consent_status"):
+        return None
+    return _scoped(
+        "select validity_reason, list_contains($2::varchar[], validity_reason) as defective_evidence, "
+        "purpose_name, channel, count(*) as consents from marts.fct_consent_status "
+        f"where is_marketing and not is_valid and {_TF} group by all order by consents desc",
+        viewer,
+        tenants,
+        [list(DEFECTIVE_EVIDENCE)],
+    )
+
+
+def withdrawals_by_month(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Consents currently withdrawn, by the month (last two years) the withdrawal began and channel."""
+    _require(viewer, "consent")
+    if not _has("marts.fct_consent_status"):
+        return None
+    return _scoped(
+        "select date_trunc('month', status_since)::timestamp as month, channel, count(*) as withdrawals "
+        f"from marts.fct_consent_status where consent_status = 'withdrawn' and status_since >= {_SINCE} and {_TF} "
+        "group by all order by month, channel",
+        viewer,
+        tenants,
+    )
+
+
+def violations_summary(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Violations per tenant, type and channel: how many, subjects affected, the latest."""
+    _require(viewer, "compliance")
+    if not _has("marts.fct_violations"):
+        return None
+    return _scoped(
+        "select tenant_id, violation_type, channel, count(*) as violations, "
+        "count(distinct subject_key) as subjects, max(occurred_at) as latest "
+        f"from marts.fct_violations where {_TF} group by all order by violations desc",
+        viewer,
+        tenants,
+    )
+
+
+def violation_evidence(viewer: Viewer, tenants: Sequence[str] | None = None, limit: int = 1000) -> pd.DataFrame | None:
+    """The newest violations with their evidence (source record, consent, withdrawal): the DPO only."""
+    _require(viewer, "detail")
+    if not _has("marts.fct_violations"):
+        return None
+    return _scoped(
+        "select occurred_at, tenant_id, violation_type, channel, purpose_name, campaign_id, source_table, "
+        "record_id, message_id, consent_id, consent_reason, withdrawal_event_id, withdrawn_at, delay_days, "
+        f"subject_key from marts.fct_violations where {_TF} order by occurred_at desc limit $2",
+        viewer,
+        tenants,
+        [int(limit)],
+    )
+
+
+# ---- withdrawal risk
+
+_BANDS = (
+    (0.0, "under the base rate"),
+    (1.0, "1-2x base rate"),
+    (2.0, "2-3x base rate"),
+    (status.HIGH_RISK_MULTIPLE, f"high: {status.HIGH_RISK_MULTIPLE:g}-5x"),
+    (5.0, "high: 5-10x"),
+    (10.0, "high: 10x and more"),
+)
+
+
+def risk_distribution(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Scored subjects per score band, in multiples of the base withdrawal rate."""
+    _require(viewer, "compliance")
+    if not _has("marts.withdrawal_risk_scores"):
+        return None
+    lows = [b for b, _ in _BANDS]
+    names = [n for _, n in _BANDS]
+    return _scoped(
+        f"with base as (select {status._BASE_RATE} as rate), banded as ("
+        "select len(list_filter($2::double[], x -> score >= x * rate)) as band "
+        f"from marts.withdrawal_risk_scores, base where {_TF}) "
+        "select band - 1 as band_order, list_extract($3::varchar[], band) as band, count(*) as subjects "
+        "from banded group by all order by band_order",
+        viewer,
+        tenants,
+        [lows, names],
+    )
+
+
+def risk_signals(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """How often each signal is among the top three reasons of high-risk subjects."""
+    _require(viewer, "compliance")
+    if not _has("marts.withdrawal_risk_scores"):
+        return None
+    return _scoped(
+        "select regexp_extract(signal, '^([A-Za-z0-9_]+)', 1) as signal, count(*) as high_risk_subjects "
+        "from (select unnest(string_split(top_signals, '; ')) as signal from marts.withdrawal_risk_scores "
+        f"where {status.HIGH_RISK_SQL} and {_TF}) where signal <> '' group by all "
+        "order by high_risk_subjects desc, signal",
+        viewer,
+        tenants,
+    )
+
+
+def risk_segments(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Scored and high-risk subjects per tenant and customer status, with the mean score."""
+    _require(viewer, "compliance")
+    if not _has("marts.withdrawal_risk_scores"):
+        return None
+    status_col = "coalesce(d.customer_status, 'unknown')" if _has("marts.dim_subjects") else "'unknown'"
+    join = (
+        "left join marts.dim_subjects d using (tenant_id, subject_key)" if _has("marts.dim_subjects") else ""
+    )
+    return _scoped(
+        f"select s.tenant_id, {status_col} as customer_status, count(*) as scored, "
+        f"count(*) filter (where {status.HIGH_RISK_SQL}) as high_risk, "
+        "round(100.0 * count(*) filter (where " + status.HIGH_RISK_SQL + ") / count(*), 1) as high_risk_pct, "
+        f"round(avg(score), 4) as mean_score from marts.withdrawal_risk_scores s {join} "
+        f"where {_TF.replace('tenant_id', 's.tenant_id')} group by all order by high_risk desc",
+        viewer,
+        tenants,
+    )
+
+
+def risk_evaluation(viewer: Viewer) -> pd.DataFrame | None:
+    """The model against the recency baseline on the held-out period, one row per metric."""
+    _require(viewer, "compliance")
+    if not _has("marts.withdrawal_risk_evaluation"):
         return None
     return _q(
-        "select case when days_past_due <= 0 then '0 due today' when days_past_due <= 7 then '1-7 days' "
-        "when days_past_due <= 30 then '8-30 days' when days_past_due <= 90 then '31-90 days' "
-        "else 'over 90 days' end as aging, count(*) as records from marts.retention_due where "
-        "(?::varchar[] is null or list_contains(?::varchar[], tenant_id))"
-        " group by all order by min(days_past_due)",
-        _tenant_params(viewer, tenants),
+        "select metric, max(value) filter (where model = 'logistic_regression') as model, "
+        "max(value) filter (where model = 'recency_baseline') as recency_baseline, "
+        "any_value(n_train) as n_train, any_value(n_test) as n_test, any_value(train_until) as train_until, "
+        "any_value(test_from) as test_from, any_value(test_until) as test_until "
+        "from marts.withdrawal_risk_evaluation group by metric order by metric"
     )
 
 
-def purge_history(viewer: Viewer) -> pd.DataFrame:
-    """Purge runs from the audit log: when and how many records (no personal data)."""
-    _require(viewer, "compliance")
-    return _q(
-        "select run_id, purged_at, event, records from audit.purges order by purged_at desc nulls last limit 500"
+# ---- audiences
+
+
+def audience_counts(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Eligible subjects per tenant, purpose and channel."""
+    _require(viewer, "audience_counts")
+    if not _has("marts.audience_eligible"):
+        return None
+    return _scoped(
+        "select tenant_id, purpose_name, channel, count(distinct subject_key) as eligible "
+        f"from marts.audience_eligible where {_TF} group by all order by tenant_id, purpose_name, channel",
+        viewer,
+        tenants,
     )
 
 
-def audience_download(viewer: Viewer, tenant: str, purpose: str | None, channel: str | None) -> bytes:
-    """The audience as CSV `subject_key,address` for one tenant the viewer may contact."""
+def audience_reach(viewer: Viewer, tenants: Sequence[str] | None = None) -> int | None:
+    """Distinct subjects eligible for at least one audience."""
+    _require(viewer, "audience_counts")
+    if not _has("marts.audience_eligible"):
+        return None
+    df = _scoped(
+        f"select count(distinct (tenant_id, subject_key)) as n from marts.audience_eligible where {_TF}",
+        viewer,
+        tenants,
+    )
+    return int(df.n.iloc[0])
+
+
+def audience_exclusions(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Subjects each audience leaves out, by the first reason that applies."""
+    _require(viewer, "audience_counts")
+    if not _has("marts.audience_exclusions"):
+        return None
+    return _scoped(
+        "select tenant_id, purpose_name, channel, exclusion_reason, sum(subject_count) as subjects "
+        f"from marts.audience_exclusions where {_TF} group by all order by subjects desc",
+        viewer,
+        tenants,
+    )
+
+
+def audience_download(viewer: Viewer, tenant: str, purpose: str, channel: str) -> bytes:
+    """The audience as CSV `subject_key,address` (CONTRACT) for one tenant the viewer may contact."""
     _require(viewer, "audience_download")
     if viewer.tenants is not None and tenant not in viewer.tenants:
         raise AccessDenied(f"{viewer.username} may not download audiences of tenant {tenant!r}")
-    name = mart_name("audience")
-    cat = _catalogue()
-    if name is None or ("restricted", name) not in cat:
-        raise SnapshotMissing("the audience mart is not available yet: run lethe build")
-    cols = cat[("restricted", name)]
-    conds = ["tenant_id = ?"]
-    params: list[object] = [tenant]
-    if purpose and "purpose" in cols:
-        conds.append("lower(purpose) = lower(?)")
-        params.append(purpose)
-    if channel and "channel" in cols:
-        conds.append("lower(channel) = lower(?)")
-        params.append(channel)
+    if not _has("restricted.audience_eligible"):
+        raise SnapshotMissing("the audience mart is not available yet: run lethe build, then lethe publish")
     df = _q(
-        f"select distinct subject_key, address from restricted.{_ident(name)} where "  # noqa: S608
-        + " and ".join(conds)
-        + " order by subject_key",
-        params,
+        "select subject_key, address from restricted.audience_eligible where tenant_id = $1 "
+        "and lower(purpose_name) = lower($2) and channel = lower($3) order by subject_key",
+        [tenant, purpose, channel],
     )
     buf = io.StringIO()
-    df[["subject_key", "address"]].to_csv(buf, index=False)
+    df[["subject_key", "address"]].to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode()
+
+
+# ---- data-subject requests and breaches
+
+
+def dsr_summary(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Requests per tenant, type and status."""
+    _require(viewer, "compliance")
+    if not _has("marts.fct_dsr_requests"):
+        return None
+    return _scoped(
+        "select tenant_id, request_type, status, count(*) as requests from marts.fct_dsr_requests "
+        f"where {_TF} group by all order by tenant_id, request_type, status",
+        viewer,
+        tenants,
+    )
+
+
+def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Requests not done, most urgent first, with due dates and SLA status.
+
+    The DPO also gets the subject key and whether the subject's processing is restricted or objected to.
+    """
+    _require(viewer, "compliance")
+    if not _has("marts.fct_dsr_requests"):
+        return None
+    cols = "r.tenant_id, r.request_id, r.request_type, r.received_at, r.due_at, r.days_left, r.status"
+    join = ""
+    if allowed(viewer, "detail"):
+        cols += ", r.subject_key, r.is_subject_found"
+        if _has("marts.dim_subjects"):
+            cols += (
+                ", case when d.is_restricted then 'restricted' when d.is_objecting then 'objecting' "
+                "else '' end as processing"
+            )
+            join = "left join marts.dim_subjects d using (tenant_id, subject_key)"
+    return _scoped(
+        f"select {cols} from marts.fct_dsr_requests r {join} "
+        f"where r.status <> 'done' and {_TF.replace('tenant_id', 'r.tenant_id')} "
+        "order by r.days_left, r.due_at limit 2000",
+        viewer,
+        tenants,
+    )
+
+
+def breaches(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Breaches and their 72-hour clock, newest first."""
+    _require(viewer, "compliance")
+    if not _has("marts.fct_breaches"):
+        return None
+    return _scoped(
+        "select breach_id, tenant_id, detected_at, notify_deadline_at, authority_notified_at, hours_to_notify, "
+        "case when is_open and is_past_clock then 'past 72 h, not notified' when is_open then 'clock running' "
+        "when notified_within_72h then 'notified in time' else 'notified late' end as clock, "
+        f"subjects_affected, data_categories from marts.fct_breaches where {_TF} order by detected_at desc",
+        viewer,
+        tenants,
+    )
+
+
+def training_gaps(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Contacts handled without valid training in the KPI window, per tenant and reason."""
+    _require(viewer, "compliance")
+    if not _has("marts.fct_agent_training_gaps"):
+        return None
+    return _scoped(
+        "select tenant_id, gap_reason, count(distinct agent_key) as agents, count(*) as contacts "
+        "from marts.fct_agent_training_gaps where contacted_at > (select as_of::timestamp from main.snapshot_info) "
+        f"- interval {status.AGENT_WINDOW_DAYS} day and {_TF} group by all order by contacts desc",
+        viewer,
+        tenants,
+    )
 
 
 # ---------------------------------------------------------------- DPO subject lookup (logged)
@@ -530,31 +828,9 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
         if schema == "marts" and ("restricted", name) in catalogue:
             continue  # the restricted copy of the same mart is shown instead
         df = _q(
-            f"select * from {schema}.{_ident(name)} where list_contains(?::varchar[], subject_key) limit 500",  # noqa: S608
+            f"select * from {schema}.{_ident(name)} where list_contains(?::varchar[], subject_key) limit 500",
             [keys],
         )
         if not df.empty:
             found[f"{schema}.{name}"] = df
     return found
-
-
-def histogram(
-    viewer: Viewer,
-    capability: str,
-    kind: str,
-    column: str,
-    tenants: Sequence[str] | None = None,
-    bins: int = 10,
-) -> pd.DataFrame | None:
-    """Subjects per bucket of a 0-1 score column of a mart; None when the mart or column is absent."""
-    _require(viewer, capability)
-    name = mart_name(kind)
-    if name is None or column not in _catalogue()[("marts", name)]:
-        return None
-    where, params = _where(_catalogue()[("marts", name)], viewer, tenants)
-    col = _ident(column)
-    return _q(
-        f"select least(floor({col} * ?), ? - 1) / ? as bucket, count(*) as subjects "  # noqa: S608
-        f"from marts.{_ident(name)} where {col} is not null and {where} group by all order by bucket",
-        [bins, bins, bins, *params],
-    )

@@ -1,9 +1,11 @@
-"""Page helpers shared by every page: the viewer, the tenant filter, the "not built yet" note."""
+"""Page helpers shared by every page: the viewer, the tenant filter, KPI metrics, the "not built yet" note."""
 
 from __future__ import annotations
 
 import data
 import streamlit as st
+
+from lethe import status
 
 
 def viewer() -> data.Viewer:
@@ -25,7 +27,25 @@ def not_built(what: str) -> None:
 
 
 def fmt(n: object) -> str:
+    """A count with thousands separators, or a dash when unknown."""
     try:
         return f"{int(n):,}"
     except (TypeError, ValueError):
         return "–"
+
+
+def kpi_text(name: str, values: dict[str, float]) -> str:
+    """A KPI as shown in a metric: a count, a percentage, or "not built" when the snapshot lacks it."""
+    if name not in values:
+        return "not built"
+    if status.BY_NAME[name].percent:
+        return f"{values[name]:.1f} %"
+    return fmt(values[name])
+
+
+def kpi_metrics(names: list[str], values: dict[str, float], columns: int = 4) -> None:
+    """One metric per KPI, labelled as in `lethe status`, with its definition as the help text."""
+    cols = st.columns(columns)
+    for i, name in enumerate(names):
+        kpi = status.BY_NAME[name]
+        cols[i % columns].metric(kpi.label, kpi_text(name, values), help=kpi.definition)

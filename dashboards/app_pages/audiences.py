@@ -1,4 +1,4 @@
-"""Audiences: who may be contacted, by tenant, purpose and channel; exclusions; the download."""
+"""Audiences: who may be contacted, by tenant, purpose and channel; exclusions; the CONTRACT download."""
 
 import data
 import streamlit as st
@@ -7,18 +7,22 @@ from ui import fmt, not_built, tenant_filter, viewer
 v = viewer()
 tf = tenant_filter()
 st.title("Audiences")
-counts = data.rollup(v, "audience_counts", "audience", ["tenant_id", "purpose", "channel"], tf)
+counts = data.audience_counts(v, tf)
 if counts is None:
     not_built("Audiences")
     st.stop()
-total = data.rollup(v, "audience_counts", "audience", [], tf)
-st.metric("Eligible subjects", fmt(total.subjects.iloc[0] if "subjects" in total else total.records.iloc[0]))
+c = st.columns(2)
+c[0].metric("Eligible subjects", fmt(data.audience_reach(v, tf)),
+            help="distinct subjects who may be contacted for at least one purpose and channel")
+c[1].metric("Eligible contacts", fmt(counts.eligible.sum()), help="subject x purpose x channel")
 st.subheader("Eligible by tenant, purpose and channel")
-st.dataframe(counts, hide_index=True, width="stretch")
+if counts.empty:
+    st.caption("Nobody may be contacted.")
+else:
+    st.bar_chart(counts, x="purpose_name", y="eligible", color="channel")
+    st.dataframe(counts, hide_index=True, width="stretch")
 
-exclusions = data.rollup(
-    v, "audience_counts", "exclusions", ["tenant_id", "purpose", "channel", "reason"], tf
-)
+exclusions = data.audience_exclusions(v, tf)
 st.subheader("Why people are excluded")
 if exclusions is None:
     not_built("Audience exclusions")
@@ -27,21 +31,19 @@ else:
 
 if data.allowed(v, "audience_download") and not counts.empty:
     st.subheader("Download an audience")
-    tenants = sorted(set(counts.tenant_id)) if "tenant_id" in counts else []
     col = st.columns(3)
-    tenant = col[0].selectbox("Tenant", tenants, key="aud_tenant")
-    purposes = sorted(set(counts.loc[counts.tenant_id == tenant, "purpose"])) if "purpose" in counts else []
-    purpose = col[1].selectbox("Purpose", purposes, key="aud_purpose") if purposes else None
-    channels = sorted(set(counts.loc[counts.tenant_id == tenant, "channel"])) if "channel" in counts else []
-    channel = col[2].selectbox("Channel", channels, key="aud_channel") if channels else None
-    if tenant:
+    tenant = col[0].selectbox("Tenant", sorted(set(counts.tenant_id)), key="aud_tenant")
+    mine = counts[counts.tenant_id == tenant]
+    purpose = col[1].selectbox("Purpose", sorted(set(mine.purpose_name)), key="aud_purpose")
+    channel = col[2].selectbox("Channel", sorted(set(mine[mine.purpose_name == purpose].channel)), key="aud_channel")
+    if tenant and purpose and channel:
         csv = data.audience_download(v, tenant, purpose, channel)
         st.download_button(
             "Download audience CSV",
             csv,
-            file_name=f"audience-{tenant}-{purpose or 'all'}-{channel or 'all'}.csv",
+            file_name=f"audience-{tenant}-{purpose}-{channel}.csv".replace(" ", "_").lower(),
             mime="text/csv",
             key="aud_download",
         )
         rows = max(csv.count(b"\n") - 1, 0)
-        st.caption(f"{rows:,} subjects; columns subject_key,address")
+        st.caption(f"{rows:,} subjects; columns subject_key,address (as `lethe audience` writes them)")

@@ -1,55 +1,49 @@
-"""Consent: coverage by purpose and channel, defective evidence, withdrawals, violations."""
+"""Consent: coverage by purpose and channel, defective evidence, withdrawals over time, violations."""
 
 import data
 import streamlit as st
-from ui import fmt, not_built, tenant_filter, viewer
+from ui import fmt, kpi_text, not_built, tenant_filter, viewer
+
+from lethe import status
 
 v = viewer()
 tf = tenant_filter()
 st.title("Consent")
-status = data.rollup(v, "consent", "consent", ["tenant_id", "purpose", "channel", "status"], tf)
-if status is None:
+coverage = data.consent_coverage(v, tf)
+if coverage is None:
     not_built("Consent status")
-else:
-    total = int(status.records.sum())
-    if "status" in status:
-        valid = int(
-            status.loc[
-                status.status.astype(str).str.lower().isin(["valid", "opt_in", "optin"]), "records"
-            ].sum()
-        )
-        defective = int(
-            status.loc[
-                status.status.astype(str).str.contains("defective|pre_ticked|implied", case=False), "records"
-            ].sum()
-        )
-        c = st.columns(3)
-        c[0].metric("Consent coverage", f"{100 * valid / total:.1f} %" if total else "–")
-        c[1].metric("Valid consents", fmt(valid))
-        c[2].metric("Defective evidence", fmt(defective))
-    else:
-        st.metric("Consent records", fmt(total))
-    st.subheader("By purpose, channel and status")
-    st.dataframe(status, hide_index=True, width="stretch")
+    st.stop()
+totals, _ = data.kpis(v, tf, ["consent_coverage_pct"])
+reasons = data.consent_reasons(v, tf)
+defective = int(reasons.loc[reasons.defective_evidence, "consents"].sum()) if not reasons.empty else 0
+c = st.columns(3)
+c[0].metric("Consent coverage", kpi_text("consent_coverage_pct", totals),
+            help=status.BY_NAME["consent_coverage_pct"].definition)
+c[1].metric("Valid marketing consents", fmt(coverage.valid.sum()))
+c[2].metric("Defective evidence", fmt(defective),
+            help="pre-ticked box, implied, defective evidence, or the verbal consent's recording missing")
 
-withdrawals = data.rollup(
-    v, "consent", "withdrawals", ["withdrawn_month", "month", "tenant_id", "source"], tf
-)
+st.subheader("Coverage by purpose and channel")
+st.bar_chart(coverage, x="purpose_name", y="coverage_pct", color="channel", stack=False)
+st.dataframe(coverage, hide_index=True, width="stretch")
+
+st.subheader("Why consents do not count")
+st.dataframe(reasons, hide_index=True, width="stretch")
+
 st.subheader("Withdrawals over time")
-if withdrawals is None:
-    not_built("Withdrawals")
+withdrawals = data.withdrawals_by_month(v, tf)
+if withdrawals.empty:
+    st.caption("No withdrawal in the last two years.")
 else:
-    st.dataframe(withdrawals, hide_index=True, width="stretch")
+    st.bar_chart(withdrawals, x="month", y="withdrawals", color="channel")
 
 if data.allowed(v, "compliance"):
     st.subheader("Violations")
-    violations = data.rollup(
-        v, "compliance", "violations", ["tenant_id", "violation_type", "purpose", "channel"], tf
-    )
+    violations = data.violations_summary(v, tf)
     if violations is None:
         not_built("Consent violations")
     else:
         st.dataframe(violations, hide_index=True, width="stretch")
         if data.allowed(v, "detail"):
-            st.caption("Evidence (pseudonymous)")
-            st.dataframe(data.mart_rows(v, "violations", tf), hide_index=True, width="stretch")
+            st.caption("Evidence, newest first (pseudonymous: subject keys, source record ids)")
+            st.dataframe(data.violation_evidence(v, tf), hide_index=True, width="stretch")

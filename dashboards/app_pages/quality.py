@@ -2,36 +2,48 @@
 
 import data
 import streamlit as st
-from ui import fmt, tenant_filter, viewer
+from ui import fmt, kpi_text, tenant_filter, viewer
+
+from lethe import status
 
 v = viewer()
 tf = tenant_filter()
 st.title("Data quality and runs")
 failures = data.pipeline_failures(v)
 runs = data.pipeline_runs(v)
-summary = data.intake_summary(v, tf)
-c = st.columns(3)
+results = data.validation_results(v, tf)
+totals, _ = data.kpis(v, tf, ["quarantined_rows"])
+c = st.columns(4)
 c[0].metric("Failed tasks", fmt(len(failures)))
-c[1].metric("Pipeline runs", fmt(len(runs)))
-c[2].metric("Rows quarantined", fmt(summary.rows_quarantined.sum()))
+c[1].metric("Failed runs", fmt((runs.state == "failed").sum()))
+c[2].metric("Failed contract checks", fmt(results.failed.sum()) if results is not None else "–")
+c[3].metric("Rows quarantined", kpi_text("quarantined_rows", totals), help=status.BY_NAME["quarantined_rows"].definition)
+
+st.subheader("Contract validation results")
+if results is None or results.empty:
+    st.caption("No validation results recorded yet.")
+else:
+    st.dataframe(results, hide_index=True, width="stretch")
 
 search = st.text_input("Filter quarantine reasons", key="quality_search", max_chars=20000)
 reasons = data.quarantine_reasons(v, tf, search)
 st.subheader("Quarantine by reason")
+if search:
+    st.caption("Filtered by:")
+    st.text(search[:300])
 if reasons.empty:
     st.success("Nothing quarantined.")
 else:
     st.bar_chart(reasons.groupby("rule", as_index=False)["count"].sum(), x="rule", y="count")
     st.dataframe(reasons, hide_index=True, width="stretch")
 
-st.subheader("Contract validation results")
-results = data.validation_results(v)
-if results is None:
-    st.caption("No validation results recorded yet.")
-else:
-    st.dataframe(results, hide_index=True, width="stretch")
-
 st.subheader("Failures")
-st.dataframe(failures, hide_index=True, width="stretch")
+if failures.empty:
+    st.caption("No task failure recorded.")
+else:
+    st.dataframe(failures, hide_index=True, width="stretch")
 st.subheader("Runs")
-st.dataframe(runs, hide_index=True, width="stretch")
+if runs.empty:
+    st.caption("No Airflow run recorded (lethe run does not record runs; the DAGs do).")
+else:
+    st.dataframe(runs, hide_index=True, width="stretch")

@@ -6,27 +6,28 @@ from pathlib import Path
 
 import data
 import streamlit as st
-from ui import fmt, not_built, tenant_filter, viewer
+from ui import fmt, kpi_metrics, not_built, tenant_filter, viewer
 
 from lethe.settings import get_settings
 
 v = viewer()
 tf = tenant_filter()
 st.title("Data-subject requests")
-queue = data.rollup(v, "compliance", "dsr", ["tenant_id", "type", "status"], tf)
+queue = data.dsr_queue(v, tf)
 if queue is None:
     not_built("Data-subject requests")
 else:
-    overdue = queue.loc[queue.status == "overdue", "records"].sum() if "status" in queue else 0
-    opened = queue.loc[queue.status == "open", "records"].sum() if "status" in queue else 0
-    c = st.columns(2)
-    c[0].metric("Overdue requests", fmt(overdue))
-    c[1].metric("Open requests", fmt(opened))
+    totals, _ = data.kpis(v, tf, ["dsr_overdue", "dsr_open"])
+    kpi_metrics(["dsr_overdue", "dsr_open"], totals, columns=3)
+    due_soon = int(((queue.status == "open") & (queue.days_left <= 7)).sum())
+    st.columns(3)[2].metric("Due within 7 days", fmt(due_soon))
+    st.subheader("Queue: open requests, most urgent first")
+    if queue.empty:
+        st.success("No open request.")
+    else:
+        st.dataframe(queue, hide_index=True, width="stretch")
     st.subheader("By tenant, type and status")
-    st.dataframe(queue, hide_index=True, width="stretch")
-    if data.allowed(v, "detail"):
-        st.subheader("Queue")
-        st.dataframe(data.mart_rows(v, "dsr", tf), hide_index=True, width="stretch")
+    st.dataframe(data.dsr_summary(v, tf), hide_index=True, width="stretch")
 
 if data.allowed(v, "subject"):
     st.subheader("Subject lookup")
@@ -52,6 +53,17 @@ if data.allowed(v, "subject"):
         if identity is None or identity.empty:
             st.caption("No subject matches:")
             st.text(term[:500])
+        flags = found.get("marts.dim_subjects")
+        if flags is not None:
+            for row in flags.itertuples():
+                if row.is_restricted:
+                    st.warning("Processing restricted: this subject's data may be stored but not used.")
+                if row.is_objecting:
+                    st.warning("Objects to profiling: this subject is never scored or profiled.")
+                if row.is_erasure_requested:
+                    st.warning("Erasure requested: this subject's records are due for erasure.")
+                if row.is_under_legal_hold:
+                    st.info("Under legal hold: records are kept until the hold ends.")
         for name, df in found.items():
             st.markdown(f"**{name}**")
             st.dataframe(df, hide_index=True, width="stretch")

@@ -2,27 +2,44 @@
 
 import data
 import streamlit as st
-from ui import fmt, not_built, tenant_filter, viewer
+from ui import fmt, kpi_metrics, not_built, tenant_filter, viewer
 
 v = viewer()
 tf = tenant_filter()
 st.title("Retention")
+totals, _ = data.kpis(v, tf, ["records_past_due", "records_due", "purged_last_run"])
+kpi_metrics(["records_past_due", "records_due", "purged_last_run"], totals, columns=3)
+
+aging = data.retention_aging(v, tf)
+st.subheader("How long past due")
+if aging is None:
+    not_built("Retention aging")
+elif aging.empty:
+    st.success("Nothing is due: every record is within its retention period.")
+else:
+    st.bar_chart(aging, x="age_bucket", y="records", color="data_category", sort=False)
+
 summary = data.retention_summary(v, tf)
+st.subheader("Due by tenant, category and reason")
 if summary is None:
     not_built("Retention due dates")
+elif summary.empty:
+    st.caption("No record is due.")
 else:
-    c = st.columns(3)
-    c[0].metric("Records past due", fmt(summary.past_due.sum()))
-    c[1].metric("Records due", fmt(summary.due.sum()))
-    c[2].metric("Oldest, days past due", fmt(summary.max_days_past_due.max() if not summary.empty else 0))
-    aging = data.retention_aging(v, tf)
-    st.subheader("Aging")
-    st.bar_chart(aging, x="aging", y="records")
-    st.subheader("Due by tenant, category and reason")
     st.dataframe(summary, hide_index=True, width="stretch")
+
+held = data.retention_held(v, tf)
+if held is not None:
+    st.subheader("Records held, under legal hold, and coming due in 30 days")
+    st.dataframe(held, hide_index=True, width="stretch")
+
 st.subheader("Purge history (audit log)")
-history = data.purge_history(v)
+history = data.purge_history(v, tf)
 if history.empty:
     st.caption("No purge recorded yet.")
 else:
+    done = history[history.status == "completed"]
+    st.caption(f"{fmt(len(done))} completed purge runs, {fmt(done.records.sum())} records erased in all")
     st.dataframe(history, hide_index=True, width="stretch")
+    with st.expander("Records erased per run, tenant and category"):
+        st.dataframe(data.purge_breakdown(v, tf), hide_index=True, width="stretch")

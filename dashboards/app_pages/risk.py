@@ -2,33 +2,34 @@
 
 import data
 import streamlit as st
-from ui import fmt, not_built, tenant_filter, viewer
+from ui import kpi_metrics, not_built, tenant_filter, viewer
 
 v = viewer()
 tf = tenant_filter()
 st.title("Withdrawal risk")
-bands = data.rollup(v, "compliance", "risk", ["tenant_id", "risk_band", "segment", "top_signal"], tf)
-if bands is None:
+distribution = data.risk_distribution(v, tf)
+if distribution is None:
     not_built("Withdrawal risk scores")
+    st.stop()
+totals, _ = data.kpis(v, tf, ["subjects_at_high_risk"])
+kpi_metrics(["subjects_at_high_risk"], totals, columns=1)
+
+st.subheader("Score distribution (multiples of the base withdrawal rate)")
+st.bar_chart(distribution, x="band", y="subjects", sort=False)
+
+st.subheader("Signals that drive high risk")
+signals = data.risk_signals(v, tf)
+if signals.empty:
+    st.caption("No subject is at high risk.")
 else:
-    hist = data.histogram(v, "compliance", "risk", "score", tf)
-    high = (
-        bands.loc[bands.risk_band.astype(str).str.lower() == "high", "records"].sum()
-        if "risk_band" in bands
-        else None
-    )
-    st.metric(
-        "Subjects at high risk" if high is not None else "Subjects scored",
-        fmt(high if high is not None else bands.records.sum()),
-    )
-    if hist is not None:
-        st.subheader("Score distribution")
-        st.bar_chart(hist, x="bucket", y="subjects")
-    st.subheader("Segments and the signals that drive them")
-    st.dataframe(bands, hide_index=True, width="stretch")
-evaluation = data.table(v, "compliance", "risk_eval")
-st.subheader("Model evaluation against the recency baseline")
-if evaluation is None:
+    st.bar_chart(signals, x="signal", y="high_risk_subjects", horizontal=True, sort="-high_risk_subjects")
+
+st.subheader("At-risk segments")
+st.dataframe(data.risk_segments(v, tf), hide_index=True, width="stretch")
+
+st.subheader("Model evaluation against the recency baseline (held-out period)")
+evaluation = data.risk_evaluation(v)
+if evaluation is None or evaluation.empty:
     not_built("The model evaluation")
 else:
     st.dataframe(evaluation, hide_index=True, width="stretch")

@@ -10,10 +10,17 @@ Layout of the snapshot (what `dashboards/data.py` reads):
 - `intake.manifest`, `intake.quarantine_files`, `intake.quarantine_rows` (without the offending
   record), `intake.quarantine_reasons`, `intake.validation_results` (when the warehouse has it).
 - `marts.<name>`: every mart in the warehouse, without personal columns (names, emails, phones).
-- `restricted.<name>`: the full copy of a mart that has personal columns (the audience addresses),
-  and `restricted.subjects` (identity of each CRM contact): only the DPO and marketing's audience
-  download read these, through `dashboards/data.py`.
-- `audit.entries`, `audit.purges`: the purge audit log; `pipeline.runs`, `pipeline.failures`.
+- `restricted.<name>`: the full copy of a mart that has personal columns (the audience addresses,
+  agent usernames), and `restricted.subjects` (identity of each CRM contact): only the DPO and
+  marketing's audience download read these, through `dashboards/data.py`. In `marts.<name>` an agent
+  username is replaced by `agent_key`, a keyed hash, so aggregates can still count agents.
+- `audit.entries` (the purge audit log without the erased subjects' keys), `audit.purges` (one row
+  per purge run: kind, as-of, status, records planned, rows touched), `audit.purge_counts` (records
+  per run, tenant, category, reason and action, from the audited plan).
+- `pipeline.runs`, `pipeline.failures`: the Airflow callbacks' logs (src/lethe/orchestration/callbacks.py).
+
+`snapshot_info.as_of` is the instant the marts were judged at (their `as_of` column), falling back to
+the publishing process's as-of when no mart carries one.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ PERSONAL_COLUMNS = re.compile(
     r"|(_email|_phone|_address|_name_pii)$",
     re.IGNORECASE,
 )
+# Identifier columns replaced by a keyed hash `<prefix>_key` in `marts.*` (the original stays in `restricted`).
+PSEUDONYMISED = {"agent_username": "agent"}
 # Masks addresses and long digit runs in free-text quarantine reasons (they may quote the bad value).
 _MASK_MACRO = (
     "create or replace temp macro lethe_mask(r) as regexp_replace(regexp_replace(r, "
@@ -62,19 +71,29 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[tuple[str, str
     return {(schema, table): list(cols) for schema, table, cols in rows}
 
 
-def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, target: str, empty_columns: str) -> None:
-    """Copy a JSON-lines log into a snapshot table; an absent or empty log gives an empty table."""
+_RUNS_COLUMNS = {
+    "dag_id": "VARCHAR", "run_id": "VARCHAR", "state": "VARCHAR", "run_type": "VARCHAR",
+    "data_interval_end": "TIMESTAMPTZ", "start_date": "TIMESTAMPTZ", "end_date": "TIMESTAMPTZ", "reason": "VARCHAR",
+}
+_FAILURES_COLUMNS = {
+    "dag_id": "VARCHAR", "task_id": "VARCHAR", "map_index": "BIGINT", "run_id": "VARCHAR",
+    "try_number": "BIGINT", "reason": "VARCHAR", "at": "TIMESTAMPTZ",
+}
+
+
+def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, target: str, columns: dict[str, str]) -> None:
+    """Copy a JSON-lines log (known columns) into a snapshot table; an absent or bad log gives an empty one."""
+    spec = "{" + ", ".join(f"{_ident(k)}: '{v}'" for k, v in columns.items()) + "}"
     if path.exists() and path.stat().st_size > 0:
         try:
             con.execute(
-                f"create table {target} as select * from read_json_auto(?, format='newline_delimited', "  # noqa: S608 (target is ours)
-                "union_by_name=true, ignore_errors=true)",
-                [str(path)],
+                f"create table {target} as select * from read_json('{_escape(path)}', "  # noqa: S608 (ours)
+                f"format='newline_delimited', ignore_errors=true, columns={spec})"
             )
             return
         except duckdb.Error as exc:
             log.warning("could not read %s (%s); publishing it empty", path, exc)
-    con.execute(f"create table {target} ({empty_columns})")
+    con.execute(f"create table {target} ({', '.join(f'{_ident(k)} {v}' for k, v in columns.items())})")
 
 
 def _copy_intake(con: duckdb.DuckDBPyConnection, have: dict[tuple[str, str], list[str]]) -> None:
@@ -168,8 +187,15 @@ def _copy_marts(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str, s
     for (schema, table), columns in sorted(have.items()):
         if schema != "marts":
             continue
-        personal = [c for c in columns if PERSONAL_COLUMNS.search(c)]
-        keep = ", ".join(_ident(c) for c in columns if c not in personal)
+        personal = [c for c in columns if PERSONAL_COLUMNS.search(c) or c in PSEUDONYMISED]
+        keep = ", ".join(
+            f"substr(sha256(getvariable('lethe_key') || ':{PSEUDONYMISED[c]}:' || {_ident(c)}), 1, 16) "
+            f"as {PSEUDONYMISED[c]}_key"
+            if c in PSEUDONYMISED
+            else _ident(c)
+            for c in columns
+            if c not in personal or c in PSEUDONYMISED
+        )
         source = f"{wh}.marts.{_ident(table)}"
         try:
             if keep:
@@ -207,24 +233,85 @@ def _copy_subjects(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str
     )
 
 
-def _summarise_audit(con: duckdb.DuckDBPyConnection) -> None:
-    """One row per audited purge run: when, how many actions and records (from the hash-chained log)."""
-    cols = {r[0] for r in con.execute("select column_name from (describe snap.audit.entries)").fetchall()}
-    run = "run_id::varchar" if "run_id" in cols else "null::varchar"
-    when = next(
-        (c for c in ("finished_at", "ts", "timestamp", "at", "written_at", "started_at") if c in cols), None
+_AUDIT_COLUMNS = (
+    "{seq: 'BIGINT', \"at\": 'TIMESTAMPTZ', event: 'VARCHAR', run_id: 'VARCHAR', kind: 'VARCHAR', "
+    "as_of: 'TIMESTAMPTZ', records_total: 'BIGINT', derived_tables: 'VARCHAR', reason: 'VARCHAR', "
+    "policy_sha256: 'VARCHAR', hash: 'VARCHAR', counts: 'JSON', subject_keys: 'JSON'}"
+)
+_PLANNED_COUNT = '[{"tenant": "VARCHAR", "data_category": "VARCHAR", "reason": "VARCHAR", "action": "VARCHAR", "record_count": "BIGINT"}]'
+
+
+def _copy_audit(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The purge audit log (src/lethe/audit.py) without subject keys, one row per run, counts per plan."""
+    cols = (
+        "seq, \"at\", event, run_id, kind, as_of, records_total, derived_tables, reason, policy_sha256, hash, "
+        "counts, json_array_length(subject_keys) as subjects_erased"
     )
-    at = f"try_cast({_ident(when)} as timestamptz)" if when else "null::timestamptz"
-    event = next((c for c in ("event", "kind", "type", "status") if c in cols), None)
-    ev = f"{_ident(event)}::varchar" if event else "'entry'"
-    records = "try_cast(records_total as bigint)" if "records_total" in cols else "null::bigint"
-    if "counts" in cols:
-        counts_sum = "try_cast(list_sum(list_transform(counts::json[], x -> coalesce(x->>'record_count', x->>'count')::bigint)) as bigint)"
-        records = f"coalesce({records}, try({counts_sum}))"
+    empty = (
+        "select null::bigint as seq, null::timestamptz as at, null::varchar as event, null::varchar as run_id, "
+        "null::varchar as kind, null::timestamptz as as_of, null::bigint as records_total, "
+        "null::varchar as derived_tables, null::varchar as reason, null::varchar as policy_sha256, "
+        "null::varchar as hash, null::json as counts, null::bigint as subjects_erased where false"
+    )
+    select = empty
+    if path.exists() and path.stat().st_size > 0:
+        source = f"read_json('{_escape(path)}', format='newline_delimited', columns={_AUDIT_COLUMNS})"
+        select = f"select {cols} from {source}"  # noqa: S608 (our SQL)
+    try:
+        con.execute(f"create table snap.audit.entries as {select}")
+    except duckdb.Error as exc:
+        log.warning("could not read %s (%s); publishing it empty", path, exc)
+        con.execute(f"create table snap.audit.entries as {empty}")
     con.execute(
-        f"create table snap.audit.purges as select {run} as run_id, {at} as purged_at, {ev} as event, "  # noqa: S608
-        f"{records} as records from snap.audit.entries"
+        """
+        create table snap.audit.purges as
+        select
+            run_id,
+            any_value(kind) filter (where event = 'purge.planned') as kind,
+            any_value(as_of) filter (where event = 'purge.planned') as as_of,
+            min("at") filter (where event = 'purge.planned') as planned_at,
+            max("at") filter (where event = 'purge.completed') as finished_at,
+            case
+                when bool_or(event = 'purge.completed') then 'completed'
+                when bool_or(event = 'purge.verify_failed') then 'verify_failed'
+                when bool_or(event = 'purge.refused') then 'refused'
+                when bool_or(event = 'purge.abandoned') then 'abandoned'
+                else 'planned'
+            end as status,
+            max(records_total) filter (where event = 'purge.planned') as records,
+            max(records_total) filter (where event = 'purge.completed') as rows_touched,
+            max(subjects_erased) filter (where event = 'purge.planned') as subjects_erased,
+            max(reason) as reason
+        from snap.audit.entries
+        where run_id is not null and event like 'purge.%'
+        group by run_id
+        order by planned_at
+        """
     )
+    con.execute(
+        f"""
+        create table snap.audit.purge_counts as
+        select e.run_id, p.kind, p.as_of, p.status, c.tenant as tenant_id, c.data_category, c.reason,
+            c.action, c.record_count
+        from snap.audit.entries e
+        join snap.audit.purges p using (run_id),
+            unnest(from_json(e.counts, '{_PLANNED_COUNT}')) u(c)
+        where e.event = 'purge.planned'
+        """  # noqa: S608 (our SQL)
+    )
+
+
+def _snapshot_as_of(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str, str], list[str]]) -> datetime | None:
+    """The instant the marts were judged at: the latest `as_of` any mart carries."""
+    marts = [t for (s, t), cols in have.items() if s == "marts" and "as_of" in cols]
+    for table in sorted(marts):
+        try:
+            row = con.execute(f"select max(as_of)::timestamp from {wh}.marts.{_ident(table)}").fetchone()  # noqa: S608
+        except duckdb.Error:
+            continue
+        if row and row[0] is not None:
+            return row[0].replace(tzinfo=UTC)
+    return None
 
 
 def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> Path:
@@ -254,22 +341,15 @@ def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) ->
             _copy_intake(con, have)
             marts = _copy_marts(con, wh, have)
             _copy_subjects(con, wh, have)
-            _jsonl(con, settings.audit_log, "snap.audit.entries", "run_id varchar")
-            _summarise_audit(con)
-            _jsonl(
-                con, settings.runs_dir / "runs.jsonl", "snap.pipeline.runs", "dag_id varchar, run_id varchar"
-            )
-            _jsonl(
-                con,
-                settings.runs_dir / "failures.jsonl",
-                "snap.pipeline.failures",
-                "dag_id varchar, task_id varchar, run_id varchar, reason varchar",
-            )
+            _copy_audit(con, settings.audit_log)
+            _jsonl(con, settings.runs_dir / "runs.jsonl", "snap.pipeline.runs", _RUNS_COLUMNS)
+            _jsonl(con, settings.runs_dir / "failures.jsonl", "snap.pipeline.failures", _FAILURES_COLUMNS)
             published_at = datetime.now(UTC)
+            as_of = (_snapshot_as_of(con, wh, have) if has_wh else None) or settings.as_of
             con.execute(
                 "create table snap.main.snapshot_info as select ?::timestamptz as as_of, "
                 "?::timestamptz as published_at, ?::varchar[] as marts",
-                [settings.as_of, published_at, marts],
+                [as_of, published_at, marts],
             )
         finally:
             con.execute("use " + wh)
