@@ -196,7 +196,9 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
     try:
         journal.ensure(con)
         state = journal.get(con, run_id)
-        if state is None or state.status not in ("running",):
+        if state is not None and state.status == "done":
+            return _counts(con, run_id)  # a retried task after success: nothing left to do
+        if state is None or state.status != "running":
             raise GuardError(f"purge run {run_id} is {state.status if state else 'unknown'}; run its guards first")
 
         def phase(name: str, work: Callable[[], None]) -> None:
