@@ -255,7 +255,10 @@ def _copy_audit(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     )
     select = empty
     if path.exists() and path.stat().st_size > 0:
-        source = f"read_json('{_escape(path)}', format='newline_delimited', columns={_AUDIT_COLUMNS})"
+        source = (
+            f"read_json('{_escape(path)}', format='newline_delimited', ignore_errors=true, "
+            f"columns={_AUDIT_COLUMNS})"
+        )
         select = f"select {cols} from {source}"  # noqa: S608 (our SQL)
     try:
         con.execute(f"create table snap.audit.entries as {select}")

@@ -2,7 +2,9 @@
 
 Two tenants: acme-energy (clean loads, one quarantined email) and cobalt-insurance (a truncated
 gzip quarantined whole). Alice Archer (acme) is in the email audience; Bob Baker (acme) withdrew;
-Carla Cruz (cobalt) has an overdue erasure request and a recording 10 days past due.
+Carla Cruz (cobalt) has an overdue erasure request and a recording 10 days past due; one purge
+run (12 records) is in the audit log. The real generated snapshot (real_home.py) is the main fixture;
+this one is for publish edge cases (masking, atomic swap, corrupt logs, nothing built).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from lethe import audit
 from lethe.keys import keyed_hash
 from lethe.settings import Settings, load_settings
 
@@ -89,47 +92,53 @@ def build_warehouse(home: Path, marts: bool = True) -> Settings:
         )
         con.execute(
             """
-            create or replace table marts.audience as select * from (values
-              ('acme-energy', 'Newsletter', 'email', $a, 'alice.archer@example.com'),
-              ('acme-energy', 'Newsletter', 'sms', $a, '+447700900001'),
-              ('cobalt-insurance', 'Offers', 'email', $c, 'carla.cruz@example.com')
-            ) t(tenant_id, purpose, channel, subject_key, address)
+            create or replace table marts.audience_eligible as select * from (values
+              ('acme-energy', 'P1', 'Newsletter', 'email', $a, 'alice.archer@example.com', 'C1', timestamp '2025-06-01', timestamp '2026-03-01'),
+              ('acme-energy', 'P1', 'Newsletter', 'sms', $a, '+447700900001', 'C2', timestamp '2025-06-01', timestamp '2026-03-01'),
+              ('cobalt-insurance', 'P2', 'Offers', 'email', $c, 'carla.cruz@example.com', 'C3', timestamp '2025-06-01', timestamp '2026-03-01')
+            ) t(tenant_id, purpose_id, purpose_name, channel, subject_key, address, consent_id, consent_captured_at, as_of)
             """,
             {"a": a, "c": c},
         )
         con.execute(
             """
-            create or replace table marts.consent_status as select * from (values
-              ('acme-energy', 'Newsletter', 'email', $a, 'valid'),
-              ('acme-energy', 'Newsletter', 'email', $b, 'withdrawn'),
-              ('cobalt-insurance', 'Offers', 'email', $c, 'defective_evidence')
-            ) t(tenant_id, purpose, channel, subject_key, status)
+            create or replace table marts.fct_consent_status as select * from (values
+              ('acme-energy', $a, 'P1', 'email', 'Newsletter', true, 'granted', 'valid', true, timestamp '2025-06-01', timestamp '2026-03-01'),
+              ('acme-energy', $b, 'P1', 'email', 'Newsletter', true, 'withdrawn', 'withdrawn', false, timestamp '2026-02-01', timestamp '2026-03-01'),
+              ('cobalt-insurance', $c, 'P2', 'email', 'Offers', true, 'granted', 'pre_ticked_box', false, timestamp '2025-01-01', timestamp '2026-03-01')
+            ) t(tenant_id, subject_key, purpose_id, channel, purpose_name, is_marketing, consent_status, validity_reason, is_valid, status_since, as_of)
             """,
             {"a": a, "b": b, "c": c},
         )
         con.execute(
             """
-            create or replace table marts.dsr_requests as select * from (values
-              ('cobalt-insurance', 'DSR-1', 'erasure', $c, timestamp '2026-01-01', timestamp '2026-01-31', 'overdue', -29),
-              ('acme-energy', 'DSR-2', 'access', $a, timestamp '2026-02-20', timestamp '2026-03-22', 'open', 21)
-            ) t(tenant_id, request_id, type, subject_key, received_at, due_at, status, days_left)
+            create or replace table marts.fct_dsr_requests as select * from (values
+              ('cobalt-insurance', 'DSR-1', $c, 'erasure', true, timestamp '2026-01-01', timestamp '2026-01-31', 'overdue', -29),
+              ('acme-energy', 'DSR-2', $a, 'access', true, timestamp '2026-02-20', timestamp '2026-03-22', 'open', 21)
+            ) t(tenant_id, request_id, subject_key, request_type, is_subject_found, received_at, due_at, status, days_left)
             """,
             {"a": a, "c": c},
         )
-    con.close()
-    settings.audit_log.parent.mkdir(parents=True, exist_ok=True)
-    settings.audit_log.write_text(
-        json.dumps(
-            {
-                "run_id": "purge-1",
-                "ts": "2026-02-28T11:00:00+00:00",
-                "event": "executed",
-                "records_total": 12,
-                "prev_hash": "",
-            }
+        con.execute(
+            """
+            create or replace table marts.fct_agent_training_gaps as select * from (values
+              ('acme-energy', 'sam.agent@acme', 'K1', 'VOICE', 'score_below_90', 72, timestamp '2026-02-20', timestamp '2025-12-01')
+            ) t(tenant_id, agent_username, contact_id, channel, gap_reason, exam_score, contacted_at, training_completed_at)
+            """
         )
-        + "\n"
-    )
+    con.close()
+    # a completed retention purge of 12 records, as lethe.purge audits it
+    counts = [
+        {"tenant": "acme-energy", "data_category": "campaign.event", "reason": "retention_expired",
+         "action": "delete", "record_count": 9},
+        {"tenant": "cobalt-insurance", "data_category": "crm.contact", "reason": "erasure_request",
+         "action": "delete", "record_count": 3},
+    ]
+    audit.append(settings.audit_log, "purge.planned", run_id="purge-1", kind="retention",
+                 as_of="2026-02-28T00:00:00+00:00", counts=counts, records_total=12,
+                 subject_keys=[subject_key("003C")])
+    audit.append(settings.audit_log, "purge.completed", run_id="purge-1", kind="retention",
+                 as_of="2026-02-28T00:00:00+00:00", counts=[], records_total=40)
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     (settings.runs_dir / "runs.jsonl").write_text(
         json.dumps(

@@ -1,22 +1,15 @@
-"""Roles are enforced in the data module: each role receives only what it may see."""
+"""Roles are enforced in the data module, on the real snapshot: each role receives only what it may see."""
 
 import json
 
 import data
+import pandas as pd
 import pytest
 import scenario
-from conftest import ROOT
+from conftest import MARKETING_TENANTS, ROOT, snap
 
-PERSONAL = {
-    "address",
-    "email",
-    "phone",
-    "mobile_phone",
-    "first_name",
-    "last_name",
-    "subject_key",
-    "record_id",
-}
+PERSONAL = {"address", "email", "phone", "mobile_phone", "first_name", "last_name", "subject_key",
+            "record_id", "agent_username", "message_id", "consent_id"}
 
 
 def viewer(role):
@@ -24,21 +17,36 @@ def viewer(role):
 
 
 def frames_for(v):
-    """Every aggregate query a page makes, as the viewer would get it (denied ones skipped)."""
+    """Every query the pages make, as the viewer gets it (denied ones skipped)."""
     calls = {
+        "kpis": lambda: data.kpis(v)[1],
+        "kpi_consent": lambda: data.kpis(v, names=["consent_coverage_pct"])[1],
+        "trends": lambda: data.trends(v),
         "intake": lambda: data.intake_summary(v),
         "reasons": lambda: data.quarantine_reasons(v),
+        "validation": lambda: data.validation_results(v),
         "runs": lambda: data.pipeline_runs(v),
+        "failures": lambda: data.pipeline_failures(v),
         "retention": lambda: data.retention_summary(v),
         "aging": lambda: data.retention_aging(v),
+        "held": lambda: data.retention_held(v),
         "purges": lambda: data.purge_history(v),
-        "consent": lambda: data.rollup(
-            v, "consent", "consent", ["tenant_id", "purpose", "channel", "status"]
-        ),
-        "audience": lambda: data.rollup(
-            v, "audience_counts", "audience", ["tenant_id", "purpose", "channel"]
-        ),
-        "dsr": lambda: data.rollup(v, "compliance", "dsr", ["tenant_id", "type", "status"]),
+        "purge_breakdown": lambda: data.purge_breakdown(v),
+        "consent": lambda: data.consent_coverage(v),
+        "consent_reasons": lambda: data.consent_reasons(v),
+        "withdrawals": lambda: data.withdrawals_by_month(v),
+        "violations": lambda: data.violations_summary(v),
+        "evidence": lambda: data.violation_evidence(v),
+        "risk": lambda: data.risk_distribution(v),
+        "signals": lambda: data.risk_signals(v),
+        "segments": lambda: data.risk_segments(v),
+        "evaluation": lambda: data.risk_evaluation(v),
+        "audience": lambda: data.audience_counts(v),
+        "exclusions": lambda: data.audience_exclusions(v),
+        "dsr": lambda: data.dsr_summary(v),
+        "queue": lambda: data.dsr_queue(v),
+        "breaches": lambda: data.breaches(v),
+        "training": lambda: data.training_gaps(v),
     }
     out = {}
     for name, call in calls.items():
@@ -50,82 +58,121 @@ def frames_for(v):
 
 
 @pytest.mark.parametrize("role", ["manager", "marketing", "engineer"])
-def test_non_dpo_roles_never_receive_personal_columns(published, role):
+def test_non_dpo_roles_never_receive_personal_columns(real, role):
     got = frames_for(viewer(role))
     assert got, "every role sees something"
     for name, df in got.items():
-        if df is not None:
+        if isinstance(df, pd.DataFrame):
             assert not PERSONAL & set(df.columns), (role, name, list(df.columns))
+            assert "@" not in df.to_csv(), (role, name)
 
 
 @pytest.mark.parametrize(
     ("role", "allowed", "denied"),
     [
-        ("manager", {"intake", "retention", "consent", "audience", "dsr"}, {"runs"}),
-        ("marketing", {"consent", "audience"}, {"intake", "runs", "retention", "dsr", "purges"}),
-        ("engineer", {"intake", "reasons", "runs"}, {"retention", "consent", "audience", "dsr", "purges"}),
-        ("dpo", {"intake", "runs", "retention", "consent", "audience", "dsr", "purges"}, set()),
+        ("manager", {"kpis", "intake", "retention", "consent", "audience", "dsr", "queue", "violations", "risk"},
+         {"runs", "failures", "evidence"}),
+        ("marketing", {"kpi_consent", "consent", "consent_reasons", "withdrawals", "audience", "exclusions"},
+         {"kpis", "intake", "runs", "retention", "dsr", "queue", "purges", "violations", "risk", "evidence"}),
+        ("engineer", {"intake", "reasons", "validation", "runs", "failures"},
+         {"kpis", "retention", "consent", "audience", "dsr", "purges", "risk", "evidence"}),
+        ("dpo", {"kpis", "intake", "runs", "retention", "consent", "audience", "dsr", "purges", "evidence"}, set()),
     ],
 )
-def test_each_role_gets_its_profile(published, role, allowed, denied):
+def test_each_role_gets_its_profile(real, role, allowed, denied):
     got = frames_for(viewer(role))
     assert allowed <= set(got)
     assert not denied & set(got)
 
 
-def test_marketing_sees_only_its_tenants(published):
+def test_marketing_sees_only_its_tenants(real):
     v = viewer("marketing")
-    assert v.tenants == ("acme-energy", "borealis-telecom")
-    audience = data.rollup(v, "audience_counts", "audience", ["tenant_id"])
-    assert set(audience.tenant_id) == {"acme-energy"}
+    assert v.tenants == tuple(MARKETING_TENANTS)
+    assert set(data.audience_counts(v).tenant_id) <= set(MARKETING_TENANTS)
+    assert data.tenants(v) == MARKETING_TENANTS
     # asking for another tenant explicitly still gives nothing of it
-    assert data.rollup(v, "consent", "consent", ["tenant_id"], ["cobalt-insurance"]).empty
+    assert data.audience_counts(v, ["cobalt-insurance"]).empty
+    assert data.consent_coverage(v, ["cobalt-insurance"]).empty
+    totals, per_tenant = data.kpis(v, ["cobalt-insurance"], names=["consent_coverage_pct"])
+    assert per_tenant.empty and totals == {"consent_coverage_pct": 0.0}
     with pytest.raises(data.AccessDenied):
-        data.audience_download(v, "cobalt-insurance", "Offers", "email")
+        data.audience_download(v, "cobalt-insurance", "Marketing", "email")
 
 
-def test_audience_download_has_the_contract_columns(published):
-    csv = data.audience_download(viewer("marketing"), "acme-energy", "Newsletter", "email").decode()
-    assert csv.splitlines() == [
-        "subject_key,address",
-        f"{scenario.subject_key('003A')},alice.archer@example.com",
-    ]
+def test_audience_download_has_the_contract_columns_and_matches_lethe_audience(real):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import real_home
+
+    csv = data.audience_download(viewer("marketing"), "acme-energy", "marketing", "email").decode()
+    lines = csv.splitlines()
+    assert lines[0] == "subject_key,address"
+    assert len(lines) - 1 == snap(
+        real,
+        "select count(*) from marts.audience_eligible where tenant_id = 'acme-energy' "
+        "and purpose_name = 'Marketing' and channel = 'email'",
+    )
+    cli = subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).with_name("lethe")), "audience", "--tenant", "acme-energy", "--purpose",
+         "Marketing", "--channel", "email"],
+        env=real_home.env_for(real.home), capture_output=True, text=True, check=True,
+    )
+    assert sorted(cli.stdout.splitlines()[1:]) == sorted(lines[1:]), "the download is what lethe audience exports"
     with pytest.raises(data.AccessDenied):
-        data.audience_download(viewer("manager"), "acme-energy", "Newsletter", "email")
+        data.audience_download(viewer("manager"), "acme-energy", "Marketing", "email")
 
 
 @pytest.mark.parametrize("role", ["manager", "marketing", "engineer"])
-def test_only_the_dpo_may_look_up_a_subject_or_read_rows(published, role):
+def test_only_the_dpo_may_look_up_a_subject_or_read_evidence(real, role, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
     with pytest.raises(data.AccessDenied):
-        data.lookup_subject(viewer(role), "acme-energy", "alice.archer@example.com", "DSR-2")
+        data.lookup_subject(viewer(role), "acme-energy", "someone@example.com", "DSR-2")
     with pytest.raises(data.AccessDenied):
-        data.mart_rows(viewer(role), "dsr")
+        data.violation_evidence(viewer(role))
     assert not data.access_log_path().exists()
 
 
-def test_dpo_lookup_is_logged_with_who_when_which_and_why(published):
+def test_dpo_lookup_shows_restriction_and_is_logged(real, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
     v = viewer("dpo")
+    crm_id, key = snap(
+        real,
+        "select list_value(s.crm_contact_id, s.subject_key) from restricted.subjects s "
+        "join marts.dim_subjects d using (tenant_id, subject_key) where d.is_restricted order by 1 limit 1",
+    )
+    tenant = snap(real, "select tenant_id from restricted.subjects where subject_key = $1", [key])
     with pytest.raises(data.AccessDenied):
-        data.lookup_subject(v, "acme-energy", "alice.archer@example.com", "  ")
-    found = data.lookup_subject(v, "acme-energy", "07700 900001", "DSR-2 access request")
-    assert list(found["identity"].first_name) == ["Alice"]
-    assert "marts.dsr_requests" in found and "restricted.audience" in found
-    data.lookup_subject(v, "acme-energy", "nobody@example.com", "checking")
-    entries = [json.loads(line) for line in data.access_log_path().read_text().splitlines()]
+        data.lookup_subject(v, tenant, crm_id, "  ")
+    found = data.lookup_subject(v, tenant, crm_id, "DSR restriction check")
+    assert list(found["identity"].subject_key) == [key]
+    assert bool(found["marts.dim_subjects"].is_restricted.iloc[0])
+    data.lookup_subject(v, tenant, "nobody@example.com", "checking")
+    entries = [json.loads(line) for line in (tmp_path / "dpo_access.jsonl").read_text().splitlines()]
     assert [e["user"] for e in entries] == ["dpo", "dpo"]
-    assert (
-        entries[0]["subject_keys"] == [scenario.subject_key("003A")]
-        and entries[0]["reason"] == "DSR-2 access request"
-    )
+    assert entries[0]["subject_keys"] == [key] and entries[0]["reason"] == "DSR restriction check"
     assert entries[1]["matched"] == 0 and entries[1]["prev"]
-    assert "alice" not in data.access_log_path().read_text().lower(), (
-        "the access log holds keys, not addresses"
-    )
+    assert "@" not in (tmp_path / "dpo_access.jsonl").read_text().replace("nobody@example.com", "")
 
 
-def test_forged_viewer_objects_are_refused(published):
+def test_forged_viewer_objects_are_refused(real):
     class Fake:
         role = "dpo"
 
     with pytest.raises(data.AccessDenied):
         data.intake_summary(Fake())
+    with pytest.raises(data.AccessDenied):
+        data.kpis(Fake())
+
+
+def test_scenario_purge_history_counts_the_audited_plan(published):
+    v = viewer("dpo")
+    history = data.purge_history(v)
+    assert list(history.records) == [12] and list(history.status) == ["completed"]
+    totals, per_tenant = data.kpis(v)
+    assert totals["purged_last_run"] == 12
+    assert dict(zip(per_tenant.tenant_id, per_tenant.purged_last_run, strict=True)) == {
+        "acme-energy": 9, "cobalt-insurance": 3}
+    assert data.purge_history(v, ["acme-energy"]).records.iloc[0] == 9
+    assert scenario.subject_key("003C") not in data.purge_breakdown(v).to_csv(), "erased subjects' keys are not published"

@@ -36,12 +36,16 @@ def test_marts_carry_subject_keys_not_addresses(tmp_path):
     assert "subject_key" in cols and "address" not in cols and "email" not in cols
     assert ("address",) in q(
         path,
-        "select column_name from information_schema.columns where table_schema = 'restricted' and table_name = 'audience'",
+        "select column_name from information_schema.columns where table_schema = 'restricted' and table_name = 'audience_eligible'",
     )
     # the offending record of a quarantined row is never published
     assert ("record",) not in q(
         path, "select column_name from information_schema.columns where table_name = 'quarantine_rows'"
     )
+    # an agent's username stays restricted; the marts count agents by a keyed hash
+    gaps = {r[0] for r in q(path, "select column_name from information_schema.columns where table_schema = 'marts' and table_name = 'fct_agent_training_gaps'")}
+    assert "agent_username" not in gaps and "agent_key" in gaps
+    assert q(path, "select agent_username from restricted.fct_agent_training_gaps") == [("sam.agent@acme",)]
     names = q(path, "select first_name from restricted.subjects order by 1")
     assert names == [("Alice",), ("Bob",), ("Carla",)]
     assert q(
@@ -73,13 +77,13 @@ def test_republish_is_atomic_for_open_readers(tmp_path):
     reader.execute(f"attach '{path}' as s (read_only)")
     before = reader.execute("select published_at from s.snapshot_info").fetchone()
     con = duckdb.connect(str(settings.warehouse))
-    con.execute("delete from marts.audience where tenant_id = 'cobalt-insurance'")
+    con.execute("delete from marts.audience_eligible where tenant_id = 'cobalt-insurance'")
     con.close()
     publish(settings)
     # the old reader still reads its (old) file without error; a new reader sees the new one
-    assert reader.execute("select count(*) from s.marts.audience").fetchone() == (3,)
+    assert reader.execute("select count(*) from s.marts.audience_eligible").fetchone() == (3,)
     assert reader.execute("select published_at from s.snapshot_info").fetchone() == before
-    assert q(path, "select count(*) from marts.audience") == [(2,)]
+    assert q(path, "select count(*) from marts.audience_eligible") == [(2,)]
     assert not [p for p in path.parent.iterdir() if p.name != path.name], "no temporary file left behind"
     assert path.stat().st_mode & 0o222 == 0, "the snapshot file is read-only"
 
@@ -104,3 +108,24 @@ def test_corrupt_log_line_does_not_stop_publishing(tmp_path, log):
         fh.write("{not json\n")
     path = publish(settings)
     assert q(path, "select records from audit.purges where run_id = 'purge-1'") == [(12,)]
+
+
+def test_audit_log_published_without_erased_subject_keys(tmp_path):
+    settings = scenario.build_warehouse(tmp_path / "home")
+    path = publish(settings)
+    assert q(path, "select run_id, kind, status, records, rows_touched, subjects_erased from audit.purges") == [
+        ("purge-1", "retention", "completed", 12, 40, 1)
+    ]
+    assert q(path, "select tenant_id, data_category, record_count from audit.purge_counts order by 1") == [
+        ("acme-energy", "campaign.event", 9),
+        ("cobalt-insurance", "crm.contact", 3),
+    ]
+    columns = {r[0] for r in q(path, "select column_name from information_schema.columns where table_schema = 'audit'")}
+    assert "subject_keys" not in columns
+
+
+def test_snapshot_as_of_is_the_instant_the_marts_were_judged_at(tmp_path):
+    settings = scenario.build_warehouse(tmp_path / "home").with_as_of("2030-01-01T00:00:00Z")
+    path = publish(settings)
+    (as_of,) = q(path, "select as_of from snapshot_info")[0]
+    assert as_of.isoformat().startswith("2026-03-01T00:00:00"), "a later publish does not relabel old marts"
