@@ -11,24 +11,40 @@ import time
 import urllib.request
 from pathlib import Path
 
+import duckdb
 import pytest
-import scenario
 from conftest import PASSWORDS, ROOT, VISIBLE
-
-from lethe.publish import publish
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+AS_OF_TEXT = "Data as of 2026-11-01 00:00 UTC"
+# page: (link title, heading, the key metric's label, SQL giving its value on the snapshot)
 TITLES = {
-    "overview": ("Overview", "Records past due", "2"),
-    "retention": ("Retention", "Records past due", "2"),
-    "consent": ("Consent", "Consent coverage", None),
-    "risk": ("Withdrawal risk", None, None),
-    "audiences": ("Audiences", "Eligible subjects", None),
-    "requests": ("Data-subject requests", "Overdue requests", "1"),
-    "intake": ("Data intake", "Rows loaded", "43"),
-    "quality": ("Data quality and runs", "Failed tasks", "1"),
+    "overview": ("Overview", "Compliance overview", "Records past due",
+                 "select count(*) from marts.retention_due where days_past_due > 0"),
+    "retention": ("Retention", "Retention", "Records due", "select count(*) from marts.retention_due"),
+    "consent": ("Consent", "Consent", "Valid marketing consents",
+                "select count(*) from marts.fct_consent_status where is_marketing and is_valid and {scope}"),
+    "risk": ("Withdrawal risk", "Withdrawal risk", None, None),
+    "audiences": ("Audiences", "Audiences", "Eligible contacts",
+                  "select count(*) from marts.audience_eligible where {scope}"),
+    "requests": ("Data-subject requests", "Data-subject requests", "DSRs overdue",
+                 "select count(*) from marts.fct_dsr_requests where status = 'overdue'"),
+    "intake": ("Data intake", "Data intake", "Rows loaded", "select sum(rows_loaded) from intake.summary"),
+    "quality": ("Data quality and runs", "Data quality and runs", "Failed tasks", "select count(*) from pipeline.failures"),
 }
+
+
+def expected(role: str, sql: str) -> str:
+    scope = "tenant_id in ('acme-energy', 'borealis-telecom')" if role == "marketing" else "true"
+    con = duckdb.connect(str(HOME[0] / "snapshot" / "current.duckdb"), read_only=True)
+    try:
+        return f"{int(con.execute(sql.format(scope=scope)).fetchone()[0] or 0):,}"
+    finally:
+        con.close()
+
+
+HOME: list[Path] = []
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,12 +59,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("browser") / "home"
-    settings = scenario.build_warehouse(home)
-    publish(settings)
+def server(real_home_dir):
+    import real_home
+
+    HOME[:] = [real_home_dir]
+    env = real_home.env_for(real_home_dir)
     port = free_port()
-    env = {**os.environ, "LETHE_HOME": str(home), "LETHE_SECRET_KEY": scenario.KEY}
     lethe = Path(sys.executable).with_name("lethe")
     proc = subprocess.Popen(
         [str(lethe), "dashboard", "--headless", "--port", str(port)],
@@ -93,6 +109,21 @@ def browser():
         b.close()
 
 
+def settle(page) -> None:
+    """Wait until the script has finished and every data grid has drawn its canvas."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+    grids = page.locator('[data-testid="stDataFrame"]')
+    for i in range(grids.count()):
+        grid = grids.nth(i)
+        grid.scroll_into_view_if_needed()
+        grid.locator("canvas").first.wait_for(state="attached")
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    for i in range(charts.count()):
+        charts.nth(i).locator("canvas, svg").first.wait_for(state="attached")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+
+
 @pytest.mark.parametrize("role", ["manager", "marketing", "dpo", "engineer"])
 def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -102,19 +133,19 @@ def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
     page.get_by_role("textbox", name="Username").fill(role)
     page.get_by_role("textbox", name="Password").fill(PASSWORDS[role])
     page.get_by_role("button", name="Login").click()
-    page.get_by_text("Data as of 2026-03-01 00:00 UTC").wait_for()
-    for name, (title, label, value) in TITLES.items():
+    page.get_by_text(AS_OF_TEXT).wait_for()
+    for name, (title, heading, label, sql) in TITLES.items():
         if name not in VISIBLE[role]:
             assert page.get_by_role("link", name=title, exact=True).count() == 0
             continue
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
-        heading = "Compliance overview" if name == "overview" else title
         page.get_by_role("heading", name=heading, exact=True).wait_for()
-        page.get_by_text("Data as of 2026-03-01 00:00 UTC").wait_for()
-        if label and value:
+        page.get_by_text(AS_OF_TEXT).wait_for()
+        if label:
             metric = page.locator('[data-testid="stMetric"]', has_text=label).first
             metric.wait_for()
-            assert value in metric.inner_text()
+            assert expected(role, sql) in metric.inner_text(), (role, name, label)
+        settle(page)
         page.screenshot(path=str(ARTIFACTS / f"{role}-{name}.png"), full_page=True)
     if role in {"marketing", "dpo"}:
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Audiences", exact=True).click()
@@ -125,4 +156,5 @@ def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
         dl.value.save_as(target)
         lines = target.read_text().splitlines()
         assert lines[0] == "subject_key,address" and len(lines) >= 2
+        assert all(len(line.split(",")) == 2 for line in lines)
     page.close()
