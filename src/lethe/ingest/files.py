@@ -14,7 +14,7 @@ from lethe.contracts import Contract
 log = logging.getLogger(__name__)
 
 CENTRE = "_centre"
-CHUNK_BYTES = 256 * 1024 * 1024  # text read into memory per batch
+CHUNK_BYTES = 64 * 1024 * 1024  # bytes on disk read into memory per batch (bounds peak memory)
 
 
 @dataclass(frozen=True)

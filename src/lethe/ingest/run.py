@@ -20,6 +20,8 @@ from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MEMORY_LIMIT = "2GB"
+
 FAMILIES: dict[str, list[str]] = {
     "crm": ["crm_contacts", "crm_individuals", "crm_consents", "crm_purposes", "dsr_requests", "legal_holds"],
     "contact_records": ["contact_records"],
@@ -127,6 +129,9 @@ def run_ingest(
     sources: list[SourceSummary] = []
     con = connect(settings)
     try:
+        # Bound DuckDB's share of memory (its default is 80% of RAM); the GX frame and Python need the rest.
+        con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+        con.execute("set preserve_insertion_order = true")  # source_row numbering relies on it
         schema.ensure(con, contracts)
         for dataset in datasets:
             contract = contracts[dataset]
