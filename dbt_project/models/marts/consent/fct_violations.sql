@@ -207,16 +207,16 @@ final as (
         purpose_name,
         campaign_id,
         -- evidence
-        occurred_at,
+        {{ to_timestamp('occurred_at') }} as occurred_at,
         source_table,
         record_id,
         message_id,
         consent_id,
         consent_reason,
         withdrawal_event_id,
-        withdrawn_at,
+        {{ to_timestamp('withdrawn_at') }} as withdrawn_at,
         {{ dbt.cast('delay_days', api.Column.translate_type('integer')) }} as delay_days,
-        {{ as_of() }} as as_of
+        {{ to_timestamp(as_of()) }} as as_of
     from unioned
 )
 

@@ -48,8 +48,8 @@ final as (
         end as address,
         -- evidence
         assessed.consent_id,
-        assessed.capture_date as consent_captured_at,
-        {{ as_of() }} as as_of
+        {{ to_timestamp('assessed.capture_date') }} as consent_captured_at,
+        {{ to_timestamp(as_of()) }} as as_of
     from assessed
     inner join addresses
         on addresses.tenant_id = assessed.tenant_id

@@ -12,8 +12,8 @@ final as (
         purpose_name,
         channel,
         audience_reason as exclusion_reason,
-        count(*) as subject_count,
-        {{ as_of() }} as as_of
+        {{ dbt.cast('count(*)', api.Column.translate_type('bigint')) }} as subject_count,
+        {{ to_timestamp(as_of()) }} as as_of
     from assessed
     where not is_eligible
     group by tenant_id, purpose_id, purpose_name, channel, audience_reason
