@@ -569,7 +569,7 @@ def risk_distribution(viewer: Viewer, tenants: Sequence[str] | None = None) -> p
     lows = [b for b, _ in _BANDS]
     names = [n for _, n in _BANDS]
     return _scoped(
-        f"with base as (select {status._BASE_RATE} as rate), banded as ("
+        f"with base as (select {status.BASE_RATE_SQL} as rate), banded as ("
         "select len(list_filter($2::double[], x -> score >= x * rate)) as band "
         f"from marts.withdrawal_risk_scores, base where {_TF}) "
         "select band - 1 as band_order, list_extract($3::varchar[], band) as band, count(*) as subjects "

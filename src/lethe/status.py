@@ -26,11 +26,11 @@ HIGH_RISK_MULTIPLE = 3.0
 AGENT_WINDOW_DAYS = 30
 
 _AS_OF = "(select as_of::timestamp from main.snapshot_info)"
-_BASE_RATE = (
+BASE_RATE_SQL = (
     "coalesce((select max(value) from marts.withdrawal_risk_evaluation where metric = 'withdrawal_rate_test' "
     "and isfinite(value) and value > 0), (select avg(score) from marts.withdrawal_risk_scores))"
 )
-HIGH_RISK_SQL = f"score >= {HIGH_RISK_MULTIPLE} * {_BASE_RATE}"
+HIGH_RISK_SQL = f"score >= {HIGH_RISK_MULTIPLE} * {BASE_RATE_SQL}"
 
 
 @dataclass(frozen=True)

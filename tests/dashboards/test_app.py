@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import MARKETING_TENANTS, PAGES, VISIBLE, count, login, metrics, open_page, snap
+from dash_helpers import MARKETING_TENANTS, PAGES, VISIBLE, count, login, metrics, open_page, snap, use_home
 
 TITLES = {
     "overview": "Compliance overview",
@@ -65,7 +65,7 @@ def test_the_real_snapshot_has_what_the_pages_need(real):
 
 
 def test_login_is_required(real):
-    from conftest import APP
+    from dash_helpers import APP
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60)
@@ -177,7 +177,6 @@ def test_pages_keep_working_while_the_pipeline_republishes(real_home_dir, tmp_pa
     import threading
 
     import real_home
-    from conftest import _use_home
 
     from lethe.publish import publish
     from lethe.settings import load_settings
@@ -185,7 +184,7 @@ def test_pages_keep_working_while_the_pipeline_republishes(real_home_dir, tmp_pa
     home = tmp_path / "home"
     shutil.copytree(real_home_dir, home)
     settings = load_settings(real_home.env_for(home))
-    _use_home(monkeypatch, home, real_home.KEY, {"LETHE_TENANTS": str(settings.tenants_file)})
+    use_home(monkeypatch, home, real_home.KEY, {"LETHE_TENANTS": str(settings.tenants_file)})
     stop = threading.Event()
     errors: list[BaseException] = []
     publishes = [0]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PASSWORDS, ROOT, VISIBLE
+from dash_helpers import PASSWORDS, ROOT, VISIBLE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"

@@ -6,7 +6,7 @@ import data
 import pandas as pd
 import pytest
 import scenario
-from conftest import MARKETING_TENANTS, ROOT, snap
+from dash_helpers import MARKETING_TENANTS, ROOT, snap
 
 PERSONAL = {"address", "email", "phone", "mobile_phone", "first_name", "last_name", "subject_key",
             "record_id", "agent_username", "message_id", "consent_id"}
