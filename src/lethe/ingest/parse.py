@@ -24,7 +24,7 @@ from lethe.ingest.files import FileText
 log = logging.getLogger(__name__)
 
 STAGE = "_stage"
-MAX_LINE = 256 * 1024 * 1024
+MAX_LINE = 16 * 1024 * 1024  # longest CSV record; DuckDB sizes its read buffer from it
 
 
 @dataclass(frozen=True)
