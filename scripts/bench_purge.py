@@ -122,7 +122,7 @@ def _queue_erasures(settings, n: int) -> int:
     con = duckdb.connect(str(settings.warehouse))
     try:
         con.execute(
-            """
+            f"""
             insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at,
                                           _source_file, _source_row, _batch_id, _loaded_at)
             select c.tenant_id, 'bench-erasure-' || c.id, $at::timestamp, 'erasure', c.id, $at::timestamp,
@@ -130,9 +130,9 @@ def _queue_erasures(settings, n: int) -> int:
             from raw.crm_contacts c
             where not exists (select 1 from raw.legal_holds h where h.tenant_id = c.tenant_id
                               and (h.crm_contact_id = c.id or h.subject_email = c.email))
-            using sample reservoir($n rows) repeatable (42)
-            """,
-            {"at": settings.as_of.replace(tzinfo=None), "n": n},
+            using sample reservoir({int(n)} rows) repeatable (42)
+            """,  # noqa: S608
+            {"at": settings.as_of.replace(tzinfo=None)},
         )
         return con.execute("select count(*) from raw.dsr_requests where request_id like 'bench-erasure-%'").fetchone()[0]
     finally:
