@@ -58,6 +58,7 @@ def expected(s, scope) -> dict[str, str]:
 
 
 def test_the_real_snapshot_has_what_the_pages_need(real):
+    assert snap(real, "select count(*) from intake.quarantine_files") == 0, "the generated landing zone loads whole"
     assert snap(real, "select count(*) from marts.retention_due where days_past_due > 0") > 0
     assert snap(real, "select count(*) from marts.fct_dsr_requests") > 0
     assert snap(real, "select count(*) from marts.audience_eligible") > 0
