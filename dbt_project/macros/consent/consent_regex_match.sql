@@ -12,5 +12,6 @@
 {%- endmacro %}
 
 {% macro spark__consent_regex_match(expr, pattern) -%}
-    ({{ expr }} rlike '{{ pattern | replace("\\", "\\\\") }}')
+    {#- rlike finds the pattern anywhere: anchor it so Spark full-matches like DuckDB's regexp_full_match -#}
+    ({{ expr }} rlike '^(?:{{ pattern | replace("\\", "\\\\") }})$')
 {%- endmacro %}
