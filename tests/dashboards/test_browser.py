@@ -120,14 +120,15 @@ def settle(page) -> None:
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     for i in range(charts.count()):
         charts.nth(i).locator("canvas, svg").first.wait_for(state="attached")
-    page.evaluate("window.scrollTo(0, 0)")
+    # Streamlit scrolls inside its main container: back to the top, where the key number is
+    page.evaluate("document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
     page.wait_for_timeout(300)
 
 
 @pytest.mark.parametrize("role", ["manager", "marketing", "dpo", "engineer"])
 def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
     page.set_default_timeout(30_000)
     page.goto(server)
     page.get_by_role("textbox", name="Username").fill(role)
