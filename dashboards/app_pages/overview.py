@@ -19,7 +19,10 @@ if per_tenant.empty:
     st.caption("Nothing published for these tenants yet.")
 else:
     labels = {k.name: k.label for k in status.KPIS}
-    st.dataframe(per_tenant.rename(columns=labels), hide_index=True, width="stretch")
+    values = per_tenant.drop(columns="tenant_id")
+    # the centre's own folder only matters when something of it is counted (e.g. quarantined rows)
+    shown = per_tenant[(per_tenant.tenant_id != "_centre") | (values != 0).any(axis=1)]
+    st.dataframe(shown.rename(columns=labels), hide_index=True, width="stretch")
 
 st.subheader("Month by month")
 trend = data.trends(v, tf)

@@ -105,7 +105,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "breaches_open_past_72h",
-        "Breaches past 72 h, authority not notified",
+        "Breaches unnotified after 72 h",
         "breaches detected more than 72 hours before as-of whose authority notification is still missing",
         "select tenant_id, count(*) filter (where is_open and is_past_clock), null from marts.fct_breaches group by 1",
         ("marts.fct_breaches",),

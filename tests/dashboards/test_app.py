@@ -35,7 +35,7 @@ def expected(s, scope) -> dict[str, str]:
         "Open violations": count(n(f"select count(*) from marts.fct_violations where {TF}")),
         "DSRs open": count(n(f"select count(*) from marts.fct_dsr_requests where status in ('open', 'overdue') and {TF}")),
         "DSRs overdue": count(n(f"select count(*) from marts.fct_dsr_requests where due_at < (select as_of::timestamp from snapshot_info) and completed_at is null and status <> 'done' and {TF}")),
-        "Breaches past 72 h, authority not notified": count(n(
+        "Breaches unnotified after 72 h": count(n(
             f"select count(*) from marts.fct_breaches where authority_notified_at is null "
             f"and detected_at + interval 72 hour < (select as_of::timestamp from snapshot_info) and {TF}")),
         "Breaches notified late": count(n(
