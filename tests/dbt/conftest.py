@@ -11,8 +11,7 @@ from lethe.settings import Settings, load_settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-SECRET = "dbt-test-secret-4c1f9e7a2b"
-AS_OF = "2026-06-01T00:00:00"
+from rawlayer import AS_OF, SECRET  # noqa: E402
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ import yaml
 
 from lethe.settings import CONTRACTS_DIR
 
+# The key and instant every dbt test builds with.
+SECRET = "dbt-test-secret-4c1f9e7a2b"
+AS_OF = "2026-06-01T00:00:00"
+
 DUCKDB_TYPES = {
     "string": "varchar",
     "timestamp": "timestamp",

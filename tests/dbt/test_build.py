@@ -6,8 +6,7 @@ from datetime import date, datetime
 
 import duckdb
 import pytest
-from conftest import SECRET
-from rawlayer import write_raw
+from rawlayer import SECRET, write_raw
 
 from lethe.build import BuildResult, parse_project, run_build
 from lethe.errors import LetheError
