@@ -150,7 +150,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         width = max(map(len, kpis), default=0)
         for name, value in kpis.items():
-            print(f"{name:<{width}}  {value}")
+            shown = int(value) if isinstance(value, float) and value.is_integer() else value
+            print(f"{name:<{width}}  {shown}")
     return 0
 
 
