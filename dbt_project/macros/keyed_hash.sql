@@ -9,7 +9,7 @@
 {%- endmacro %}
 
 {% macro default__keyed_hash(tenant_expr, kind, value_expr) -%}
-    sha2(concat('${lethe.key}', ':', {{ tenant_expr }}, ':{{ kind }}:', {{ value_expr }}), 256)
+    sha2(concat({{ lethe_spark_key() }}, ':', {{ tenant_expr }}, ':{{ kind }}:', {{ value_expr }}), 256)
 {%- endmacro %}
 
 {% macro duckdb__keyed_hash(tenant_expr, kind, value_expr) -%}
