@@ -41,7 +41,10 @@ def configure_spark(settings: Settings) -> None:
     """Set the key as the `lethe.key` conf of the active Spark session (read by spark__keyed_hash)."""
     from pyspark.sql import SparkSession
 
-    SparkSession.builder.getOrCreate().conf.set("lethe.key", settings.secret_key.decode())
+    session = SparkSession.builder.getOrCreate()
+    session.conf.set("lethe.key", settings.secret_key.decode())
+    # Spark redacts substituted conf values that look like secrets; spark__keyed_hash reads this hex copy.
+    session.conf.set("lethe.key_hex", settings.secret_key.hex())
 
 
 class Plugin(BasePlugin):
