@@ -18,7 +18,7 @@ import pyarrow as pa
 from lethe.contracts import Contract
 from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
-from lethe.ingest.files import CENTRE, LandingFile, read_text
+from lethe.ingest.files import CENTRE, LandingFile
 from lethe.ingest.normalise import normalise
 from lethe.ingest.parse import STAGE, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
@@ -155,7 +155,7 @@ def load_batch(
         _stage_recordings(con, tenant, files)
         problems: list[FileProblem] = []
     else:
-        problems = parse_batch(con, contract, [read_text(f) for f in files])
+        problems = parse_batch(con, contract, files)
     if contract.format != "file":
         normalise(con, contract, tenant)
     rules = _check(con, contract, future_limit)

@@ -1,8 +1,11 @@
 """Parse a batch of landing files into one staging table of text columns, set-based in DuckDB.
 
-JSON is parsed by DuckDB's JSON functions over all files of the batch at once (the bytes were read
-for hashing anyway); CSV by one `read_csv` call per distinct header. Nested fields are flattened by
-their contract `physicalName` (`CustomerEndpoint.Address`, `Transcript[].Content`).
+JSON is read by one `read_json` call over all files of the batch, with the contract's fields as
+explicit columns; CSV by one `read_csv` call per distinct header. A call that fails is split in halves
+until the failing files are isolated; those (and tiny files) take the careful path: the file's text is
+read in Python (truncated gzip, non-UTF-8, empty) and parsed line by line with DuckDB's JSON functions,
+so a malformed line is quarantined with its row number while the rest of the file loads. Nested fields
+are flattened by their contract `physicalName` (`CustomerEndpoint.Address`, `Transcript[].Content`).
 """
 
 # ruff: noqa: S608 -- SQL is generated from contract identifiers, quoted with q(); values with _lit() or bound.
@@ -10,8 +13,10 @@ their contract `physicalName` (`CustomerEndpoint.Address`, `Transcript[].Content
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import logging
+import zlib
 from dataclasses import dataclass
 
 import duckdb
@@ -19,12 +24,15 @@ import pyarrow as pa
 
 from lethe.contracts import Contract, Property
 from lethe.contracts.rules import q
-from lethe.ingest.files import FileText
+from lethe.ingest.files import FileText, LandingFile, read_text
 
 log = logging.getLogger(__name__)
 
 STAGE = "_stage"
 MAX_LINE = 16 * 1024 * 1024  # longest CSV record; DuckDB sizes its read buffer from it
+MAX_OBJECT = 256 * 1024 * 1024  # largest JSON document read_json accepts
+TINY = 64  # bytes: files this small (empty, whitespace, an empty gzip) take the careful path for its reason
+READ_FORMAT = {"jsonl": "newline_delimited", "json_array": "array", "json": "auto"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,11 @@ def _json_column(prop: Property, doc: str, msg: str | None) -> str:
             f"case when {value} is null then null else case json_type({value}) when 'ARRAY' then from_json({value}, '[\"VARCHAR\"]') "
             f"when 'NULL' then null else [json_extract_string({src}, {path})] end end"
         )
-    text = f"json_extract_string({src}, {path})"
+    return _decoded(prop, f"json_extract_string({src}, {path})")
+
+
+def _decoded(prop: Property, text: str) -> str:
+    """SQL of a property's text with its source encoding undone (Unix seconds to an ISO timestamp)."""
     if prop.source_encoding == "unix_seconds":
         return (
             f"case when regexp_matches({text}, '^[0-9]+(\\.[0-9]+)?$') "
@@ -93,7 +105,7 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
     try:
         if contract.format == "jsonl":
             con.execute(f"""
-                create or replace temp table {STAGE} as
+                insert into {STAGE}
                 with lines as (
                     select t._source_file, l.n as _source_row, rtrim(l.line, chr(13)) as line
                     from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n)
@@ -121,7 +133,7 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
         good = f"select _source_file, _text::json as _doc from _texts where json_valid(_text) and json_type(_text) = '{kind}'"
         if contract.format == "json_array":
             con.execute(f"""
-                create or replace temp table {STAGE} as
+                insert into {STAGE}
                 with docs as ({good}),
                 elems as (
                     select d._source_file, e.n as _source_row, e.el
@@ -134,7 +146,7 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
             """)
         else:
             con.execute(f"""
-                create or replace temp table {STAGE} as
+                insert into {STAGE}
                 with docs as ({good}),
                 msgs as (
                     select d._source_file, d._doc, m.msg, m.n as _msg_n
@@ -148,6 +160,146 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
         return problems
     finally:
         con.unregister("_texts")
+
+
+def _reader_tree(contract: Contract) -> dict:
+    """The contract's physical fields as a tree of read_json column types (nested objects as dicts)."""
+    tree: dict = {}
+    for p in contract.properties:
+        parts = p.physical_name.split(".")
+        if parts[0] == "Transcript[]":
+            if parts[1] == "index":
+                continue
+            parts = ["Transcript", *parts[1:]]
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = "JSON" if p.logical_type == "array" else "VARCHAR"
+    return tree
+
+
+def _reader_type(node: str | dict, *, is_list: bool = False) -> str:
+    if isinstance(node, str):
+        return node
+    struct = "STRUCT(" + ", ".join(f"{q(k)} {_reader_type(v)}" for k, v in node.items()) + ")"
+    return struct + ("[]" if is_list else "")
+
+
+def _reader_sql(contract: Contract, paths: list[str]) -> str:
+    tree = _reader_tree(contract)
+    cols = "{" + ", ".join(f"{_lit(k)}: {_lit(_reader_type(v, is_list=k == 'Transcript'))}" for k, v in tree.items()) + "}"
+    files = "[" + ", ".join(_lit(p) for p in paths) + "]"
+    return (f"read_json({files}, format='{READ_FORMAT[contract.format]}', columns={cols}, filename=true, "
+            f"maximum_object_size={MAX_OBJECT})")
+
+
+def _reader_column(prop: Property) -> str:
+    """SQL of one property's text from a read_json row (`j`) or transcript message (`m.msg`)."""
+    parts = prop.physical_name.split(".")
+    if parts[0] == "Transcript[]":
+        if parts[1] == "index":
+            return "cast(m.n - 1 as varchar)"
+        expr = "m.msg"
+        parts = parts[1:]
+    else:
+        expr = f"j.{q(parts[0])}"
+        parts = parts[1:]
+    for part in parts:
+        expr = f"struct_extract({expr}, {_lit(part)})"
+    if prop.logical_type == "array":
+        return (f"case when {expr} is null then null else case json_type({expr}) when 'ARRAY' then from_json({expr}, '[\"VARCHAR\"]') "
+                f"when 'NULL' then null else [json_extract_string({expr}, '$')] end end")
+    return _decoded(prop, expr)
+
+
+def _load_json_group(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> list[LandingFile]:
+    """Read files with one read_json call into `_stage`; return files that need the careful path instead."""
+    prefix = len(str(files[0].path)) - len(files[0].rel)
+    con.execute(f"create or replace temp table _json as select * from {_reader_sql(contract, [str(f.path) for f in files])}")
+    try:
+        careful: list[LandingFile] = []
+        if contract.format == "json":  # one object per file: a file that held several is not one
+            several = {r for (r,) in con.execute(
+                f"select substr(filename, {prefix + 1}) from _json group by filename having count(*) <> 1").fetchall()}
+            careful = [f for f in files if f.rel in several]
+            if careful:
+                con.execute(f"delete from _json where list_contains(?, substr(filename, {prefix + 1}))", [sorted(several)])
+        cols = ", ".join(f"{_reader_column(p)} as {q(p.name)}" for p in contract.properties)
+        if contract.format == "json":
+            con.execute(f"""
+                insert into {STAGE}
+                select substr(j.filename, {prefix + 1}), m.n, null, {cols}
+                from _json j, unnest(j."Transcript") with ordinality as m(msg, n)
+            """)
+        else:
+            con.execute(f"""
+                insert into {STAGE}
+                select substr(j.filename, {prefix + 1}), j.rowid - min(j.rowid) over (partition by j.filename) + 1,
+                       null, {cols}
+                from _json j
+            """)
+        return careful
+    finally:
+        con.execute("drop table if exists _json")
+
+
+def _careful(con: duckdb.DuckDBPyConnection, contract: Contract, file: LandingFile) -> list[FileProblem]:
+    """One file through Python: its read problem, or its rows parsed line by line / element by element."""
+    text = read_text(file)
+    if text.problem is not None:
+        return [FileProblem(file.rel, text.problem)]
+    return _parse_json(con, contract, [text])
+
+
+def _closes_array(file: LandingFile) -> bool:
+    """True when the file's last non-blank character is `]` (read_json accepts an array never closed)."""
+    try:
+        if not file.path.name.endswith(".gz"):
+            with file.path.open("rb") as fh:
+                fh.seek(max(0, file.size - 4096))
+                return fh.read().rstrip().endswith(b"]")
+        tail = b""
+        with gzip.open(file.path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                tail = (tail + chunk)[-4096:]
+        return tail.rstrip().endswith(b"]")
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
+def _parse_json_files(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> list[FileProblem]:
+    problems: list[FileProblem] = []
+    fast = [f for f in files if f.size >= TINY and (contract.format != "json_array" or _closes_array(f))]
+    held = {f.rel for f in fast}
+    careful = [f for f in files if f.rel not in held]
+    pending = [fast]
+    while pending:
+        group = pending.pop()
+        if not group:
+            continue
+        try:
+            careful += _load_json_group(con, contract, group)
+        except duckdb.Error as exc:
+            if len(group) == 1:
+                log.debug("%s: read_json failed (%s); parsing it carefully", group[0].rel, str(exc).split("\n")[0])
+                careful.append(group[0])
+            else:  # isolate the failing file(s); the others still load in one call
+                mid = len(group) // 2
+                pending += [group[:mid], group[mid:]]
+    for f in sorted(careful, key=lambda f: f.rel):
+        problems += _careful(con, contract, f)
+    return problems
+
+
+def _first_line(file: LandingFile) -> str | None:
+    """The first line of a file (gzip and BOM handled), or None when it cannot be read cheaply."""
+    try:
+        opener = gzip.open if file.path.name.endswith(".gz") else open
+        with opener(file.path, "rb") as fh:
+            head = fh.readline(MAX_LINE)
+        return head.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+        return None
 
 
 def _csv_header(text: str) -> list[str]:
@@ -164,21 +316,25 @@ def _read_csv_sql(paths: list[str], header: list[str]) -> str:
     )
 
 
-def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[FileText]) -> list[FileProblem]:
+def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> list[FileProblem]:
     problems: list[FileProblem] = []
-    groups: dict[tuple[str, ...], list[FileText]] = {}
+    groups: dict[tuple[str, ...], list[LandingFile]] = {}
     required = [p.physical_name for p in contract.properties if p.required]
-    for t in texts:
-        header = _csv_header(t.text or "")
+    for f in files:
+        first = _first_line(f) if f.size >= TINY else None
+        if first is None:
+            text = read_text(f)
+            if text.problem is not None:
+                problems.append(FileProblem(f.rel, text.problem))
+                continue
+            first = text.text or ""
+        header = _csv_header(first)
         missing = [c for c in required if c not in header]
         if missing or len(set(header)) != len(header):
             why = f"missing required column(s) {', '.join(missing)}" if missing else "repeated column names"
-            problems.append(FileProblem(t.file.rel, f"wrong CSV header: {why} (found: {','.join(header)[:200]})"))
+            problems.append(FileProblem(f.rel, f"wrong CSV header: {why} (found: {','.join(header)[:200]})"))
             continue
-        groups.setdefault(tuple(header), []).append(t)
-    con.execute(f"create or replace temp table {STAGE} as select cast(null as varchar) as _source_file, "
-                f"cast(null as bigint) as _source_row, cast(null as varchar) as _parse_error, "
-                f"{_null_columns(contract)} limit 0")
+        groups.setdefault(tuple(header), []).append(f)
     for header, members in groups.items():
         pending = [members]
         while pending:
@@ -187,16 +343,17 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[F
                 _load_csv_group(con, contract, list(header), group)
             except duckdb.Error as exc:
                 if len(group) == 1:
+                    text = read_text(group[0])
                     first = str(exc).split("\n")[0][:300]
-                    problems.append(FileProblem(group[0].file.rel, f"not a valid CSV file ({first})"))
+                    problems.append(FileProblem(group[0].rel, text.problem or f"not a valid CSV file ({first})"))
                 else:  # isolate the bad file(s); the good ones still load
                     mid = len(group) // 2
                     pending += [group[:mid], group[mid:]]
     return problems
 
 
-def _load_csv_group(con: duckdb.DuckDBPyConnection, contract: Contract, header: list[str], group: list[FileText]) -> None:
-    rel_of = {str(t.file.path): t.file.rel for t in group}
+def _load_csv_group(con: duckdb.DuckDBPyConnection, contract: Contract, header: list[str], group: list[LandingFile]) -> None:
+    rel_of = {str(f.path): f.rel for f in group}
     con.execute(f"create or replace temp table _csv as select * from {_read_csv_sql(list(rel_of), header)}")
     con.register("_relmap", pa.table({"filename": list(rel_of), "rel": list(rel_of.values())}))
     try:
@@ -214,16 +371,12 @@ def _load_csv_group(con: duckdb.DuckDBPyConnection, contract: Contract, header: 
         con.execute("drop table if exists _csv")
 
 
-def parse_batch(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[FileText]) -> list[FileProblem]:
+def parse_batch(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> list[FileProblem]:
     """Fill the temp table `_stage` (`_source_file`, `_source_row`, `_parse_error`, one text column per
-    property) from readable files; return the files that could not be parsed at all."""
-    readable = [t for t in texts if t.problem is None]
-    problems = [FileProblem(t.file.rel, t.problem) for t in texts if t.problem is not None]
-    if not readable:
-        con.execute(f"create or replace temp table {STAGE} as select cast(null as varchar) as _source_file, "
-                    f"cast(null as bigint) as _source_row, cast(null as varchar) as _parse_error, "
-                    f"{_null_columns(contract)} limit 0")
-        return problems
+    property) from the files; return the files that could not be parsed at all."""
+    con.execute(f"create or replace temp table {STAGE} as select cast(null as varchar) as _source_file, "
+                f"cast(null as bigint) as _source_row, cast(null as varchar) as _parse_error, "
+                f"{_null_columns(contract)} limit 0")
     if contract.format == "csv":
-        return problems + _parse_csv(con, contract, readable)
-    return problems + _parse_json(con, contract, readable)
+        return _parse_csv(con, contract, files)
+    return _parse_json_files(con, contract, files)
