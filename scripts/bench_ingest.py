@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -55,13 +56,32 @@ def floor(landing: Path, db: Path) -> dict:
     return {"rows": rows, "errors": errors}
 
 
+class _Phases(logging.Handler):
+    """Sums the per-phase seconds ingest logs (`lethe_phases` on its records)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for phase, sec in getattr(record, "lethe_phases", {}).items():
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + sec
+
+
 def ingest(landing: Path, home: Path) -> dict:
+    start = time.perf_counter()
     from lethe.ingest import run_ingest
     from lethe.settings import load_settings
 
+    phases = _Phases()
+    logger = logging.getLogger("lethe.ingest")
+    logger.addHandler(phases)
+    logger.setLevel(logging.INFO)
     settings = load_settings({"LETHE_HOME": str(home), "LETHE_SECRET_KEY": "bench"})
     summary = run_ingest(settings, landing).to_dict()
-    return {"rows": summary["totals"]["loaded"], "totals": summary["totals"]}
+    phases.seconds["imports_and_rest"] = time.perf_counter() - start - sum(phases.seconds.values())
+    return {"rows": summary["totals"]["loaded"], "totals": summary["totals"],
+            "phase_seconds": {k: round(v, 1) for k, v in phases.seconds.items()}}
 
 
 def _child(mode: str, landing: Path, work: Path) -> dict:

@@ -9,6 +9,7 @@ transaction, so a run killed mid-way leaves nothing half-loaded and a retry star
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 from lethe.contracts import Contract
 from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
-from lethe.ingest.files import CENTRE, LandingFile
+from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
 from lethe.ingest.parse import STAGE, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
@@ -26,6 +27,7 @@ from lethe.keys import sql_keyed_hash
 
 log = logging.getLogger(__name__)
 
+PHASES = ("parse", "normalise", "validate_sql", "gx", "dedupe_write")  # timed per batch, logged
 RECORD_CHARS = 16_384  # a quarantined record is truncated to this many characters
 TOMBSTONE_EXEMPT = {"dsr_requests", "legal_holds", "agents", "breaches"}  # evidence of the erasure itself
 
@@ -151,15 +153,20 @@ def load_batch(
     now: datetime,
 ) -> BatchResult:
     """Parse, validate and load one batch of new files; commit everything it writes at once."""
+    clock = [time.perf_counter()]
     if contract.format == "file":
         _stage_recordings(con, tenant, files)
         problems: list[FileProblem] = []
     else:
         problems = parse_batch(con, contract, files)
+    clock.append(time.perf_counter())
     if contract.format != "file":
         normalise(con, contract, tenant)
+    clock.append(time.perf_counter())
     rules = _check(con, contract, future_limit)
+    clock.append(time.perf_counter())
     validations = _gx(con, contract, rules, future_limit)
+    clock.append(time.perf_counter())
 
     key = [q(k + "__typed") for k in contract.dedupe_key]
     latest = q(contract.latest_wins_by + "__typed") if contract.latest_wins_by else None
@@ -256,8 +263,10 @@ def load_batch(
     reasons += tuple(f"file {p.rel}: {p.reason}" for p in problems)
     for tmp in ("_typed", "_checked", "_cand", "_win", STAGE):
         con.execute(f"drop table if exists {tmp}")
-    if tenant == CENTRE:
-        log.debug("centre batch %s", batch_id)
+    clock.append(time.perf_counter())
+    phases = dict(zip(PHASES, (b - a for a, b in zip(clock, clock[1:], strict=False)), strict=True))
+    log.info("batch %s: %d files, %s", batch_id, len(files), ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()),
+             extra={"lethe_phases": phases})
     return BatchResult(
         files=len(files),
         loaded=totals[0],

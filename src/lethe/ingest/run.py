@@ -77,13 +77,15 @@ def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: 
         return None
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    clock = time.perf_counter()
     files = describe(landing, paths)
+    log.info("%s/%s: %d files hashed", tenant, contract.dataset, len(files),
+             extra={"lethe_phases": {"discover_hash": time.perf_counter() - clock}})
     new, changed = _changed(con, files, contract, tenant, f"{contract.dataset}:{tenant}:{run_id}", now)
     results: list[BatchResult] = []
     for i, batch in enumerate(chunks(new)):
         batch_id = f"{contract.dataset}:{tenant}:{run_id}:{i}"
         results.append(load_batch(con, contract, tenant, batch, batch_id=batch_id, future_limit=future_limit, now=now))
-        log.info("%s/%s batch %d: %d files", tenant, contract.dataset, i, len(batch))
     if not results and not changed:
         return None
     return SourceSummary(
