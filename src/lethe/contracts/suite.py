@@ -63,9 +63,11 @@ def _context() -> Any:
     """The process's one ephemeral GX context (GX imported here, once, on first use)."""
     global _CONTEXT
     if _CONTEXT is None:
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # no "Created temporary directory" INFO
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        # GX sets this logger to INFO at import; its "Created temporary directory" line is noise on stderr
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
         from great_expectations.execution_engine import pandas_execution_engine
 
         # GX fingerprints every dataframe under 1 GB by hashing all its values, as costly as the validation
