@@ -58,28 +58,28 @@ def lethe_enforce() -> None:
         return run_step(steps.plan_purge)
 
     @task(pool=POOL)
-    def check_guards(run_id: str) -> str:
+    def check_guards(purge_run_id: str) -> str:
         """Refuse the plan if a guard trips (fails with the reason; nothing is deleted)."""
         from lethe.orchestration import steps
         from lethe.orchestration.tasks import run_step
 
-        return run_step(steps.check_guards, run_id)
+        return run_step(steps.check_guards, purge_run_id)
 
     @task(pool=POOL)
-    def execute_purge(run_id: str) -> str:
+    def execute_purge(purge_run_id: str) -> str:
         """Delete / anonymise what the guarded plan lists, in raw tables, landing files and exports."""
         from lethe.orchestration import steps
         from lethe.orchestration.tasks import run_step
 
-        return run_step(steps.execute_purge, run_id)
+        return run_step(steps.execute_purge, purge_run_id)
 
     @task(pool=POOL)
-    def verify_purge(run_id: str) -> str:
+    def verify_purge(purge_run_id: str) -> str:
         """Check that nothing the plan erased is left anywhere."""
         from lethe.orchestration import steps
         from lethe.orchestration.tasks import run_step
 
-        return run_step(steps.verify_purge, run_id)
+        return run_step(steps.verify_purge, purge_run_id)
 
     @task(pool=POOL)
     def publish() -> str:
@@ -90,9 +90,10 @@ def lethe_enforce() -> None:
         return run_step(steps.publish)
 
     requests = process_requests()
-    run_id = plan_purge()
-    requests >> run_id
-    verified = verify_purge(execute_purge(check_guards(run_id)))
+    # not `run_id`: Airflow reserves that name for the DAG run's id in a task's arguments
+    purge_run_id = plan_purge()
+    requests >> purge_run_id
+    verified = verify_purge(execute_purge(check_guards(purge_run_id)))
     verified >> publish()
 
 
