@@ -114,13 +114,12 @@ def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: dat
     flags = ", ".join(f"{failing_sql(r)} as _f{i}" for i, r in enumerate(rules))
     first_rule = " ".join(f"when _f{i} then {_lit(r.name)}" for i, r in enumerate(rules))
     first_reason = " ".join(f"when _f{i} then {_lit(r.reason)}" for i, r in enumerate(rules))
-    con.execute(f"create or replace temp table _typed as select *, {typed} from {STAGE}")
     con.execute(f"""
         create or replace temp table _checked as
         select *,
                case when _parse_error is not null then 'parse' {first_rule} end as _rule,
                case when _parse_error is not null then _parse_error {first_reason} end as _reason
-        from (select *, {flags} from _typed)
+        from (select *, {flags} from (select *, {typed} from {STAGE}))
     """)
     return rules
 
@@ -232,15 +231,14 @@ def load_batch(
         bad = {p.rel: p.reason for p in problems}
         per_file = dict.fromkeys((f.rel for f in files), (0, 0, 0))
         for rel, loaded, quarantined, dups in con.execute("""
-            select _source_file,
-                   count(*) filter (where _rule is null and not coalesce(_tombstoned, false) and _rn = 1 and not _raw_wins),
-                   count(*) filter (where _rule is not null),
-                   count(*) filter (where _rule is null and not coalesce(_tombstoned, false) and (_rn > 1 or _raw_wins))
-            from (select c._source_file, c._rule, k._tombstoned, k._rn, w._raw_wins
-                  from _checked c
-                  left join _cand k using (_source_file, _source_row)
-                  left join _win w using (_source_file, _source_row))
-            group by 1
+            select _source_file, sum(l), sum(q), sum(d) from (
+                select _source_file, 0 as l, count(*) as q, 0 as d from _checked where _rule is not null group by 1
+                union all
+                select _source_file, 0, 0, count(*) from _cand where not _tombstoned and _rn > 1 group by 1
+                union all
+                select _source_file, count(*) filter (where not _raw_wins), 0, count(*) filter (where _raw_wins)
+                from _win group by 1
+            ) group by 1
         """).fetchall():
             per_file[rel] = (loaded, quarantined, dups)
         insert_rows(con, "lethe_meta.manifest", MANIFEST_COLUMNS,
@@ -261,7 +259,7 @@ def load_batch(
     ).fetchall()
     reasons = tuple(f"{n} row(s): {r}" for r, n in reason_rows)
     reasons += tuple(f"file {p.rel}: {p.reason}" for p in problems)
-    for tmp in ("_typed", "_checked", "_cand", "_win", STAGE):
+    for tmp in ("_checked", "_cand", "_win", STAGE):
         con.execute(f"drop table if exists {tmp}")
     clock.append(time.perf_counter())
     phases = dict(zip(PHASES, (b - a for a, b in zip(clock, clock[1:], strict=False)), strict=True))
