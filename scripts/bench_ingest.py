@@ -22,7 +22,8 @@ import duckdb
 
 FLOOR_READERS = {
     "jsonl": "read_json({files}, format='newline_delimited', union_by_name=true, filename=true, ignore_errors=true, maximum_object_size=268435456)",
-    "json": "read_json({files}, format='auto', union_by_name=true, filename=true, ignore_errors=true, maximum_object_size=268435456)",
+    # one document per file, all alike: union_by_name would read every file's schema (OOM over 46k transcripts)
+    "json": "read_json({files}, format='auto', filename=true, ignore_errors=true, maximum_object_size=268435456)",
     "json_array": "read_json({files}, format='array', union_by_name=true, filename=true, ignore_errors=true, maximum_object_size=268435456)",
     "csv": "read_csv({files}, header=true, union_by_name=true, filename=true, ignore_errors=true)",
 }
