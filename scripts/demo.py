@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     kpis = compute_status(settings.with_as_of(as_of))
     width = max(map(len, kpis), default=0)
     for name, value in kpis.items():
-        print(f"  {name:<{width}}  {value}")
+        shown = int(value) if isinstance(value, float) and value.is_integer() else value
+        print(f"  {name:<{width}}  {shown}")
     if args.no_serve:
         return 0
 
