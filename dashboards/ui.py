@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import data
+import pandas as pd
 import streamlit as st
 
 from lethe import status
@@ -49,3 +50,17 @@ def kpi_metrics(names: list[str], values: dict[str, float], columns: int = 4) ->
     for i, name in enumerate(names):
         kpi = status.BY_NAME[name]
         cols[i % columns].metric(kpi.label, kpi_text(name, values), help=kpi.definition)
+
+
+def quarantine_table(reasons: pd.DataFrame, search: str, *, chart: bool = False) -> None:
+    """The quarantine reasons (file, rule, reason, count) as the intake and quality pages show them:
+    the filter echoed as plain text, "Nothing quarantined." when empty, optionally a chart by rule."""
+    if search:
+        st.caption("Filtered by:")
+        st.text(search[:300])
+    if reasons.empty:
+        st.success("Nothing quarantined.")
+        return
+    if chart:
+        st.bar_chart(reasons.groupby("rule", as_index=False)["count"].sum(), x="rule", y="count")
+    st.dataframe(reasons, hide_index=True, width="stretch")

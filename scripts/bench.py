@@ -1,6 +1,6 @@
 """`make bench`: measure Lethe at scale and write BENCHMARKS.md from what was measured.
 
-Stages (each writes .bench/results/<stage>.json, so a stage can be re-run alone with --only):
+Stages (each writes benchmarks/results/<stage>.json, so a stage can be re-run alone with --only):
   generate   lethe generate --subjects N: wall time, peak RSS, files, bytes
   ingest     scripts/bench_ingest.py: floor (DuckDB readers, no validation) vs lethe ingest
   build      lethe build (dbt) vs the same compiled SQL run directly in one DuckDB connection
@@ -152,16 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / ".bench")
     parser.add_argument("--spark-subjects", type=int, default=2000,
                         help="local Spark on 2 cores cannot take the full size in a bench run")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
+                        help="where each stage's JSON is kept (tracked in git, so BENCHMARKS.md can be re-rendered)")
     parser.add_argument("--only", nargs="*", choices=STAGES, help="run only these stages")
     args = parser.parse_args(argv)
-    results_dir = args.work / "results"
+    results_dir = args.results
     results_dir.mkdir(parents=True, exist_ok=True)
     for stage in args.only or STAGES:
         print(f"[bench] {stage} ...", flush=True)
         started = datetime.now(UTC).isoformat(timespec="seconds")
         result = globals()[f"stage_{stage}"](args, args.work)
         result.update({"measured_at": started, "machine": machine(), "subjects": args.subjects,
-                       "load_average_after": os.getloadavg()[0]})
+                       "load_average_after": round(os.getloadavg()[0], 2)})
         (results_dir / f"{stage}.json").write_text(json.dumps(result, indent=2, default=str))
         print(json.dumps(result, indent=2, default=str), flush=True)
     print(f"[bench] results in {results_dir}; BENCHMARKS.md is written from them by scripts/bench_report.py")

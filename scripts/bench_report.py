@@ -1,4 +1,4 @@
-"""Write BENCHMARKS.md from the JSON results that scripts/bench.py stages left in .bench/results."""
+"""Write BENCHMARKS.md from the JSON results that scripts/bench.py stages left in benchmarks/results."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def render(results: dict[str, dict]) -> str:
         "",
         "Every figure below was measured by `make bench` (scripts/bench.py; one stage alone:",
         "`.venv/bin/python scripts/bench.py --only STAGE`), on the machine named with each stage.",
-        "Nothing here is asserted by a test. Each stage's raw JSON is kept in `.bench/results/`.",
+        "Nothing here is asserted by a test. Each stage's raw JSON is kept in `benchmarks/results/`.",
         "",
     ]
     for stage, goal in GOALS.items():
@@ -60,7 +60,7 @@ def render(results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", type=Path, default=ROOT / ".bench" / "results")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     results = {p.stem: json.loads(p.read_text()) for p in sorted(args.results.glob("*.json"))}

@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, tenant_filter, viewer
+from ui import fmt, quarantine_table, tenant_filter, viewer
 
 v = viewer()
 st.title("Data intake")
@@ -15,9 +15,6 @@ c1.metric("Rows loaded", fmt(summary.rows_loaded.sum()))
 c2.metric("Rows quarantined", fmt(summary.rows_quarantined.sum()))
 c3.metric("Files quarantined whole", fmt(summary.files_quarantined.sum()))
 c4.metric("Duplicates skipped", fmt(summary.duplicates_skipped.sum()))
-if search:
-    st.caption("Filtered by:")
-    st.text(search[:300])
 
 st.subheader("Loaded and quarantined, per tenant and source")
 if summary.empty:
@@ -26,7 +23,4 @@ else:
     st.dataframe(summary, hide_index=True, width="stretch")
 
 st.subheader("Quarantine reasons")
-if reasons.empty:
-    st.success("Nothing quarantined.")
-else:
-    st.dataframe(reasons, hide_index=True, width="stretch")
+quarantine_table(reasons, search)

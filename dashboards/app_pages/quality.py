@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, kpi_text, tenant_filter, viewer
+from ui import fmt, kpi_text, quarantine_table, tenant_filter, viewer
 
 from lethe import status
 
@@ -28,14 +28,7 @@ else:
 search = st.text_input("Filter quarantine reasons", key="quality_search", max_chars=20000)
 reasons = data.quarantine_reasons(v, tf, search)
 st.subheader("Quarantine by reason")
-if search:
-    st.caption("Filtered by:")
-    st.text(search[:300])
-if reasons.empty:
-    st.success("Nothing quarantined.")
-else:
-    st.bar_chart(reasons.groupby("rule", as_index=False)["count"].sum(), x="rule", y="count")
-    st.dataframe(reasons, hide_index=True, width="stretch")
+quarantine_table(reasons, search, chart=True)
 
 st.subheader("Failures")
 if failures.empty:
