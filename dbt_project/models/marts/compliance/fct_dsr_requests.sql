@@ -2,7 +2,7 @@
 with
 
 dsr_requests as (
-    select * from {{ ref('stg_lethe__dsr_requests') }}
+    select * from {{ ref('int_dsr_requests_resolved') }}
 ),
 
 tenant_policy as (
@@ -33,27 +33,14 @@ requests as (
     select
         dsr_requests.tenant_id,
         dsr_requests.request_id,
-        dsr_requests.type,
+        dsr_requests.request_type as type,
         dsr_requests.received_at,
         dsr_requests.verified_at,
-        coalesce(by_contact.subject_key, by_email.subject_key, by_phone.subject_key) as subject_key,
-        coalesce(by_contact.crm_contact_id, by_email.crm_contact_id, by_phone.crm_contact_id) as crm_contact_id,
+        dsr_requests.subject_key,
         {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'dsr_requests.received_at') }} as due_at
     from dsr_requests
     left join tenant_policy
         on tenant_policy.tenant_id = dsr_requests.tenant_id
-    left join identities as by_contact
-        on by_contact.tenant_id = dsr_requests.tenant_id
-        and by_contact.identity_kind = 'contact'
-        and by_contact.identity_value = dsr_requests.crm_contact_id
-    left join identities as by_email
-        on by_email.tenant_id = dsr_requests.tenant_id
-        and by_email.identity_kind = 'email'
-        and by_email.identity_value = dsr_requests.subject_email
-    left join identities as by_phone
-        on by_phone.tenant_id = dsr_requests.tenant_id
-        and by_phone.identity_kind = 'phone'
-        and by_phone.identity_value = dsr_requests.subject_phone
     where dsr_requests.received_at <= {{ as_of() }}
 ),
 
