@@ -18,12 +18,10 @@ read-only serving snapshot the dashboard reads.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import Asset, dag, task
 
-from lethe.orchestration import MARTS_ASSET_URI, POOL, RETRIES, RETRY_DELAY
-from lethe.orchestration.callbacks import record_run_failure, record_run_success, record_task_failure
+from lethe.orchestration import MARTS_ASSET_URI, POOL
+from lethe.orchestration.callbacks import lethe_dag_defaults
 
 MARTS = Asset(MARTS_ASSET_URI)
 
@@ -31,14 +29,9 @@ MARTS = Asset(MARTS_ASSET_URI)
 @dag(
     dag_id="lethe_enforce",
     schedule=[MARTS],
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
     tags=["lethe", "enforce", "purge", "writes-warehouse"],
-    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY, "on_failure_callback": record_task_failure},
-    on_success_callback=record_run_success,
-    on_failure_callback=record_run_failure,
+    **lethe_dag_defaults(),
 )
 def lethe_enforce() -> None:
     @task(pool=POOL)

@@ -17,8 +17,6 @@ data contract (bad rows to `quarantine`), then builds the dbt staging views on t
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import Asset, Variable, dag, task, task_group
 
 from lethe.orchestration import (
@@ -26,10 +24,8 @@ from lethe.orchestration import (
     INGEST_SCHEDULE_VARIABLE,
     POOL,
     RAW_ASSET_URI,
-    RETRIES,
-    RETRY_DELAY,
 )
-from lethe.orchestration.callbacks import record_run_failure, record_run_success, record_task_failure
+from lethe.orchestration.callbacks import lethe_dag_defaults
 from lethe.orchestration.steps import families
 
 RAW = Asset(RAW_ASSET_URI)
@@ -38,14 +34,9 @@ RAW = Asset(RAW_ASSET_URI)
 @dag(
     dag_id="lethe_ingest",
     schedule=Variable.get(INGEST_SCHEDULE_VARIABLE, default=DEFAULT_INGEST_SCHEDULE),
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
     tags=["lethe", "ingest", "writes-warehouse"],
-    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY, "on_failure_callback": record_task_failure},
-    on_success_callback=record_run_success,
-    on_failure_callback=record_run_failure,
+    **lethe_dag_defaults(),
 )
 def lethe_ingest() -> None:
     @task

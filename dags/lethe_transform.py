@@ -15,12 +15,10 @@ the withdrawal-risk model.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import Asset, dag, task
 
-from lethe.orchestration import MARTS_ASSET_URI, POOL, RAW_ASSET_URI, RETRIES, RETRY_DELAY
-from lethe.orchestration.callbacks import record_run_failure, record_run_success, record_task_failure
+from lethe.orchestration import MARTS_ASSET_URI, POOL, RAW_ASSET_URI
+from lethe.orchestration.callbacks import lethe_dag_defaults
 from lethe.orchestration.cosmos_dbt import dbt_task_group
 
 RAW = Asset(RAW_ASSET_URI)
@@ -30,14 +28,9 @@ MARTS = Asset(MARTS_ASSET_URI)
 @dag(
     dag_id="lethe_transform",
     schedule=[RAW],
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
     tags=["lethe", "transform", "dbt", "writes-warehouse"],
-    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY, "on_failure_callback": record_task_failure},
-    on_success_callback=record_run_success,
-    on_failure_callback=record_run_failure,
+    **lethe_dag_defaults(),
 )
 def lethe_transform() -> None:
     @task(pool=POOL)

@@ -57,6 +57,9 @@ def airflow_env(airflow_home: Path, base: Mapping[str, str], lethe_home: Path | 
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|lethe|cosmos)\..*",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
+            # cosmos reports every task and DAG run to its vendor's usage endpoint by default; a
+            # pipeline that handles personal data makes no outbound calls nobody asked for
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": env.get("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False"),
             "PATH": bin_dir + ":" + env.get("PATH", ""),
             "PYTHONPATH": str(DAGS_DIR) + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
         }
