@@ -4,9 +4,11 @@ Stages (each writes benchmarks/results/<stage>.json, so a stage can be re-run al
   generate   lethe generate --subjects N: wall time, peak RSS, files, bytes
   ingest     scripts/bench_ingest.py: floor (DuckDB readers, no validation) vs lethe ingest
   build      lethe build (dbt) vs the same compiled SQL run directly in one DuckDB connection
+  incremental scripts/bench_build_incremental.py: full build vs the build after one more day (on a copy)
   purge      scripts/bench_purge.py: a retention purge and 10,000 erasures vs bare DELETEs
   dashboard  scripts/bench_dashboard.py: page render times on the published snapshot
   spark      scripts/bench_spark.py: the dbt project on DuckDB vs Spark (small data)
+  airflow    scripts/bench_airflow.py: the three DAGs through Airflow vs `lethe run` on the same data
 The report keeps the figures of stages that were not re-run, with the date they were measured.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 BIN = Path(PY).parent
-STAGES = ("generate", "ingest", "build", "purge", "dashboard", "spark")
+STAGES = ("generate", "ingest", "build", "incremental", "purge", "dashboard", "spark")
 AS_OF = "2026-11-01T00:00:00Z"
 SECRET = "bench-secret"
 
@@ -115,6 +117,25 @@ def stage_build(args, work: Path) -> dict:
     }
 
 
+def stage_incremental(args, work: Path) -> dict:
+    """The build stage's home, copied (a day of data is added to it): full build vs incremental build."""
+    scratch = work / "incremental-scratch"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    home, landing = scratch / "home", scratch / "landing"
+    shutil.copytree(work / "home", home)
+    shutil.copytree(work / "landing-pipeline", landing)
+    try:
+        res = subprocess.run([PY, str(ROOT / "scripts/bench_build_incremental.py"), "--home", str(home),
+                              "--landing", str(landing), "--tenants", str(landing / "tenants.yml"), "--as-of", AS_OF,
+                              "--secret", SECRET], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SystemExit(f"bench: bench_build_incremental failed:\n{res.stderr[-3000:]}")
+        return {"command": "scripts/bench_build_incremental.py --home COPY-OF-HOME", **last_json(res.stdout)}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def stage_purge(args, work: Path) -> dict:
     home, landing = work / "home", work / "landing-pipeline"
     res = subprocess.run([PY, str(ROOT / "scripts/bench_purge.py"), "--home", str(home), "--landing", str(landing),
@@ -144,6 +165,16 @@ def stage_spark(args, work: Path) -> dict:
     if res.returncode != 0:
         raise SystemExit(f"bench: bench_spark failed:\n{res.stderr[-3000:]}")
     return {"command": f"scripts/bench_spark.py --subjects {args.spark_subjects}", **last_json(res.stdout)}
+
+
+def stage_airflow(args, work: Path) -> dict:
+    landing = work / "landing"
+    res = subprocess.run([PY, str(ROOT / "scripts/bench_airflow.py"), "--landing", str(landing),
+                          "--tenants", str(landing / "tenants.yml"), "--work", str(work / "airflow-bench"),
+                          "--as-of", AS_OF, "--secret", SECRET], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"bench: bench_airflow failed:\n{res.stderr[-3000:]}")
+    return {"command": "scripts/bench_airflow.py --landing DIR --tenants DIR/tenants.yml --work W", **last_json(res.stdout)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,11 @@ GOALS = {
     "generate": "`--subjects 200000` finishes in minutes with bounded memory",
     "ingest": "ingest within 2x the floor (DuckDB reading the same files, no validation); peak memory under 4 GB",
     "build": "dbt build at most 1.3x the same compiled SQL run directly in one DuckDB connection",
+    "incremental": "incremental build at most 15% of the full build (after one more day of data)",
     "purge": "10,000 erasure requests in under 60 s",
     "dashboard": "median page render under 300 ms, p95 under 1 s after the cache is warm",
     "spark": "the same project on Spark: ratio DuckDB/Spark",
+    "airflow": "the three DAGs through Airflow at most 1.2x `lethe run` on the same data",
 }
 
 
