@@ -163,8 +163,15 @@ def _status(result: Any) -> str:
     return str(getattr(result.status, "value", result.status)).lower()
 
 
-def run_build(settings: Settings, select: str | None = None, *, target: str = "duckdb") -> BuildResult:
-    """Build (run + test) the dbt project at settings.as_of; raise BuildError naming the first failing node."""
+def run_build(
+    settings: Settings, select: str | None = None, *, target: str = "duckdb", full_refresh: bool = False
+) -> BuildResult:
+    """Build (run + test) the dbt project at settings.as_of; raise BuildError naming the first failing node.
+
+    Incremental models (per-event folds over raw tables, `materialized=incremental` in dbt_project) fold rows loaded
+    since the last build; full_refresh=True (`--full-refresh`) rebuilds them from the raw layer, which every
+    rebuild after a purge or erasure must do so that no deleted raw row survives in a derived table.
+    """
     start = time.perf_counter()
     if target == "duckdb":
         write_policy(settings)
@@ -175,7 +182,7 @@ def run_build(settings: Settings, select: str | None = None, *, target: str = "d
 
         configure_spark(settings)
     target_dir = dbt_target_dir(settings) if target == "duckdb" else settings.home / "dbt" / f"target-{target}"
-    args = ["build"] + (["--select", select] if select else [])
+    args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     res = _invoke(settings, args, target, target_dir)
     if res.exception is not None:
         raise BuildError(f"dbt build could not run: {_one_line(res.exception)}")

@@ -37,12 +37,15 @@ class BuildAllResult:
         return f"{self.dbt.render()}\n{self.risk.render()}"
 
 
-def build_all(settings: Settings) -> BuildAllResult:
-    """`lethe build`: every dbt model and test, then the withdrawal-risk model on the fresh features."""
+def build_all(settings: Settings, *, full_refresh: bool = False) -> BuildAllResult:
+    """`lethe build`: every dbt model and test, then the withdrawal-risk model on the fresh features.
+
+    full_refresh rebuilds the incremental models from the raw layer too (see lethe.build.run_build).
+    """
     from lethe.build import run_build
     from lethe.risk import train_and_score
 
-    return BuildAllResult(dbt=run_build(settings), risk=train_and_score(settings))
+    return BuildAllResult(dbt=run_build(settings, full_refresh=full_refresh), risk=train_and_score(settings))
 
 
 def run_all(settings: Settings) -> RunResult:

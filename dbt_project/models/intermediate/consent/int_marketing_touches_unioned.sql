@@ -2,8 +2,8 @@
 -- when first processed or delivered) and outbound calls whose Attributes (campaignId) name a marketing campaign.
 with
 
-email_events as (
-    select * from {{ ref('stg_sendgrid__email_events') }}
+first_sends as (
+    select * from {{ ref('int_email_messages_first_sent') }}
 ),
 
 contact_records as (
@@ -35,38 +35,26 @@ marketing_campaigns as (
     where purposes.is_marketing
 ),
 
-sends as (
-    select
-        email_events.*,
-        row_number() over (
-            partition by email_events.tenant_id, coalesce(email_events.sg_message_id, email_events.sg_event_id)
-            order by email_events.event_at, email_events.sg_event_id
-        ) as rank_in_message
-    from email_events
-    where email_events.event in ('processed', 'delivered')
-),
-
 email_touches as (
     select
-        sends.tenant_id,
+        first_sends.tenant_id,
         points.subject_key,
         'email' as channel,
         marketing_campaigns.purpose_id,
         marketing_campaigns.purpose_name,
-        sends.campaign_id,
-        sends.event_at as touched_at,
+        first_sends.campaign_id,
+        first_sends.sent_at as touched_at,
         'email_events' as source_table,
-        sends.sg_event_id as record_id,
-        sends.sg_message_id as message_id
-    from sends
+        first_sends.sg_event_id as record_id,
+        first_sends.sg_message_id as message_id
+    from first_sends
     inner join marketing_campaigns
-        on marketing_campaigns.tenant_id = sends.tenant_id
-        and marketing_campaigns.campaign_id = sends.campaign_id
+        on marketing_campaigns.tenant_id = first_sends.tenant_id
+        and marketing_campaigns.campaign_id = first_sends.campaign_id
     inner join points
-        on points.tenant_id = sends.tenant_id
+        on points.tenant_id = first_sends.tenant_id
         and points.kind = 'email'
-        and points.point_value = sends.email
-    where sends.rank_in_message = 1
+        and points.point_value = first_sends.email
 ),
 
 campaign_calls as (

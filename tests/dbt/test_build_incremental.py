@@ -1,0 +1,98 @@
+"""Incremental build: one more day of data folded in equals a full rebuild; purged raw rows never survive."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from rawlayer import AS_OF, SECRET
+
+from lethe.build import run_build
+from lethe.ingest import run_ingest
+from lethe.settings import Settings, load_settings
+from lethe.synth.generator import generate
+from lethe.synth.next_day import write_next_day
+
+INCREMENTAL = "intermediate.int_email_messages_first_sent"
+DOWNSTREAM = "intermediate.int_marketing_touches_unioned"
+SELECT = f"+{DOWNSTREAM.split('.')[1]}"  # the incremental model, its sources and its first consumer
+
+
+def _fingerprint(settings: Settings, table: str) -> tuple[int, int]:
+    """Row count and an order-independent checksum of every column of every row."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        n, checksum = con.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {table} t").fetchone()  # noqa: S608
+        return int(n), int(checksum)
+    finally:
+        con.close()
+
+
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def next_day_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int]:
+    """A generated home built at AS_OF, then one more day ingested and built incrementally at AS_OF + 1 day."""
+    root = tmp_path_factory.mktemp("incremental")
+    landing = root / "landing"
+    generate(landing, tenants=2, subjects=60, end=AS_OF + "Z")
+    settings = load_settings({
+        "LETHE_HOME": str(root / "home"), "LETHE_LANDING": str(landing), "LETHE_TENANTS": str(landing / "tenants.yml"),
+        "LETHE_SECRET_KEY": SECRET, "LETHE_AS_OF": AS_OF,
+    })
+    run_ingest(settings, landing=landing)
+    run_build(settings, select=SELECT)
+    messages_before = _fingerprint(settings, INCREMENTAL)[0]
+    drop = write_next_day(Path(landing), settings.as_of.date())
+    assert drop.email_events > 0
+    nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
+    run_ingest(nxt, landing=landing)
+    run_build(nxt, select=SELECT)
+    incremental = {t: _fingerprint(nxt, t) for t in (INCREMENTAL, DOWNSTREAM)}
+    assert incremental[INCREMENTAL][0] > messages_before, "the new day's messages were folded in"
+    return nxt, incremental, messages_before
+
+
+def test_incremental_build_equals_a_full_refresh_of_the_same_data(next_day_home) -> None:
+    settings, incremental, _ = next_day_home
+    run_build(settings, select=SELECT, full_refresh=True)
+    assert {t: _fingerprint(settings, t) for t in incremental} == incremental
+
+
+def _delete_sender(settings: Settings, offset: int) -> set[str]:
+    """Delete every raw email event of one mailed address (as a purge does); return the deleted event ids."""
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        email = con.execute(
+            f"select email from {INCREMENTAL} group by email order by email limit 1 offset {offset}"  # noqa: S608
+        ).fetchone()[0]
+        ids = {r[0] for r in con.execute(
+            "select sg_event_id from raw.email_events where lower(trim(email)) = ?", [email]).fetchall()}
+        con.execute("delete from raw.email_events where lower(trim(email)) = ?", [email])
+        return ids
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("full_refresh", [True, False], ids=["purge-full-refresh", "safety-net-without-full-refresh"])
+def test_deleted_raw_rows_do_not_survive_in_incremental_models(next_day_home, full_refresh: bool) -> None:
+    settings, _, _ = next_day_home
+    deleted = _delete_sender(settings, offset=0 if full_refresh else 1)
+    assert deleted
+    survivors = lambda: _query(settings, f"select sg_event_id from {INCREMENTAL}")  # noqa: E731, S608
+    assert {r[0] for r in survivors()} & deleted, "the address had a send folded in before the purge"
+    run_build(settings, select=SELECT, full_refresh=full_refresh)
+    assert not {r[0] for r in survivors()} & deleted
+    touches = _query(settings, f"select record_id from {DOWNSTREAM} where source_table = 'email_events'")  # noqa: S608
+    assert not {r[0] for r in touches} & deleted
+    folded = _fingerprint(settings, INCREMENTAL)
+    run_build(settings, select=SELECT, full_refresh=True)
+    assert _fingerprint(settings, INCREMENTAL) == folded
