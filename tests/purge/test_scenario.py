@@ -96,6 +96,8 @@ def test_erin_who_asked_to_be_erased_is_gone_everywhere_and_tombstoned(scenario:
         ("contact", keyed_hash(key, TENANT, "contact", ERIN["id"])),
         ("email", keyed_hash(key, TENANT, "email", ERIN["email"])),
         ("phone", keyed_hash(key, TENANT, "phone", ERIN["phone"])),
+        ("connect_contact", keyed_hash(key, TENANT, "connect_contact", "ctr-erin-1")),
+        ("connect_contact", keyed_hash(key, TENANT, "connect_contact", "ctr-erin-2")),
     }
     assert set(_rows(scenario, "select kind, identity_hash from lethe_meta.tombstones")) == expected
 

@@ -105,6 +105,11 @@ def _identity_sql(contract: Contract, tenant: str) -> str | None:
             checks.append(f"case when {col} like '%@%' then {hit('email', col)} else {hit('phone', col)} end")
     if contract.dataset == "crm_contacts":
         checks.append(hit("contact", q("id")))
+    if contract.dataset in ("contact_records", "transcripts"):
+        checks.append(hit("connect_contact", q("contact_id")))
+    if contract.dataset == "recordings":
+        # Amazon Connect names a recording <ContactId>_<timestamp>.wav: the file name up to '_' or '.'
+        checks.append(hit("connect_contact", f"regexp_extract({q('recording_path')}, '([^/_.]+)[^/]*$', 1)"))
     return " or ".join(f"coalesce({c}, false)" for c in checks) if checks else None
 
 
@@ -139,6 +144,26 @@ def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_
     by_rule = {r.name: counts[i] for i, r in enumerate(rules)}
     outcomes: list[ExpectationOutcome] = validate_batch(contract, table, future_limit)
     return [(o, by_rule[o.rule]) for o in outcomes]
+
+
+def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, raw: str, tenant: str, batch_id: str,
+                   key_match: str, tenant_filter: str) -> None:
+    """Record every copy of a record that will not be the raw row (set-based, inside the batch's transaction):
+    batch rows that lost dedupe, batch rows an existing raw row beats, and raw rows a batch row replaces."""
+    key = contract.dedupe_key[0]
+    t, d, b = _lit(tenant), _lit(contract.dataset), _lit(batch_id)
+    con.execute(f"""
+        insert into lethe_meta.record_copies
+        select {t}, {d}, cast({q(key + '__typed')} as varchar), _source_file, _source_row, {b}
+        from _cand where not _tombstoned and _rn > 1 and {q(key + '__typed')} is not null
+        union all
+        select {t}, {d}, cast({q(key + '__typed')} as varchar), _source_file, _source_row, {b}
+        from _win where _raw_wins and {q(key + '__typed')} is not null
+        union all
+        select {t}, {d}, cast(r.{q(key)} as varchar), r._source_file, r._source_row, {b}
+        from {raw} r semi join _win c on not c._raw_wins {tenant_filter} and {key_match}
+        where r._source_file is not null
+    """)
 
 
 def load_batch(
@@ -222,6 +247,8 @@ def load_batch(
         if problems:
             insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],
                     [(tenant, contract.dataset, p.rel, p.reason, batch_id, stamp) for p in problems])
+        if not contract.centre:
+            _record_copies(con, contract, raw, tenant, batch_id, key_match, tenant_filter)
         replaced = con.execute(f"""
             delete from {raw} r using _win c
             where not c._raw_wins {tenant_filter} and {key_match}

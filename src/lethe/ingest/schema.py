@@ -24,6 +24,15 @@ META_DDL = [
         sql_unexpected_count bigint, validated_at timestamp)""",
 ]
 
+# Every copy of a record that is NOT the row in raw (a re-delivery that lost dedupe, or a row a later copy
+# replaced): the purge finds the landing files holding a record from raw._source_file plus these, without
+# scanning the landing zone. record_id is the dataset's first dedupe-key column, as text.
+COPIES_DDL = """create table lethe_meta.record_copies (
+    tenant_id varchar not null, dataset varchar not null, record_id varchar not null,
+    source_file varchar not null, source_row bigint, batch_id varchar)"""
+# (tenant, dataset) pairs loaded before copies were recorded: for them the purge still scans every file.
+UNTRACKED_DDL = "create table lethe_meta.record_copies_untracked (tenant_id varchar, dataset varchar)"
+
 
 def raw_columns(contract: Contract) -> list[tuple[str, str]]:
     """(name, DuckDB type) of a raw table: tenant_id, the contract's properties in order, load metadata."""
@@ -40,6 +49,27 @@ def ensure(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> No
     tombstones.ensure(con)
     for ddl in META_DDL:
         con.execute(ddl)
+    ensure_copies(con)
     for contract in contracts.values():
         cols = ", ".join(f"{q(n)} {t}" for n, t in raw_columns(contract))
         con.execute(f"create table if not exists raw.{q(contract.dataset)} ({cols})")
+
+
+def ensure_copies(con: duckdb.DuckDBPyConnection) -> None:
+    """Create lethe_meta.record_copies if missing; whatever the manifest already holds is marked untracked."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'lethe_meta' and table_name = 'record_copies'"
+    ).fetchone()[0]
+    if exists:
+        return
+    con.execute("begin transaction")
+    try:
+        con.execute(UNTRACKED_DDL)
+        con.execute("insert into lethe_meta.record_copies_untracked select distinct tenant_id, dataset "
+                    "from lethe_meta.manifest where tenant_id is not null")
+        con.execute(COPIES_DDL)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise

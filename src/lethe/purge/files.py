@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 256 * 1024 * 1024
+FSYNC_THREADS = 32
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,30 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.purge-tmp")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_many(contents: dict[Path, bytes]) -> None:
+    """write_atomic for many files: every temp file written, then all fsynced at once (fsync waits on the disk,
+    not the CPU, so the waits overlap in threads), then each renamed over its file. A run killed part-way leaves
+    each file either old or new, and the purge's next run rewrites whatever is still old."""
+    for path, data in contents.items():
+        _tmp(path).write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
+        list(pool.map(_fsync, [_tmp(p) for p in contents]))
+    for path in contents:
+        os.replace(_tmp(path), path)
 
 
 def _files(root: Path, source: LandingSource) -> list[Path]:
@@ -164,16 +190,22 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
     return out
 
 
-def _rewrite_csv(con: duckdb.DuckDBPyConnection, path: Path, source: LandingSource) -> tuple[bytes | None, int] | None:
+def _csv_ops(con: duckdb.DuckDBPyConnection) -> tuple[pl.Series, pl.Series, pl.DataFrame]:
+    """The keys to drop and to patch, and the quarantined (file, pos) of the current _ops/_qpos tables."""
+    ops = con.execute("select key, drop, patches is not null and list_contains(patches, 'patch') as p from _ops").pl()
+    return ops.filter(pl.col("drop"))["key"], ops.filter(pl.col("p"))["key"], con.execute("select * from _qpos").pl()
+
+
+def _rewrite_csv(
+    path: Path, source: LandingSource, ops: tuple[pl.Series, pl.Series, pl.DataFrame]
+) -> tuple[bytes | None, int] | None:
     raw = _read(path)
     bom = raw.startswith(BOM)
     frame = pl.read_csv(io.BytesIO(raw[3:] if bom else raw), infer_schema=False, empty_string_is_null=False)
     if source.key not in frame.columns:
         return None
-    ops = con.execute("select key, drop, patches is not null and list_contains(patches, 'patch') from _ops").pl()
-    drop = ops.filter(pl.col("drop"))["key"]
-    patch = ops.filter(pl.col(ops.columns[2]))["key"]
-    positions = con.execute("select pos from _qpos where file = ?", [str(path)]).pl()["pos"]
+    drop, patch, qpos = ops
+    positions = qpos.filter(pl.col("file") == str(path))["pos"]
     frame = frame.with_row_index("_pos", offset=1)
     hit_drop = pl.col(source.key).is_in(drop.implode()) | pl.col("_pos").is_in(positions.implode())
     blank = [c for c in source.patch if c in frame.columns]
@@ -192,43 +224,64 @@ def _rewrite_csv(con: duckdb.DuckDBPyConnection, path: Path, source: LandingSour
 
 
 def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
-    """Rewrite (or delete) every landing file holding a planned record; (tenant, dataset, action, records) counts."""
+    """Rewrite (or delete) every landing file holding a planned record; (tenant, dataset, action, records) counts.
+
+    Only the files the plan named (lethe_meta.purge_landing_files) are opened; a tenant's dataset loaded
+    before record copies were tracked is scanned whole."""
     counts: list[tuple[str, str, str, int]] = []
-    pairs = con.execute(
-        """
-        select distinct tenant_id, source_table from lethe_meta.purge_plans where run_id = $run
-        union
-        select distinct p.tenant_id, q.dataset from lethe_meta.purge_plans p
-        join (select unnest($datasets::varchar[]) as dataset, unnest($folders::varchar[]) as folder) q
-          on p.record_id like p.tenant_id || '/' || q.folder || '/%'
-        where p.run_id = $run and p.source_table = 'quarantine.rows'
-        order by all
-        """,
-        {"run": run_id, "datasets": list(LANDING), "folders": [s.folder for s in LANDING.values()]},
-    ).fetchall()
+    listed: dict[tuple[str, str], list[str | None]] = {}
+    for tenant, dataset, rel in con.execute(
+        "select tenant_id, dataset, path from lethe_meta.purge_landing_files where run_id = ? order by all",
+        [run_id],
+    ).fetchall():
+        listed.setdefault((tenant, dataset), []).append(rel)
+    pairs = sorted(listed)
     for tenant, dataset in pairs:
         source = LANDING.get(dataset)
         if source is None:
             continue
         _ops(con, run_id, tenant, dataset)
         _quarantined(con, run_id, tenant, landing)
-        paths = _files(landing / tenant, source)
+        rels = listed[(tenant, dataset)]
+        if None in rels:
+            paths = _files(landing / tenant, source)
+        else:
+            paths = [p for rel in rels if rel is not None and (p := landing / rel).is_file()]
         if source.fmt == "csv":
-            results = {p: r for p in paths if (r := _rewrite_csv(con, p, source)) is not None}
+            ops = _csv_ops(con)
+            results = {p: r for p in paths if (r := _rewrite_csv(p, source, ops)) is not None}
         else:
             results = _rewrite_json(con, paths, source)
         removed = rewritten = 0
+        kept: dict[Path, bytes] = {}
         for path, (data, touched) in sorted(results.items()):
             if data is None or not data.strip(b"[]\n"):
                 path.unlink(missing_ok=True)
                 removed += 1
             else:
-                write_atomic(path, data)
+                kept[path] = data
                 rewritten += 1
             counts.append((tenant, f"landing:{dataset}", "rewrite" if data else "delete_file", touched))
+        write_many(kept)
         if removed or rewritten:
             log.info("landing %s/%s: %d files rewritten, %d deleted", tenant, dataset, rewritten, removed)
+    _forget_copies(con, run_id)
     return counts
+
+
+def _forget_copies(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Drop the copy index rows of the records the run deleted (their files no longer hold them)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'lethe_meta' and table_name = 'record_copies'"
+    ).fetchone()[0]
+    if exists:
+        con.execute(
+            "delete from lethe_meta.record_copies c using lethe_meta.purge_plans p where p.run_id = ? "
+            "and p.action = 'delete' and p.data_category <> 'interaction.recording' and p.tenant_id = c.tenant_id "
+            "and p.source_table = c.dataset and regexp_replace(p.record_id, '[:|][0-9]+$', '') = c.record_id",
+            [run_id],
+        )
 
 
 def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:

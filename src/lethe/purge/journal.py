@@ -59,6 +59,14 @@ DDL = (
     )
     """,
     """
+    create table if not exists lethe_meta.purge_landing_files (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        dataset varchar not null,           -- a landing dataset (lethe.purge.files.LANDING)
+        path varchar                        -- relative to the landing root; null = scan every file of the dataset
+    )
+    """,
+    """
     create table if not exists lethe_meta.purge_counts (
         run_id varchar not null,
         tenant_id varchar not null,

@@ -16,7 +16,7 @@ import polars as pl
 from lethe.dsr.identity import Subject
 from lethe.keys import sql_keyed_hash
 from lethe.policy import Policy
-from lethe.purge import sqlutil
+from lethe.purge import sqlutil, targets
 
 log = logging.getLogger(__name__)
 
@@ -340,10 +340,17 @@ def build_plan(
             case when address like '%@%' then {sql_keyed_hash('tenant_id', 'email', 'address')}
                  else {sql_keyed_hash('tenant_id', 'phone', 'address')} end, subject_key
         from _erase where address is not null
+        union
+        select distinct $run, tenant_id, 'connect_contact',
+            {sql_keyed_hash('tenant_id', 'connect_contact', "regexp_replace(record_id, '[:|][0-9]+$', '')")}, subject_key
+        from lethe_meta.purge_plans
+        where run_id = $run and reason = 'erasure_request' and action = 'delete'
+          and source_table in ('contact_records', 'transcripts')
         """,  # noqa: S608
         {"run": run_id},
     )
     _plan_files(con, run_id, have)
+    _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
 
 
@@ -372,9 +379,76 @@ def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> 
             "or p.record_id = t.contact_id || ':' || t.message_index or p.record_id = t.contact_id || '|' || t.message_index) "
             "where t._source_file is not null"
         )
+        if _copies_tracked(con):  # re-delivered copies of a planned transcript, in other files
+            parts.append(
+                "select distinct c.tenant_id, 'transcripts', c.source_file, 'interaction.transcript' "
+                "from lethe_meta.record_copies c semi join lethe_meta.purge_plans p on p.run_id = $run "
+                "and p.tenant_id = c.tenant_id and p.source_table = 'transcripts' "
+                "and regexp_replace(p.record_id, '[:|][0-9]+$', '') = c.record_id "
+                "where c.dataset = 'transcripts'"
+            )
     if parts:
         union = " union ".join(parts)
         con.execute(f"insert into lethe_meta.purge_files select distinct $run, * from ({union})", {"run": run_id})  # noqa: S608
+
+
+def _copies_tracked(con: duckdb.DuckDBPyConnection) -> bool:
+    return sqlutil.table_exists(con, "lethe_meta", "record_copies")
+
+
+def _plan_landing(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> None:
+    """Persist the landing files that hold a planned record: the raw row's own file, the files of its other
+    copies (lethe_meta.record_copies, written at ingest) and the files of planned quarantine rows. A tenant's
+    dataset loaded before copies were recorded gets one row with a null path: its files are all scanned."""
+    from lethe.purge.files import LANDING
+
+    tracked = _copies_tracked(con)
+    untracked = (
+        "select tenant_id, dataset from lethe_meta.record_copies_untracked"
+        if sqlutil.table_exists(con, "lethe_meta", "record_copies_untracked")
+        else "select null::varchar tenant_id, null::varchar dataset where false"
+    )
+    parts = []
+    for dataset in LANDING:
+        if dataset not in have:
+            continue
+        key = targets.KEYS[dataset]
+        parts.append(
+            f"select p.tenant_id, '{dataset}', r._source_file from raw.{dataset} r "
+            f"join lethe_meta.purge_plans p on p.run_id = $run and p.source_table = '{dataset}' "
+            f"and p.tenant_id = r.tenant_id and p.record_id = r.{key}"
+        )
+        if tracked:
+            parts.append(
+                f"select p.tenant_id, '{dataset}', c.source_file from lethe_meta.record_copies c "
+                f"join lethe_meta.purge_plans p on p.run_id = $run and p.source_table = '{dataset}' "
+                f"and c.dataset = '{dataset}' and p.tenant_id = c.tenant_id and p.record_id = c.record_id"
+            )
+        scan = "true" if not tracked else (
+            f"exists (select 1 from ({untracked}) u where u.tenant_id = p.tenant_id and u.dataset = '{dataset}')"
+        )
+        parts.append(
+            f"select distinct p.tenant_id, '{dataset}', null::varchar from lethe_meta.purge_plans p "
+            f"where p.run_id = $run and p.source_table = '{dataset}' and {scan}"
+        )
+    if "quarantine.rows" in have:
+        parts.append(
+            "select p.tenant_id, q.dataset, regexp_replace(p.record_id, '#[0-9]+$', '') from lethe_meta.purge_plans p "
+            "join (select unnest($datasets::varchar[]) as dataset, unnest($folders::varchar[]) as folder) q "
+            "on p.record_id like p.tenant_id || '/' || q.folder || '/%' "
+            "where p.run_id = $run and p.source_table = 'quarantine.rows'"
+        )
+    if not parts:
+        return
+    union = " union ".join(parts)
+    params: dict[str, object] = {"run": run_id}
+    if "quarantine.rows" in have:
+        params |= {"datasets": list(LANDING), "folders": [s.folder for s in LANDING.values()]}
+    con.execute(
+        f"insert into lethe_meta.purge_landing_files select distinct $run, tenant_id, dataset, path "  # noqa: S608
+        f"from ({union}) f(tenant_id, dataset, path) where path is null or path like tenant_id || '/%'",
+        params,
+    )
 
 
 def summarise(

@@ -1,0 +1,82 @@
+"""The landing rewrite opens only the files that hold a purged record, and finds re-delivered copies in other files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from purge_scenario import ERIN, FILLERS, TENANT, _ctr, _event, _transcript, days_ago, grep_home, ingest, iso
+
+import lethe.purge.files as purge_files
+from lethe.purge import run_purge
+from lethe.settings import Settings
+
+
+def _redeliver(settings: Settings) -> dict[str, Path]:
+    """A second delivery: Erin's email events again (same sg_event_id, loses dedupe), her contact record with a
+    later LastUpdateTimestamp (replaces the raw row, so the first file's copy is the stale one), her transcript
+    under a new name, and a file holding only other people's events."""
+    t = settings.landing / TENANT
+    files = {
+        "events": t / "email_events" / "redelivery" / "erin-again.json",
+        "fillers": t / "email_events" / "redelivery" / "fillers-only.json",
+        "ctr": t / "contact_records" / "redelivery" / "erin-update.jsonl",
+        "transcript": t / "transcripts" / "redelivery" / "ctr-erin-2-again.json",
+    }
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    files["events"].write_text(json.dumps([
+        _event("ev-erin-1", ERIN["email"], days_ago(40), "processed"),
+        _event("ev-erin-2", ERIN["email"], days_ago(40, 11), "open"),
+        _event("ev-f00-1", FILLERS[0]["email"], days_ago(30), "processed"),
+    ]))
+    files["fillers"].write_text(json.dumps([_event("ev-f01-9", FILLERS[1]["email"], days_ago(31), "open")]))
+    update = _ctr("ctr-erin-2", ERIN, days_ago(15), None, channel="CHAT")
+    update["LastUpdateTimestamp"] = iso(days_ago(15) + timedelta(hours=2))
+    files["ctr"].write_text(json.dumps(update) + "\n")
+    files["transcript"].write_text(json.dumps(_transcript("ctr-erin-2", ERIN, days_ago(15))))
+    ingest(settings)
+    return files
+
+
+def test_redelivered_copies_are_found_and_untouched_files_are_not_opened(
+    scenario: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _redeliver(scenario)
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    try:
+        copies = {r[0] for r in con.execute("select source_file from lethe_meta.record_copies").fetchall()}
+    finally:
+        con.close()
+    # the losing re-delivery and the replaced first copy are both recorded at ingest
+    assert f"{TENANT}/email_events/redelivery/erin-again.json" in copies
+    assert f"{TENANT}/contact_records/2026/05/ctr-new.jsonl.gz" in copies
+    assert f"{TENANT}/transcripts/redelivery/ctr-erin-2-again.json" in copies
+
+    opened: list[Path] = []
+    real_read = purge_files._read
+
+    def spy(path: Path) -> bytes:
+        opened.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(purge_files, "_read", spy)
+    run_purge(scenario, dry_run=False)
+
+    assert files["fillers"] not in opened, "a file holding no purged record must not be opened"
+    assert files["fillers"].exists()
+    assert not files["transcript"].exists()
+    kept = json.loads(files["events"].read_text())
+    assert [e["sg_event_id"] for e in kept] == ["ev-f00-1"]
+    assert not files["ctr"].exists()  # nothing of it survives
+    old = gzip.decompress((scenario.landing / TENANT / "contact_records" / "2026" / "05" / "ctr-new.jsonl.gz")
+                          .read_bytes()).decode()
+    assert "ctr-erin" not in old
+    assert grep_home(scenario.landing, [ERIN["email"], ERIN["phone"], ERIN["human_phone"], ERIN["last"]]) == []
+    # every file the landing phase opened is one the plan named
+    assert all(TENANT in str(p) for p in opened)
+    assert len(opened) < sum(1 for p in scenario.landing.rglob("*") if p.is_file())
