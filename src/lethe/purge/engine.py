@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,7 +20,7 @@ from lethe.errors import GuardError
 from lethe.policy import Policy, load_policy
 from lethe.purge import compact as compaction
 from lethe.purge import execute as steps
-from lethe.purge import files, guards, journal, targets
+from lethe.purge import files, guards, journal, sqlutil, targets
 from lethe.purge import plan as planning
 from lethe.purge import verify as verification
 from lethe.settings import Settings
@@ -233,7 +236,7 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
     changed = bool(counts)
     if not derived_done:
         _point("before:rebuild")
-        derived = _rebuild(settings) if changed else "unchanged"
+        derived = _rebuild(settings, run_id) if changed else "unchanged"
         _journal(settings, run_id, "rebuild", derived=derived)
         _point("after:rebuild")
     state = _state(settings, run_id)
@@ -272,15 +275,77 @@ def _journal(settings: Settings, run_id: str, phase: str, derived: str | None = 
         con.close()
 
 
-def _rebuild(settings: Settings) -> str:
-    """Rebuild the dbt models from the purged raw layer if the project was ever built in this home;
-    otherwise there are no derived tables to rebuild yet (reported as stale)."""
+RISK_FEATURES_MODEL = "withdrawal_risk_features"  # lethe.risk scores from it after dbt (pipeline.build_all)
+
+
+def _changed_sources(settings: Settings, run_id: str) -> list[str]:
+    """The raw tables (dbt sources `raw.<table>`) in which the run deleted or changed rows."""
+    con = connect(settings)
+    try:
+        rows = con.execute(
+            "select distinct substr(target, 5) from lethe_meta.purge_counts "
+            "where run_id = ? and target like 'raw.%' and rows > 0 order by 1",
+            [run_id],
+        ).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+def _downstream(manifest: Path, sources: list[str]) -> set[str]:
+    """Names of the dbt models downstream of these raw sources, from the last build's manifest."""
+    doc = json.loads(manifest.read_text())
+    children: dict[str, list[str]] = doc.get("child_map", {})
+    wanted = {("raw", s) for s in sources}
+    todo = [n for n in children if n.startswith("source.") and tuple(n.split(".")[-2:]) in wanted]
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()
+        for child in children.get(node, []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return {n.rsplit(".", 1)[-1] for n in seen if n.startswith("model.")}
+
+
+def _drop_erased_scores(settings: Settings, run_id: str) -> None:
+    """Remove the run's erased subjects from marts.withdrawal_risk_scores (written after dbt, read by dbt)."""
+    con = connect(settings)
+    try:
+        if "subject_key" in sqlutil.columns(con, "marts", "withdrawal_risk_scores"):
+            con.execute(
+                "delete from marts.withdrawal_risk_scores s using lethe_meta.purge_identities i "
+                "where i.run_id = ? and i.tenant_id = s.tenant_id and i.subject_key = s.subject_key",
+                [run_id],
+            )
+    finally:
+        con.close()
+
+
+def _rebuild(settings: Settings, run_id: str) -> str:
+    """Rebuild, with --full-refresh so no purged row survives in an incremental model, only the dbt models
+    downstream of the raw tables the run changed, and re-score withdrawal risk if its features were among
+    them. 'stale' if the project was never built in this home; 'unchanged' if no raw table changed."""
     from lethe.build import dbt_target_dir, run_build
 
-    if not (dbt_target_dir(settings) / "manifest.json").exists():
+    manifest = dbt_target_dir(settings) / "manifest.json"
+    if not manifest.exists():
         log.info("no dbt build in %s yet: derived tables marked stale", settings.home)
         return "stale"
-    run_build(settings)
+    sources = _changed_sources(settings, run_id)
+    if not sources:
+        return "unchanged"
+    models = _downstream(manifest, sources)
+    _drop_erased_scores(settings, run_id)
+    select = " ".join(f"source:raw.{s}+" for s in sources)
+    if "full_refresh" in inspect.signature(run_build).parameters:
+        run_build(settings, select=select, full_refresh=True)
+    else:  # before lethe.build knew incremental models every model was a full-refresh table
+        run_build(settings, select=select)
+    if RISK_FEATURES_MODEL in models:
+        from lethe.risk import train_and_score
+
+        train_and_score(settings)
     return "rebuilt"
 
 
