@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 BIN = Path(PY).parent
-STAGES = ("generate", "ingest", "build", "incremental", "purge", "dashboard", "spark")
+STAGES = ("generate", "ingest", "build", "incremental", "purge", "dashboard", "spark", "airflow")
 AS_OF = "2026-11-01T00:00:00Z"
 SECRET = "bench-secret"
 
