@@ -16,12 +16,14 @@ from lethe.settings import Settings
 T = "acme-energy"  # recording 90 days, transcript 180, metadata 730, campaign 395, crm 1095, DSR SLA 30
 
 
-def _call(contact_id: str, phone: str, ended: datetime, recording: bool = False) -> dict:
+def _call(contact_id: str, phone: str, ended: datetime, recording: bool = False, absolute: bool = False) -> dict:
+    """A call; its Recording.Location relative to the tenant folder, or absolute (bucket/tenant/...)."""
+    location = f"recordings/{contact_id}.wav"
     return {
         "tenant_id": T, "contact_id": contact_id, "channel": "VOICE", "initiation_method": "INBOUND",
         "initiation_timestamp": ended, "disconnect_timestamp": ended, "last_update_timestamp": ended,
         "customer_address": phone, "customer_address_type": "TELEPHONE_NUMBER", "agent_username": "agent.lee",
-        "recording_location": f"recordings/{contact_id}.wav" if recording else None,
+        "recording_location": (f"s3://connect-recordings/{T}/{location}" if absolute else location) if recording else None,
     }
 
 
@@ -45,7 +47,7 @@ SCENARIO = {
         for c in ("RITA", "HOLLY", "ERIN", "ALAN")
     ],
     "contact_records": [
-        _call("c-rita-91", "+441000000001", datetime(2026, 3, 2), recording=True),
+        _call("c-rita-91", "+441000000001", datetime(2026, 3, 2), recording=True, absolute=True),
         _call("c-rita-89", "+441000000001", datetime(2026, 3, 4), recording=True),
         _call("c-holly", "+441000000002", datetime(2025, 1, 1), recording=True),
         _call("c-erin", "+441000000003", datetime(2026, 5, 20), recording=True),

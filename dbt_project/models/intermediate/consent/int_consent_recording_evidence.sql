@@ -6,7 +6,10 @@ contact_records as (
 ),
 
 recordings as (
-    select * from {{ ref('stg_connect__recordings') }}
+    select
+        *,
+        {{ recording_file('recording_path') }} as recording_file
+    from {{ ref('stg_connect__recordings') }}
 ),
 
 points as (
@@ -19,7 +22,8 @@ recorded_calls as (
         points.subject_key,
         contact_records.contact_id,
         contact_records.initiation_timestamp as call_started_at,
-        contact_records.recording_location
+        contact_records.recording_location,
+        {{ recording_file('contact_records.recording_location') }} as recording_file
     from contact_records
     inner join points
         on points.tenant_id = contact_records.tenant_id
@@ -31,11 +35,16 @@ recorded_calls as (
 with_file as (
     -- Recording.Location is relative to the tenant folder, or absolute (ending in the relative path).
     select
-        recorded_calls.*,
+        recorded_calls.tenant_id,
+        recorded_calls.subject_key,
+        recorded_calls.contact_id,
+        recorded_calls.call_started_at,
+        recorded_calls.recording_location,
         max(case when recordings.recording_path is not null then 1 else 0 end) as file_present
     from recorded_calls
     left join recordings
         on recordings.tenant_id = recorded_calls.tenant_id
+        and recordings.recording_file = recorded_calls.recording_file
         and (
             recordings.recording_path = recorded_calls.recording_location
             or {{ dbt.right('recorded_calls.recording_location', dbt.length('recordings.recording_path') ~ ' + 1') }}

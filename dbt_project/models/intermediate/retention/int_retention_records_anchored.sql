@@ -9,8 +9,13 @@ transcript_messages as (
     select * from {{ ref('stg_connect__transcript_messages') }}
 ),
 
+-- the file name keys the join (an equality, so no nested loop over every contact x every file); the
+-- full-path rule below then decides
 recordings as (
-    select * from {{ ref('stg_connect__recordings') }}
+    select
+        *,
+        {{ recording_file('recording_path') }} as recording_file
+    from {{ ref('stg_connect__recordings') }}
 ),
 
 email_events as (
@@ -40,6 +45,7 @@ contact_subjects as (
         contact_records.contact_id,
         contact_records.ended_at,
         contact_records.recording_location,
+        {{ recording_file('contact_records.recording_location') }} as recording_file,
         identities.subject_key
     from contact_records
     left join identities
@@ -76,6 +82,7 @@ recording_records as (
     from contact_subjects
     inner join recordings
         on recordings.tenant_id = contact_subjects.tenant_id
+        and recordings.recording_file = contact_subjects.recording_file
         and (
             recordings.recording_path = contact_subjects.recording_location
             or {{ dbt.right('contact_subjects.recording_location', dbt.length('recordings.recording_path') ~ ' + 1') }}
