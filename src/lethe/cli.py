@@ -111,6 +111,15 @@ def cmd_dsar_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dsar_record(args: argparse.Namespace) -> int:
+    from lethe.dsr import record_request
+
+    recorded = record_request(_settings(args), tenant=args.tenant, ref=_identity(args), command=args.dsar_command,
+                              details=getattr(args, "details", None))
+    print(recorded.render())
+    return 0
+
+
 def cmd_audience(args: argparse.Namespace) -> int:
     from lethe.audience import export_audience
 
@@ -199,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")
 
-    dsar = sub.add_parser("dsar", help="data-subject access and erasure")
+    dsar = sub.add_parser("dsar", help="data-subject access, erasure, restriction, objection and rectification")
     dsar_sub = dsar.add_subparsers(dest="dsar_command", required=True, parser_class=_Parser)
 
     def add_identity(p: argparse.ArgumentParser) -> None:
@@ -218,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_identity(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dsar_erase)
+
+    for name, help_ in (
+        ("restrict", "restrict processing of one data subject (excluded from audiences and scoring from the next build)"),
+        ("object", "record one data subject's objection to marketing and profiling (honoured from the next build)"),
+        ("rectify", "record a rectification request, tracked until the corrected CRM record arrives"),
+    ):
+        p = dsar_sub.add_parser(name, parents=[common], help=help_, description=help_)
+        add_identity(p)
+        if name == "rectify":
+            p.add_argument("--details", metavar="TEXT", help="what is to be corrected")
+        p.set_defaults(func=cmd_dsar_record)
 
     p = add("audience", cmd_audience, "the consent-eligible audience as CSV")
     p.add_argument("--tenant", required=True, metavar="T")

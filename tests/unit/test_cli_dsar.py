@@ -1,0 +1,107 @@
+"""`lethe dsar restrict|object|rectify`: a request recorded on the command line is honoured by the next build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "purge"))
+
+from purge_scenario import FILLERS, TENANT, base, copy_home  # noqa: E402
+
+from lethe.keys import keyed_hash  # noqa: E402
+from lethe.settings import Settings  # noqa: E402
+
+LETHE = [sys.executable, "-m", "lethe.cli"]
+
+
+@pytest.fixture
+def scenario(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Settings:
+    return copy_home(base(tmp_path_factory), tmp_path / "s")
+
+
+def lethe(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LETHE_HOME": str(settings.home), "LETHE_LANDING": str(settings.landing),
+           "LETHE_TENANTS": str(settings.tenants_file), "LETHE_AS_OF": settings.as_of.isoformat(),
+           "LETHE_SECRET_KEY": settings.secret_key.decode()}
+    return subprocess.run([*LETHE, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def _rows(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        (["--contact-id", "003NOBODY"], "matches nobody"),
+        (["--email", "nobody@example.com"], "matches nobody"),
+    ],
+)
+def test_a_request_naming_nobody_is_refused_in_one_line(scenario: Settings, who: list[str], expected: str) -> None:
+    result = lethe(scenario, "dsar", "restrict", "--tenant", TENANT, *who)
+    assert result.returncode == 1
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _rows(scenario, "select count(*) from raw.dsr_requests where request_id like 'cli-%'") == [(0,)]
+
+
+def test_a_request_matching_several_people_is_refused(scenario: Settings) -> None:
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("update raw.crm_contacts set email = ? where id = ?", [FILLERS[0]["email"], FILLERS[1]["id"]])
+    con.close()
+    result = lethe(scenario, "dsar", "object", "--tenant", TENANT, "--email", FILLERS[0]["email"].upper())
+    assert result.returncode == 1
+    assert "matches 2 people" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_restricted_subject_leaves_audiences_and_risk_scores_after_the_next_build(tmp_path: Path) -> None:
+    """A generated tenant (300 subjects, enough history to train the risk model): two subjects who are both in
+    the audience and scored are restricted on the command line; after the next build they are in neither."""
+    from lethe.ingest import run_ingest
+    from lethe.settings import load_settings
+
+    gen = tmp_path / "landing"
+    env = {"LETHE_HOME": str(tmp_path / "home"), "LETHE_LANDING": str(gen), "LETHE_TENANTS": str(gen / "tenants.yml"),
+           "LETHE_AS_OF": "2026-06-01T00:00:00Z", "LETHE_SECRET_KEY": "restrict-secret"}
+    out = subprocess.run([*LETHE, "generate", "--out", str(gen), "--subjects", "300", "--tenants", "1",
+                          "--as-of", env["LETHE_AS_OF"]], capture_output=True, text=True, env={**os.environ, **env})
+    assert out.returncode == 0, out.stderr
+    settings = load_settings(env)
+    run_ingest(settings, landing=gen)
+    assert lethe(settings, "build").returncode == 0
+
+    tenant = next(p.name for p in gen.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    contacts = _rows(settings, "select id, email from raw.crm_contacts where email is not null order by id")
+    by_key = {keyed_hash(settings.secret_key, tenant, "contact", cid): (cid, email) for cid, email in contacts}
+    audience = {r[0] for r in _rows(settings, "select subject_key from marts.audience_eligible")}
+    scores = {r[0] for r in _rows(settings, "select subject_key from marts.withdrawal_risk_scores")}
+    both = sorted(k for k in audience & scores if k in by_key)
+    assert len(both) >= 3, "the generated tenant must have subjects who are both in an audience and scored"
+    first, second = both[0], both[1]
+
+    r1 = lethe(settings, "dsar", "restrict", "--tenant", tenant, "--contact-id", by_key[first][0])
+    r2 = lethe(settings, "dsar", "restrict", "--tenant", tenant, "--email", by_key[second][1].upper())
+    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
+    assert "recorded restriction request cli-restriction-" in r1.stdout
+    assert _rows(settings, "select type, crm_contact_id, _source_file from raw.dsr_requests where request_id like "
+                           "'cli-%' order by crm_contact_id") == sorted(
+        [("restriction", by_key[k][0], "cli:lethe dsar restrict") for k in (first, second)], key=lambda r: r[1])
+
+    assert lethe(settings, "build").returncode == 0
+    audience_after = {r[0] for r in _rows(settings, "select subject_key from marts.audience_eligible")}
+    scores_after = {r[0] for r in _rows(settings, "select subject_key from marts.withdrawal_risk_scores")}
+    for key in (first, second):
+        assert key not in audience_after and key not in scores_after
+        assert _rows(settings, f"select is_restricted from marts.dim_subjects where subject_key = '{key}'") == [(True,)]
+    assert both[2] in audience_after and both[2] in scores_after, "an unrestricted subject stays in both"
