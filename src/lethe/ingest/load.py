@@ -146,10 +146,9 @@ def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_
     return [(o, by_rule[o.rule]) for o in outcomes]
 
 
-def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, raw: str, tenant: str, batch_id: str,
-                   key_match: str, tenant_filter: str) -> None:
-    """Record every copy of a record that will not be the raw row (set-based, inside the batch's transaction):
-    batch rows that lost dedupe, batch rows an existing raw row beats, and raw rows a batch row replaces."""
+def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: str, batch_id: str) -> None:
+    """Record every batch row that will not be the raw row (set-based, inside the batch's transaction): rows that
+    lost dedupe within the batch, and rows an existing raw row beats (raw rows a batch row replaces: _replace_rows)."""
     key = contract.dedupe_key[0]
     t, d, b = _lit(tenant), _lit(contract.dataset), _lit(batch_id)
     con.execute(f"""
@@ -159,11 +158,29 @@ def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, raw: str,
         union all
         select {t}, {d}, cast({q(key + '__typed')} as varchar), _source_file, _source_row, {b}
         from _win where _raw_wins and {q(key + '__typed')} is not null
-        union all
-        select {t}, {d}, cast(r.{q(key)} as varchar), r._source_file, r._source_row, {b}
-        from {raw} r semi join _win c on not c._raw_wins {tenant_filter} and {key_match}
-        where r._source_file is not null
     """)
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, contract: Contract, raw: str, tenant: str, batch_id: str,
+                  key_match: str, tenant_filter: str) -> int:
+    """Delete the raw rows a batch row replaces; record each as a copy (its file still holds it)."""
+    key = contract.dedupe_key[0]
+    gone = con.execute(f"""
+        delete from {raw} r using _win c
+        where not c._raw_wins {tenant_filter} and {key_match}
+        returning cast({q(key)} as varchar) as record_id, _source_file, _source_row
+    """).arrow()
+    if isinstance(gone, pa.RecordBatchReader):
+        gone = gone.read_all()
+    if gone.num_rows and not contract.centre:
+        con.register("_gone", gone)
+        try:
+            con.execute(f"insert into lethe_meta.record_copies select {_lit(tenant)}, {_lit(contract.dataset)}, "
+                        f"record_id, _source_file, _source_row, {_lit(batch_id)} from _gone "
+                        "where record_id is not null and _source_file is not null")
+        finally:
+            con.unregister("_gone")
+    return gone.num_rows
 
 
 def load_batch(
@@ -248,11 +265,8 @@ def load_batch(
             insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],
                     [(tenant, contract.dataset, p.rel, p.reason, batch_id, stamp) for p in problems])
         if not contract.centre:
-            _record_copies(con, contract, raw, tenant, batch_id, key_match, tenant_filter)
-        replaced = con.execute(f"""
-            delete from {raw} r using _win c
-            where not c._raw_wins {tenant_filter} and {key_match}
-        """).fetchone()[0]
+            _record_copies(con, contract, tenant, batch_id)
+        replaced = _replace_rows(con, contract, raw, tenant, batch_id, key_match, tenant_filter)
         con.execute(f"insert into {raw} ({', '.join(q(c) for c in cols)}) "
                     f"select {', '.join(values)} from _win where not _raw_wins")
         bad = {p.rel: p.reason for p in problems}
