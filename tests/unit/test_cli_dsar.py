@@ -64,6 +64,24 @@ def test_a_request_matching_several_people_is_refused(scenario: Settings) -> Non
     assert "matches 2 people" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("command", "extra", "expected"),
+    [
+        ("object", [], ("objection", None)),
+        ("rectify", ["--details", "postcode is wrong"], ("rectification", "postcode is wrong")),
+    ],
+)
+def test_object_and_rectify_are_recorded_for_the_next_build(
+    scenario: Settings, command: str, extra: list[str], expected: tuple
+) -> None:
+    person = FILLERS[2]
+    result = lethe(scenario, "dsar", command, "--tenant", TENANT, "--email", f" {person['email'].upper()} ", *extra)
+    assert result.returncode == 0, result.stderr
+    rows = _rows(scenario, "select type, details, crm_contact_id, subject_email, verified_at is not null "
+                           "from raw.dsr_requests where request_id like 'cli-%'")
+    assert rows == [(*expected, person["id"], person["email"], True)]
+
+
 @pytest.mark.slow
 def test_restricted_subject_leaves_audiences_and_risk_scores_after_the_next_build(tmp_path: Path) -> None:
     """A generated tenant (300 subjects, enough history to train the risk model): two subjects who are both in
