@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import uuid
@@ -338,10 +337,7 @@ def _rebuild(settings: Settings, run_id: str) -> str:
     models = _downstream(manifest, sources)
     _drop_erased_scores(settings, run_id)
     select = " ".join(f"source:raw.{s}+" for s in sources)
-    if "full_refresh" in inspect.signature(run_build).parameters:
-        run_build(settings, select=select, full_refresh=True)
-    else:  # before lethe.build knew incremental models every model was a full-refresh table
-        run_build(settings, select=select)
+    run_build(settings, select=select, full_refresh=True)
     if RISK_FEATURES_MODEL in models:
         from lethe.risk import train_and_score
 
