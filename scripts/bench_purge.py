@@ -76,10 +76,38 @@ def _measure(args: argparse.Namespace) -> dict:
     return {
         "run_id": run_id,
         "records": records,
+        "derived": _derived(settings, run_id),
+        "landing_files": _landing_files(settings, run_id),
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "phases_s": phases,
     }
+
+
+def _derived(settings, run_id: str | None) -> str | None:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        row = con.execute("select derived from lethe_meta.purge_runs where run_id = ?", [run_id]).fetchone()
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def _landing_files(settings, run_id: str | None) -> dict:
+    """Files in the landing zone now, files the plan named (a null path = a whole dataset scanned), files changed."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        named, scanned = con.execute(
+            "select count(path), count(*) - count(path) from lethe_meta.purge_landing_files where run_id = ?", [run_id]
+        ).fetchone()
+        changed = con.execute(
+            "select count(*) from lethe_meta.purge_counts where run_id = ? and target like 'landing:%'", [run_id]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    total = sum(1 for p in settings.landing.rglob("*") if p.is_file())
+    return {"in_landing": total, "named_by_plan": int(named), "datasets_scanned_whole": int(scanned),
+            "rewritten_or_deleted": int(changed)}
 
 
 def _child(args: argparse.Namespace, phase: str) -> dict:
