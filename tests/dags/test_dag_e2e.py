@@ -209,7 +209,6 @@ def test_airflow_and_lethe_run_purge_the_same_records(pipeline: Pipeline) -> Non
     assert pipeline.dags.files() == pipeline.cli.files(), "the two runs left different landing files"
 
 
-@pytest.mark.xfail(strict=False, reason="failed in the lead's fresh-clone make test on 2026-11-23, not yet diagnosed (issue 5 open)")
 def test_airflow_and_lethe_run_publish_the_same_snapshot(pipeline: Pipeline) -> None:
     dags = table_state(pipeline.dags.root / "snapshot" / "current.duckdb", ("marts",))
     cli = table_state(pipeline.cli.root / "snapshot" / "current.duckdb", ("marts",))
@@ -255,10 +254,11 @@ def test_an_ingest_killed_mid_write_and_rerun_matches_a_clean_run(new_home, pipe
 
 # --- a guard trip ------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=False, reason="failed in the lead's fresh-clone make test on 2026-11-23, not yet diagnosed (issue 5 open)")
 def test_a_zero_day_policy_trips_the_guard_and_deletes_nothing(new_home, pipeline: Pipeline) -> None:
     """Only lethe_enforce runs, on a copy of the home lethe_transform left, under a policy with 0-day
-    retention and a 1% purge_max_share: the share guard refuses the plan."""
+    retention and a 1% purge_max_share: the share guard refuses. The copy still holds the generated
+    erasure requests, which process_requests runs through the same engine and guards, so the first
+    guarded step (process_requests, or check_guards when no request is pending) is the one that fails."""
     policy = pipeline.transformed.parent / "tenants-zero-retention.yml"
     text = re.sub(r"(interaction\.\w+|campaign\.event|crm\.contact):\s*\d+", r"\1: 0", pipeline.dags.policy.read_text())
     policy.write_text(re.sub(r"purge_max_share:\s*[\d.]+", "purge_max_share: 0.01", text))
@@ -270,7 +270,7 @@ def test_a_zero_day_policy_trips_the_guard_and_deletes_nothing(new_home, pipelin
 
     assert proc.returncode != 0, "lethe_enforce succeeded under a 0-day, 1% policy"
     failures = [r for r in read_jsonl(home.root / "runs" / "failures.jsonl") if r["dag_id"] == "lethe_enforce"]
-    assert [r["task_id"] for r in failures] == ["check_guards"], failures
+    assert len(failures) == 1 and failures[0]["task_id"] in ("process_requests", "check_guards"), failures
     assert "GuardError" in failures[0]["reason"] and "purge_max_share" in failures[0]["reason"], failures[0]
     assert failures[0]["try_number"] == 1, "a guard trip must fail without retries"
     assert table_state(home.warehouse, ("raw",)) == raw_before, "rows were deleted after a guard trip"
@@ -291,7 +291,6 @@ def test_later_intervals_of_a_backfill_load_nothing_twice(pipeline: Pipeline) ->
         assert differences(state, first) == {}, f"lethe_ingest at {logical_date} changed the raw layer"
 
 
-@pytest.mark.xfail(strict=False, reason="failed in the lead's fresh-clone make test on 2026-11-23, not yet diagnosed (issue 5 open)")
 def test_a_backfill_ends_where_one_run_at_the_last_interval_does(pipeline: Pipeline) -> None:
     runs = [(r["dag_id"], r["data_interval_end"][:10]) for r in read_jsonl(pipeline.dags.root / "runs" / "runs.jsonl")
             if r["state"] == "success"]
