@@ -7,16 +7,12 @@ identities as (
     select * from {{ ref('int_consent_subject_identities') }}
 ),
 
-identity_index as (
-    select * from {{ ref('int_subject_identities_resolved') }}
-),
-
 individuals as (
     select * from {{ ref('stg_salesforce__individuals') }}
 ),
 
 dsr_requests as (
-    select * from {{ ref('stg_lethe__dsr_requests') }}
+    select * from {{ ref('int_dsr_requests_resolved') }}
 ),
 
 crm_flags as (
@@ -37,22 +33,17 @@ crm_flags as (
 ),
 
 dsr_subjects as (
-    -- a request names a contact id, an email or a phone; each finds its subject in the identity index
+    -- a request names a contact id, an email or a phone; int_dsr_requests_resolved found its subject
+    -- (the same match the erasure ledger and the DSR mart use)
     select
-        dsr_requests.tenant_id,
-        identity_index.subject_key,
-        dsr_requests.type,
-        dsr_requests.received_at
+        tenant_id,
+        subject_key,
+        request_type as type,
+        received_at
     from dsr_requests
-    inner join identity_index
-        on identity_index.tenant_id = dsr_requests.tenant_id
-        and (
-            (identity_index.identity_kind = 'contact' and identity_index.identity_value = dsr_requests.crm_contact_id)
-            or (identity_index.identity_kind = 'email' and identity_index.identity_value = dsr_requests.subject_email)
-            or (identity_index.identity_kind = 'phone' and identity_index.identity_value = dsr_requests.subject_phone)
-        )
-    where dsr_requests.type in ('erasure', 'restriction', 'objection')
-        and dsr_requests.received_at <= {{ as_of() }}
+    where subject_key is not null
+        and request_type in ('erasure', 'restriction', 'objection')
+        and received_at <= {{ as_of() }}
 ),
 
 dsr_flags as (

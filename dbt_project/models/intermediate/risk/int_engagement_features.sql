@@ -41,7 +41,7 @@ state_at_lookup as (
     from lookups
     inner join daily
         on daily.activity_day < lookups.lookup_at
-        and (daily.next_activity_day is null or daily.next_activity_day >= lookups.lookup_at)
+        and {{ open_ended('daily.next_activity_day') }} >= lookups.lookup_at
 ),
 
 subject_snapshots as (

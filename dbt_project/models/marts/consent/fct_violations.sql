@@ -57,7 +57,7 @@ touch_consent as (
         and ledger.purpose_id = touches.purpose_id
         and ledger.channel = touches.channel
         and ledger.valid_from <= touches.touched_at
-        and (ledger.valid_to is null or touches.touched_at < ledger.valid_to)
+        and touches.touched_at < {{ open_ended('ledger.valid_to') }}
     left join policy
         on policy.tenant_id = touches.tenant_id
 ),
