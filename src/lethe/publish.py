@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from lethe.fsutil import fsync_path, sql_path
 from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
 
@@ -87,7 +88,7 @@ def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, target: str, columns: dic
     if path.exists() and path.stat().st_size > 0:
         try:
             con.execute(
-                f"create table {target} as select * from read_json('{_escape(path)}', "  # noqa: S608 (ours)
+                f"create table {target} as select * from read_json('{sql_path(path)}', "  # noqa: S608 (ours)
                 f"format='newline_delimited', ignore_errors=true, columns={spec})"
             )
             return
@@ -256,7 +257,7 @@ def _copy_audit(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     select = empty
     if path.exists() and path.stat().st_size > 0:
         source = (
-            f"read_json('{_escape(path)}', format='newline_delimited', ignore_errors=true, "
+            f"read_json('{sql_path(path)}', format='newline_delimited', ignore_errors=true, "
             f"columns={_AUDIT_COLUMNS})"
         )
         select = f"select {cols} from {source}"  # noqa: S608 (our SQL)
@@ -336,7 +337,7 @@ def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) ->
         has_wh = settings.warehouse.exists()
         wh_catalog = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
         wh = _ident(wh_catalog)
-        con.execute(f"attach '{_escape(tmp)}' as snap")
+        con.execute(f"attach '{sql_path(tmp)}' as snap")
         try:
             have = _tables(con, wh_catalog) if has_wh else {}
             for schema in ("intake", "marts", "restricted", "audit", "pipeline"):
@@ -365,28 +366,16 @@ def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) ->
             con.close()
     os.chmod(tmp, 0o444)
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     log.info("published snapshot %s (%d marts)", target, len(marts))
     return target
-
-
-def _escape(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def marts_in(path: Path) -> Iterable[str]:
     """The marts a published snapshot carries (for tests and `lethe status`)."""
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"attach '{_escape(path)}' as s (read_only)")
+        con.execute(f"attach '{sql_path(path)}' as s (read_only)")
         return [r[0] for r in con.execute("select unnest(marts) from s.main.snapshot_info").fetchall()]
     finally:
         con.close()

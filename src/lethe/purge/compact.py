@@ -8,19 +8,9 @@ from pathlib import Path
 
 import duckdb
 
+from lethe.fsutil import fsync_path, sql_path
+
 log = logging.getLogger(__name__)
-
-
-def _esc(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def compact(warehouse: Path) -> tuple[int, int]:
@@ -39,8 +29,8 @@ def compact(warehouse: Path) -> tuple[int, int]:
     before = warehouse.stat().st_size
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"attach '{_esc(warehouse)}' as old (read_only)")
-        con.execute(f"attach '{_esc(tmp)}' as fresh")
+        con.execute(f"attach '{sql_path(warehouse)}' as old (read_only)")
+        con.execute(f"attach '{sql_path(tmp)}' as fresh")
         con.execute("copy from database old to fresh")
         con.execute("detach old")
         con.execute("checkpoint fresh")
@@ -52,7 +42,7 @@ def compact(warehouse: Path) -> tuple[int, int]:
     os.replace(tmp, warehouse)
     Path(str(warehouse) + ".wal").unlink(missing_ok=True)
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
-    _fsync_dir(warehouse.parent)
+    fsync_path(warehouse.parent)
     after = warehouse.stat().st_size
     log.info("compacted %s: %d -> %d bytes", warehouse, before, after)
     return before, after

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from lethe.fsutil import fsync_path
 from lethe.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,6 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.purge-tmp")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_many(contents: dict[Path, bytes]) -> None:
     """write_atomic for many files: every temp file written, then all fsynced at once (fsync waits on the disk,
     not the CPU, so the waits overlap in threads), then each renamed over its file. A run killed part-way leaves
@@ -85,7 +78,7 @@ def write_many(contents: dict[Path, bytes]) -> None:
     for path, data in contents.items():
         _tmp(path).write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
     with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
-        list(pool.map(_fsync, [_tmp(p) for p in contents]))
+        list(pool.map(fsync_path, [_tmp(p) for p in contents]))
     for path in contents:
         os.replace(_tmp(path), path)
 
