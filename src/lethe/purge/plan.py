@@ -373,10 +373,13 @@ def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> 
         )
     if "transcripts" in have:
         parts.append(
+            # a planned transcript record is the ContactId or ContactId:index / ContactId|index; its file is the
+            # contact's transcript file. An equality on the ContactId (no OR in the join: DuckDB would run it as
+            # a nested loop over every message x every planned record)
             "select distinct t.tenant_id, 'transcripts', t._source_file, 'interaction.transcript' "
             "from raw.transcripts t semi join lethe_meta.purge_plans p on p.run_id = $run "
-            "and p.tenant_id = t.tenant_id and p.source_table = 'transcripts' and (p.record_id = t.contact_id "
-            "or p.record_id = t.contact_id || ':' || t.message_index or p.record_id = t.contact_id || '|' || t.message_index) "
+            "and p.tenant_id = t.tenant_id and p.source_table = 'transcripts' "
+            "and regexp_replace(p.record_id, '[:|][0-9]+$', '') = t.contact_id "
             "where t._source_file is not null"
         )
         if _copies_tracked(con):  # re-delivered copies of a planned transcript, in other files
