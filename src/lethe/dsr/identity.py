@@ -60,13 +60,17 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     return bool(row and row[0])
 
 
+def normalised_address(ref: SubjectRef) -> tuple[str | None, str | None]:
+    """The email (trimmed, lower case) and the E.164 phone a reference names, as staging normalises them."""
+    return (ref.email.strip().lower() if ref.email else None, normalise_phone(ref.phone) if ref.phone else None)
+
+
 def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> Subject:
     """The one person the reference names in this tenant; IdentityError if nobody or several match."""
     given = [v for v in (ref.contact_id, ref.email, ref.phone) if v]
     if len(given) != 1:
         raise IdentityError("name the subject with exactly one of --contact-id, --email or --phone")
-    email = ref.email.strip().lower() if ref.email else None
-    phone = normalise_phone(ref.phone) if ref.phone else None
+    email, phone = normalised_address(ref)
     contacts: list[tuple] = []
     if _table_exists(con, "raw", "crm_contacts"):
         contacts = con.execute(

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lethe.dsr.identity import SubjectRef, normalise_phone, resolve
+from lethe.dsr.identity import SubjectRef, normalised_address, resolve
 from lethe.policy import load_policy
 from lethe.settings import Settings
 from lethe.warehouse import connect
@@ -51,8 +51,7 @@ def record_request(settings: Settings, tenant: str, ref: SubjectRef, command: st
         subject = resolve(con, tenant, ref)
         _ensure_table(con)
         # what the requester named, normalised as staging does, plus the CRM contact it resolved to
-        email = ref.email.strip().lower() if ref.email else None
-        phone = normalise_phone(ref.phone) if ref.phone else None
+        email, phone = normalised_address(ref)
         con.execute(
             """
             insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, subject_email,

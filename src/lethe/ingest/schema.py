@@ -57,11 +57,9 @@ def ensure(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> No
 
 def ensure_copies(con: duckdb.DuckDBPyConnection) -> None:
     """Create lethe_meta.record_copies if missing; whatever the manifest already holds is marked untracked."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = 'lethe_meta' and table_name = 'record_copies'"
-    ).fetchone()[0]
-    if exists:
+    from lethe.purge.sqlutil import table_exists
+
+    if table_exists(con, "lethe_meta", "record_copies"):
         return
     con.execute("begin transaction")
     try:

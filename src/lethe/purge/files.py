@@ -56,23 +56,13 @@ def _read(path: Path) -> bytes:
     return gzip.decompress(data) if path.suffix == ".gz" else data
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace a file's content atomically (temp file in the same folder, fsync, rename); .gz stays gzip."""
-    payload = gzip.compress(data, mtime=0) if path.suffix == ".gz" else data
-    tmp = path.with_name(f".{path.name}.purge-tmp")
-    with tmp.open("wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.purge-tmp")
 
 
 def write_many(contents: dict[Path, bytes]) -> None:
-    """write_atomic for many files: every temp file written, then all fsynced at once (fsync waits on the disk,
+    """Replace files' contents atomically (.gz stays gzip): every temp file (in the file's own folder) written,
+    then all fsynced at once (fsync waits on the disk,
     not the CPU, so the waits overlap in threads), then each renamed over its file. A run killed part-way leaves
     each file either old or new, and the purge's next run rewrites whatever is still old."""
     for path, data in contents.items():

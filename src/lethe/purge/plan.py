@@ -20,6 +20,12 @@ from lethe.purge import sqlutil, targets
 
 log = logging.getLogger(__name__)
 
+
+def _record_of(record_id: str) -> str:
+    """SQL: the record a planned record id names: a transcript's ContactId without its message suffix
+    (ContactId:index or ContactId|index); any other id unchanged."""
+    return f"regexp_replace({record_id}, '[:|][0-9]+$', '')"
+
 MART = ("marts", "retention_due")
 
 
@@ -306,7 +312,7 @@ def build_plan(
     con.execute(f"create or replace temp table _held_records as {subject_records_sql('_held', have, 'erase')}")
     con.execute(
         "delete from _items i using _held_records h where i.tenant_id = h.tenant_id "
-        "and i.source_table = h.source_table and regexp_replace(i.record_id, '[:|][0-9]+$', '') = h.record_id"
+        f"and i.source_table = h.source_table and {_record_of('i.record_id')} = h.record_id"
     )
 
     # One row per record and action; erasure wins over retention; a deleted record is not also anonymised.
@@ -342,7 +348,7 @@ def build_plan(
         from _erase where address is not null
         union
         select distinct $run, tenant_id, 'connect_contact',
-            {sql_keyed_hash('tenant_id', 'connect_contact', "regexp_replace(record_id, '[:|][0-9]+$', '')")}, subject_key
+            {sql_keyed_hash('tenant_id', 'connect_contact', _record_of('record_id'))}, subject_key
         from lethe_meta.purge_plans
         where run_id = $run and reason = 'erasure_request' and action = 'delete'
           and source_table in ('contact_records', 'transcripts')
@@ -379,7 +385,7 @@ def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> 
             "select distinct t.tenant_id, 'transcripts', t._source_file, 'interaction.transcript' "
             "from raw.transcripts t semi join lethe_meta.purge_plans p on p.run_id = $run "
             "and p.tenant_id = t.tenant_id and p.source_table = 'transcripts' "
-            "and regexp_replace(p.record_id, '[:|][0-9]+$', '') = t.contact_id "
+            f"and {_record_of('p.record_id')} = t.contact_id "
             "where t._source_file is not null"
         )
         if _copies_tracked(con):  # re-delivered copies of a planned transcript, in other files
@@ -387,7 +393,7 @@ def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> 
                 "select distinct c.tenant_id, 'transcripts', c.source_file, 'interaction.transcript' "
                 "from lethe_meta.record_copies c semi join lethe_meta.purge_plans p on p.run_id = $run "
                 "and p.tenant_id = c.tenant_id and p.source_table = 'transcripts' "
-                "and regexp_replace(p.record_id, '[:|][0-9]+$', '') = c.record_id "
+                f"and {_record_of('p.record_id')} = c.record_id "
                 "where c.dataset = 'transcripts'"
             )
     if parts:
