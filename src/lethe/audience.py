@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from lethe import catalog
 from lethe.errors import LetheError, UnknownTenantError
 from lethe.policy import load_policy
 from lethe.settings import Settings
@@ -65,14 +66,6 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, AudienceSource
     raise LetheError(f"{settings.warehouse}: no warehouse yet (run 'lethe ingest' and 'lethe build' first)")
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".", 1)
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
-
 
 def _resolve_purpose(con: duckdb.DuckDBPyConnection, source: AudienceSource, tenant: str, purpose: str) -> str:
     """The DataUsePurpose Name matching `purpose` without regard to case; errors name the known ones."""
@@ -99,7 +92,7 @@ def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -
     load_policy(settings.tenants_file).tenant(tenant)  # UnknownTenantError naming the policy file
     con, source = _open(settings)
     try:
-        if not _table_exists(con, source.eligible):
+        if not catalog.table_exists(con, *source.eligible.split(".", 1)):
             raise LetheError(f"{source.path}: no {source.eligible} yet (run 'lethe build' first)")
         name = _resolve_purpose(con, source, tenant, purpose)
         rows = con.execute(

@@ -80,3 +80,30 @@ def test_redelivered_copies_are_found_and_untouched_files_are_not_opened(
     # every file the landing phase opened is one the plan named
     assert all(TENANT in str(p) for p in opened)
     assert len(opened) < sum(1 for p in scenario.landing.rglob("*") if p.is_file())
+
+
+def test_ingest_after_a_purge_does_not_take_its_rewrites_for_changed_deliveries(scenario: Settings) -> None:
+    """The purge rewrites landing files; the next ingest must not quarantine them as 'content changed'."""
+    from lethe.ingest.run import run_ingest
+
+    files = _redeliver(scenario)
+    run_purge(scenario, dry_run=False)
+    rewritten = files["events"]
+    assert rewritten.exists() and "ev-erin-1" not in rewritten.read_text()  # the purge did rewrite it
+
+    summary = run_ingest(scenario, scenario.landing)
+
+    assert sum(s.changed_files for s in summary.sources) == 0
+    assert sum(s.loaded for s in summary.sources) == 0  # nothing reloaded either
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    try:
+        changed = con.execute("select count(*) from quarantine.files where reason like 'content changed%'").fetchone()[0]
+        statuses = dict(con.execute(
+            "select path, status from lethe_meta.manifest where path in (?, ?)",
+            [f"{TENANT}/email_events/redelivery/erin-again.json", f"{TENANT}/contact_records/redelivery/erin-update.jsonl"],
+        ).fetchall())
+    finally:
+        con.close()
+    assert changed == 0
+    assert statuses == {f"{TENANT}/email_events/redelivery/erin-again.json": "loaded",
+                        f"{TENANT}/contact_records/redelivery/erin-update.jsonl": "purged"}

@@ -15,12 +15,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from lethe import catalog
 from lethe.contracts.model import load_all_contracts
 from lethe.dsr.identity import Subject, SubjectRef, resolve
 from lethe.errors import LetheError
 from lethe.keys import keyed_hash
 from lethe.policy import load_policy
-from lethe.purge import sqlutil
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def subject_key(settings: Settings, subject: Subject) -> str:
 def _select(con: duckdb.DuckDBPyConnection, dataset: str, where: str, params: dict[str, Any]) -> pl.DataFrame:
     """Rows of raw.<dataset> matching `where`, columns renamed to the source's field names (contract physicalName)."""
     contract = _contracts()[dataset]
-    cols = set(sqlutil.columns(con, "raw", dataset))
+    cols = set(catalog.columns(con, "raw", dataset))
     if not cols:
         return pl.DataFrame()
     select = ", ".join(
@@ -133,7 +133,7 @@ def _retention(con: duckdb.DuckDBPyConnection, settings: Settings, subject: Subj
     built, else computed here from the same anchors)."""
     policy = load_policy(settings.tenants_file).tenant(subject.tenant_id)
     out: dict[str, Any] = {c: {"days": d, "records": []} for c, d in policy.retention.items()}
-    if sqlutil.table_exists(con, "marts", "fct_retention_status"):
+    if catalog.table_exists(con, "marts", "fct_retention_status"):
         rows = con.execute(
             "select data_category, source_table, record_id, due_at from marts.fct_retention_status "
             "where tenant_id = ? and subject_key = ? order by all",
@@ -191,7 +191,7 @@ def _purposes(con: duckdb.DuckDBPyConnection, subject: Subject, frames: dict[str
         for source, ds in _DATASET.items()
         if frames[source].height
     ]
-    if sqlutil.table_exists(con, "raw", "crm_purposes") and frames["consents"].height:
+    if catalog.table_exists(con, "raw", "crm_purposes") and frames["consents"].height:
         ids = frames["consents"]["DataUsePurposeId"].drop_nulls().unique().to_list()
         rows = con.execute(
             "select id, name, description from raw.crm_purposes where tenant_id = ? and id in (select unnest(?::varchar[]))",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import phonenumbers
 
+from lethe import catalog
 from lethe.errors import IdentityError
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,6 @@ def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def normalised_address(ref: SubjectRef) -> tuple[str | None, str | None]:
     """The email (trimmed, lower case) and the E.164 phone a reference names, as staging normalises them."""
     return (ref.email.strip().lower() if ref.email else None, normalise_phone(ref.phone) if ref.phone else None)
@@ -72,7 +66,7 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
         raise IdentityError("name the subject with exactly one of --contact-id, --email or --phone")
     email, phone = normalised_address(ref)
     contacts: list[tuple] = []
-    if _table_exists(con, "raw", "crm_contacts"):
+    if catalog.table_exists(con, "raw", "crm_contacts"):
         contacts = con.execute(
             """
             select id, individual_id, email, phone, mobile_phone
@@ -98,11 +92,11 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
         raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
     address = email or phone
     seen = 0
-    if _table_exists(con, "raw", "contact_records"):
+    if catalog.table_exists(con, "raw", "contact_records"):
         seen += con.execute(
             "select count(*) from raw.contact_records where tenant_id = ? and customer_address = ?", [tenant_id, address]
         ).fetchone()[0]
-    if email and _table_exists(con, "raw", "email_events"):
+    if email and catalog.table_exists(con, "raw", "email_events"):
         seen += con.execute(
             "select count(*) from raw.email_events where tenant_id = ? and email = ?", [tenant_id, email]
         ).fetchone()[0]

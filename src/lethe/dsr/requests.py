@@ -17,10 +17,10 @@ from typing import Any
 
 import duckdb
 
+from lethe import catalog
 from lethe.dsr.export import build_document, render, subject_key
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
-from lethe.purge import sqlutil
 from lethe.settings import Settings
 from lethe.warehouse import connect
 
@@ -280,7 +280,7 @@ def process_requests(settings: Settings) -> RequestsResult:
         return RequestsResult()
     con = connect(settings)
     try:
-        have = sqlutil.raw_tables(con)
+        have = catalog.raw_tables(con)
         con.execute(DDL)
     finally:
         con.close()

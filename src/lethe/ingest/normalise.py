@@ -15,6 +15,7 @@ import duckdb
 import phonenumbers
 import pyarrow as pa
 
+from lethe import catalog
 from lethe.contracts import Contract
 from lethe.contracts.rules import q
 from lethe.ingest.parse import STAGE
@@ -41,10 +42,7 @@ def _region_sql(column: str) -> str:
 
 def tenant_region(con: duckdb.DuckDBPyConnection, tenant: str) -> str:
     """The tenant's most common MailingCountry among loaded CRM contacts, as a region; GB if none."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'crm_contacts'"
-    ).fetchone()[0]
-    if not exists:
+    if not catalog.table_exists(con, "raw", "crm_contacts"):
         return DEFAULT_REGION
     row = con.execute(
         f"select region from (select {_region_sql('mailing_country')} as region from raw.crm_contacts "

@@ -57,7 +57,7 @@ def ensure(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> No
 
 def ensure_copies(con: duckdb.DuckDBPyConnection) -> None:
     """Create lethe_meta.record_copies if missing; whatever the manifest already holds is marked untracked."""
-    from lethe.purge.sqlutil import table_exists
+    from lethe.catalog import table_exists
 
     if table_exists(con, "lethe_meta", "record_copies"):
         return

@@ -13,13 +13,13 @@ from typing import Any
 
 import duckdb
 
-from lethe import audit
+from lethe import audit, catalog
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
 from lethe.policy import Policy, load_policy
 from lethe.purge import compact as compaction
 from lethe.purge import execute as steps
-from lethe.purge import files, guards, journal, sqlutil, targets
+from lethe.purge import files, guards, journal, targets
 from lethe.purge import plan as planning
 from lethe.purge import verify as verification
 from lethe.settings import Settings
@@ -311,7 +311,7 @@ def _drop_erased_scores(settings: Settings, run_id: str) -> None:
     """Remove the run's erased subjects from marts.withdrawal_risk_scores (written after dbt, read by dbt)."""
     con = connect(settings)
     try:
-        if "subject_key" in sqlutil.columns(con, "marts", "withdrawal_risk_scores"):
+        if "subject_key" in catalog.columns(con, "marts", "withdrawal_risk_scores"):
             con.execute(
                 "delete from marts.withdrawal_risk_scores s using lethe_meta.purge_identities i "
                 "where i.run_id = ? and i.tenant_id = s.tenant_id and i.subject_key = s.subject_key",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from lethe.purge import sqlutil, targets
+from lethe import catalog
+from lethe.purge import targets
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def write_tombstones(con: duckdb.DuckDBPyConnection, run_id: str, erased_at: obj
 def run_steps(con: duckdb.DuckDBPyConnection, run_id: str, point: Callable[[str], None] | None = None) -> int:
     """Apply every step in its own transaction, recording its row counts with it; return rows changed."""
     total = 0
-    for number, step in enumerate(steps(sqlutil.raw_tables(con)), start=1):
+    for number, step in enumerate(steps(catalog.raw_tables(con)), start=1):
         target = targets.qualified(step.table)
         con.execute("begin")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import logging
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from lethe import catalog
 from lethe.fsutil import fsync_path
 from lethe.policy import Policy
 
@@ -60,13 +62,18 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.purge-tmp")
 
 
+def encode(path: Path, data: bytes) -> bytes:
+    """The bytes a file holding `data` has on disk: gzip (deterministic, no timestamp) for .gz, else as is."""
+    return gzip.compress(data, mtime=0) if path.suffix == ".gz" else data
+
+
 def write_many(contents: dict[Path, bytes]) -> None:
-    """Replace files' contents atomically (.gz stays gzip): every temp file (in the file's own folder) written,
-    then all fsynced at once (fsync waits on the disk,
-    not the CPU, so the waits overlap in threads), then each renamed over its file. A run killed part-way leaves
-    each file either old or new, and the purge's next run rewrites whatever is still old."""
+    """Replace files' contents (bytes as they go on disk, see encode) atomically: every temp file (in the file's
+    own folder) written, then all fsynced at once (fsync waits on the disk, not the CPU, so the waits overlap in
+    threads), then each renamed over its file. A run killed part-way leaves each file either old or new, and the
+    purge's next run rewrites whatever is still old."""
     for path, data in contents.items():
-        _tmp(path).write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+        _tmp(path).write_bytes(data)
     with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
         list(pool.map(fsync_path, [_tmp(p) for p in contents]))
     for path in contents:
@@ -235,30 +242,55 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) ->
             results = {p: r for p in paths if (r := _rewrite_csv(p, source, ops)) is not None}
         else:
             results = _rewrite_json(con, paths, source)
-        removed = rewritten = 0
         kept: dict[Path, bytes] = {}
+        gone: list[Path] = []
         for path, (data, touched) in sorted(results.items()):
             if data is None or not data.strip(b"[]\n"):
-                path.unlink(missing_ok=True)
-                removed += 1
+                gone.append(path)
             else:
-                kept[path] = data
-                rewritten += 1
+                kept[path] = encode(path, data)
             counts.append((tenant, f"landing:{dataset}", "rewrite" if data else "delete_file", touched))
+        record_in_manifest(con, landing, kept, gone)  # before the disk: a killed run redoes the same bytes
         write_many(kept)
+        for path in gone:
+            path.unlink(missing_ok=True)
+        removed, rewritten = len(gone), len(kept)
         if removed or rewritten:
             log.info("landing %s/%s: %d files rewritten, %d deleted", tenant, dataset, rewritten, removed)
     _forget_copies(con, run_id)
     return counts
 
 
+def record_in_manifest(con: duckdb.DuckDBPyConnection, landing: Path, rewritten: dict[Path, bytes],
+                       deleted: list[Path]) -> None:
+    """Tell the ingest manifest the new size and sha256 of files about to be rewritten (bytes as on disk), and
+    mark files about to be deleted 'purged', so the next ingest does not report a purge's own rewrite as a
+    delivery whose content changed under the same path."""
+    if not (rewritten or deleted) or not catalog.table_exists(con, "lethe_meta", "manifest"):
+        return
+    rows = pl.DataFrame(
+        {
+            "path": [p.relative_to(landing).as_posix() for p in [*rewritten, *deleted]],
+            "size_bytes": [len(b) for b in rewritten.values()] + [None] * len(deleted),
+            "sha256": [hashlib.sha256(b).hexdigest() for b in rewritten.values()] + [None] * len(deleted),
+        },
+        schema={"path": pl.String, "size_bytes": pl.Int64, "sha256": pl.String},
+    )
+    con.register("_rewritten", rows)
+    try:
+        con.execute(
+            "update lethe_meta.manifest m set size_bytes = coalesce(r.size_bytes, m.size_bytes), "
+            "sha256 = coalesce(r.sha256, m.sha256), "
+            "status = case when r.sha256 is null then 'purged' else m.status end "
+            "from _rewritten r where m.path = r.path"
+        )
+    finally:
+        con.unregister("_rewritten")
+
+
 def _forget_copies(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Drop the copy index rows of the records the run deleted (their files no longer hold them)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = 'lethe_meta' and table_name = 'record_copies'"
-    ).fetchone()[0]
-    if exists:
+    if catalog.table_exists(con, "lethe_meta", "record_copies"):
         con.execute(
             "delete from lethe_meta.record_copies c using lethe_meta.purge_plans p where p.run_id = ? "
             "and p.action = 'delete' and p.data_category <> 'interaction.recording' and p.tenant_id = c.tenant_id "

@@ -6,9 +6,10 @@ import logging
 
 import duckdb
 
+from lethe import catalog
 from lethe.errors import GuardError
 from lethe.policy import DEFAULT_PURGE_MAX_SHARE, Policy
-from lethe.purge import sqlutil, targets
+from lethe.purge import targets
 from lethe.purge.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,13 @@ def _failed_batches(con: duckdb.DuckDBPyConnection) -> str | None:
     expectation alone is normal; a batch failed when an expectation found more bad rows than the batch
     sent to quarantine, i.e. rows that broke the contract reached the raw table.
     """
-    cols = set(sqlutil.columns(con, "lethe_meta", "validation_results"))
+    cols = set(catalog.columns(con, "lethe_meta", "validation_results"))
     if not {"batch_id", "success"} <= cols:
         return None
     unexpected = "coalesce(v.unexpected_count, 0)" if "unexpected_count" in cols else "1"
     quarantined = (
         "(select count(*) from quarantine.rows q where q.batch_id = v.batch_id and q.dataset = v.dataset)"
-        if sqlutil.table_exists(con, "quarantine", "rows")
+        if catalog.table_exists(con, "quarantine", "rows")
         else "0"
     )
     return (
@@ -50,9 +51,9 @@ def check_batches(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     failed = _failed_batches(con)
     if failed is None:
         return
-    have = sqlutil.raw_tables(con)
+    have = catalog.raw_tables(con)
     for table in sorted(t for t in have if targets.known(t) and "." not in t):
-        if "_batch_id" not in sqlutil.columns(con, "raw", table):
+        if "_batch_id" not in catalog.columns(con, "raw", table):
             continue
         row = con.execute(
             f"select t._batch_id, count(*) from raw.{table} t where {targets.selected(table)} "  # noqa: S608
@@ -68,7 +69,7 @@ def check_batches(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 def check_share(con: duckdb.DuckDBPyConnection, plan: Plan, policy: Policy) -> None:
     """No tenant may lose more than its purge_max_share of any table in one run."""
-    have = sqlutil.raw_tables(con)
+    have = catalog.raw_tables(con)
     for table in sorted(t for t in have if targets.known(t) and t != "quarantine.rows"):
         rows = con.execute(
             f"""

@@ -13,10 +13,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from lethe import catalog
 from lethe.dsr.identity import Subject
 from lethe.keys import sql_keyed_hash
 from lethe.policy import Policy
-from lethe.purge import sqlutil, targets
+from lethe.purge import targets
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str])
 
 def held_subjects(con: duckdb.DuckDBPyConnection, subjects: Sequence[Subject], as_of: datetime) -> list[str]:
     """Which of these subjects are under an open legal hold (described without personal data)."""
-    have = sqlutil.raw_tables(con)
+    have = catalog.raw_tables(con)
     _open_holds(con, as_of, have)
     _load_subjects(con, "_ask", subjects)
     rows = con.execute(
@@ -253,12 +254,12 @@ def build_plan(
     from_mart: bool = True,
 ) -> Plan:
     """Compute the plan set-based and persist it under run_id (the caller owns the transaction)."""
-    have = sqlutil.raw_tables(con)
+    have = catalog.raw_tables(con)
     con.execute(
         "create or replace temp table _items (tenant_id varchar, source_table varchar, record_id varchar, "
         "data_category varchar, action varchar, subject_key varchar, reason varchar)"
     )
-    mart_found = sqlutil.table_exists(con, *MART)
+    mart_found = catalog.table_exists(con, *MART)
     if from_mart and mart_found:
         con.execute(
             "insert into _items select tenant_id, source_table, record_id, data_category, action, subject_key, reason "
@@ -402,7 +403,7 @@ def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> 
 
 
 def _copies_tracked(con: duckdb.DuckDBPyConnection) -> bool:
-    return sqlutil.table_exists(con, "lethe_meta", "record_copies")
+    return catalog.table_exists(con, "lethe_meta", "record_copies")
 
 
 def _plan_landing(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> None:
@@ -414,7 +415,7 @@ def _plan_landing(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -
     tracked = _copies_tracked(con)
     untracked = (
         "select tenant_id, dataset from lethe_meta.record_copies_untracked"
-        if sqlutil.table_exists(con, "lethe_meta", "record_copies_untracked")
+        if catalog.table_exists(con, "lethe_meta", "record_copies_untracked")
         else "select null::varchar tenant_id, null::varchar dataset where false"
     )
     parts = []

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import duckdb
 
+from lethe import catalog
 from lethe.errors import LetheError
-from lethe.purge import sqlutil, targets
+from lethe.purge import targets
 from lethe.purge.execute import steps
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ class VerifyError(LetheError):
 def leftovers(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[str]:
     """What the plan named that still exists: '<count> <table> <action>' lines and file paths."""
     problems: list[str] = []
-    for step in steps(sqlutil.raw_tables(con)):
+    for step in steps(catalog.raw_tables(con)):
         n = con.execute(
             f"select count(*) from {targets.qualified(step.table)} t where {step.where}",  # noqa: S608
             {"run": run_id},
@@ -38,7 +39,7 @@ def leftovers(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> lis
 def still_due(con: duckdb.DuckDBPyConnection, tenants: list[str], kind: str, run_id: str) -> int:
     """Rows of the recomputed marts.retention_due that a retention run should have removed (0 for erasure runs
     means none of the run's subjects is due any more)."""
-    if not sqlutil.table_exists(con, "marts", "retention_due"):
+    if not catalog.table_exists(con, "marts", "retention_due"):
         return 0
     if kind == "retention":
         return int(

@@ -1,4 +1,4 @@
-"""Small catalogue helpers shared by the purge steps."""
+"""Catalogue helpers (does a table exist, its columns, the raw tables present) shared by ingest, purge, DSR and audiences."""
 
 from __future__ import annotations
 
