@@ -54,6 +54,7 @@ def _measure(args: argparse.Namespace) -> dict:
     marks: list[tuple[str, float]] = []
     engine.HOOK = lambda name: marks.append((name, time.perf_counter()))
     start = time.perf_counter()
+    exported = 0
     if args.phase == "retention":
         from lethe.purge import run_purge
 
@@ -64,6 +65,7 @@ def _measure(args: argparse.Namespace) -> dict:
 
         outcome = process_requests(settings)
         run_id, records = outcome.erasure_run, outcome.outcomes.get("erased", 0)
+        exported = outcome.outcomes.get("exported", 0)
     wall = time.perf_counter() - start
     phases: dict[str, float] = {}
     opened = {n.split(":", 1)[1]: t for n, t in marks if n.startswith("before:")}
@@ -73,6 +75,13 @@ def _measure(args: argparse.Namespace) -> dict:
     planned = next((t for n, t in marks if n == "planned"), None)
     if planned is not None:
         phases["plan"] = round(planned - start, 3)
+    verified = next((t for n, t in marks if n == "verified"), None)
+    split = {}
+    if verified is not None and args.phase == "erasure":
+        # process_requests runs the erasures first (one purge run, ending verified), then every pending access
+        # or portability request (an export each): the erasure time is the purge run's alone
+        split = {"erasure_run_s": round(verified - start, 3), "access_exports": exported,
+                 "access_exports_s": round(wall - (verified - start), 3)}
     return {
         "run_id": run_id,
         "records": records,
@@ -81,6 +90,7 @@ def _measure(args: argparse.Namespace) -> dict:
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "phases_s": phases,
+        **split,
     }
 
 

@@ -50,3 +50,66 @@ def test_interactions_redelivered_after_erasure_do_not_come_back(scenario: Setti
     # someone else's interactions in the same delivery load as usual
     assert _count(scenario, "select count(*) from raw.transcripts where contact_id = 'ctr-wendy-9'") > 0
     assert _count(scenario, "select count(*) from raw.recordings where recording_path = 'recordings/late/ctr-wendy-9.wav'") == 1
+
+
+def test_redelivered_files_are_scrubbed_of_erased_subjects_on_disk(scenario: Settings) -> None:
+    """After Erin's erasure, a new delivery mixing her records with others': her records are dropped at ingest,
+    never quarantined, and the landing files no longer hold them (rewritten, or deleted when only hers);
+    everyone else's rows load, numbered by their position in the rewritten file."""
+    from purge_scenario import FILLERS, _csv, _event, grep_home
+
+    from lethe.ingest.run import run_ingest
+
+    run_purge(scenario, dry_run=False)
+    t = scenario.landing / TENANT
+    late = {
+        "events": t / "email_events" / "late" / "mixed.json",
+        "ctr": t / "contact_records" / "late" / "mixed.jsonl",
+        "only_erin": t / "contact_records" / "late" / "erin-only.jsonl",
+        "contacts": t / "crm" / "contacts" / "late.csv",
+        "transcript": t / "transcripts" / "late" / "erin.json",
+        "recording": t / "recordings" / "late" / "ctr-erin-2.wav",
+    }
+    for path in late.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    late["events"].write_text(json.dumps([
+        _event("ev-late-erin-1", ERIN["email"], days_ago(2), "processed"),
+        _event("ev-late-f00", FILLERS[0]["email"], days_ago(2), "processed"),
+        _event("ev-late-erin-bad", ERIN["email"], days_ago(2, 11), "exploded"),  # would be quarantined
+        _event("ev-late-f01-bad", FILLERS[1]["email"], days_ago(2, 12), "exploded"),
+    ]))
+    late["ctr"].write_text("\n".join(json.dumps(r) for r in (
+        _ctr("ctr-erin-7", ERIN, days_ago(2), None), _ctr("ctr-wendy-7", WENDY, days_ago(2), None))) + "\n")
+    late["only_erin"].write_text(json.dumps(_ctr("ctr-erin-8", ERIN, days_ago(1), None)) + "\n")
+    header = ["Id", "IndividualId", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "MailingStreet",
+              "MailingCity", "MailingPostalCode", "MailingCountry", "Birthdate", "HasOptedOutOfEmail", "DoNotCall",
+              "CreatedDate", "LastModifiedDate", "LastActivityDate", "Customer_Status__c", "Contract_End_Date__c"]
+    _csv(late["contacts"], header, [
+        [p["id"], p["ind"], p["first"], p["last"], p["email"], p["human_phone"], "", "2 Low St", "Leeds", "LS1 1AA",
+         "United Kingdom", "1980-05-17", "false", "false", "2024-01-01T00:00:00Z", "2026-05-30T00:00:00Z",
+         "2026-05-01", "active", ""] for p in (ERIN, WENDY)])
+    late["transcript"].write_text(json.dumps(_transcript("ctr-erin-2", ERIN, days_ago(15))))
+    late["recording"].write_bytes(WAV)
+
+    summary = run_ingest(scenario, scenario.landing)
+
+    erin = [ERIN["email"], ERIN["phone"], ERIN["human_phone"], ERIN["last"], "ctr-erin-7", "ctr-erin-8"]
+    assert grep_home(scenario.landing, erin) == []
+    assert not late["only_erin"].exists() and not late["transcript"].exists() and not late["recording"].exists()
+    assert [e["sg_event_id"] for e in json.loads(late["events"].read_text())] == ["ev-late-f00", "ev-late-f01-bad"]
+    assert "ctr-wendy-7" in late["ctr"].read_text()
+    assert "Wendy" in late["contacts"].read_text()
+    assert sum(s.tombstoned for s in summary.sources) >= 8
+    rel = f"{TENANT}/email_events/late/mixed.json"
+    # the filler's rows load; the bad one is quarantined at its position in the rewritten file, Erin's bad one is not
+    assert _count(scenario, "select count(*) from raw.email_events where sg_event_id = 'ev-late-f00'") == 1
+    assert _count(scenario, "select count(*) from quarantine.rows where source_file = ? and source_row = 2 "
+                            "and record like '%ev-late-f01-bad%'", [rel]) == 1
+    assert _count(scenario, "select count(*) from quarantine.rows where record like '%ev-late-erin%'") == 0
+    assert _count(scenario, "select count(*) from raw.contact_records where contact_id = 'ctr-wendy-7' "
+                            "and _source_row = 1", []) == 1
+    assert _count(scenario, "select count(*) from raw.crm_contacts where id = ? and mailing_city = 'Leeds'",
+                  [WENDY["id"]]) == 1
+    # the manifest knows the rewritten files' new content: the next ingest sees nothing new or changed
+    again = run_ingest(scenario, scenario.landing)
+    assert sum(s.changed_files + s.files for s in again.sources) == 0

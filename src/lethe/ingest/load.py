@@ -1,7 +1,10 @@
-"""Load one batch of one tenant's dataset: check rules, quarantine, drop tombstoned, dedupe, merge, record.
+"""Load one batch of one tenant's dataset: check rules, drop tombstoned, quarantine, dedupe, merge, record.
 
 Everything a batch writes (raw rows, quarantine, manifest, validation results) is committed in one
-transaction, so a run killed mid-way leaves nothing half-loaded and a retry starts clean.
+transaction, so a run killed mid-way leaves nothing half-loaded and a retry starts clean. Records of erased
+subjects (tombstoned) are dropped before anything is written, and the landing files that carried them are
+rewritten without them (or deleted) before that transaction: a run killed in between finds those files new
+and loads what is left of them.
 """
 
 # ruff: noqa: S608 -- SQL is generated from contract identifiers, quoted with q(); values with _lit() or bound.
@@ -14,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from lethe.contracts import Contract
 from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
-from lethe.ingest.files import LandingFile
+from lethe.ingest.files import LandingFile, hash_file
 from lethe.ingest.normalise import normalise
 from lethe.ingest.parse import STAGE, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
@@ -113,7 +117,7 @@ def _identity_sql(contract: Contract, tenant: str) -> str | None:
     return " or ".join(f"coalesce({c}, false)" for c in checks) if checks else None
 
 
-def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: datetime) -> list:
+def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: datetime, tomb: str | None) -> list:
     rules = build_rules(contract, future_limit)
     typed = ", ".join(f"{typed_sql(p, q(p.name))} as {q(p.name + '__typed')}" for p in contract.properties)
     flags = ", ".join(f"{failing_sql(r)} as _f{i}" for i, r in enumerate(rules))
@@ -123,7 +127,8 @@ def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: dat
         create or replace temp table _checked as
         select *,
                case when _parse_error is not null then 'parse' {first_rule} end as _rule,
-               case when _parse_error is not null then _parse_error {first_reason} end as _reason
+               case when _parse_error is not null then _parse_error {first_reason} end as _reason,
+               {tomb or 'false'} as _tombstoned
         from (select *, {flags} from (select *, {typed} from {STAGE}))
     """)
     return rules
@@ -146,6 +151,44 @@ def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_
     return [(o, by_rule[o.rule]) for o in outcomes]
 
 
+def _scrub(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> tuple[int, list[LandingFile], set[str]]:
+    """Drop the batch's tombstoned records (re-delivered after their subject's erasure) from the batch and from
+    the landing files that carry them: a file is rewritten without them (atomically), or deleted when nothing else
+    is in it; a recording or transcript file is deleted. The rows left in a rewritten file are renumbered to
+    their new positions. Returns (records dropped, files with their new size and hash, paths deleted)."""
+    from lethe.purge.files import drop_records, write_many
+
+    hits = con.execute("select _source_file, _source_row from _checked where _tombstoned").pl()
+    if hits.height == 0:
+        return 0, files, set()
+    by_rel = {f.rel: f for f in files}
+    touched = sorted(set(hits["_source_file"].to_list()))
+    if contract.format in ("file", "json"):  # one recording or one contact's transcript per file
+        new: dict = dict.fromkeys((by_rel[r].path for r in touched), None)
+    else:
+        where = pl.DataFrame({"_source_file": touched, "file": [str(by_rel[r].path) for r in touched]})
+        new = drop_records(con, contract.format, hits.join(where, on="_source_file").select(
+            "file", pl.col("_source_row").alias("pos")))
+    gone = {r for r in touched if new.get(by_rel[r].path) is None}
+    write_many({path: data for path, data in new.items() if data is not None})
+    for rel in sorted(gone):
+        by_rel[rel].path.unlink(missing_ok=True)
+    con.execute("delete from _checked where _tombstoned or list_contains($gone, _source_file)", {"gone": sorted(gone)})
+    con.execute("""
+        update _checked c set _source_row = n.pos
+        from (select _source_file, _source_row,
+                     row_number() over (partition by _source_file order by _source_row) as pos
+              from _checked where list_contains($touched, _source_file)) n
+        where c._source_file = n._source_file and c._source_row = n._source_row
+    """, {"touched": touched})
+    rewritten = {r for r in touched if r not in gone}
+    files = [LandingFile(f.path, f.rel, f.path.stat().st_size, hash_file(f.path)) if f.rel in rewritten else f
+             for f in files]
+    log.info("%s: %d tombstoned record(s) dropped; %d landing file(s) rewritten, %d deleted",
+             contract.dataset, hits.height, len(rewritten), len(gone))
+    return hits.height, files, gone
+
+
 def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: str, batch_id: str) -> None:
     """Record every batch row that will not be the raw row (set-based, inside the batch's transaction): rows that
     lost dedupe within the batch, and rows an existing raw row beats (raw rows a batch row replaces: _replace_rows)."""
@@ -154,7 +197,7 @@ def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: s
     con.execute(f"""
         insert into lethe_meta.record_copies
         select {t}, {d}, cast({q(key + '__typed')} as varchar), _source_file, _source_row, {b}
-        from _cand where not _tombstoned and _rn > 1 and {q(key + '__typed')} is not null
+        from _cand where _rn > 1 and {q(key + '__typed')} is not null
         union all
         select {t}, {d}, cast({q(key + '__typed')} as varchar), _source_file, _source_row, {b}
         from _win where _raw_wins and {q(key + '__typed')} is not null
@@ -204,7 +247,9 @@ def load_batch(
     if contract.format != "file":
         normalise(con, contract, tenant)
     clock.append(time.perf_counter())
-    rules = _check(con, contract, future_limit)
+    tomb = _identity_sql(contract, tenant)
+    rules = _check(con, contract, future_limit, tomb)
+    tombstoned, files, scrubbed = _scrub(con, contract, files) if tomb else (0, files, set())
     clock.append(time.perf_counter())
     validations = _gx(con, contract, rules, future_limit)
     clock.append(time.perf_counter())
@@ -213,13 +258,11 @@ def load_batch(
     latest = q(contract.latest_wins_by + "__typed") if contract.latest_wins_by else None
     order = (f"{latest} desc nulls last, _source_file desc, _source_row desc" if latest
              else "_source_file asc, _source_row asc")
-    tomb = _identity_sql(contract, tenant)
     con.execute(f"""
         create or replace temp table _cand as
-        select *, {tomb or 'false'} as _tombstoned,
-               row_number() over (partition by {', '.join(key)} order by {tomb or 'false'}, {order}) as _rn
+        select *, row_number() over (partition by {', '.join(key)} order by {order}) as _rn
         from _checked where _rule is null
-    """)  # tombstoned rows sort last and never win
+    """)
     raw = f"raw.{q(contract.dataset)}"
     tenant_filter = "" if contract.centre else f"and r.tenant_id = {_lit(tenant)}"
     key_match = " and ".join(f"r.{q(k)} = c.{q(k + '__typed')}" for k in contract.dedupe_key)
@@ -231,7 +274,7 @@ def load_batch(
     con.execute(f"""
         create or replace temp table _win as
         select c.*, exists (select 1 from {raw} r where {key_match} {tenant_filter} and {raw_wins}) as _raw_wins
-        from _cand c where _rn = 1 and not _tombstoned
+        from _cand c where _rn = 1
     """)
     cols = [c for c, _ in raw_columns(contract)]
     values = []
@@ -275,7 +318,7 @@ def load_batch(
             select _source_file, sum(l), sum(q), sum(d) from (
                 select _source_file, 0 as l, count(*) as q, 0 as d from _checked where _rule is not null group by 1
                 union all
-                select _source_file, 0, 0, count(*) from _cand where not _tombstoned and _rn > 1 group by 1
+                select _source_file, 0, 0, count(*) from _cand where _rn > 1 group by 1
                 union all
                 select _source_file, count(*) filter (where not _raw_wins), 0, count(*) filter (where _raw_wins)
                 from _win group by 1
@@ -284,7 +327,8 @@ def load_batch(
             per_file[rel] = (loaded, quarantined, dups)
         insert_rows(con, "lethe_meta.manifest", MANIFEST_COLUMNS,
                 [(f.rel, tenant, contract.dataset, f.size, f.sha256, batch_id, stamp,
-                  "quarantined" if f.rel in bad else "loaded", *per_file[f.rel]) for f in files], replace=True)
+                  "purged" if f.rel in scrubbed else "quarantined" if f.rel in bad else "loaded", *per_file[f.rel])
+                 for f in files], replace=True)
         if validations:
             insert_rows(con, "lethe_meta.validation_results", VALIDATION_COLUMNS,
                     [(contract.dataset, tenant, batch_id, o.expectation, o.rule, o.column, o.success,
@@ -294,7 +338,6 @@ def load_batch(
         con.execute("rollback")
         raise
     totals = [sum(v[i] for v in per_file.values()) for i in range(3)]
-    tombstoned = con.execute("select count(*) from _cand where _tombstoned").fetchone()[0]
     reason_rows = con.execute(
         "select _reason, count(*) from _checked where _rule is not null group by 1 order by 2 desc, 1 limit 10"
     ).fetchall()

@@ -148,6 +148,7 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                     "unnest(range(json_array_length(text::json)::bigint)) as i from _landing)"
                 )
                 joiner, head, tail = "','", "'['", "']'"
+            by_key = f"json_extract_string(r.rec, '$.{source.key}') = o.key" if source.key else "false"
             rows = con.execute(
                 f"""
                 with recs as ({records}),
@@ -156,7 +157,7 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                            case when o.patches is null then r.rec else list_reduce(list_prepend(r.rec,
                                list_transform(o.patches, x -> case when x = 'patch' then '{source.patch or "{}"}'
                                else x end)), (a, b) -> json_merge_patch(a, b)::varchar) end as new_rec
-                    from recs r left join _ops o on json_extract_string(r.rec, '$.{source.key}') = o.key
+                    from recs r left join _ops o on {by_key}
                     left join _qpos q on q.file = r.file and q.pos = r.i + 1
                 ),
                 changed as (
@@ -192,14 +193,17 @@ def _rewrite_csv(
     raw = _read(path)
     bom = raw.startswith(BOM)
     frame = pl.read_csv(io.BytesIO(raw[3:] if bom else raw), infer_schema=False, empty_string_is_null=False)
-    if source.key not in frame.columns:
+    if source.key and source.key not in frame.columns:
         return None
     drop, patch, qpos = ops
     positions = qpos.filter(pl.col("file") == str(path))["pos"]
     frame = frame.with_row_index("_pos", offset=1)
-    hit_drop = pl.col(source.key).is_in(drop.implode()) | pl.col("_pos").is_in(positions.implode())
+    def keyed(keys: pl.Series) -> pl.Expr:  # without a key (drop_records) only positions count
+        return pl.col(source.key).is_in(keys.implode()) if source.key else pl.lit(False)
+
+    hit_drop = keyed(drop) | pl.col("_pos").is_in(positions.implode())
     blank = [c for c in source.patch if c in frame.columns]
-    hit_patch = pl.col(source.key).is_in(patch.implode()) & pl.any_horizontal(
+    hit_patch = keyed(patch) & pl.any_horizontal(
         [pl.col(c).fill_null("") != "" for c in blank] or [pl.lit(False)]
     )
     touched = frame.select((hit_drop | hit_patch).sum()).item()
@@ -211,6 +215,28 @@ def _rewrite_csv(
     if kept.height == 0:
         return None, int(touched)
     return (BOM if bom else b"") + kept.drop("_pos").write_csv().encode(), int(touched)
+
+
+def drop_records(con: duckdb.DuckDBPyConnection, fmt: str, positions: pl.DataFrame) -> dict[Path, bytes | None]:
+    """The new on-disk bytes (None: nothing survives) of each file once the records at `positions` (columns
+    file: the path as str, pos: the 1-based line, array element or CSV row ingest gave the record) are dropped.
+    Nothing is written: the caller writes (write_many) and deletes."""
+    con.execute("create or replace temp table _ops (key varchar, drop boolean, patches varchar[])")
+    con.register("_positions", positions.select("file", pl.col("pos").cast(pl.Int64)))
+    try:
+        con.execute("create or replace temp table _qpos as select file, pos from _positions")
+    finally:
+        con.unregister("_positions")
+    source = LandingSource("", "", fmt, "")
+    paths = sorted({Path(f) for f in positions["file"].unique()})
+    if fmt == "csv":
+        ops = _csv_ops(con)
+        results = {p: r for p in paths if (r := _rewrite_csv(p, source, ops)) is not None}
+    else:
+        results = _rewrite_json(con, paths, source)
+    for tmp in ("_ops", "_qpos"):
+        con.execute(f"drop table if exists {tmp}")
+    return {p: None if data is None or not data.strip(b"[]\n") else encode(p, data) for p, (data, _) in results.items()}
 
 
 def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
