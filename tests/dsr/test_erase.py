@@ -83,3 +83,38 @@ def test_individual_flags_trigger_access_export_then_erasure_removes_the_export(
     assert result.outcomes.get("erased") == 1
     assert not list(scenario.exports_dir.rglob("*.json"))
     assert grep_home(scenario.home.parent, [RITA["email"], RITA["last"]]) == []
+
+
+def test_access_requests_processed_together_each_export_holds_only_its_subject(scenario: Settings) -> None:
+    """Several access requests in one run are read from the warehouse together; every export must hold its own
+    subject's records and nobody else's (a mix-up here would be a personal data breach)."""
+    from purge_scenario import FILLERS, WENDY
+
+    people = [RITA, WENDY, FILLERS[0], FILLERS[1]]
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("delete from raw.dsr_requests")  # Erin's and Hank's erasures are tested above
+    con.execute("update raw.crm_individuals set send_individual_data = true where list_contains(?, id)",
+                [[p["ind"] for p in people]])
+    con.close()
+
+    result = process_requests(scenario)
+
+    assert result.outcomes == {"exported": len(people)}
+    docs = [json.loads(Path(p).read_text()) for p in result.exports]
+    by_contact = {d["crm_contacts"][0]["Id"]: d for d in docs}
+    assert sorted(by_contact) == sorted(p["id"] for p in people)
+    for person in people:
+        doc = by_contact[person["id"]]
+        mailed = set() if person is RITA else {person["email"]}  # Rita was never mailed
+        assert {e["email"] for e in doc["email_events"]} == mailed
+        assert all(c["PartyId"] == person["ind"] for c in doc["consents"]) and doc["consents"]
+        assert {i["Id"] for i in doc["individuals"]} == {person["ind"]}
+        assert doc["interactions"] and all(i["CustomerEndpoint.Address"] in (person["phone"], person["email"])
+                                        for i in doc["interactions"])
+        assert {t["ContactId"] for t in doc["transcripts"]} <= {i["ContactId"] for i in doc["interactions"]}
+        others = [p for p in people if p is not person]
+        text = json.dumps(doc)
+        assert not [p["email"] for p in others if p["email"] in text]
+    rita = by_contact[RITA["id"]]
+    assert len(rita["recordings"]) == 2  # both of her calls were recorded
+    assert sorted(r["record_id"] for r in rita["retention"]["interaction.recording"]["records"]) == ["ctr-rita-1", "ctr-rita-2"]

@@ -56,17 +56,31 @@ def subject_key(settings: Settings, subject: Subject) -> str:
     return keyed_hash(settings.secret_key, subject.tenant_id, "email" if "@" in address else "phone", address)
 
 
-def _select(con: duckdb.DuckDBPyConnection, dataset: str, where: str, params: dict[str, Any]) -> pl.DataFrame:
-    """Rows of raw.<dataset> matching `where`, columns renamed to the source's field names (contract physicalName)."""
+def _fields(con: duckdb.DuckDBPyConnection, dataset: str) -> str | None:
+    """SELECT list of raw.<dataset> (alias t) renamed to the source's field names (contract physicalName);
+    None if the table does not exist."""
     contract = _contracts()[dataset]
     cols = set(catalog.columns(con, "raw", dataset))
     if not cols:
-        return pl.DataFrame()
-    select = ", ".join(
-        f'"{p.name}" as "{p.physical_name.rsplit("[].", 1)[-1]}"' for p in contract.properties if p.name in cols
+        return None
+    return ", ".join(
+        f't."{p.name}" as "{p.physical_name.rsplit("[].", 1)[-1]}"' for p in contract.properties if p.name in cols
     )
-    used = {k: v for k, v in params.items() if f"${k}" in where}
-    return con.execute(f"select {select} from raw.{dataset} t where {where}", used).pl()
+
+
+def _select_many(con: duckdb.DuckDBPyConnection, dataset: str, matches: str, n: int) -> list[pl.DataFrame]:
+    """Rows of raw.<dataset> per subject: `matches` is SQL of (_idx, _row) pairs (subject index, t.rowid),
+    joined once for every subject; one frame per subject, in scan order, renamed as _fields says."""
+    select = _fields(con, dataset)
+    if select is None:
+        return [pl.DataFrame() for _ in range(n)]
+    frame = con.execute(
+        f"select m._idx, {select} from raw.{dataset} t join (select distinct _idx, _row from ({matches})) m "
+        f"on t.rowid = m._row order by m._idx, t.rowid"
+    ).pl()
+    parts = frame.partition_by("_idx", as_dict=True, include_key=False, maintain_order=True)
+    empty = frame.drop("_idx").clear()
+    return [parts.get((i,), empty) for i in range(n)]
 
 
 _CONTRACTS: dict[str, Any] = {}
@@ -78,68 +92,107 @@ def _contracts() -> dict[str, Any]:
     return _CONTRACTS
 
 
-def collect(con: duckdb.DuckDBPyConnection, settings: Settings, subject: Subject) -> dict[str, pl.DataFrame]:
-    """One frame per source with everything held on the subject (source ids kept)."""
-    p = {
-        "t": subject.tenant_id,
-        "cid": subject.contact_id,
-        "ind": subject.individual_id,
-        "addr": list(subject.emails + subject.phones) or [""],
-    }
-    interactions = _select(con, "contact_records", "t.tenant_id = $t and t.customer_address in (select unnest($addr))", p)
-    ids = interactions["ContactId"].to_list() if interactions.height else []
-    locations = (
-        [x for x in interactions["Recording.Location"].to_list() if x] if interactions.height else []
-    )
-    frames = {
-        "subject": pl.DataFrame(
-            {
+def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject]) -> list[dict[str, pl.DataFrame]]:
+    """For each subject, one frame per source with everything held on them (source ids kept); every source
+    is read once for all the subjects (equality joins on the subject's ids and addresses)."""
+    n = len(subjects)
+    con.register("_subj", pl.DataFrame(
+        {"_idx": list(range(n)), "tenant_id": [s.tenant_id for s in subjects],
+         "cid": [s.contact_id for s in subjects], "ind": [s.individual_id for s in subjects]},
+        schema={"_idx": pl.Int64, "tenant_id": pl.String, "cid": pl.String, "ind": pl.String}))
+    con.register("_addr", pl.DataFrame(
+        {"_idx": [i for i, s in enumerate(subjects) for _ in s.emails + s.phones],
+         "tenant_id": [s.tenant_id for s in subjects for _ in s.emails + s.phones],
+         "addr": [a for s in subjects for a in s.emails + s.phones]},
+        schema={"_idx": pl.Int64, "tenant_id": pl.String, "addr": pl.String}))
+    try:
+        def by(dataset: str, column: str, key: str = "addr", source: str = "_addr") -> list[pl.DataFrame]:
+            return _select_many(con, dataset, f"select s._idx, t.rowid as _row from raw.{dataset} t join {source} s "
+                                              f"on t.tenant_id = s.tenant_id and t.{column} = s.{key}", n)
+
+        interactions = by("contact_records", "customer_address")
+        dsr = _select_many(con, "dsr_requests", " union all ".join(
+            f"select s._idx, t.rowid as _row from raw.dsr_requests t join {src} s "
+            f"on t.tenant_id = s.tenant_id and t.{col} = s.{key}"
+            for col, key, src in (("crm_contact_id", "cid", "_subj"), ("subject_email", "addr", "_addr"),
+                                  ("subject_phone", "addr", "_addr"))), n)
+        calls = [(i, s.tenant_id, cid, loc) for i, (s, f) in enumerate(zip(subjects, interactions, strict=True))
+                 if f.height for cid, loc in zip(f["ContactId"], f["Recording.Location"], strict=True)]
+        con.register("_calls", pl.DataFrame(
+            {"_idx": [c[0] for c in calls], "tenant_id": [c[1] for c in calls], "contact_id": [c[2] for c in calls],
+             "loc": [c[3] for c in calls]},
+            schema={"_idx": pl.Int64, "tenant_id": pl.String, "contact_id": pl.String, "loc": pl.String}))
+        try:
+            # a Recording.Location is the recording's path or ends in '/' + it: joined on the file name, then checked
+            recordings = _select_many(con, "recordings", (
+                "select c._idx, t.rowid as _row from raw.recordings t join _calls c on t.tenant_id = c.tenant_id "
+                "and regexp_extract(t.recording_path, '[^/]*$') = regexp_extract(c.loc, '[^/]*$') "
+                "where t.recording_path = c.loc or c.loc like '%/' || t.recording_path"), n)
+            transcripts = by("transcripts", "contact_id", "contact_id", "_calls")
+        finally:
+            con.unregister("_calls")
+        contacts = by("crm_contacts", "id", "cid", "_subj")
+        individuals = by("crm_individuals", "id", "ind", "_subj")
+        consents = by("crm_consents", "party_id", "ind", "_subj")
+        events = by("email_events", "email")
+    finally:
+        con.unregister("_subj")
+        con.unregister("_addr")
+    return [
+        {
+            "subject": pl.DataFrame({
                 "tenant_id": [subject.tenant_id],
                 "subject_key": [subject_key(settings, subject)],
                 "crm_contact_id": [subject.contact_id],
                 "emails": [", ".join(subject.emails)],
                 "phones": [", ".join(subject.phones)],
-            }
-        ),
-        "crm_contacts": _select(con, "crm_contacts", "t.tenant_id = $t and t.id = $cid", p),
-        "individuals": _select(con, "crm_individuals", "t.tenant_id = $t and t.id = $ind", p),
-        "consents": _select(con, "crm_consents", "t.tenant_id = $t and t.party_id = $ind", p),
-        "interactions": interactions,
-        "recordings": _select(
-            con,
-            "recordings",
-            "t.tenant_id = $t and (t.recording_path in (select unnest($loc::varchar[])) or "
-            "exists (select 1 from unnest($loc::varchar[]) l(x) where x like '%/' || t.recording_path))",
-            {"t": subject.tenant_id, "loc": locations or [""]},
-        ),
-        "transcripts": _select(
-            con, "transcripts", "t.tenant_id = $t and t.contact_id in (select unnest($ids::varchar[]))",
-            {"t": subject.tenant_id, "ids": ids or [""]},
-        ),
-        "email_events": _select(con, "email_events", "t.tenant_id = $t and t.email in (select unnest($addr))", p),
-        "dsr_requests": _select(
-            con, "dsr_requests",
-            "t.tenant_id = $t and (t.crm_contact_id = $cid or t.subject_email in (select unnest($addr)) "
-            "or t.subject_phone in (select unnest($addr)))",
-            p,
-        ),
-    }
-    return frames
+            }),
+            "crm_contacts": contacts[i],
+            "individuals": individuals[i],
+            "consents": consents[i],
+            "interactions": interactions[i],
+            "recordings": recordings[i],
+            "transcripts": transcripts[i],
+            "email_events": events[i],
+            "dsr_requests": dsr[i],
+        }
+        for i, subject in enumerate(subjects)
+    ]
 
 
-def _retention(con: duckdb.DuckDBPyConnection, settings: Settings, subject: Subject,
-               frames: dict[str, pl.DataFrame]) -> dict[str, Any]:
-    """Per category: retention days and, per record, the date it falls due (from marts.fct_retention_status if
-    built, else computed here from the same anchors)."""
-    policy = load_policy(settings.tenants_file).tenant(subject.tenant_id)
-    out: dict[str, Any] = {c: {"days": d, "records": []} for c, d in policy.retention.items()}
-    if catalog.table_exists(con, "marts", "fct_retention_status"):
+def collect(con: duckdb.DuckDBPyConnection, settings: Settings, subject: Subject) -> dict[str, pl.DataFrame]:
+    """One frame per source with everything held on the subject (source ids kept)."""
+    return collect_many(con, settings, [subject])[0]
+
+
+def _due_rows(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject]) -> list[list[tuple]] | None:
+    """Per subject, (data_category, source_table, record_id, due_at) from marts.fct_retention_status, read once
+    for all the subjects; None if the mart is not built."""
+    if not catalog.table_exists(con, "marts", "fct_retention_status"):
+        return None
+    con.register("_keys", pl.DataFrame(
+        {"_idx": list(range(len(subjects))), "tenant_id": [s.tenant_id for s in subjects],
+         "subject_key": [subject_key(settings, s) for s in subjects]},
+        schema={"_idx": pl.Int64, "tenant_id": pl.String, "subject_key": pl.String}))
+    try:
         rows = con.execute(
-            "select data_category, source_table, record_id, due_at from marts.fct_retention_status "
-            "where tenant_id = ? and subject_key = ? order by all",
-            [subject.tenant_id, subject_key(settings, subject)],
+            "select k._idx, r.data_category, r.source_table, r.record_id, r.due_at from marts.fct_retention_status r "
+            "join _keys k on r.tenant_id = k.tenant_id and r.subject_key = k.subject_key order by all"
         ).fetchall()
-        for category, table, record, due in rows:
+    finally:
+        con.unregister("_keys")
+    out: list[list[tuple]] = [[] for _ in subjects]
+    for idx, *row in rows:
+        out[idx].append(tuple(row))
+    return out
+
+
+def _retention(policy: Any, frames: dict[str, pl.DataFrame], due_rows: list[tuple] | None) -> dict[str, Any]:
+    """Per category (the tenant's policy): retention days and, per record, the date it falls due (from
+    marts.fct_retention_status if built, else computed here from the same anchors)."""
+    out: dict[str, Any] = {c: {"days": d, "records": []} for c, d in policy.retention.items()}
+    if due_rows is not None:
+        for category, table, record, due in due_rows:
             out.setdefault(category, {"days": None, "records": []})["records"].append(
                 {"source_table": table, "record_id": record, "due_at": due}
             )
@@ -202,22 +255,32 @@ def _purposes(con: duckdb.DuckDBPyConnection, subject: Subject, frames: dict[str
     return out
 
 
+def build_documents(con: duckdb.DuckDBPyConnection, settings: Settings,
+                    subjects: list[Subject]) -> list[tuple[dict[str, Any], dict[str, pl.DataFrame]]]:
+    """For each subject, the export as one JSON-ready object (CONTRACT keys) and the per-source frames behind
+    it; the warehouse is read once for all of them."""
+    policy = load_policy(settings.tenants_file)
+    due = _due_rows(con, settings, subjects)
+    out = []
+    for i, (subject, frames) in enumerate(zip(subjects, collect_many(con, settings, subjects), strict=True)):
+        doc: dict[str, Any] = {
+            "controller": policy.tenant(subject.tenant_id).controller,
+            "processor": "the contact centre (Lethe), on the controller's behalf",
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "as_of": settings.as_of.isoformat(),
+        }
+        for source in SOURCES:
+            doc[source] = frames[source].to_dicts()
+        doc["retention"] = _retention(policy.tenant(subject.tenant_id), frames, None if due is None else due[i])
+        doc["purposes"] = _purposes(con, subject, frames)
+        doc["legal_basis"] = {source: _contracts()[ds].legal_basis for source, ds in _DATASET.items()}
+        out.append((doc, frames))
+    return out
+
+
 def build_document(con: duckdb.DuckDBPyConnection, settings: Settings, subject: Subject) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
-    """The export as one JSON-ready object (CONTRACT keys) and the per-source frames behind it."""
-    frames = collect(con, settings, subject)
-    policy = load_policy(settings.tenants_file).tenant(subject.tenant_id)
-    doc: dict[str, Any] = {
-        "controller": policy.controller,
-        "processor": "the contact centre (Lethe), on the controller's behalf",
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "as_of": settings.as_of.isoformat(),
-    }
-    for source in SOURCES:
-        doc[source] = frames[source].to_dicts()
-    doc["retention"] = _retention(con, settings, subject, frames)
-    doc["purposes"] = _purposes(con, subject, frames)
-    doc["legal_basis"] = {source: _contracts()[ds].legal_basis for source, ds in _DATASET.items()}
-    return doc, frames
+    """The export of one subject as one JSON-ready object (CONTRACT keys) and the per-source frames behind it."""
+    return build_documents(con, settings, [subject])[0]
 
 
 def _json_default(value: Any) -> str:

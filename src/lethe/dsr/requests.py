@@ -16,15 +16,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from lethe import catalog
-from lethe.dsr.export import build_document, render, subject_key
+from lethe.dsr.export import build_documents, render, subject_key
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
 from lethe.settings import Settings
 from lethe.warehouse import connect
 
 log = logging.getLogger(__name__)
+
+ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse at once
 
 DDL = """
 create table if not exists lethe_meta.dsr_processed (
@@ -228,22 +231,30 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
             f"from ({resolved}) group by 1, 2 order by 1, 2",
             {"d": at.date()},
         ).fetchall()
-        for tenant, request_id, kind, outcome, contact_id, individual_id, addresses in rows:
-            if outcome == "ok":
-                emails = tuple(sorted(a for a in addresses if "@" in a))
-                phones = tuple(sorted(a for a in addresses if "@" not in a))
-                subject = Subject(tenant, contact_id, individual_id, emails, phones)
-                doc, frames = build_document(con, settings, subject)
+        for start in range(0, len(rows), ACCESS_CHUNK):
+            chunk = rows[start:start + ACCESS_CHUNK]
+            ok = [(tenant, request_id, Subject(tenant, contact_id, individual_id,
+                                              tuple(sorted(a for a in addresses if "@" in a)),
+                                              tuple(sorted(a for a in addresses if "@" not in a))))
+                  for tenant, request_id, _, outcome, contact_id, individual_id, addresses in chunk if outcome == "ok"]
+            documents = build_documents(con, settings, [subject for *_, subject in ok])
+            for (tenant, request_id, subject), (doc, frames) in zip(ok, documents, strict=True):
                 out = settings.exports_dir / tenant / f"{subject_key(settings, subject)}.{_safe(request_id)}.json"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(render("json", doc, frames, settings, tenant))
                 written.append(str(out))
-            con.execute(
-                "insert or ignore into lethe_meta.dsr_processed values (?, ?, ?, ?, null, ?)",
-                [tenant, request_id, kind, "exported" if outcome == "ok" else outcome, at],
-            )
-            key = "exported" if outcome == "ok" else f"access {outcome}"
-            outcomes[key] = outcomes.get(key, 0) + 1
+            con.register("_done", pl.DataFrame(
+                {"tenant_id": [r[0] for r in chunk], "request_id": [r[1] for r in chunk], "type": [r[2] for r in chunk],
+                 "outcome": ["exported" if r[3] == "ok" else r[3] for r in chunk]},
+                schema={"tenant_id": pl.String, "request_id": pl.String, "type": pl.String, "outcome": pl.String}))
+            try:
+                con.execute("insert or ignore into lethe_meta.dsr_processed "
+                            "select tenant_id, request_id, type, outcome, null, ? from _done", [at])
+            finally:
+                con.unregister("_done")
+            for *_, outcome, _cid, _ind, _addr in chunk:
+                key = "exported" if outcome == "ok" else f"access {outcome}"
+                outcomes[key] = outcomes.get(key, 0) + 1
     finally:
         con.close()
     return written
