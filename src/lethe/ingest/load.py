@@ -11,6 +11,7 @@ and loads what is left of them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pyarrow as pa
 from lethe.contracts import Contract
 from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
-from lethe.ingest.files import LandingFile, hash_file
+from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
 from lethe.ingest.parse import STAGE, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
@@ -182,8 +183,8 @@ def _scrub(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Landi
         where c._source_file = n._source_file and c._source_row = n._source_row
     """, {"touched": touched})
     rewritten = {r for r in touched if r not in gone}
-    files = [LandingFile(f.path, f.rel, f.path.stat().st_size, hash_file(f.path)) if f.rel in rewritten else f
-             for f in files]
+    files = [LandingFile(f.path, f.rel, len(data), hashlib.sha256(data).hexdigest())
+             if f.rel in rewritten and (data := new[f.path]) is not None else f for f in files]
     log.info("%s: %d tombstoned record(s) dropped; %d landing file(s) rewritten, %d deleted",
              contract.dataset, hits.height, len(rewritten), len(gone))
     return hits.height, files, gone

@@ -217,6 +217,11 @@ def _rewrite_csv(
     return (BOM if bom else b"") + kept.drop("_pos").write_csv().encode(), int(touched)
 
 
+def _emptied(data: bytes | None) -> bool:
+    """True when a rewrite leaves nothing of a file (no record, or only an empty array or blank lines)."""
+    return data is None or not data.strip(b"[]\n")
+
+
 def drop_records(con: duckdb.DuckDBPyConnection, fmt: str, positions: pl.DataFrame) -> dict[Path, bytes | None]:
     """The new on-disk bytes (None: nothing survives) of each file once the records at `positions` (columns
     file: the path as str, pos: the 1-based line, array element or CSV row ingest gave the record) are dropped.
@@ -236,7 +241,7 @@ def drop_records(con: duckdb.DuckDBPyConnection, fmt: str, positions: pl.DataFra
         results = _rewrite_json(con, paths, source)
     for tmp in ("_ops", "_qpos"):
         con.execute(f"drop table if exists {tmp}")
-    return {p: None if data is None or not data.strip(b"[]\n") else encode(p, data) for p, (data, _) in results.items()}
+    return {p: None if _emptied(data) else encode(p, data) for p, (data, _) in results.items()}
 
 
 def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
@@ -271,7 +276,7 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) ->
         kept: dict[Path, bytes] = {}
         gone: list[Path] = []
         for path, (data, touched) in sorted(results.items()):
-            if data is None or not data.strip(b"[]\n"):
+            if _emptied(data):
                 gone.append(path)
             else:
                 kept[path] = encode(path, data)
