@@ -15,7 +15,11 @@ from lethe.audit import read_entries, verify_chain
 from lethe.purge import run_purge
 from lethe.settings import Settings
 
-KILL_POINTS = ["planned", "after:tombstones", "raw:4", "raw:9", "after:landing", "before:exports", "before:compact"]
+KILL_POINTS = [
+    "planned", "after:tombstones", "raw:4", "raw:9", "after:landing", "before:exports", "before:compact",
+    "after:compact",  # the compacted file holds no derived table the rebuild recreates: the re-run rebuilds them
+    "before:publish",
+]
 
 
 def _state(settings: Settings) -> tuple:
@@ -23,9 +27,15 @@ def _state(settings: Settings) -> tuple:
     try:
         tombstones = sorted(con.execute("select tenant_id, kind, identity_hash from lethe_meta.tombstones").fetchall())
         ctr = sorted(con.execute("select contact_id, customer_address, recording_location from raw.contact_records").fetchall())
+        derived = {
+            f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]  # noqa: S608
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('intermediate', 'marts') order by all").fetchall()
+        }
     finally:
         con.close()
-    return landing_digest(settings), table_counts(settings), tombstones, ctr
+    return landing_digest(settings), table_counts(settings), tombstones, ctr, derived
 
 
 def _killed_run(settings: Settings, root: Path, point: str) -> subprocess.CompletedProcess:
@@ -69,3 +79,44 @@ def test_killed_purge_rerun_converges(point: str, reference: tuple, tmp_path_fac
     else:
         assert "purge.resumed" in events
     assert events[-1] == "purge.completed"
+
+
+def _derived_rows(settings: Settings) -> dict[str, list]:
+    """Every row of every derived table (intermediate and marts schemas), sorted."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        names = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
+            "and table_name not in ('withdrawal_risk_scores', 'withdrawal_risk_evaluation') order by all"  # timestamped
+        ).fetchall()
+        return {f"{s}.{t}": sorted(map(repr, con.execute(f'select * from "{s}"."{t}"').fetchall())) for s, t in names}
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_killed_between_compaction_and_rebuild_the_rerun_rebuilds_the_derived_tables(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """With a real dbt build: the compaction leaves out the derived tables the rebuild recreates, so a run killed
+    right after it leaves a warehouse without them; the re-run rebuilds them to what an uninterrupted run has."""
+    from lethe.build import run_build
+
+    built = copy_home(base(tmp_path_factory), tmp_path / "built")
+    con = duckdb.connect(str(built.warehouse))
+    con.execute("drop table marts.retention_due")  # the hand-built mart: dbt builds the real one
+    con.close()
+    run_build(built)
+    uninterrupted = copy_home(tmp_path / "built", tmp_path / "a")
+    assert run_purge(uninterrupted, dry_run=False).derived == "rebuilt"
+    settings = copy_home(tmp_path / "built", tmp_path / "b")
+    killed = _killed_run(settings, tmp_path / "b", "after:compact")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    left = {r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    con.close()
+    assert "retention_due" not in left and "fct_retention_status" not in left
+    result = run_purge(settings, dry_run=False)
+    assert result.resumed and _derived_rows(settings) == _derived_rows(uninterrupted)
+    assert _derived_rows(settings)["marts.retention_due"] == []

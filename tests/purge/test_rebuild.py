@@ -25,6 +25,15 @@ MANIFEST = {
         "model.lethe.withdrawal_risk_features": [],
         "test.lethe.not_null_x": [],
     },
+    "nodes": {
+        f"model.lethe.{name}": {"name": name, "schema": schema, "config": {"materialized": kind}}
+        for name, schema, kind in [
+            ("stg_salesforce__contacts", "staging", "view"),
+            ("stg_sendgrid__email_events", "staging", "view"),
+            ("stg_campaigns__campaigns", "staging", "view"),
+            ("withdrawal_risk_features", "marts", "table"),
+        ]
+    },
 }
 
 

@@ -191,8 +191,8 @@ def _record(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[tuple[str, s
 
 
 def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, int], ...]:
-    """Execute every phase the run has not completed yet (tombstones, raw, landing, files, exports, rebuild,
-    publish, compact); each phase commits before it is journalled, and every phase is idempotent."""
+    """Execute every phase the run has not completed yet (tombstones, raw, landing, files, exports, compact,
+    rebuild, publish); each phase commits before it is journalled, and every phase is idempotent."""
     policy = load_policy(settings.tenants_file)
     con = connect(settings)
     try:
@@ -229,17 +229,25 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
             (t, "export", "exports", "delete_file", n)
             for t, n in files.purge_exports(con, run_id, settings.exports_dir, policy, settings.as_of)]))
         counts = _counts(con, run_id)
-        derived_done = state.done("rebuild")
     finally:
         con.close()
     changed = bool(counts)
-    if not derived_done:
+    rebuild = _rebuild_plan(settings, run_id) if changed else Rebuild("unchanged")
+    # Compaction comes before the rebuild and leaves out the derived tables the rebuild recreates: the purged
+    # rows' bytes leave with the old file without copying ~3/4 of the warehouse only to drop it a minute later.
+    # Whatever the rebuild frees afterwards held only data computed from what survived.
+    if not _state(settings, run_id).done("compact"):
+        _point("before:compact")
+        if changed:
+            _drop_erased_scores(settings, run_id)
+            compaction.compact(settings.warehouse, leave_out=rebuild.tables)
+        _journal(settings, run_id, "compact")
+        _point("after:compact")
+    if not _state(settings, run_id).done("rebuild"):
         _point("before:rebuild")
-        derived = _rebuild(settings, run_id) if changed else "unchanged"
-        _journal(settings, run_id, "rebuild", derived=derived)
+        _journal(settings, run_id, "rebuild", derived=_rebuild(settings, rebuild))
         _point("after:rebuild")
-    state = _state(settings, run_id)
-    if not state.done("publish"):
+    if not _state(settings, run_id).done("publish"):
         _point("before:publish")
         if changed and settings.snapshot.exists():
             from lethe.publish import publish
@@ -247,12 +255,6 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
             publish(settings)
         _journal(settings, run_id, "publish")
         _point("after:publish")
-    if not state.done("compact"):
-        _point("before:compact")
-        if changed:
-            compaction.compact(settings.warehouse)
-        _journal(settings, run_id, "compact")
-        _point("after:compact")
     return counts
 
 
@@ -291,8 +293,20 @@ def _changed_sources(settings: Settings, run_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _downstream(manifest: Path, sources: list[str]) -> set[str]:
-    """Names of the dbt models downstream of these raw sources, from the last build's manifest."""
+@dataclass(frozen=True)
+class Rebuild:
+    """What a run's rebuild does: 'stale' (never built here), 'unchanged' (no raw table changed) or 'rebuilt',
+    with the raw sources that changed, the dbt models downstream of them, and those models' tables
+    ((schema, name): what the compaction leaves out because the rebuild recreates them)."""
+
+    state: str
+    sources: tuple[str, ...] = ()
+    models: frozenset[str] = frozenset()
+    tables: frozenset[tuple[str, str]] = frozenset()
+
+
+def _downstream(manifest: Path, sources: list[str]) -> list[dict[str, Any]]:
+    """The dbt model nodes downstream of these raw sources, from the last build's manifest."""
     doc = json.loads(manifest.read_text())
     children: dict[str, list[str]] = doc.get("child_map", {})
     wanted = {("raw", s) for s in sources}
@@ -304,7 +318,30 @@ def _downstream(manifest: Path, sources: list[str]) -> set[str]:
             if child not in seen:
                 seen.add(child)
                 todo.append(child)
-    return {n.rsplit(".", 1)[-1] for n in seen if n.startswith("model.")}
+    nodes = doc.get("nodes", {})
+    return [nodes[n] for n in sorted(seen) if n.startswith("model.") and n in nodes]
+
+
+def _rebuild_plan(settings: Settings, run_id: str) -> Rebuild:
+    from lethe.build import dbt_target_dir
+
+    manifest = dbt_target_dir(settings) / "manifest.json"
+    if not manifest.exists():
+        return Rebuild("stale")
+    sources = _changed_sources(settings, run_id)
+    if not sources:
+        return Rebuild("unchanged")
+    nodes = _downstream(manifest, sources)
+    return Rebuild(
+        "rebuilt",
+        tuple(sources),
+        frozenset(n["name"] for n in nodes),
+        frozenset(
+            (n["schema"], n.get("alias") or n["name"])
+            for n in nodes
+            if n.get("config", {}).get("materialized") in ("table", "incremental")
+        ),
+    )
 
 
 def _drop_erased_scores(settings: Settings, run_id: str) -> None:
@@ -321,24 +358,19 @@ def _drop_erased_scores(settings: Settings, run_id: str) -> None:
         con.close()
 
 
-def _rebuild(settings: Settings, run_id: str) -> str:
+def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
     """Rebuild, with --full-refresh so no purged row survives in an incremental model, only the dbt models
     downstream of the raw tables the run changed, and re-score withdrawal risk if its features were among
     them. 'stale' if the project was never built in this home; 'unchanged' if no raw table changed."""
-    from lethe.build import dbt_target_dir, run_build
+    from lethe.build import run_build
 
-    manifest = dbt_target_dir(settings) / "manifest.json"
-    if not manifest.exists():
-        log.info("no dbt build in %s yet: derived tables marked stale", settings.home)
-        return "stale"
-    sources = _changed_sources(settings, run_id)
-    if not sources:
-        return "unchanged"
-    models = _downstream(manifest, sources)
-    _drop_erased_scores(settings, run_id)
-    select = " ".join(f"source:raw.{s}+" for s in sources)
+    if rebuild.state != "rebuilt":
+        if rebuild.state == "stale":
+            log.info("no dbt build in %s yet: derived tables marked stale", settings.home)
+        return rebuild.state
+    select = " ".join(f"source:raw.{s}+" for s in rebuild.sources)
     run_build(settings, select=select, full_refresh=True)
-    if RISK_FEATURES_MODEL in models:
+    if RISK_FEATURES_MODEL in rebuild.models:
         from lethe.risk import train_and_score
 
         train_and_score(settings)

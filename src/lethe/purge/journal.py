@@ -12,7 +12,7 @@ from lethe import tombstones
 
 log = logging.getLogger(__name__)
 
-PHASES = ("tombstones", "raw", "landing", "files", "exports", "rebuild", "publish", "compact", "verify")
+PHASES = ("tombstones", "raw", "landing", "files", "exports", "compact", "rebuild", "publish", "verify")
 
 DDL = (
     """
