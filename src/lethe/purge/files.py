@@ -143,9 +143,10 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 )
                 joiner, head, tail = "chr(10)", "''", "chr(10)"
             else:
-                records = (
-                    "select file, i, rec::varchar as rec from (select file, unnest(text::json::json[]) as rec, "
-                    "unnest(range(json_array_length(text::json)::bigint)) as i from _landing)"
+                records = (  # each file's text parsed once
+                    "select file, i, rec::varchar as rec from (select file, unnest(elements) as rec, "
+                    "unnest(range(len(elements))) as i from (select file, text::json::json[] as elements "
+                    "from _landing))"
                 )
                 joiner, head, tail = "','", "'['", "']'"
             by_key = f"json_extract_string(r.rec, '$.{source.key}') = o.key" if source.key else "false"
