@@ -11,7 +11,10 @@ import json
 import pytest
 from ingest_helpers import TENANT, copy_landing, make_settings, query
 
+from lethe import tombstones
 from lethe.ingest import run_ingest
+from lethe.keys import keyed_hash
+from lethe.warehouse import connect
 
 T = TENANT
 
@@ -76,7 +79,17 @@ def bad(tmp_path_factory):
         "003A000010,2024-01-01T00:00:00Z,+1 (415) 555-2671,frank@example.com\n"
     )
     (t / "crm" / "purposes" / "latin1.csv").write_bytes("Id,Name,Description\n0ZVA9,Caf\xe9,x\n".encode("latin-1"))
-    (t / "crm" / "purposes" / "ragged.csv").write_text('Id,Name,Description\n0ZVA8,"Unclosed quote,x\n')
+    (t / "crm" / "purposes" / "unclosed-quote.csv").write_text('Id,Name,Description\n0ZVA8,"Unclosed quote,x\n')
+    # a ragged row (too many fields), a quoted newline, a short row: the ragged rows alone are quarantined
+    (t / "campaigns" / "ragged-rows.csv").write_text(
+        "campaign_id,name,channel,purpose,started_at\n"
+        "camp-20,Autumn,email,Marketing,2024-01-05T00:00:00Z\n"
+        "camp-21,Autumn, with a comma,email,Marketing,2024-01-05T00:00:00Z\n"
+        'camp-22,"Two\nlines",sms,Marketing,2024-01-06T00:00:00Z\n'
+        "\n"
+        "camp-23,Short,email\n"
+        "camp-24,Last,phone,Marketing,2024-01-07T00:00:00Z\n"
+    )
     (t / "crm" / "dsr_requests" / "future.csv").write_text(
         "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
         "dsr-9,2999-01-01T00:00:00Z,access,,x@example.com,,,\ndsr-10,2024-01-20T00:00:00Z,objection,,y@example.com,,,\n"
@@ -205,10 +218,26 @@ def test_wrong_csv_header(bad):
     assert {"003A000001", "003A000002", "003A000003", "003A000010"} == _ids(settings, "crm_contacts", "id")
 
 
-def test_ragged_csv_is_quarantined_whole(bad):
+def test_csv_with_broken_quoting_is_quarantined_whole(bad):
     settings, _ = bad
-    assert _file_reason(settings, "crm/purposes/ragged.csv").startswith("not a valid CSV file")
+    assert _file_reason(settings, "crm/purposes/unclosed-quote.csv").startswith("not a valid CSV file")
     assert "0ZVA000001" in _ids(settings, "crm_purposes", "id")
+
+
+def test_ragged_csv_row_is_quarantined_alone(bad):
+    settings, _ = bad
+    file = "campaigns/ragged-rows.csv"
+    assert _row_reason(settings, file, 2) == ("parse", "row has 6 fields, header has 5")
+    assert _row_reason(settings, file, 4) == ("parse", "row has 3 fields, header has 5")
+    assert query(settings, "select count(*) from quarantine.files where source_file = ?", [f"{T}/{file}"]) == [(0,)]
+    # the other rows load, at their positions in the file (a quoted newline is one row, a blank line none)
+    assert query(settings, "select campaign_id, name, _source_row from raw.campaigns where _source_file = ? "
+                 "order by _source_row", [f"{T}/{file}"]) == [
+        ("camp-20", "Autumn", 1), ("camp-22", "Two\nlines", 3), ("camp-24", "Last", 5)]
+    assert query(settings, "select status, rows_loaded, rows_quarantined from lethe_meta.manifest where path = ?",
+                 [f"{T}/{file}"]) == [("loaded", 3, 2)]
+    (record,) = query(settings, "select record from quarantine.rows where source_file = ? and source_row = 2", [f"{T}/{file}"])[0]
+    assert json.loads(record)["campaign_id"] == "camp-21"  # the quarantined record keeps the row's fields
 
 
 def test_ten_megabyte_field(bad):
@@ -256,3 +285,28 @@ def test_manifest_records_quarantined_files(bad):
     settings, _ = bad
     status = dict(query(settings, "select path, status from lethe_meta.manifest where path like '%truncated%' or path like '%bad-lines%'"))
     assert status == {f"{T}/contact_records/truncated.jsonl.gz": "quarantined", f"{T}/contact_records/bad-lines.jsonl": "loaded"}
+
+
+def test_ragged_csv_with_an_erased_subject_is_scrubbed_row_by_row(settings, landing):
+    """A re-delivered record of an erased subject in a file with a ragged row: the record leaves the file, the
+    ragged row stays in it byte for byte (quarantined), the good row loads, at its new position."""
+    con = connect(settings)
+    tombstones.ensure(con)
+    con.execute("insert into lethe_meta.tombstones values (?, 'email', ?, now()::timestamp, 'run-1')",
+                [T, keyed_hash(settings.secret_key, T, "email", "gone@example.com")])
+    con.close()
+    path = landing / T / "crm" / "contacts" / "ragged-erased.csv"
+    ragged_row = '003A000021,2024-01-01T00:00:00Z,"Ann, the second",x@example.com,extra\r\n'
+    path.write_bytes(("\ufeffId,LastModifiedDate,FirstName,Email\r\n"
+                      "003A000020,2024-01-01T00:00:00Z,Gone,Gone@Example.com\r\n"
+                      + ragged_row
+                      + "003A000022,2024-01-01T00:00:00Z,Kept,kept@example.com\r\n").encode())
+    summary = run_ingest(settings, landing, families=["crm"])
+    assert {s.dataset: s for s in summary.sources}["crm_contacts"].tombstoned == 1
+    assert path.read_bytes() == ("\ufeffId,LastModifiedDate,FirstName,Email\r\n" + ragged_row
+                                 + "003A000022,2024-01-01T00:00:00Z,Kept,kept@example.com\r\n").encode()
+    rel = f"{T}/crm/contacts/ragged-erased.csv"
+    assert query(settings, "select source_row, reason from quarantine.rows where source_file = ?", [rel]) == [
+        (1, "row has 5 fields, header has 4")]
+    assert query(settings, "select id, _source_row from raw.crm_contacts where _source_file = ?", [rel]) == [
+        ("003A000022", 2)]

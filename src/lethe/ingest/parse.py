@@ -4,8 +4,10 @@ JSON is read by one `read_json` call over all files of the batch, with the contr
 explicit columns; CSV by one `read_csv` call per distinct header. A call that fails is split in halves
 until the failing files are isolated; those (and tiny files) take the careful path: the file's text is
 read in Python (truncated gzip, non-UTF-8, empty) and parsed line by line with DuckDB's JSON functions,
-so a malformed line is quarantined with its row number while the rest of the file loads. Nested fields
-are flattened by their contract `physicalName` (`CustomerEndpoint.Address`, `Transcript[].Content`).
+so a malformed line is quarantined with its row number while the rest of the file loads. A CSV file that
+read_csv refuses is split into records by a pass over its lines (polars string ops); when its quoting is
+sound and only some rows have the wrong number of fields, those rows are quarantined and the rest loads.
+Nested fields are flattened by their contract `physicalName` (`CustomerEndpoint.Address`, `Transcript[].Content`).
 """
 
 # ruff: noqa: S608 -- SQL is generated from contract identifiers, quoted with q(); values with _lit() or bound.
@@ -20,6 +22,7 @@ import zlib
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 from lethe.contracts import Contract, Property
@@ -33,6 +36,8 @@ MAX_LINE = 16 * 1024 * 1024  # longest CSV record; DuckDB sizes its read buffer 
 MAX_OBJECT = 256 * 1024 * 1024  # largest JSON document read_json accepts
 TINY = 64  # bytes: files this small (empty, whitespace, an empty gzip) take the careful path for its reason
 READ_FORMAT = {"jsonl": "newline_delimited", "json_array": "array", "json": "auto"}
+CSV_QUOTED = r'"(?:[^"]|"")*"'  # one quoted CSV field, doubled quotes inside
+CSV_RECORD = rf'^(?:{CSV_QUOTED}|[^",]*)(?:,(?:{CSV_QUOTED}|[^",]*))*$'  # a record whose quoting is sound
 
 
 @dataclass(frozen=True)
@@ -345,11 +350,96 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[L
                 if len(group) == 1:
                     text = read_text(group[0])
                     first = str(exc).split("\n")[0][:300]
-                    problems.append(FileProblem(group[0].rel, text.problem or f"not a valid CSV file ({first})"))
+                    if text.problem is not None:
+                        problems.append(FileProblem(group[0].rel, text.problem))
+                    elif not _load_ragged_csv(con, contract, list(header), text):
+                        problems.append(FileProblem(group[0].rel, f"not a valid CSV file ({first})"))
                 else:  # isolate the bad file(s); the good ones still load
                     mid = len(group) // 2
                     pending += [group[:mid], group[mid:]]
     return problems
+
+
+def csv_records(text: str) -> pl.DataFrame | None:
+    """A CSV text's records in file order, header first: `raw` (as in the file, a quoted newline kept), `record`
+    (without its line ending) and `fields` (its field count). Blank lines are no record, as for read_csv. None
+    when the quoting is broken: a quote never closed, or a quote inside an unquoted field."""
+    lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n")).explode("line")
+    lines = lines.with_columns(
+        open=pl.col("line").str.count_matches('"', literal=True).cum_sum() % 2 == 1  # a quoted field goes on
+    )
+    if lines.height == 0 or lines["open"][-1]:
+        return None
+    records = (
+        lines.with_columns(record_no=(~pl.col("open")).cast(pl.UInt32).cum_sum().shift(1, fill_value=0))
+        .group_by("record_no", maintain_order=True)
+        .agg(raw=pl.col("line").str.join("\n"))
+        .with_columns(record=pl.col("raw").str.strip_suffix("\r"))
+        .filter(pl.col("record") != "")
+    )
+    if not records.select(pl.col("record").str.contains(CSV_RECORD).all()).item():
+        return None
+    return records.select(
+        "raw", "record",
+        fields=pl.col("record").str.replace_all(CSV_QUOTED, "").str.count_matches(",", literal=True) + 1,
+    )
+
+
+def drop_csv_rows(text: str, positions: list[int]) -> str | None:
+    """A CSV text without its data rows at `positions` (1-based, as ingest numbers them), every other record
+    kept as it was (a ragged one too); None when no data row is left. The text must pass `csv_records`."""
+    records = csv_records(text)
+    if records is None:
+        raise ValueError("CSV quoting is broken; rows cannot be dropped by position")
+    kept = records.with_row_index("_pos").filter((pl.col("_pos") == 0) | ~pl.col("_pos").is_in(positions))
+    if kept.height <= 1:
+        return None
+    out = kept.select(pl.col("raw").str.join("\n")).item()
+    return out + "\n" if text.endswith("\n") else out
+
+
+def _load_ragged_csv(con: duckdb.DuckDBPyConnection, contract: Contract, header: list[str], text: FileText) -> bool:
+    """Load a file read_csv refused when its only fault is rows with the wrong number of fields: those rows go to
+    `_stage` with a parse error (their fields mapped by position, for the quarantined record), the others load.
+    False (nothing staged) when the quoting is broken or no row is ragged: the file is refused whole."""
+    records = csv_records(text.text or "")
+    if records is None or records.height < 2 or records["fields"][0] != len(header):
+        return False
+    data = records.slice(1)
+    width = len(header)
+    if data.filter(pl.col("fields") != width).height == 0:
+        return False
+    names = [f"_c{i}" for i in range(width)]
+    body = data.select(pl.col("record").str.join("\n")).item()
+    try:
+        frame = pl.read_csv(io.BytesIO(body.encode()), has_header=False, schema=dict.fromkeys(names, pl.String),
+                            truncate_ragged_lines=True, quote_char='"')
+    except pl.exceptions.PolarsError as exc:
+        log.debug("%s: ragged rows found but the rest does not parse (%s)", text.file.rel, exc)
+        return False
+    if frame.height != data.height:  # polars split the records otherwise: trust neither
+        return False
+    n = pl.col("_fields")
+    plural = pl.when(n == 1).then(pl.lit("")).otherwise(pl.lit("s"))
+    stage = frame.with_columns(data["fields"].alias("_fields")).select(
+        pl.lit(text.file.rel).alias("_source_file"),
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_source_row"),
+        pl.when(n != width).then(pl.format("row has {} field{}, header has {}", n, plural, pl.lit(width)))
+        .alias("_parse_error"),
+        *[pl.when(pl.col(c) != "").then(pl.col(c)).alias(h) for c, h in zip(names, header, strict=True)],
+    )
+    cols = ", ".join(
+        (f"r.{q(p.physical_name)}" if p.physical_name in header else "cast(null as varchar)") + f" as {q(p.name)}"
+        for p in contract.properties
+    )
+    con.register("_ragged", stage.to_arrow())
+    try:
+        con.execute(f"insert into {STAGE} select r._source_file, r._source_row, r._parse_error, {cols} from _ragged r")
+    finally:
+        con.unregister("_ragged")
+    log.info("%s: %d row(s) with the wrong number of fields quarantined; the other rows load",
+             text.file.rel, data.filter(pl.col("fields") != width).height)
+    return True
 
 
 def _load_csv_group(con: duckdb.DuckDBPyConnection, contract: Contract, header: list[str], group: list[LandingFile]) -> None:
