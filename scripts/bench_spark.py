@@ -2,6 +2,10 @@
 print JSON with both wall times and the ratio DuckDB/Spark.
 
     .venv/bin/python scripts/bench_spark.py [--subjects 200] [--days 730] [--work DIR]
+    .venv/bin/python scripts/bench_spark.py --home H --tenants T --secret S --work DIR --driver-memory 8g
+
+The second form reuses an ingested LETHE_HOME (the 200,000-subject one of the build stage) instead of
+generating one; its DuckDB build runs in that home, so point --home at a copy.
 
 The raw layer comes from `lethe generate` + `lethe ingest` into DuckDB; for Spark every raw.* and
 lethe_meta.* table is exported to parquet and registered as a Spark table (see docs/spark.md).
@@ -34,7 +38,6 @@ SPARK_CONF = {
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.memory": "2g",
 }
 
 
@@ -56,12 +59,12 @@ def export_raw(warehouse: Path, out: Path) -> dict[str, Path]:
     return tables
 
 
-def spark_session(home: Path) -> Any:
+def spark_session(home: Path, driver_memory: str = "2g") -> Any:
     """A local Spark session (2 cores) with the settings the project relies on; its warehouse under `home`."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[2]").appName("lethe").config("spark.sql.warehouse.dir", str(home / "spark-warehouse"))
-    for key, value in SPARK_CONF.items():
+    for key, value in {**SPARK_CONF, "spark.driver.memory": driver_memory}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
@@ -91,7 +94,7 @@ def prepare(work: Path, subjects: int, days: int) -> Any:
     return settings
 
 
-def bench(settings: Any, work: Path) -> dict[str, Any]:
+def bench(settings: Any, work: Path, driver_memory: str = "2g") -> dict[str, Any]:
     """Time the dbt build on DuckDB, then on Spark (export and session start timed separately)."""
     from lethe.build import run_build
 
@@ -103,7 +106,7 @@ def bench(settings: Any, work: Path) -> dict[str, Any]:
     tables = export_raw(settings.warehouse, work / "parquet")
     export_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    spark = spark_session(settings.home)
+    spark = spark_session(settings.home, driver_memory)
     register(spark, tables)
     startup_seconds = time.perf_counter() - start
     try:
@@ -144,14 +147,28 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=200)
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--work", type=Path, default=None, help="working directory (default: a temporary one)")
+    parser.add_argument("--home", type=Path, help="an ingested LETHE_HOME to build instead of a generated one")
+    parser.add_argument("--tenants", type=Path, help="with --home: its tenant policy file")
+    parser.add_argument("--secret", default="bench-secret", help="with --home: the LETHE_SECRET_KEY it was built with")
+    parser.add_argument("--driver-memory", default="2g", help="Spark driver memory (local mode: all of Spark's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_spark_") as tmp:
         work = args.work or Path(tmp)
         start = time.perf_counter()
-        settings = prepare(work, args.subjects, args.days)
-        prepare_seconds = time.perf_counter() - start
-        result = {"subjects": args.subjects, "days": args.days, "prepare_seconds": round(prepare_seconds, 2)}
-        result.update(bench(settings, work))
+        if args.home:
+            from lethe.settings import load_settings
+
+            env = {"LETHE_HOME": str(args.home), "LETHE_SECRET_KEY": args.secret, "LETHE_AS_OF": AS_OF}
+            if args.tenants:
+                env["LETHE_TENANTS"] = str(args.tenants)
+            settings = load_settings(env)
+            result: dict[str, Any] = {"home": str(args.home)}
+        else:
+            settings = prepare(work, args.subjects, args.days)
+            result = {"subjects": args.subjects, "days": args.days}
+        result["prepare_seconds"] = round(time.perf_counter() - start, 2)
+        result["driver_memory"] = args.driver_memory
+        result.update(bench(settings, work, args.driver_memory))
     print(json.dumps(result, indent=2))
 
 
