@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime
 
 import pytest
 from ingest_helpers import TENANT, copy_landing, make_settings, query
@@ -90,6 +91,18 @@ def bad(tmp_path_factory):
         "camp-23,Short,email\n"
         "camp-24,Last,phone,Marketing,2024-01-07T00:00:00Z\n"
     )
+    # timestamps shaped right but no such instant (month 13, day 32, 30 February), next to valid ones
+    (t / "crm" / "dsr_requests" / "bad-dates.csv").write_text(
+        "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
+        "dsr-20,2026-13-05T10:00:00Z,access,,p@example.com,,,\n"
+        "dsr-21,2024-01-20T00:00:00Z,access,,q@example.com,,2024-01-32T00:00:00Z,\n"
+        "dsr-22,2024-01-21T00:00:00Z,access,,r@example.com,,,\n"
+        "dsr-23,2024-01-22T09:30Z,access,,s@example.com,,2024-01-23T10:00:00+01:00,\n"
+    )
+    (t / "transcripts" / "bad-time.json").write_text(json.dumps({"ContactId": "c-0003x", "Transcript": [
+        {"ParticipantRole": "CUSTOMER", "Content": "Hello", "AbsoluteTime": "2024-02-30T10:00:00Z"},
+        {"ParticipantRole": "AGENT", "Content": "Hi", "AbsoluteTime": "2024-01-12T10:00:05Z"},
+    ]}))
     (t / "crm" / "dsr_requests" / "future.csv").write_text(
         "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
         "dsr-9,2999-01-01T00:00:00Z,access,,x@example.com,,,\ndsr-10,2024-01-20T00:00:00Z,objection,,y@example.com,,,\n"
@@ -238,6 +251,28 @@ def test_ragged_csv_row_is_quarantined_alone(bad):
                  [f"{T}/{file}"]) == [("loaded", 3, 2)]
     (record,) = query(settings, "select record from quarantine.rows where source_file = ? and source_row = 2", [f"{T}/{file}"])[0]
     assert json.loads(record)["campaign_id"] == "camp-21"  # the quarantined record keeps the row's fields
+
+
+def test_invalid_timestamp_is_quarantined_not_nulled(bad):
+    settings, _ = bad
+    file = "crm/dsr_requests/bad-dates.csv"
+    rule, reason = _row_reason(settings, file, 1)
+    assert rule == "value:received_at" and reason.startswith("received_at is not a valid timestamp")
+    rule, reason = _row_reason(settings, file, 2)
+    assert rule == "value:verified_at" and reason.startswith("verified_at is not a valid timestamp")
+    rule, reason = _row_reason(settings, "transcripts/bad-time.json", 1)
+    assert rule == "value:absolute_time" and "absolute_time" in reason
+    assert query(settings, "select message_index, content from raw.transcripts where contact_id = 'c-0003x'") == [(1, "Hi")]
+    assert not {"dsr-20", "dsr-21"} & _ids(settings, "dsr_requests", "request_id")
+    # an empty optional timestamp stays NULL; a valid one without seconds, or with an offset, loads
+    assert query(settings, "select request_id, received_at, verified_at from raw.dsr_requests "
+                 "where request_id in ('dsr-22', 'dsr-23') order by 1") == [
+        ("dsr-22", datetime(2024, 1, 21), None),
+        ("dsr-23", datetime(2024, 1, 22, 9, 30), datetime(2024, 1, 23, 9, 0)),
+    ]
+    # the Great Expectations suite counts the same rows as the set-based rule
+    assert query(settings, "select success, unexpected_count, sql_unexpected_count from lethe_meta.validation_results "
+                 "where dataset = 'dsr_requests' and rule = 'value:verified_at' and not success") == [(False, 1, 1)]
 
 
 def test_ten_megabyte_field(bad):

@@ -21,6 +21,12 @@ TYPE_RE = {
         r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
     ),
 }
+# types whose text can match TYPE_RE and still not cast (a number too big is inf, a boolean always casts)
+VALUE_FAULT = {
+    "integer": "out of range",
+    "date": "no such date (month 13, day 32, 30 February ...)",
+    "timestamp": "no such date or time (month 13, day 32, hour 25 ...)",
+}
 SQL_TYPE = {
     "string": "varchar",
     "integer": "bigint",
@@ -37,7 +43,7 @@ class Rule:
     """One row rule: a name, the column it reads, why a row fails it, and how to check it."""
 
     name: str  # e.g. "enum:channel"
-    kind: str  # length | required | type | enum | format | range | future
+    kind: str  # length | required | type | value | enum | format | range | future
     column: str
     reason: str
     regex: str | None = None
@@ -48,7 +54,14 @@ class Rule:
     @property
     def typed(self) -> bool:
         """True when the rule reads the typed value (`<column>__typed`), not the text."""
-        return self.kind in ("range", "future")
+        return self.kind in ("range", "future", "value")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the rule reads: the text, the typed value (`<column>__typed`), or both (`value`)."""
+        if self.kind == "value":
+            return (self.column, self.column + "__typed")
+        return (self.column + "__typed",) if self.typed else (self.column,)
 
 
 def q(name: str) -> str:
@@ -56,10 +69,18 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _iso_sql(text: str) -> str:
+    """SQL completing an ISO 8601 text that DuckDB's timestamptz cast refuses though TYPE_RE accepts it: a zone
+    after minutes without seconds (`09:30Z`), or after a bare date (`2024-01-22Z`)."""
+    date, zone = "[0-9]{4}-[0-9]{2}-[0-9]{2}", "(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+    return (f"regexp_replace(regexp_replace({text}, '^({date}[T ][0-9]{{2}}:[0-9]{{2}}){zone}$', '\\1:00\\2'), "
+            f"'^({date}){zone}$', '\\1T00:00:00\\2')")
+
+
 def typed_sql(prop: Property, text: str) -> str:
     """SQL turning a property's normalised text into its logical type (NULL where it does not parse)."""
     if prop.logical_type == "timestamp":
-        return f"try_cast(try_cast({text} as timestamptz) at time zone 'UTC' as timestamp)"
+        return f"try_cast(try_cast({_iso_sql(text)} as timestamptz) at time zone 'UTC' as timestamp)"
     if prop.logical_type in ("string", "array"):
         return text
     return f"try_cast({text} as {SQL_TYPE[prop.logical_type]})"
@@ -91,6 +112,10 @@ def build_rules(contract: Contract, future_limit: datetime) -> list[Rule]:
     for p in contract.properties:
         if p.logical_type in TYPE_RE:
             rules.append(Rule(f"type:{p.name}", "type", p.name, f"{p.name} is not a valid {p.logical_type}", TYPE_RE[p.logical_type]))
+    for p in contract.properties:  # shaped right, yet no such value: month 13, day 32, 30 February, an overflow
+        if p.logical_type in VALUE_FAULT:
+            rules.append(Rule(f"value:{p.name}", "value", p.name,
+                              f"{p.name} is not a valid {p.logical_type}: {VALUE_FAULT[p.logical_type]}"))
     for p in contract.properties:
         if p.enum:
             rules.append(Rule(f"enum:{p.name}", "enum", p.name, f"{p.name} is not one of {', '.join(p.enum)}", value_set=p.enum))
@@ -130,6 +155,8 @@ def failing_sql(rule: Rule) -> str:
         return f"{col} is null"
     if rule.kind in ("type", "format"):
         return f"coalesce(not regexp_matches({col}, {_lit(rule.regex)}), false)"
+    if rule.kind == "value":
+        return f"({col} is not null and {typed} is null)"
     if rule.kind == "enum":
         values = ", ".join(_lit(v) for v in rule.value_set or ())
         return f"coalesce({col} not in ({values}), false)"

@@ -39,6 +39,10 @@ def _expectation(rule: Rule) -> Any:
         return gxe.ExpectColumnValuesToNotBeNull(column=col, meta=meta)
     if rule.kind in ("type", "format"):
         return gxe.ExpectColumnValuesToMatchRegex(column=col, regex=rule.regex, meta=meta)
+    if rule.kind == "value":  # where the text is there, its typed value must be too
+        from great_expectations.expectations.row_conditions import Column
+
+        return gxe.ExpectColumnValuesToNotBeNull(column=col, row_condition=Column(rule.column).is_not_null(), meta=meta)
     if rule.kind == "enum":
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(rule.value_set or ()), meta=meta)
     return gxe.ExpectColumnValuesToBeBetween(column=col, min_value=rule.minimum, max_value=rule.maximum, meta=meta)

@@ -139,7 +139,7 @@ def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: dat
 
 def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_limit: datetime) -> list[tuple]:
     """Run the GX suite on the batch and pair each expectation with the set-based count of the same rule."""
-    cols = sorted({r.column + ("__typed" if r.typed else "") for r in rules})
+    cols = sorted({c for r in rules for c in r.columns})
     table = con.execute(f"select {', '.join(q(c) for c in cols)} from _checked where _parse_error is null").arrow()
     if isinstance(table, pa.RecordBatchReader):
         table = table.read_all()
