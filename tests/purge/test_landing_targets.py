@@ -107,3 +107,37 @@ def test_ingest_after_a_purge_does_not_take_its_rewrites_for_changed_deliveries(
     assert changed == 0
     assert statuses == {f"{TENANT}/email_events/redelivery/erin-again.json": "loaded",
                         f"{TENANT}/contact_records/redelivery/erin-update.jsonl": "purged"}
+
+
+def test_a_partly_loaded_csv_is_rewritten_at_the_positions_ingest_gave(scenario: Settings) -> None:
+    """A CSV that ingest loaded in part (a row of the wrong width quarantined alone) with a blank line before it:
+    the purge drops Erin's quarantined row by its ingest position and her re-delivered row by its id; every
+    other record stays byte for byte, line endings too."""
+    from lethe.ingest.run import run_ingest
+
+    header = ("Id,IndividualId,FirstName,LastName,Email,Phone,MobilePhone,MailingStreet,MailingCity,MailingPostalCode,"
+              "MailingCountry,Birthdate,HasOptedOutOfEmail,DoNotCall,CreatedDate,LastModifiedDate,LastActivityDate,"
+              "Customer_Status__c,Contract_End_Date__c\r\n")
+
+    def row(p: dict, extra: str = "") -> str:
+        return (f'{p["id"]},{p["ind"]},{p["first"]},{p["last"]},{p["email"]},{p["human_phone"]},,"1 High St, Flat 2",'
+                f"London,SW1A 1AA,United Kingdom,1980-05-17,false,false,2024-01-01T00:00:00Z,2026-01-01T00:00:00Z,"
+                f"2026-04-01,active,{extra}\r\n")
+
+    kept_1, kept_2 = row(FILLERS[1]), row(FILLERS[2])
+    path = scenario.landing / TENANT / "crm" / "contacts" / "late.csv"
+    path.write_bytes((header + kept_1 + "\r\n" + row(ERIN, ",one field too many") + row(ERIN) + kept_2).encode())
+    run_ingest(scenario, scenario.landing)
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    try:
+        quarantined = con.execute(
+            "select source_row, reason from quarantine.rows where source_file = ?", [f"{TENANT}/crm/contacts/late.csv"]
+        ).fetchall()
+    finally:
+        con.close()
+    assert quarantined == [(2, "row has 20 fields, header has 19")]  # the blank line is no row
+
+    run_purge(scenario, dry_run=False)
+
+    assert path.read_bytes() == (header + kept_1 + kept_2).encode()
+    assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"]]) == []

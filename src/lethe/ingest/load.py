@@ -11,13 +11,11 @@ and loads what is left of them.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -28,7 +26,7 @@ from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
 from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
-from lethe.ingest.parse import STAGE, FileProblem, drop_csv_rows, parse_batch
+from lethe.ingest.parse import STAGE, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
 from lethe.keys import sql_keyed_hash
 
@@ -169,18 +167,9 @@ def _scrub(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Landi
     if contract.format in ("file", "json"):  # one recording or one contact's transcript per file
         new: dict = dict.fromkeys((by_rel[r].path for r in touched), None)
     else:
-        # a CSV file with ragged rows (quarantined, row by row) is rewritten record by record: polars cannot read it
-        ragged = {r for (r,) in con.execute(
-            "select distinct _source_file from _checked where _parse_error is not null and list_contains($t, _source_file)",
-            {"t": touched}).fetchall()} if contract.format == "csv" else set()
-        rest = [r for r in touched if r not in ragged]
-        where = pl.DataFrame({"_source_file": rest, "file": [str(by_rel[r].path) for r in rest]},
-                             schema={"_source_file": pl.String, "file": pl.String})
+        where = pl.DataFrame({"_source_file": touched, "file": [str(by_rel[r].path) for r in touched]})
         new = drop_records(con, contract.format, hits.join(where, on="_source_file").select(
-            "file", pl.col("_source_row").alias("pos"))) if rest else {}
-        for rel in sorted(ragged):
-            positions = hits.filter(pl.col("_source_file") == rel)["_source_row"].to_list()
-            new[by_rel[rel].path] = _drop_csv_positions(by_rel[rel].path, positions)
+            "file", pl.col("_source_row").alias("pos")))
     gone = {r for r in touched if new.get(by_rel[r].path) is None}
     write_many({path: data for path, data in new.items() if data is not None})
     for rel in sorted(gone):
@@ -199,19 +188,6 @@ def _scrub(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Landi
     log.info("%s: %d tombstoned record(s) dropped; %d landing file(s) rewritten, %d deleted",
              contract.dataset, hits.height, len(rewritten), len(gone))
     return hits.height, files, gone
-
-
-def _drop_csv_positions(path: Path, positions: list[int]) -> bytes | None:
-    """The on-disk bytes of a CSV landing file without its data rows at `positions` (None: no row left); the other
-    records, ragged ones included, are kept as they were, BOM and gzip too."""
-    from lethe.purge.files import BOM, encode
-
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    bom = data.startswith(BOM)
-    text = drop_csv_rows(data[len(BOM):].decode() if bom else data.decode(), positions)
-    return None if text is None else encode(path, (BOM if bom else b"") + text.encode())
 
 
 def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: str, batch_id: str) -> None:

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from lethe.contracts import Contract, Property
 from lethe.contracts.rules import q
+from lethe.csvtext import csv_records
 from lethe.ingest.files import FileText, LandingFile, read_text
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ MAX_LINE = 16 * 1024 * 1024  # longest CSV record; DuckDB sizes its read buffer 
 MAX_OBJECT = 256 * 1024 * 1024  # largest JSON document read_json accepts
 TINY = 64  # bytes: files this small (empty, whitespace, an empty gzip) take the careful path for its reason
 READ_FORMAT = {"jsonl": "newline_delimited", "json_array": "array", "json": "auto"}
-CSV_QUOTED = r'"(?:[^"]|"")*"'  # one quoted CSV field, doubled quotes inside
-CSV_RECORD = rf'^(?:{CSV_QUOTED}|[^",]*)(?:,(?:{CSV_QUOTED}|[^",]*))*$'  # a record whose quoting is sound
 
 
 @dataclass(frozen=True)
@@ -358,44 +357,6 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[L
                     mid = len(group) // 2
                     pending += [group[:mid], group[mid:]]
     return problems
-
-
-def csv_records(text: str) -> pl.DataFrame | None:
-    """A CSV text's records in file order, header first: `raw` (as in the file, a quoted newline kept), `record`
-    (without its line ending) and `fields` (its field count). Blank lines are no record, as for read_csv. None
-    when the quoting is broken: a quote never closed, or a quote inside an unquoted field."""
-    lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n")).explode("line")
-    lines = lines.with_columns(
-        open=pl.col("line").str.count_matches('"', literal=True).cum_sum() % 2 == 1  # a quoted field goes on
-    )
-    if lines.height == 0 or lines["open"][-1]:
-        return None
-    records = (
-        lines.with_columns(record_no=(~pl.col("open")).cast(pl.UInt32).cum_sum().shift(1, fill_value=0))
-        .group_by("record_no", maintain_order=True)
-        .agg(raw=pl.col("line").str.join("\n"))
-        .with_columns(record=pl.col("raw").str.strip_suffix("\r"))
-        .filter(pl.col("record") != "")
-    )
-    if not records.select(pl.col("record").str.contains(CSV_RECORD).all()).item():
-        return None
-    return records.select(
-        "raw", "record",
-        fields=pl.col("record").str.replace_all(CSV_QUOTED, "").str.count_matches(",", literal=True) + 1,
-    )
-
-
-def drop_csv_rows(text: str, positions: list[int]) -> str | None:
-    """A CSV text without its data rows at `positions` (1-based, as ingest numbers them), every other record
-    kept as it was (a ragged one too); None when no data row is left. The text must pass `csv_records`."""
-    records = csv_records(text)
-    if records is None:
-        raise ValueError("CSV quoting is broken; rows cannot be dropped by position")
-    kept = records.with_row_index("_pos").filter((pl.col("_pos") == 0) | ~pl.col("_pos").is_in(positions))
-    if kept.height <= 1:
-        return None
-    out = kept.select(pl.col("raw").str.join("\n")).item()
-    return out + "\n" if text.endswith("\n") else out
 
 
 def _load_ragged_csv(con: duckdb.DuckDBPyConnection, contract: Contract, header: list[str], text: FileText) -> bool:

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from lethe import catalog
+from lethe.csvtext import csv_field, csv_records
 from lethe.fsutil import fsync_path
 from lethe.policy import Policy
 
@@ -191,31 +192,54 @@ def _csv_ops(con: duckdb.DuckDBPyConnection) -> tuple[pl.Series, pl.Series, pl.D
 def _rewrite_csv(
     path: Path, source: LandingSource, ops: tuple[pl.Series, pl.Series, pl.DataFrame]
 ) -> tuple[bytes | None, int] | None:
+    """New content (None = nothing survives) and records touched, or None when the file holds no planned record.
+
+    The file is split into records as ingest numbered them (blank lines are no record; a row of the wrong width,
+    which ingest quarantined, is one); only dropped and patched records change, every other one is kept byte
+    for byte (its quoting and line ending too)."""
     raw = _read(path)
     bom = raw.startswith(BOM)
-    frame = pl.read_csv(io.BytesIO(raw[3:] if bom else raw), infer_schema=False, empty_string_is_null=False)
-    if source.key and source.key not in frame.columns:
+    text = (raw[len(BOM):] if bom else raw).decode("utf-8", errors="replace")
+    records = csv_records(text)
+    if records is None or records.height < 2:
+        return None  # broken quoting: ingest refused the file whole, nothing of it is in the warehouse
+    body = records.slice(1)
+    frame = pl.read_csv(
+        io.BytesIO("\n".join(records["record"].to_list()).encode()),
+        infer_schema=False, empty_string_is_null=False, truncate_ragged_lines=True,
+    )
+    if (source.key and source.key not in frame.columns) or frame.height != body.height:
         return None
     drop, patch, qpos = ops
     positions = qpos.filter(pl.col("file") == str(path))["pos"]
     frame = frame.with_row_index("_pos", offset=1)
+
     def keyed(keys: pl.Series) -> pl.Expr:  # without a key (drop_records) only positions count
         return pl.col(source.key).is_in(keys.implode()) if source.key else pl.lit(False)
 
     hit_drop = keyed(drop) | pl.col("_pos").is_in(positions.implode())
     blank = [c for c in source.patch if c in frame.columns]
-    hit_patch = keyed(patch) & pl.any_horizontal(
-        [pl.col(c).fill_null("") != "" for c in blank] or [pl.lit(False)]
+    hit_patch = keyed(patch) & pl.any_horizontal([pl.col(c).fill_null("") != "" for c in blank] or [pl.lit(False)])
+    columns = [c for c in frame.columns if c != "_pos"]
+    marks = frame.select(
+        drop=hit_drop,
+        patch=hit_patch & ~hit_drop,
+        line=pl.concat_str(
+            [csv_field(c) if c not in blank else pl.lit("") for c in columns], separator=","
+        ),
     )
-    touched = frame.select((hit_drop | hit_patch).sum()).item()
+    touched = marks.select((pl.col("drop") | pl.col("patch")).sum()).item()
     if not touched:
         return None
-    kept = frame.filter(~hit_drop).with_columns(
-        [pl.when(hit_patch).then(pl.lit("")).otherwise(pl.col(c)).alias(c) for c in blank]
-    )
-    if kept.height == 0:
+    kept = pl.concat([body, marks], how="horizontal").filter(~pl.col("drop")).select(
+        pl.when(pl.col("patch"))
+        .then(pl.col("line") + pl.when(pl.col("raw").str.ends_with("\r")).then(pl.lit("\r")).otherwise(pl.lit("")))
+        .otherwise(pl.col("raw"))
+    ).to_series()
+    if kept.len() == 0:
         return None, int(touched)
-    return (BOM if bom else b"") + kept.drop("_pos").write_csv().encode(), int(touched)
+    out = "\n".join([records["raw"][0], *kept.to_list()]) + ("\n" if text.endswith("\n") else "")
+    return (BOM if bom else b"") + out.encode(), int(touched)
 
 
 def _emptied(data: bytes | None) -> bool:
