@@ -9,6 +9,7 @@ the floor: bare DELETE statements of the same rows (the run's persisted plan) on
 taken just before the run. The runs are destructive: point --home at a copy.
 
     python scripts/bench_purge.py --home H --landing L --tenants T --as-of 2026-06-01 --erasures 10000
+    python scripts/bench_purge.py --home H ... --skip-retention   # erasures only, e.g. on a `lethe run` home
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def main() -> int:
     parser.add_argument("--as-of", default="2026-06-01T00:00:00Z")
     parser.add_argument("--secret", default="bench-secret", help="LETHE_SECRET_KEY used when the home was built")
     parser.add_argument("--erasures", type=int, default=10000)
+    parser.add_argument("--skip-retention", action="store_true",
+                        help="only the erasures (on a home whose due data a `lethe run` already purged)")
     parser.add_argument("--phase", choices=["retention", "erasure"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -194,11 +197,12 @@ def main() -> int:
     report: dict = {"home": args.home, "erasures_requested": args.erasures}
     with tempfile.TemporaryDirectory(dir=settings.home.parent) as tmp:
         before = Path(tmp) / "before.duckdb"
-        shutil.copy(settings.warehouse, before)
-        retention = _child(args, "retention")
-        retention.update(_floor(before, settings.warehouse, retention["run_id"]))
-        retention["ratio_to_floor"] = round(retention["wall_s"] / max(retention["floor_s"], 1e-3), 1)
-        report["retention"] = retention
+        if not args.skip_retention:
+            shutil.copy(settings.warehouse, before)
+            retention = _child(args, "retention")
+            retention.update(_floor(before, settings.warehouse, retention["run_id"]))
+            retention["ratio_to_floor"] = round(retention["wall_s"] / max(retention["floor_s"], 1e-3), 1)
+            report["retention"] = retention
         report["erasures_queued"] = _queue_erasures(settings, args.erasures)
         shutil.copy(settings.warehouse, before)
         erasure = _child(args, "erasure")
