@@ -164,13 +164,20 @@ def _status(result: Any) -> str:
 
 
 def run_build(
-    settings: Settings, select: str | None = None, *, target: str = "duckdb", full_refresh: bool = False
+    settings: Settings,
+    select: str | None = None,
+    *,
+    target: str = "duckdb",
+    full_refresh: bool = False,
+    unit_tests: bool = True,
 ) -> BuildResult:
     """Build (run + test) the dbt project at settings.as_of; raise BuildError naming the first failing node.
 
     Incremental models (per-event folds over raw tables, `materialized=incremental` in dbt_project) fold rows loaded
     since the last build; full_refresh=True (`--full-refresh`) rebuilds them from the raw layer, which every
     rebuild after a purge or erasure must do so that no deleted raw row survives in a derived table.
+    unit_tests=False leaves out dbt unit tests (they check the models' logic on fixed inputs, not the data: a
+    purge's rebuild changes data only); data tests always run.
     """
     start = time.perf_counter()
     if target == "duckdb":
@@ -183,6 +190,7 @@ def run_build(
         configure_spark(settings)
     target_dir = dbt_target_dir(settings) if target == "duckdb" else settings.home / "dbt" / f"target-{target}"
     args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
+    args += [] if unit_tests else ["--exclude-resource-type", "unit_test"]
     res = _invoke(settings, args, target, target_dir)
     if res.exception is not None:
         raise BuildError(f"dbt build could not run: {_one_line(res.exception)}")

@@ -369,7 +369,7 @@ def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
             log.info("no dbt build in %s yet: derived tables marked stale", settings.home)
         return rebuild.state
     select = " ".join(f"source:raw.{s}+" for s in rebuild.sources)
-    run_build(settings, select=select, full_refresh=True)
+    run_build(settings, select=select, full_refresh=True, unit_tests=False)
     if RISK_FEATURES_MODEL in rebuild.models:
         from lethe.risk import train_and_score
 
