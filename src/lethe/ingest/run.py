@@ -16,6 +16,7 @@ from lethe.ingest import schema
 from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files
 from lethe.ingest.load import BatchResult, insert_rows, load_batch
 from lethe.ingest.summary import IngestSummary, SourceSummary
+from lethe.refused import scrub_refused
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def run_ingest(
                 summary = _ingest_source(con, settings, landing, contract, tenant, future_limit)
                 if summary:
                     sources.append(summary)
+        scrub_refused(con, landing)  # a refused file (not loaded, so not checked record by record) of an erased subject
     finally:
         con.close()
     return IngestSummary(sources=tuple(sources), seconds=time.perf_counter() - start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from lethe.purge import execute as steps
 from lethe.purge import files, guards, journal, targets
 from lethe.purge import plan as planning
 from lethe.purge import verify as verification
+from lethe.refused import scrub_refused
 from lethe.settings import Settings
 from lethe.warehouse import connect
 
@@ -220,9 +222,13 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
 
         phase("tombstones", tombstone)
         phase("raw", lambda: steps.run_steps(con, run_id, point=_point))
-        phase("landing", lambda: _record(con, run_id, [
-            (t, targets.CATEGORY.get(target.split(":")[1], "landing"), target, action, n)
-            for t, target, action, n in files.purge_landing(con, run_id, settings.landing)]))
+        def landing() -> None:
+            rows = [(t, targets.CATEGORY.get(target.split(":")[1], "landing"), target, action, n)
+                    for t, target, action, n in files.purge_landing(con, run_id, settings.landing)]
+            refused = Counter(t for t, _ in scrub_refused(con, settings.landing))  # the run's tombstones are in
+            _record(con, run_id, rows + [(t, "landing", "landing:refused", "delete_file", n) for t, n in refused.items()])
+
+        phase("landing", landing)
         phase("files", lambda: _record(con, run_id, [
             (t, c, target, "delete_file", n) for t, c, target, n in files.delete_planned_files(con, run_id, settings.landing)]))
         phase("exports", lambda: _record(con, run_id, [

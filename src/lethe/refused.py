@@ -1,0 +1,102 @@
+"""Landing files the warehouse refused (quarantined whole, or changed under a path already loaded) are on disk
+but in no raw table, so neither the purge (which finds files through the records it deletes) nor the ingest
+tombstone check (which works on parsed records) ever reads them. `scrub_refused` finds the ones that hold an
+erased subject's identity and deletes them: every e-mail address, phone number (any human format) and id-like
+token in the file's text is keyed-hashed like a tombstone and matched against lethe_meta.tombstones. A refused
+file cannot be rewritten record by record (it did not parse, or is not the content that was loaded), and none
+of its content is in the warehouse, so deleting it loses nothing the warehouse holds."""
+
+# ruff: noqa: S608 -- SQL is built from this module's own constants; values are bound.
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from pathlib import Path
+
+import duckdb
+import phonenumbers
+import polars as pl
+
+from lethe import catalog
+from lethe.keys import sql_keyed_hash
+
+log = logging.getLogger(__name__)
+
+EMAIL_RE = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+TOKEN_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{2,}"  # CRM ids, Amazon Connect contact ids (UUIDs) and any other word
+
+
+def _sql(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)  # what a truncated gzip still holds
+    return data.decode("utf-8", errors="replace")
+
+
+def _phones(text: str, region: str) -> list[str]:
+    return sorted({
+        phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+        for m in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.POSSIBLE, max_tries=len(text) + 1)
+    })
+
+
+def refused_files(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[str, str]]:
+    """(tenant, path relative to the landing zone) of every refused file still on disk."""
+    if not catalog.table_exists(con, "quarantine", "files"):
+        return []
+    rows = con.execute("select distinct tenant_id, source_file from quarantine.files order by all").fetchall()
+    return [(t, rel) for t, rel in rows if (landing / rel).is_file()]
+
+
+def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[str, str]]:
+    """Delete every refused landing file holding a tombstoned identity; return their (tenant, relative path).
+    The ingest manifest marks them 'purged'."""
+    if not catalog.table_exists(con, "lethe_meta", "tombstones"):
+        return []
+    candidates = refused_files(con, landing)
+    if not candidates or con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
+        return []
+    from lethe.ingest.normalise import tenant_region
+
+    regions: dict[str, str] = {}
+    texts, phones = [], []
+    for tenant, rel in candidates:
+        text = _text(landing / rel)
+        region = regions.setdefault(tenant, tenant_region(con, tenant))
+        texts.append(text)
+        phones.append(_phones(text, region))
+    frame = pl.DataFrame({"tenant": [t for t, _ in candidates], "rel": [r for _, r in candidates], "text": texts,
+                          "phones": phones}, schema={"tenant": pl.String, "rel": pl.String, "text": pl.String,
+                                                     "phones": pl.List(pl.String)})
+    con.register("_refused", frame)
+    try:
+        values = {
+            "email": f"select tenant, rel, lower(unnest(regexp_extract_all(text, '{_sql(EMAIL_RE)}'))) as v from _refused",
+            "phone": "select tenant, rel, unnest(phones) as v from _refused",
+            "contact": f"select tenant, rel, unnest(regexp_extract_all(text, '{TOKEN_RE}')) as v from _refused",
+            "connect_contact": f"select tenant, rel, unnest(regexp_extract_all(text, '{TOKEN_RE}')) as v from _refused",
+        }
+        hits = " union ".join(
+            f"select distinct c.tenant, c.rel from ({sql}) c join lethe_meta.tombstones t on t.tenant_id = c.tenant "
+            f"and t.kind = '{kind}' and t.identity_hash = {sql_keyed_hash('c.tenant', kind, 'c.v')}"
+            for kind, sql in values.items()
+        )
+        found = con.execute(f"select distinct tenant, rel from ({hits}) order by all").fetchall()
+    finally:
+        con.unregister("_refused")
+    for _, rel in found:
+        (landing / rel).unlink(missing_ok=True)
+    if found and catalog.table_exists(con, "lethe_meta", "manifest"):
+        con.execute("update lethe_meta.manifest set status = 'purged' where list_contains(?, path)",
+                    [[rel for _, rel in found]])
+    if found:
+        log.warning("%d refused landing file(s) held an erased subject's identity: deleted", len(found))
+    return [(t, r) for t, r in found]

@@ -1,0 +1,73 @@
+"""Landing files the warehouse refused (quarantined whole, or changed under a loaded path) hold data no raw table
+has, so the purge cannot find them through records: an erased subject's refused file is deleted all the same,
+by the purge that erases them and by any later ingest; refused files of other people stay for the operator."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+from purge_scenario import ERIN, FILLERS, TENANT, _event, days_ago, grep_home, ingest
+
+from lethe.purge import run_purge
+from lethe.settings import Settings
+
+
+def _rows(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _refused(settings: Settings) -> set[str]:
+    return {r[0] for r in _rows(settings, "select source_file from quarantine.files")}
+
+
+def test_the_erasure_deletes_refused_files_holding_the_subject_and_keeps_the_others(scenario: Settings) -> None:
+    t = scenario.landing / TENANT
+    files = {
+        # a CSV whose quoting is broken, with Erin's email
+        "csv": t / "crm" / "contacts" / "broken.csv",
+        # a transcript that is not JSON, naming Erin only by her phone in a human format
+        "transcript": t / "transcripts" / "broken" / "ctr-x.json",
+        # a malformed SendGrid file of a filler: not Erin's, so it stays
+        "filler": t / "email_events" / "broken" / "filler.json",
+    }
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    files["csv"].write_text(f'Id,FirstName,Email\n003X,"Erin,{ERIN["email"]}\n')
+    files["transcript"].write_text('{"ContactId": "ctr-x", "Transcript": [{"Content": "call me on 07700 900103"')
+    files["filler"].write_text(json.dumps([_event("ev-f05-9", FILLERS[5]["email"], days_ago(3), "open")])[:-2])
+    ingest(scenario)
+    rels = {k: p.relative_to(scenario.landing).as_posix() for k, p in files.items()}
+    assert set(rels.values()) <= _refused(scenario)  # all three were refused whole
+
+    run_purge(scenario, dry_run=False)  # the scenario's plan erases Erin
+
+    assert not files["csv"].exists() and not files["transcript"].exists()
+    assert files["filler"].exists()
+    assert grep_home(scenario.home.parent, [ERIN["email"], "07700 900103", ERIN["phone"]]) == []
+    counts = _rows(scenario, "select target, action, rows from lethe_meta.purge_counts where target = 'landing:refused'")
+    assert counts == [("landing:refused", "delete_file", 2)]
+    statuses = dict(_rows(scenario, "select path, status from lethe_meta.manifest"))
+    assert statuses.get(rels["filler"]) != "purged"
+
+
+def test_a_refused_delivery_after_the_erasure_is_deleted_by_the_ingest(scenario: Settings) -> None:
+    run_purge(scenario, dry_run=False)
+    t = scenario.landing / TENANT
+    # changed under a path already loaded (not reloaded, so never checked record by record), and a broken new file
+    changed = t / "email_events" / "events.json"
+    assert changed.exists()
+    changed.write_text(json.dumps([_event("ev-erin-7", ERIN["email"], days_ago(2), "open")]))
+    broken = t / "crm" / "contacts" / "late-broken.csv"
+    broken.write_text(f'Id,Email\n{ERIN["id"]},"{ERIN["email"]}\n')
+    other = t / "crm" / "contacts" / "other-broken.csv"
+    other.write_text(f'Id,Email\n{FILLERS[6]["id"]},"{FILLERS[6]["email"]}\n')
+
+    ingest(scenario)
+
+    assert not changed.exists() and not broken.exists() and other.exists()
+    assert grep_home(scenario.home.parent, [ERIN["email"]]) == []
