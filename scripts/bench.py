@@ -7,7 +7,7 @@ Stages (each writes benchmarks/results/<stage>.json, so a stage can be re-run al
   incremental scripts/bench_build_incremental.py: full build vs the build after one more day (on a copy)
   purge      scripts/bench_purge.py: a retention purge and 10,000 erasures vs bare DELETEs
   dashboard  scripts/bench_dashboard.py: page render times on the published snapshot
-  spark      scripts/bench_spark.py: the dbt project on DuckDB vs Spark (small data)
+  spark      scripts/bench_spark.py: the dbt project on DuckDB vs Spark, same raw layer
   airflow    scripts/bench_airflow.py: the three DAGs through Airflow vs `lethe run` on the same data
 The report keeps the figures of stages that were not re-run, with the date they were measured.
 """
@@ -166,13 +166,28 @@ def stage_dashboard(args, work: Path) -> dict:
 
 
 def stage_spark(args, work: Path) -> dict:
+    """dbt on DuckDB vs on local Spark over the same raw layer: by default the generated landing zone ingested
+    afresh into its own home (the build stage's home has been purged by now); --spark-subjects N generates a
+    small one instead."""
     script = ROOT / "scripts/bench_spark.py"
-    if not script.exists():
-        return {"skipped": "scripts/bench_spark.py not present"}
-    res = subprocess.run([PY, str(script), "--subjects", str(args.spark_subjects)], capture_output=True, text=True)
+    if args.spark_subjects:
+        cmd = [PY, str(script), "--subjects", str(args.spark_subjects)]
+        label = f"scripts/bench_spark.py --subjects {args.spark_subjects}"
+        ingest = {}
+    else:
+        home, landing, scratch = work / "spark-home", work / "landing", work / "spark-work"
+        for path in (home, scratch):
+            shutil.rmtree(path, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        ingest_s, ingest_mb = _timed([str(BIN / "lethe"), "ingest", "--landing", str(landing)], env_for(home, landing))
+        cmd = [PY, str(script), "--home", str(home), "--tenants", str(landing / "tenants.yml"), "--secret", SECRET,
+               "--as-of", AS_OF, "--work", str(scratch), "--driver-memory", "8g"]
+        label = "lethe ingest && scripts/bench_spark.py --home HOME --as-of AS_OF --driver-memory 8g"
+        ingest = {"ingest_wall_s": ingest_s, "ingest_peak_rss_mb": ingest_mb}
+    res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"bench: bench_spark failed:\n{res.stderr[-3000:]}")
-    return {"command": f"scripts/bench_spark.py --subjects {args.spark_subjects}", **last_json(res.stdout)}
+    return {"command": label, **ingest, **last_json(res.stdout)}
 
 
 def stage_airflow(args, work: Path) -> dict:
@@ -189,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=200000)
     parser.add_argument("--work", type=Path, default=ROOT / ".bench")
-    parser.add_argument("--spark-subjects", type=int, default=2000,
-                        help="local Spark on 2 cores cannot take the full size in a bench run")
+    parser.add_argument("--spark-subjects", type=int, default=0,
+                        help="spark stage: generate this many subjects instead of using the --subjects landing zone")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                         help="where each stage's JSON is kept (tracked in git, so BENCHMARKS.md can be re-rendered)")
     parser.add_argument("--skip-ingest", action="store_true",

@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="an ingested LETHE_HOME to build instead of a generated one")
     parser.add_argument("--tenants", type=Path, help="with --home: its tenant policy file")
     parser.add_argument("--secret", default="bench-secret", help="with --home: the LETHE_SECRET_KEY it was built with")
+    parser.add_argument("--as-of", default=AS_OF, help="with --home: LETHE_AS_OF of both builds (its data's as-of)")
     parser.add_argument("--driver-memory", default="2g", help="Spark driver memory (local mode: all of Spark's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_spark_") as tmp:
@@ -158,11 +159,11 @@ def main() -> None:
         if args.home:
             from lethe.settings import load_settings
 
-            env = {"LETHE_HOME": str(args.home), "LETHE_SECRET_KEY": args.secret, "LETHE_AS_OF": AS_OF}
+            env = {"LETHE_HOME": str(args.home), "LETHE_SECRET_KEY": args.secret, "LETHE_AS_OF": args.as_of}
             if args.tenants:
                 env["LETHE_TENANTS"] = str(args.tenants)
             settings = load_settings(env)
-            result: dict[str, Any] = {"home": str(args.home)}
+            result: dict[str, Any] = {"home": str(args.home), "as_of": args.as_of}
         else:
             settings = prepare(work, args.subjects, args.days)
             result = {"subjects": args.subjects, "days": args.days}
