@@ -283,6 +283,15 @@ def landing_digest(settings: Settings) -> dict[str, str]:
     }
 
 
+def query_rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of one query on the warehouse (read-only)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def table_counts(settings: Settings) -> dict[str, int]:
     """Row count of every raw, quarantine and tombstone table."""
     con = duckdb.connect(str(settings.warehouse), read_only=True)

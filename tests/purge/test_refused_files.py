@@ -6,23 +6,14 @@ from __future__ import annotations
 
 import json
 
-import duckdb
-from purge_scenario import ERIN, FILLERS, TENANT, _event, days_ago, grep_home, ingest
+from purge_scenario import ERIN, FILLERS, TENANT, _event, days_ago, grep_home, ingest, query_rows
 
 from lethe.purge import run_purge
 from lethe.settings import Settings
 
 
-def _rows(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _refused(settings: Settings) -> set[str]:
-    return {r[0] for r in _rows(settings, "select source_file from quarantine.files")}
+    return {r[0] for r in query_rows(settings, "select source_file from quarantine.files")}
 
 
 def test_the_erasure_deletes_refused_files_holding_the_subject_and_keeps_the_others(scenario: Settings) -> None:
@@ -49,9 +40,9 @@ def test_the_erasure_deletes_refused_files_holding_the_subject_and_keeps_the_oth
     assert not files["csv"].exists() and not files["transcript"].exists()
     assert files["filler"].exists()
     assert grep_home(scenario.home.parent, [ERIN["email"], "07700 900103", ERIN["phone"]]) == []
-    counts = _rows(scenario, "select target, action, rows from lethe_meta.purge_counts where target = 'landing:refused'")
+    counts = query_rows(scenario, "select target, action, rows from lethe_meta.purge_counts where target = 'landing:refused'")
     assert counts == [("landing:refused", "delete_file", 2)]
-    statuses = dict(_rows(scenario, "select path, status from lethe_meta.manifest"))
+    statuses = dict(query_rows(scenario, "select path, status from lethe_meta.manifest"))
     assert statuses.get(rels["filler"]) != "purged"
 
 

@@ -17,6 +17,7 @@ from purge_scenario import (
     grep_home,
     ingest,
     landing_digest,
+    query_rows,
     table_counts,
 )
 
@@ -24,14 +25,6 @@ from lethe.audit import read_entries, verify_chain
 from lethe.keys import keyed_hash
 from lethe.purge import run_purge
 from lethe.settings import Settings
-
-
-def _rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def _ctr_lines(settings: Settings) -> dict[str, dict]:
@@ -46,10 +39,10 @@ def test_rita_loses_the_91_day_old_recording_but_keeps_the_contact_record(scenar
     recordings = scenario.landing / TENANT / "recordings" / "2026"
     assert not (recordings / "ctr-rita-1.wav").exists()
     assert (recordings / "ctr-rita-2.wav").exists()  # 10 days old: kept
-    rows = dict(_rows(scenario, "select contact_id, recording_location from raw.contact_records "
+    rows = dict(query_rows(scenario, "select contact_id, recording_location from raw.contact_records "
                                 "where contact_id like 'ctr-rita-%'"))
     assert rows == {"ctr-rita-1": None, "ctr-rita-2": "recordings/2026/ctr-rita-2.wav"}
-    assert _rows(scenario, "select recording_path from raw.recordings where recording_path like '%rita%'") == [
+    assert query_rows(scenario, "select recording_path from raw.recordings where recording_path like '%rita%'") == [
         ("recordings/2026/ctr-rita-2.wav",)
     ]
     lines = _ctr_lines(scenario)
@@ -61,8 +54,8 @@ def test_hank_under_legal_hold_keeps_everything_despite_his_erasure_request(scen
     before = landing_digest(scenario)
     run_purge(scenario, dry_run=False)
     assert (scenario.landing / TENANT / "recordings" / "2026" / "ctr-hank-1.wav").exists()
-    assert _rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [HANK["id"]]) == [(1,)]
-    assert _rows(scenario, "select recording_location from raw.contact_records where contact_id = 'ctr-hank-1'") == [
+    assert query_rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [HANK["id"]]) == [(1,)]
+    assert query_rows(scenario, "select recording_location from raw.contact_records where contact_id = 'ctr-hank-1'") == [
         ("recordings/2026/ctr-hank-1.wav",)
     ]
     assert "Recording" in _ctr_lines(scenario)["ctr-hank-1"]
@@ -81,10 +74,10 @@ def test_erin_who_asked_to_be_erased_is_gone_everywhere_and_tombstoned(scenario:
         ("email_events", f"email = '{ERIN['email']}'"),
         ("recordings", "recording_path like '%erin%'"),
     ]:
-        assert _rows(scenario, f"select count(*) from raw.{table} where {where}") == [(0,)], table
-    assert _rows(scenario, "select count(*) from quarantine.rows where record like '%erin%'") == [(0,)]
+        assert query_rows(scenario, f"select count(*) from raw.{table} where {where}") == [(0,)], table
+    assert query_rows(scenario, "select count(*) from quarantine.rows where record like '%erin%'") == [(0,)]
     # the DSR row itself stays as evidence, without personal data
-    assert _rows(scenario, "select type, crm_contact_id, subject_email, details from raw.dsr_requests "
+    assert query_rows(scenario, "select type, crm_contact_id, subject_email, details from raw.dsr_requests "
                            "where request_id = 'dsr-erin'") == [("erasure", ERIN["id"], None, None)]
     assert not (scenario.landing / TENANT / "transcripts" / "ctr-erin-2.json").exists()
     assert not (scenario.landing / TENANT / "recordings" / "2026" / "ctr-erin-1.wav").exists()
@@ -99,12 +92,12 @@ def test_erin_who_asked_to_be_erased_is_gone_everywhere_and_tombstoned(scenario:
         ("connect_contact", keyed_hash(key, TENANT, "connect_contact", "ctr-erin-1")),
         ("connect_contact", keyed_hash(key, TENANT, "connect_contact", "ctr-erin-2")),
     }
-    assert set(_rows(scenario, "select kind, identity_hash from lethe_meta.tombstones")) == expected
+    assert set(query_rows(scenario, "select kind, identity_hash from lethe_meta.tombstones")) == expected
 
 
 def test_wendy_who_withdrew_and_was_mailed_keeps_her_recent_records(scenario: Settings) -> None:
     run_purge(scenario, dry_run=False)
-    assert _rows(scenario, "select sg_event_id from raw.email_events where email = ? order by 1", [WENDY["email"]]) == [
+    assert query_rows(scenario, "select sg_event_id from raw.email_events where email = ? order by 1", [WENDY["email"]]) == [
         ("ev-wendy-1",), ("ev-wendy-2",), ("ev-wendy-3",)
     ]
     events = json.loads((scenario.landing / TENANT / "email_events" / "events.json").read_text())
@@ -149,10 +142,10 @@ def test_reingest_after_erasure_brings_nobody_back(scenario: Settings, tmp_path)
     shutil.copy(pristine / TENANT / "contact_records" / "2026" / "05" / "ctr-new.jsonl.gz",
                 t / "contact_records" / "redelivered.jsonl.gz")
     ingest(scenario)
-    assert _rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [ERIN["id"]]) == [(0,)]
-    assert _rows(scenario, "select count(*) from raw.email_events where email = ?", [ERIN["email"]]) == [(0,)]
-    assert _rows(scenario, "select count(*) from raw.contact_records where contact_id like 'ctr-erin-%'") == [(0,)]
-    assert _rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [WENDY["id"]]) == [(1,)]
+    assert query_rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [ERIN["id"]]) == [(0,)]
+    assert query_rows(scenario, "select count(*) from raw.email_events where email = ?", [ERIN["email"]]) == [(0,)]
+    assert query_rows(scenario, "select count(*) from raw.contact_records where contact_id like 'ctr-erin-%'") == [(0,)]
+    assert query_rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [WENDY["id"]]) == [(1,)]
 
 
 def test_dry_run_changes_nothing(scenario: Settings) -> None:
@@ -164,7 +157,7 @@ def test_dry_run_changes_nothing(scenario: Settings) -> None:
     assert set(payload["actions"][0]) == {"tenant", "data_category", "reason", "action", "record_count"}
     assert landing_digest(scenario) == landing and table_counts(scenario) == counts
     assert not scenario.audit_log.exists()
-    assert _rows(scenario, "select count(*) from information_schema.tables where table_name = 'purge_runs'") == [(0,)]
+    assert query_rows(scenario, "select count(*) from information_schema.tables where table_name = 'purge_runs'") == [(0,)]
 
 
 def test_second_run_after_a_purge_finds_nothing_more_to_do(scenario: Settings) -> None:
@@ -183,12 +176,12 @@ def test_scenario_through_ingest_dbt_build_and_purge(scenario: Settings) -> None
     con.execute("drop table marts.retention_due")
     con.close()
     run_build(scenario)
-    due = _rows(scenario, "select reason, source_table, record_id from marts.retention_due order by all")
+    due = query_rows(scenario, "select reason, source_table, record_id from marts.retention_due order by all")
     assert ("retention_expired", "recordings", "ctr-rita-1") in due
     assert ("erasure_request", "crm_contacts", ERIN["id"]) in due
     assert not [r for r in due if "hank" in r[2].lower()]
     result = run_purge(scenario, dry_run=False)
     assert result.derived == "rebuilt"
-    assert _rows(scenario, "select count(*) from marts.retention_due") == [(0,)]
+    assert query_rows(scenario, "select count(*) from marts.retention_due") == [(0,)]
     assert not (scenario.landing / TENANT / "recordings" / "2026" / "ctr-rita-1.wav").exists()
     assert grep_home(scenario.home.parent, [ERIN["email"], ERIN["phone"], ERIN["last"]]) == []
