@@ -9,7 +9,7 @@ of its content is in the warehouse, so deleting it loses nothing the warehouse h
 # ruff: noqa: S608 -- SQL is built from this module's own constants; values are bound.
 from __future__ import annotations
 
-import gzip
+import contextlib
 import logging
 import zlib
 from pathlib import Path
@@ -32,12 +32,12 @@ def _sql(text: str) -> str:
 
 
 def _text(path: Path) -> str:
+    """The file's text as far as it can be read: a truncated gzip gives what it holds, a corrupt one its raw bytes,
+    invalid UTF-8 a replacement character."""
     data = path.read_bytes()
     if path.name.endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)  # what a truncated gzip still holds
+        with contextlib.suppress(zlib.error):
+            data = zlib.decompressobj(wbits=31).decompress(data)
     return data.decode("utf-8", errors="replace")
 
 

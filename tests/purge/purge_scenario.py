@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -243,7 +244,7 @@ def grep_home(root: Path, needles: list[str]) -> list[str]:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
         if path.suffix == ".gz":
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, EOFError, zlib.error):  # a corrupt one is grepped as it is
                 data += gzip.decompress(data)
         low = data.lower()
         hits = [n.decode() for n in lowered if n in low]

@@ -25,12 +25,15 @@ def test_the_erasure_deletes_refused_files_holding_the_subject_and_keeps_the_oth
         "transcript": t / "transcripts" / "broken" / "ctr-x.json",
         # a malformed SendGrid file of a filler: not Erin's, so it stays
         "filler": t / "email_events" / "broken" / "filler.json",
+        # not gzip at all under a .gz name: unreadable, so it stays (and does not stop the scan)
+        "corrupt": t / "email_events" / "broken" / "corrupt.json.gz",
     }
     for path in files.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     files["csv"].write_text(f'Id,FirstName,Email\n003X,"Erin,{ERIN["email"]}\n')
     files["transcript"].write_text('{"ContactId": "ctr-x", "Transcript": [{"Content": "call me on 07700 900103"')
     files["filler"].write_text(json.dumps([_event("ev-f05-9", FILLERS[5]["email"], days_ago(3), "open")])[:-2])
+    files["corrupt"].write_bytes(b"\x1f\x8b\x08\x00 this is not deflate data " + FILLERS[7]["email"].encode())
     ingest(scenario)
     rels = {k: p.relative_to(scenario.landing).as_posix() for k, p in files.items()}
     assert set(rels.values()) <= _refused(scenario)  # all three were refused whole
@@ -38,7 +41,7 @@ def test_the_erasure_deletes_refused_files_holding_the_subject_and_keeps_the_oth
     run_purge(scenario, dry_run=False)  # the scenario's plan erases Erin
 
     assert not files["csv"].exists() and not files["transcript"].exists()
-    assert files["filler"].exists()
+    assert files["filler"].exists() and files["corrupt"].exists()
     assert grep_home(scenario.home.parent, [ERIN["email"], "07700 900103", ERIN["phone"]]) == []
     counts = query_rows(scenario, "select target, action, rows from lethe_meta.purge_counts where target = 'landing:refused'")
     assert counts == [("landing:refused", "delete_file", 2)]
