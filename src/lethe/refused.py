@@ -6,7 +6,7 @@ token in the file's text is keyed-hashed like a tombstone and matched against le
 file cannot be rewritten record by record (it did not parse, or is not the content that was loaded), and none
 of its content is in the warehouse, so deleting it loses nothing the warehouse holds."""
 
-# ruff: noqa: S608 -- SQL is built from this module's own constants; values are bound.
+# ruff: noqa: S608 -- SQL is built from this module's own identity kinds; values and patterns are bound.
 from __future__ import annotations
 
 import contextlib
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 
 EMAIL_RE = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 TOKEN_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{2,}"  # CRM ids, Amazon Connect contact ids (UUIDs) and any other word
-
-
-def _sql(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _text(path: Path) -> str:
@@ -61,8 +57,10 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
     The ingest manifest marks them 'purged'."""
     if not catalog.table_exists(con, "lethe_meta", "tombstones"):
         return []
+    if con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
+        return []  # nobody erased yet: no refused file needs reading (every ingest passes here)
     candidates = refused_files(con, landing)
-    if not candidates or con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
+    if not candidates:
         return []
     from lethe.ingest.normalise import tenant_region
 
@@ -78,20 +76,27 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
                                                      "phones": pl.List(pl.String)})
     con.register("_refused", frame)
     try:
-        values = {
-            "email": f"select tenant, rel, lower(unnest(regexp_extract_all(text, '{_sql(EMAIL_RE)}'))) as v from _refused",
-            "phone": "select tenant, rel, unnest(phones) as v from _refused",
-            "contact": f"select tenant, rel, unnest(regexp_extract_all(text, '{TOKEN_RE}')) as v from _refused",
-            "connect_contact": f"select tenant, rel, unnest(regexp_extract_all(text, '{TOKEN_RE}')) as v from _refused",
-        }
+        # each file's candidate values per identity kind; an id-like token may be a CRM or a Connect contact id
+        con.execute(
+            """
+            create or replace temp table _refused_values as
+            with tokens as materialized (select tenant, rel, unnest(regexp_extract_all(text, $token)) as v from _refused)
+            select tenant, rel, 'email' as kind, lower(unnest(regexp_extract_all(text, $email))) as v from _refused
+            union all select tenant, rel, 'phone', unnest(phones) from _refused
+            union all select tenant, rel, 'contact', v from tokens
+            union all select tenant, rel, 'connect_contact', v from tokens
+            """,
+            {"token": TOKEN_RE, "email": EMAIL_RE},
+        )
         hits = " union ".join(
-            f"select distinct c.tenant, c.rel from ({sql}) c join lethe_meta.tombstones t on t.tenant_id = c.tenant "
-            f"and t.kind = '{kind}' and t.identity_hash = {sql_keyed_hash('c.tenant', kind, 'c.v')}"
-            for kind, sql in values.items()
+            f"select c.tenant, c.rel from _refused_values c join lethe_meta.tombstones t on t.tenant_id = c.tenant "
+            f"and t.kind = c.kind and t.identity_hash = {sql_keyed_hash('c.tenant', kind, 'c.v')} where c.kind = '{kind}'"
+            for kind in ("email", "phone", "contact", "connect_contact")
         )
         found = con.execute(f"select distinct tenant, rel from ({hits}) order by all").fetchall()
     finally:
         con.unregister("_refused")
+        con.execute("drop table if exists _refused_values")
     for _, rel in found:
         (landing / rel).unlink(missing_ok=True)
     if found and catalog.table_exists(con, "lethe_meta", "manifest"):
