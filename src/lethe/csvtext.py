@@ -4,6 +4,8 @@ scrub rewrite such a file keeping every record they do not change byte for byte,
 
 from __future__ import annotations
 
+import io
+
 import polars as pl
 
 CSV_QUOTED = r'"(?:[^"]|"")*"'  # one quoted CSV field, doubled quotes inside
@@ -33,6 +35,18 @@ def csv_records(text: str) -> pl.DataFrame | None:
         "raw", "record",
         fields=pl.col("record").str.replace_all(CSV_QUOTED, "").str.count_matches(",", literal=True) + 1,
     )
+
+
+def csv_fields(records: pl.DataFrame) -> pl.DataFrame | None:
+    """The data records of `csv_records` (header first) parsed into text columns named by the header row, one row
+    per record in order: a short record padded with nulls, a long one cut to the header's width. None when they
+    do not parse, or polars splits them into other records than the line pass did (then trust neither)."""
+    try:
+        frame = pl.read_csv(io.BytesIO("\n".join(records["record"].to_list()).encode()), infer_schema=False,
+                            truncate_ragged_lines=True)
+    except pl.exceptions.PolarsError:
+        return None
+    return frame if frame.height == records.height - 1 else None
 
 
 def csv_field(column: str) -> pl.Expr:

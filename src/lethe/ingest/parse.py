@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from lethe.contracts import Contract, Property
 from lethe.contracts.rules import q
-from lethe.csvtext import csv_records
+from lethe.csvtext import csv_fields, csv_records
 from lethe.ingest.files import FileText, LandingFile, read_text
 
 log = logging.getLogger(__name__)
@@ -370,15 +370,9 @@ def _load_ragged_csv(con: duckdb.DuckDBPyConnection, contract: Contract, header:
     width = len(header)
     if data.filter(pl.col("fields") != width).height == 0:
         return False
-    names = [f"_c{i}" for i in range(width)]
-    body = data.select(pl.col("record").str.join("\n")).item()
-    try:
-        frame = pl.read_csv(io.BytesIO(body.encode()), has_header=False, schema=dict.fromkeys(names, pl.String),
-                            truncate_ragged_lines=True, quote_char='"')
-    except pl.exceptions.PolarsError as exc:
-        log.debug("%s: ragged rows found but the rest does not parse (%s)", text.file.rel, exc)
-        return False
-    if frame.height != data.height:  # polars split the records otherwise: trust neither
+    frame = csv_fields(records)
+    if frame is None:
+        log.debug("%s: ragged rows found but the rest does not parse as the line pass split it", text.file.rel)
         return False
     n = pl.col("_fields")
     plural = pl.when(n == 1).then(pl.lit("")).otherwise(pl.lit("s"))
@@ -387,7 +381,7 @@ def _load_ragged_csv(con: duckdb.DuckDBPyConnection, contract: Contract, header:
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_source_row"),
         pl.when(n != width).then(pl.format("row has {} field{}, header has {}", n, plural, pl.lit(width)))
         .alias("_parse_error"),
-        *[pl.when(pl.col(c) != "").then(pl.col(c)).alias(h) for c, h in zip(names, header, strict=True)],
+        *[pl.when(pl.col(c) != "").then(pl.col(c)).alias(h) for c, h in zip(frame.columns, header, strict=True)],
     )
     cols = ", ".join(
         (f"r.{q(p.physical_name)}" if p.physical_name in header else "cast(null as varchar)") + f" as {q(p.name)}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import logging
 import os
 import shutil
@@ -17,7 +16,7 @@ import duckdb
 import polars as pl
 
 from lethe import catalog
-from lethe.csvtext import csv_field, csv_records
+from lethe.csvtext import csv_field, csv_fields, csv_records
 from lethe.fsutil import fsync_path
 from lethe.policy import Policy
 
@@ -203,12 +202,8 @@ def _rewrite_csv(
     records = csv_records(text)
     if records is None or records.height < 2:
         return None  # broken quoting: ingest refused the file whole, nothing of it is in the warehouse
-    body = records.slice(1)
-    frame = pl.read_csv(
-        io.BytesIO("\n".join(records["record"].to_list()).encode()),
-        infer_schema=False, empty_string_is_null=False, truncate_ragged_lines=True,
-    )
-    if (source.key and source.key not in frame.columns) or frame.height != body.height:
+    frame = csv_fields(records)
+    if frame is None or (source.key and source.key not in frame.columns):
         return None
     drop, patch, qpos = ops
     positions = qpos.filter(pl.col("file") == str(path))["pos"]
@@ -231,7 +226,7 @@ def _rewrite_csv(
     touched = marks.select((pl.col("drop") | pl.col("patch")).sum()).item()
     if not touched:
         return None
-    kept = pl.concat([body, marks], how="horizontal").filter(~pl.col("drop")).select(
+    kept = pl.concat([records.slice(1), marks], how="horizontal").filter(~pl.col("drop")).select(
         pl.when(pl.col("patch"))
         .then(pl.col("line") + pl.when(pl.col("raw").str.ends_with("\r")).then(pl.lit("\r")).otherwise(pl.lit("")))
         .otherwise(pl.col("raw"))
