@@ -35,19 +35,16 @@ def compact(warehouse: Path, leave_out: Collection[tuple[str, str]] = ()) -> tup
     try:
         con.execute(f"attach '{sql_path(warehouse)}' as old (read_only)")
         con.execute(f"attach '{sql_path(tmp)}' as fresh")
-        if not skip:
-            con.execute("copy from database old to fresh")
-        else:
-            con.execute("copy from database old to fresh (schema)")
-            tables = con.execute(
-                "select schema_name, table_name from duckdb_tables() where database_name = 'old' order by all"
-            ).fetchall()
-            for schema, table in tables:
-                name = f'"{schema}"."{table}"'
-                if (schema.lower(), table.lower()) in skip:
-                    con.execute(f"drop table fresh.{name}")
-                else:
-                    con.execute(f"insert into fresh.{name} select * from old.{name}")  # noqa: S608
+        con.execute("copy from database old to fresh (schema)")  # then the data, table by table (what a full copy does)
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'old' order by all"
+        ).fetchall()
+        for schema, table in tables:
+            name = f'"{schema}"."{table}"'
+            if (schema.lower(), table.lower()) in skip:
+                con.execute(f"drop table fresh.{name}")
+            else:
+                con.execute(f"insert into fresh.{name} select * from old.{name}")  # noqa: S608
         con.execute("detach old")
         con.execute("checkpoint fresh")
         con.execute("detach fresh")
