@@ -95,11 +95,53 @@ def _scores(settings) -> list[tuple]:
         con.close()
 
 
+def _forget_fit(settings) -> None:
+    con = connect(settings)
+    try:
+        con.execute("drop table lethe_meta.withdrawal_risk_model")
+    finally:
+        con.close()
+
+
 def test_training_is_deterministic(trained):
-    """Two trainings on the same warehouse write the same scores, to the last stored digit (Airflow's run
+    """Two fits on the same warehouse write the same scores, to the last stored digit (Airflow's run
     and `lethe run` on the same input must publish the same snapshot)."""
     settings, _, result = trained
     first = _scores(settings)
+    _forget_fit(settings)
     again = train_and_score(settings)
+    assert not again.kept
     assert again.metrics == result.metrics and again.scored == result.scored
     assert _scores(settings) == first
+
+
+@pytest.mark.slow
+def test_unchanged_training_data_keeps_the_fit_and_changed_data_refits_it(trained):
+    """The fit is kept while the labelled rows are the same (a day's build that only adds the as-of
+    snapshot); its scores are a fresh fit's. A changed training row refits the model."""
+    settings, _, result = trained
+    first = _scores(settings)
+    kept = train_and_score(settings)
+    assert kept.kept and kept.metrics == result.metrics and kept.n_train == result.n_train
+    assert "kept (same training data)" in kept.render()
+    assert _scores(settings) == first
+    _shift_one_training_row(settings, +1)
+    try:
+        assert not train_and_score(settings).kept
+    finally:
+        _shift_one_training_row(settings, -1)
+    assert not train_and_score(settings).kept  # back to the first data: refitted again, the first scores
+    assert _scores(settings) == first
+
+
+def _shift_one_training_row(settings, by: int) -> None:
+    con = connect(settings)
+    try:
+        con.execute(
+            "update marts.withdrawal_risk_features set sends_30d = sends_30d + ? where (subject_key, snapshot_at) = "
+            "(select (subject_key, snapshot_at) from marts.withdrawal_risk_features where label_complete "
+            "and not is_scoring_snapshot order by all limit 1)",
+            [by],
+        )
+    finally:
+        con.close()

@@ -36,13 +36,14 @@ ID_COLUMNS = ("tenant_id", "subject_key", "snapshot_at", "is_scoring_snapshot", 
 LABEL = "withdrew_within_30d"
 
 
-def load_features(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every snapshot row of the features mart, with raw feature values filled (nulls as documented above)."""
+def load_features(con: duckdb.DuckDBPyConnection, where: str = "true") -> pl.DataFrame:
+    """The features mart's snapshot rows (all, or those matching a constant SQL condition), with raw feature
+    values filled (nulls as documented above)."""
     columns = ", ".join((*ID_COLUMNS, LABEL, *FEATURES))
     # a fixed row order: the training sample and the solver's sums (hence every score) must not depend on
     # how the scan happened to be parallelised, or two builds of the same data disagree
     frame = con.execute(
-        f"select {columns} from {FEATURES_TABLE} order by tenant_id, subject_key, snapshot_at"  # noqa: S608 - constant names
+        f"select {columns} from {FEATURES_TABLE} where {where} order by tenant_id, subject_key, snapshot_at"  # noqa: S608
     ).pl()
     return frame.with_columns(
         *(pl.col(name).cast(pl.Float64).fill_null(0.0) for name in COUNT_FEATURES + RATE_FEATURES),

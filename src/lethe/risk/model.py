@@ -6,6 +6,8 @@ feature moves the log-odds away from those of an average training snapshot; they
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 from sklearn.linear_model import LogisticRegression
@@ -18,27 +20,48 @@ RANDOM_STATE = 0
 TOP_SIGNALS = 3
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
+C = 1.0
+MAX_ITER = 2000
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted model as plain numbers (what lethe_meta.withdrawal_risk_model stores): per feature, in
+    FEATURES order, the scaler's mean and scale and the logistic regression's coefficient; and its intercept."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> Fitted:
     """Fit the scaler and the logistic regression (deterministic)."""
-    model = Pipeline(
+    pipeline = Pipeline(
         [
             ("scale", StandardScaler()),
-            ("logit", LogisticRegression(C=1.0, max_iter=2000, random_state=RANDOM_STATE)),
+            ("logit", LogisticRegression(C=C, max_iter=MAX_ITER, random_state=RANDOM_STATE)),
         ]
+    ).fit(x, y)
+    scaler, logit = pipeline.named_steps["scale"], pipeline.named_steps["logit"]
+    return Fitted(
+        mean=np.asarray(scaler.mean_, dtype=np.float64),
+        scale=np.asarray(scaler.scale_, dtype=np.float64),
+        coef=np.asarray(logit.coef_[0], dtype=np.float64),
+        intercept=float(logit.intercept_[0]),
     )
-    return model.fit(x, y)
 
 
-def score(model: Pipeline, x: np.ndarray) -> np.ndarray:
+def contributions(model: Fitted, x: np.ndarray) -> np.ndarray:
+    """Per-row, per-feature contribution to the logit (rows x FEATURES)."""
+    return (x - model.mean) / model.scale * model.coef
+
+
+def score(model: Fitted, x: np.ndarray) -> np.ndarray:
     """Probability of withdrawing within 30 days, to 6 decimals (the digits beyond vary with the BLAS
     build and thread count, not with the data)."""
-    return np.round(model.predict_proba(x)[:, 1], 6)
-
-
-def contributions(model: Pipeline, x: np.ndarray) -> np.ndarray:
-    """Per-row, per-feature contribution to the logit (rows x FEATURES)."""
-    z = model.named_steps["scale"].transform(x)
-    return z * model.named_steps["logit"].coef_[0]
+    logit = contributions(model, x).sum(axis=1) + model.intercept
+    return np.round(1.0 / (1.0 + np.exp(-logit)), 6)
 
 
 def top_signals(frame: pl.DataFrame, contrib: np.ndarray, top: int = TOP_SIGNALS) -> pl.Series:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 LABEL_DAYS = 30
+TEST_SHARE = 0.3  # the share of labelled snapshot dates held out for evaluation
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class TimeSplit:
         return self.test.get_column("snapshot_at").min()
 
 
-def time_split(frame: pl.DataFrame, test_share: float = 0.3) -> TimeSplit | None:
+def time_split(frame: pl.DataFrame, test_share: float = TEST_SHARE) -> TimeSplit | None:
     """Split labelled snapshots at the date leaving `test_share` of snapshot dates for test; None if too few."""
     labelled = frame.filter(pl.col("label_complete") & ~pl.col("is_scoring_snapshot"))
     dates = labelled.get_column("snapshot_at").unique().sort()

@@ -1,4 +1,12 @@
-"""`train_and_score`: time-split training, held-out evaluation against a recency baseline, scores to the warehouse."""
+"""`train_and_score`: time-split training, held-out evaluation against a recency baseline, scores to the warehouse.
+
+Training reads every labelled snapshot (~4.5 M rows at 200k subjects); a build that only moved as-of by a day
+leaves them as they were. So the fitted model is kept in lethe_meta.withdrawal_risk_model with a fingerprint
+of its training input (every labelled row's ids, label and features, and the model's settings), and a
+build whose labelled rows hash to the same fingerprint scores with the kept model instead of fitting it
+again. Training is deterministic, so that model is the one a new fit would give; a new week of complete
+labels, late or purged data, or a change of the model's settings change the fingerprint and it is refitted.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,18 @@ import numpy as np
 import polars as pl
 
 from lethe.risk import evaluate, model
-from lethe.risk.features import BASELINE_FEATURE, FEATURES_TABLE, labels, load_features, to_matrix
-from lethe.risk.split import time_split
+from lethe.risk.features import (
+    BASELINE_FEATURE,
+    FEATURES,
+    FEATURES_TABLE,
+    ID_COLUMNS,
+    LABEL,
+    RECENCY_CAP_DAYS,
+    labels,
+    load_features,
+    to_matrix,
+)
+from lethe.risk.split import LABEL_DAYS, TEST_SHARE, time_split
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,6 +38,23 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "logistic_regression"
 BASELINE_NAME = "recency_baseline"
 MAX_TRAIN_ROWS = 2_000_000  # a fixed-seed sample above this keeps training in seconds at 200k subjects
+# everything besides the data that decides the fitted model: a change refits it
+MODEL_SETTINGS = (
+    f"features={','.join(FEATURES)};max_train_rows={MAX_TRAIN_ROWS};seed={model.RANDOM_STATE};C={model.C};"
+    f"max_iter={model.MAX_ITER};label_days={LABEL_DAYS};test_share={TEST_SHARE};recency_cap={RECENCY_CAP_DAYS}"
+)
+MODEL_TABLE = "lethe_meta.withdrawal_risk_model"
+MODEL_DDL = f"""
+create or replace table {MODEL_TABLE} (
+    fingerprint varchar not null,
+    trained_as_of timestamp not null,
+    position integer not null,
+    feature varchar not null,
+    mean double not null,
+    scale double not null,
+    coef double not null,
+    intercept double not null
+)"""
 
 SCORES_DDL = """
 create or replace table marts.withdrawal_risk_scores (
@@ -68,6 +103,8 @@ class RiskResult:
     cutoff: datetime | None
     metrics: tuple[Metric, ...]
     skipped_reason: str | None = None
+    trained_as_of: datetime | None = None  # when the model that scored was fitted
+    kept: bool = False  # the stored fit scored: the training data were unchanged since trained_as_of
 
     def value(self, model_name: str, metric: str) -> float:
         """One figure, e.g. value('logistic_regression', 'roc_auc')."""
@@ -80,6 +117,7 @@ class RiskResult:
             f"withdrawal risk: scored {self.scored} subjects at {self.as_of:%Y-%m-%d}; trained on {self.n_train} "
             f"snapshots ({self.positives_train} withdrawals) before {self.cutoff:%Y-%m-%d}, "
             f"held out {self.n_test} ({self.positives_test} withdrawals) from it"
+            + (f"; model fitted at {self.trained_as_of:%Y-%m-%d} kept (same training data)" if self.kept else "")
         ]
         for name in (MODEL_NAME, BASELINE_NAME):
             lines.append(
@@ -90,53 +128,156 @@ class RiskResult:
 
 
 def train_and_score(settings: Settings) -> RiskResult:
-    """Train on history before a cutoff, evaluate after it, score every profilable subject at as-of."""
+    """Train on history before a cutoff, evaluate after it, score every profilable subject at as-of.
+
+    The fit and its evaluation are kept when the labelled rows are unchanged since the last fit (module doc)."""
     from lethe.warehouse import connect
 
     as_of = settings.as_of.replace(tzinfo=None)
     con = connect(settings)
     try:
-        frame = load_features(con)
-        split = time_split(frame)
-        if split is None:
-            return _skip(con, as_of, "too little labelled history for a time split (need 4 weekly snapshots)")
-        y_train, y_test = labels(split.train), labels(split.test)
-        if y_train.sum() == 0 or y_test.sum() == 0:
-            return _skip(con, as_of, "no withdrawal in the training or the held-out period")
-        train = split.train
-        if train.height > MAX_TRAIN_ROWS:
-            train = train.sample(MAX_TRAIN_ROWS, seed=model.RANDOM_STATE)
-            y_train = labels(train)
-        fitted = model.fit(to_matrix(train), y_train)
-        test_scores = model.score(fitted, to_matrix(split.test))
-        baseline_scores = split.test.get_column(BASELINE_FEATURE).to_numpy()
-        metrics = (
-            Metric(MODEL_NAME, "roc_auc", evaluate.roc_auc(y_test, test_scores)),
-            Metric(MODEL_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, test_scores)),
-            Metric(BASELINE_NAME, "roc_auc", evaluate.roc_auc(y_test, baseline_scores)),
-            Metric(BASELINE_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, baseline_scores)),
-            Metric(MODEL_NAME, "withdrawal_rate_test", float(y_test.mean())),
-        )
-        result = RiskResult(
-            as_of=as_of,
-            scored=0,
-            n_train=train.height,
-            n_test=split.test.height,
-            positives_train=int(y_train.sum()),
-            positives_test=int(y_test.sum()),
-            cutoff=split.cutoff,
-            metrics=metrics,
-        )
-        _write_evaluation(con, result, split.train_until, split.test_from, split.test.get_column("snapshot_at").max())
-        scored = _write_scores(con, frame.filter(pl.col("is_scoring_snapshot")), fitted, as_of)
-        result = RiskResult(**{**result.__dict__, "scored": scored})
+        fingerprint = _fingerprint(con)
+        kept = _kept(con, fingerprint, as_of)
+        if kept is not None:
+            fitted, result = kept
+            current = load_features(con, where="is_scoring_snapshot")
+        else:
+            frame = load_features(con)
+            fitted, result = _fit(con, frame, as_of)
+            if fitted is None:
+                return result
+            _write_model(con, fitted, fingerprint, as_of)
+            current = frame.filter(pl.col("is_scoring_snapshot"))
+        scored = _write_scores(con, current, fitted, as_of)
+        result = RiskResult(**{**result.__dict__, "as_of": as_of, "scored": scored})
     finally:
         con.close()
     log.info(result.render())
     return result
 
 
-def _write_scores(con: duckdb.DuckDBPyConnection, current: pl.DataFrame, fitted, as_of: datetime) -> int:
+def _fit(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: datetime) -> tuple[model.Fitted | None, RiskResult]:
+    """Fit on the time split's training rows, evaluate on its test rows, store the evaluation."""
+    split = time_split(frame)
+    if split is None:
+        return None, _skip(con, as_of, "too little labelled history for a time split (need 4 weekly snapshots)")
+    y_train, y_test = labels(split.train), labels(split.test)
+    if y_train.sum() == 0 or y_test.sum() == 0:
+        return None, _skip(con, as_of, "no withdrawal in the training or the held-out period")
+    train = split.train
+    if train.height > MAX_TRAIN_ROWS:
+        train = train.sample(MAX_TRAIN_ROWS, seed=model.RANDOM_STATE)
+        y_train = labels(train)
+    fitted = model.fit(to_matrix(train), y_train)
+    test_scores = model.score(fitted, to_matrix(split.test))
+    baseline_scores = split.test.get_column(BASELINE_FEATURE).to_numpy()
+    metrics = (
+        Metric(MODEL_NAME, "roc_auc", evaluate.roc_auc(y_test, test_scores)),
+        Metric(MODEL_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, test_scores)),
+        Metric(BASELINE_NAME, "roc_auc", evaluate.roc_auc(y_test, baseline_scores)),
+        Metric(BASELINE_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, baseline_scores)),
+        Metric(MODEL_NAME, "withdrawal_rate_test", float(y_test.mean())),
+    )
+    result = RiskResult(
+        as_of=as_of,
+        scored=0,
+        n_train=train.height,
+        n_test=split.test.height,
+        positives_train=int(y_train.sum()),
+        positives_test=int(y_test.sum()),
+        cutoff=split.cutoff,
+        metrics=metrics,
+        trained_as_of=as_of,
+    )
+    _write_evaluation(con, result, split.train_until, split.test_from, split.test.get_column("snapshot_at").max())
+    return fitted, result
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The training input's fingerprint: the model's settings, and the count and an order-free hash of the
+    labelled rows (ids, label, features) the time split draws from."""
+    columns = ", ".join((*ID_COLUMNS, LABEL, *FEATURES))
+    rows, digest = con.execute(
+        f"select count(*), coalesce(bit_xor(hash({columns})), 0) from {FEATURES_TABLE} "  # noqa: S608 - constants
+        "where label_complete and not is_scoring_snapshot"
+    ).fetchone()
+    return f"{MODEL_SETTINGS};rows={rows};hash={digest}"
+
+
+def _kept(con: duckdb.DuckDBPyConnection, fingerprint: str, as_of: datetime) -> tuple[model.Fitted, RiskResult] | None:
+    """The stored fit and its evaluation when they were made from the same training input, else None."""
+    from lethe import catalog
+
+    if not catalog.table_exists(con, "lethe_meta", "withdrawal_risk_model") or not catalog.table_exists(
+        con, "marts", "withdrawal_risk_evaluation"
+    ):
+        return None
+    stored = con.execute(
+        f"select fingerprint, trained_as_of, feature, mean, scale, coef, intercept from {MODEL_TABLE} "  # noqa: S608
+        "order by position"
+    ).fetchall()
+    if not stored or {row[0] for row in stored} != {fingerprint} or [row[2] for row in stored] != list(FEATURES):
+        return None
+    evaluation = con.execute(
+        "select model, metric, value, n_train, n_test, positives_train, positives_test, cutoff "
+        "from marts.withdrawal_risk_evaluation order by model, metric"
+    ).fetchall()
+    if not evaluation:
+        return None
+    fitted = model.Fitted(
+        mean=np.array([row[3] for row in stored], dtype=np.float64),
+        scale=np.array([row[4] for row in stored], dtype=np.float64),
+        coef=np.array([row[5] for row in stored], dtype=np.float64),
+        intercept=float(stored[0][6]),
+    )
+    first = evaluation[0]
+    result = RiskResult(
+        as_of=as_of,
+        scored=0,
+        n_train=first[3],
+        n_test=first[4],
+        positives_train=first[5],
+        positives_test=first[6],
+        cutoff=first[7],
+        metrics=tuple(sorted((Metric(m, k, v) for m, k, v, *_ in evaluation), key=_metric_order)),
+        trained_as_of=stored[0][1],
+        kept=True,
+    )
+    log.info("withdrawal risk: training data unchanged since %s, the model fitted then scores", stored[0][1])
+    return fitted, result
+
+
+def _metric_order(metric: Metric) -> int:
+    """Metrics in the order _fit computes them (RiskResult.metrics compares equal between fit and kept fit)."""
+    order = [(MODEL_NAME, "roc_auc"), (MODEL_NAME, "lift_top_decile"), (BASELINE_NAME, "roc_auc"),
+             (BASELINE_NAME, "lift_top_decile"), (MODEL_NAME, "withdrawal_rate_test")]
+    key = (metric.model, metric.metric)
+    return order.index(key) if key in order else len(order)
+
+
+def _write_model(con: duckdb.DuckDBPyConnection, fitted: model.Fitted, fingerprint: str, as_of: datetime) -> None:
+    frame = pl.DataFrame(
+        {
+            "position": list(range(len(FEATURES))),
+            "feature": list(FEATURES),
+            "mean": fitted.mean,
+            "scale": fitted.scale,
+            "coef": fitted.coef,
+        }
+    )
+    con.execute(MODEL_DDL)
+    con.register("risk_model_frame", frame.to_arrow())
+    try:
+        con.execute(
+            f"insert into {MODEL_TABLE} select ?, ?, position, feature, mean, scale, coef, ? "  # noqa: S608
+            "from risk_model_frame",
+            [fingerprint, as_of, fitted.intercept],
+        )
+    finally:
+        con.unregister("risk_model_frame")
+
+
+def _write_scores(con: duckdb.DuckDBPyConnection, current: pl.DataFrame, fitted: model.Fitted, as_of: datetime) -> int:
     """Score the as-of snapshot; a subject who may not be profiled is never written, whatever the input says."""
     x = to_matrix(current)
     scores = current.select("tenant_id", "subject_key").with_columns(
@@ -205,6 +346,7 @@ def _skip(con: duckdb.DuckDBPyConnection, as_of: datetime, reason: str) -> RiskR
     log.warning("withdrawal risk not trained: %s (input %s)", reason, FEATURES_TABLE)
     con.execute(SCORES_DDL)
     con.execute(EVALUATION_DDL)
+    con.execute(f"drop table if exists {MODEL_TABLE}")
     return RiskResult(
         as_of=as_of, scored=0, n_train=0, n_test=0, positives_train=0, positives_test=0,
         cutoff=None, metrics=(), skipped_reason=reason,
