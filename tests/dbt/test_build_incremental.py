@@ -96,3 +96,66 @@ def test_deleted_raw_rows_do_not_survive_in_incremental_models(next_day_home, fu
     folded = _fingerprint(settings, INCREMENTAL)
     run_build(settings, select=SELECT, full_refresh=True)
     assert _fingerprint(settings, INCREMENTAL) == folded
+
+
+FEATURES = "intermediate.int_engagement_features"
+FEATURES_SELECT = "+int_engagement_subject_digests"  # the features, their inputs, and the digests built after them
+
+
+def _features(settings: Settings) -> tuple[int, int]:
+    """_fingerprint of the features without their lineage column (the as-of each row was computed at)."""
+    return _fingerprint(settings, f"(select * exclude (computed_as_of) from {FEATURES})")
+
+
+@pytest.fixture(scope="module")
+def engagement_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int]:
+    """Engagement features built at AS_OF, then one more day ingested and the features built incrementally."""
+    root = tmp_path_factory.mktemp("incremental-features")
+    landing = root / "landing"
+    generate(landing, tenants=2, subjects=80, end=AS_OF + "Z")
+    settings = load_settings({
+        "LETHE_HOME": str(root / "home"), "LETHE_LANDING": str(landing), "LETHE_TENANTS": str(landing / "tenants.yml"),
+        "LETHE_SECRET_KEY": SECRET, "LETHE_AS_OF": AS_OF,
+    })
+    run_ingest(settings, landing=landing)
+    run_build(settings, select=FEATURES_SELECT)
+    write_next_day(Path(landing), settings.as_of.date())
+    nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
+    run_ingest(nxt, landing=landing)
+    run_build(nxt, select=FEATURES_SELECT)
+    recomputed = _query(nxt, f"select count(*) filter (where computed_as_of = '{nxt.as_of:%Y-%m-%d}') from {FEATURES}")
+    return nxt, {FEATURES: _features(nxt)}, recomputed[0][0]
+
+
+def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engagement_home) -> None:
+    """The day's build recomputes a small part of the weekly history (open label windows, the as-of
+    snapshot, subjects with new activity) and ends equal to recomputing all of it."""
+    settings, incremental, written = engagement_home
+    total = incremental[FEATURES][0]
+    assert 0 < written < total / 2, f"the incremental build rewrote {written} of {total} feature rows"
+    run_build(settings, select=FEATURES_SELECT, full_refresh=True)
+    assert {FEATURES: _features(settings)} == incremental
+
+
+def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engagement_home) -> None:
+    """Rows of old snapshots change when a subject's past changes (here: their raw email events deleted, as
+    a purge without --full-refresh would) and the label windows reopen when as-of moves back a day: the
+    incremental build still ends equal to a full recompute."""
+    settings, _, _ = engagement_home
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        email = con.execute(
+            "select email from raw.email_events group by email order by count(*) desc, email limit 1"
+        ).fetchone()[0]
+        con.execute("delete from raw.email_events where email = ? and event = 'open'", [email])
+    finally:
+        con.close()
+    earlier = settings.with_as_of(settings.as_of - timedelta(days=1))
+    run_build(earlier, select=FEATURES_SELECT)
+    recomputed = _query(
+        earlier, f"select count(*) filter (where computed_as_of = '{earlier.as_of:%Y-%m-%d}'), count(*) from {FEATURES}"
+    )[0]
+    assert 0 < recomputed[0] < recomputed[1]
+    incremental = _features(earlier)
+    run_build(earlier, select=FEATURES_SELECT, full_refresh=True)
+    assert _features(earlier) == incremental

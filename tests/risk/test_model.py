@@ -138,7 +138,7 @@ def _shift_one_training_row(settings, by: int) -> None:
     con = connect(settings)
     try:
         con.execute(
-            "update marts.withdrawal_risk_features set sends_30d = sends_30d + ? where (subject_key, snapshot_at) = "
+            "update intermediate.int_engagement_features set sends_30d = sends_30d + ? where (subject_key, snapshot_at) = "
             "(select (subject_key, snapshot_at) from marts.withdrawal_risk_features where label_complete "
             "and not is_scoring_snapshot order by all limit 1)",
             [by],

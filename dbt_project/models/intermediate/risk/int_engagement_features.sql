@@ -4,6 +4,18 @@
 {%- set windowed = ['cum_sends', 'cum_opens', 'cum_clicks', 'cum_bounces', 'cum_inbound_contacts',
                     'cum_outbound_contacts', 'cum_negative_contacts'] %}
 {%- set as_of_day = dbt.date_trunc('day', as_of()) %}
+{#- Incremental on DuckDB: a build recomputes the snapshots of subjects whose engagement or withdrawals
+    changed, and every subject's snapshots whose label window is still open, and keeps the rest (the weekly
+    history the risk model trains on): see macros/engagement_refresh.sql. The pre-hook deletes, in the same
+    transaction, the rows this build recomputes. A purge's rebuild runs with --full-refresh. On Spark it is
+    a plain table. -#}
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=(["{{ engagement_refresh_delete() }}"] if target.type == 'duckdb' else []),
+) }}
+{%- set scope = engagement_refresh_scope(ref('int_engagement_daily'), ref('int_withdrawal_events')) %}
 with
 
 daily as (
@@ -15,12 +27,7 @@ withdrawals as (
 ),
 
 snapshot_dates as (
-    -- every Monday with activity in its week before the as-of day, and the as-of day itself
-    select distinct {{ dbt.date_trunc('week', 'activity_day') }} as snapshot_at
-    from daily
-    where {{ dbt.date_trunc('week', 'activity_day') }} < {{ as_of_day }}
-    union
-    select {{ as_of_day }} as snapshot_at
+    {{ engagement_snapshot_dates(ref('int_engagement_daily')) }}
 ),
 
 lookups as (
@@ -32,6 +39,7 @@ lookups as (
     select snapshot_at, 90 as offset_days, {{ dbt.dateadd('day', -90, 'snapshot_at') }} as lookup_at from snapshot_dates
 ),
 
+{% if scope is none %}
 state_at_lookup as (
     -- the subject's last active day before the lookup instant: activity strictly before it
     select
@@ -43,6 +51,43 @@ state_at_lookup as (
         on daily.activity_day < lookups.lookup_at
         and {{ open_ended('daily.next_activity_day') }} >= lookups.lookup_at
 ),
+{% else %}
+dirty_subjects as (
+    {{ scope.dirty_subjects }}
+),
+
+refreshed_lookups as (
+    -- every subject's snapshots from the window start on, and dates this table does not hold yet (the
+    -- pre-hook has deleted the window's rows)
+    select *
+    from lookups
+    where snapshot_at >= {{ scope.window_start }}
+        or snapshot_at not in (select distinct snapshot_at from {{ this }})
+),
+
+state_at_lookup as (
+    -- as in a full build: the dirty subjects at every snapshot, the others at the refreshed ones
+    select
+        lookups.snapshot_at,
+        lookups.offset_days,
+        daily.*
+    from lookups
+    inner join daily
+        on daily.activity_day < lookups.lookup_at
+        and {{ open_ended('daily.next_activity_day') }} >= lookups.lookup_at
+    where (daily.tenant_id, daily.subject_key) in (select tenant_id, subject_key from dirty_subjects)
+    union all
+    select
+        refreshed_lookups.snapshot_at,
+        refreshed_lookups.offset_days,
+        daily.*
+    from refreshed_lookups
+    inner join daily
+        on daily.activity_day < refreshed_lookups.lookup_at
+        and {{ open_ended('daily.next_activity_day') }} >= refreshed_lookups.lookup_at
+    where (daily.tenant_id, daily.subject_key) not in (select tenant_id, subject_key from dirty_subjects)
+),
+{% endif %}
 
 subject_snapshots as (
     select
@@ -153,7 +198,9 @@ final as (
         case
             when {{ dbt.dateadd('day', 30, 'snapshot_at') }} <= {{ as_of() }} then next_withdrawn_at is not null
         end as withdrew_within_30d,
-        case when {{ dbt.dateadd('day', 30, 'snapshot_at') }} <= {{ as_of() }} then next_withdrawn_at end as withdrew_at
+        case when {{ dbt.dateadd('day', 30, 'snapshot_at') }} <= {{ as_of() }} then next_withdrawn_at end as withdrew_at,
+        -- lineage: the as-of of the build that computed this row (an incremental build keeps older rows)
+        {{ as_of() }} as computed_as_of
     from population
 )
 
