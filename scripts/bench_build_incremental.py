@@ -38,8 +38,15 @@ def _settings(home: str, landing: str | None, tenants: str | None, as_of: str, s
     return load_settings(env)
 
 
+def _slowest_nodes(target_dir: Path, top: int = 12) -> dict[str, float]:
+    """The dbt nodes (models and tests) that took longest in the build, from its run_results.json."""
+    results = json.loads((target_dir / "run_results.json").read_text())["results"]
+    ranked = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:top]
+    return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 1) for r in ranked}
+
+
 def _measure(args: argparse.Namespace) -> dict:
-    """One build in this process (called in a child): wall time, peak memory, dbt's counts."""
+    """One build in this process (called in a child): wall time, peak memory, dbt's counts, where it went."""
     from lethe.pipeline import build_all
 
     settings = _settings(args.home, args.landing, args.tenants, args.as_of, args.secret)
@@ -49,6 +56,9 @@ def _measure(args: argparse.Namespace) -> dict:
         "wall_s": round(time.perf_counter() - start, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "dbt": result.dbt.render(),
+        "dbt_wall_s": round(result.dbt.elapsed, 2),
+        "risk": result.risk.render().splitlines()[0],
+        "slowest_nodes_s": _slowest_nodes(result.dbt.target_dir),
     }
 
 
@@ -124,6 +134,12 @@ def main() -> int:
         "incremental_build_peak_rss_mb": incremental["peak_rss_mb"],
         "full_build_dbt": full["dbt"],
         "incremental_build_dbt": incremental["dbt"],
+        "full_build_dbt_wall_s": full["dbt_wall_s"],
+        "incremental_build_dbt_wall_s": incremental["dbt_wall_s"],
+        "full_build_risk": full["risk"],
+        "incremental_build_risk": incremental["risk"],
+        "full_build_slowest_nodes_s": full["slowest_nodes_s"],
+        "incremental_build_slowest_nodes_s": incremental["slowest_nodes_s"],
         "measured_with": f"builds in fresh processes at {datetime.now().astimezone().isoformat(timespec='seconds')}",
     }
     print(json.dumps(report, indent=2))
