@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 
 EMAIL_RE = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 TOKEN_RE = r"[A-Za-z0-9][A-Za-z0-9_-]{2,}"  # CRM ids, Amazon Connect contact ids (UUIDs) and any other word
+# a run of digits and the separators phone numbers are written with, on one line: every number the matcher
+# finds in a text lies inside one such run. Runs of fewer than PHONE_MIN_DIGITS digits are left out: a
+# tombstoned phone is a subject's number as ingest normalised it (a possible number of its region, 6 digits
+# or more in every region Lethe's tenants use), never a 2-5 digit fragment of an id or a date.
+PHONE_RUN_RE = r"[+(]*[0-9][0-9 \t().\-/]*[0-9]"
+PHONE_MIN_DIGITS = 6
 
 
 def _text(path: Path) -> str:
@@ -37,11 +43,38 @@ def _text(path: Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _phones(text: str, region: str) -> list[str]:
+def _phones(candidate: str, region: str) -> list[str]:
+    """Every phone number phonenumbers' matcher finds in one candidate run of digits and separators, as E.164."""
     return sorted({
         phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
-        for m in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.POSSIBLE, max_tries=len(text) + 1)
+        for m in phonenumbers.PhoneNumberMatcher(candidate, region, phonenumbers.Leniency.POSSIBLE,
+                                                 max_tries=len(candidate) + 1)
     })
+
+
+def _phone_values(con: duckdb.DuckDBPyConnection, regions: dict[str, str]) -> None:
+    """Temp table _refused_phones(tenant, rel, v): the E.164 numbers in each _refused file. The matcher is pure
+    Python and slow on long text, so it runs only on the DISTINCT runs of digits and phone separators
+    (PHONE_RUN_RE: every number it can find lies inside one) long enough to hold a subject's number, per
+    region, not over whole files."""
+    con.execute(
+        "create or replace temp table _refused_runs as "
+        "select distinct tenant, rel, run from (select tenant, rel, unnest(regexp_extract_all(text, $run)) as run "
+        "from _refused) where length(regexp_replace(run, '[^0-9]', '', 'g')) >= $digits",
+        {"run": PHONE_RUN_RE, "digits": PHONE_MIN_DIGITS},
+    )
+    pairs = con.execute("select distinct tenant, run from _refused_runs").fetchall()
+    found = [(tenant, run, phone) for tenant, run in pairs for phone in _phones(run, regions[tenant])]
+    frame = pl.DataFrame(found, schema={"tenant": pl.String, "run": pl.String, "v": pl.String}, orient="row")
+    con.register("_run_phones", frame)
+    try:
+        con.execute(
+            "create or replace temp table _refused_phones as select distinct r.tenant, r.rel, p.v "
+            "from _refused_runs r join _run_phones p on p.tenant = r.tenant and p.run = r.run"
+        )
+    finally:
+        con.unregister("_run_phones")
+        con.execute("drop table if exists _refused_runs")
 
 
 def refused_files(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[str, str]]:
@@ -64,25 +97,20 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
         return []
     from lethe.ingest.normalise import tenant_region
 
-    regions: dict[str, str] = {}
-    texts, phones = [], []
-    for tenant, rel in candidates:
-        text = _text(landing / rel)
-        region = regions.setdefault(tenant, tenant_region(con, tenant))
-        texts.append(text)
-        phones.append(_phones(text, region))
-    frame = pl.DataFrame({"tenant": [t for t, _ in candidates], "rel": [r for _, r in candidates], "text": texts,
-                          "phones": phones}, schema={"tenant": pl.String, "rel": pl.String, "text": pl.String,
-                                                     "phones": pl.List(pl.String)})
+    regions = {tenant: tenant_region(con, tenant) for tenant in {t for t, _ in candidates}}
+    frame = pl.DataFrame({"tenant": [t for t, _ in candidates], "rel": [r for _, r in candidates],
+                          "text": [_text(landing / rel) for _, rel in candidates]},
+                         schema={"tenant": pl.String, "rel": pl.String, "text": pl.String})
     con.register("_refused", frame)
     try:
+        _phone_values(con, regions)
         # each file's candidate values per identity kind; an id-like token may be a CRM or a Connect contact id
         con.execute(
             """
             create or replace temp table _refused_values as
             with tokens as materialized (select tenant, rel, unnest(regexp_extract_all(text, $token)) as v from _refused)
             select tenant, rel, 'email' as kind, lower(unnest(regexp_extract_all(text, $email))) as v from _refused
-            union all select tenant, rel, 'phone', unnest(phones) from _refused
+            union all select tenant, rel, 'phone', v from _refused_phones
             union all select tenant, rel, 'contact', v from tokens
             union all select tenant, rel, 'connect_contact', v from tokens
             """,
@@ -97,6 +125,7 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
     finally:
         con.unregister("_refused")
         con.execute("drop table if exists _refused_values")
+        con.execute("drop table if exists _refused_phones")
     for _, rel in found:
         (landing / rel).unlink(missing_ok=True)
     if found and catalog.table_exists(con, "lethe_meta", "manifest"):

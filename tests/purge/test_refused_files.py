@@ -65,3 +65,25 @@ def test_a_refused_delivery_after_the_erasure_is_deleted_by_the_ingest(scenario:
 
     assert not changed.exists() and not broken.exists() and other.exists()
     assert grep_home(scenario.home.parent, [ERIN["email"]]) == []
+
+
+def test_phone_numbers_in_refused_text_are_found_in_any_human_format() -> None:
+    """The phones a refused file is matched by: every human format of a subject's number, in CSV, JSON or
+    free text, as E.164; fragments of ids and short digit runs are not numbers anyone was erased by."""
+    import duckdb
+    import polars as pl
+
+    from lethe.refused import _phone_values
+
+    texts = {
+        "a.csv": 'Id,Phone\n003A,"+44 (0)20 7946 0018"\n003B,020-7946-0019\n',
+        "b.json": '{"Content": "call me on 07700 900103 tomorrow", "Id": "f2726dc0-m1"}',
+        "c.txt": "US office +1 (555) 123-4567; ext 12, ticket 2726",
+    }
+    con = duckdb.connect()
+    con.register("_refused", pl.DataFrame({"tenant": ["t"] * 3, "rel": list(texts), "text": list(texts.values())}))
+    _phone_values(con, {"t": "GB"})
+    found = {(rel, v) for rel, v in con.execute("select rel, v from _refused_phones").fetchall()}
+    assert {("a.csv", "+442079460018"), ("a.csv", "+442079460019"), ("b.json", "+447700900103"),
+            ("c.txt", "+15551234567")} <= found
+    assert not {v for _, v in found if len(v) < 9}, found
