@@ -67,11 +67,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.select:
         from lethe.build import run_build
 
-        print(run_build(settings, select=args.select).render())
+        print(run_build(settings, select=args.select, full_refresh=args.full_refresh).render())
     else:
         from lethe.pipeline import build_all
 
-        print(build_all(settings).render())
+        print(build_all(settings, full_refresh=args.full_refresh).render())
     return 0
 
 
@@ -203,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("build", cmd_build, "build the dbt project (all flags and marts)")
     p.add_argument("--select", metavar="SELECTOR", help="dbt selector (default: everything)")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="recompute the incremental models from the raw layer instead of folding in what changed")
 
     p = add("purge", cmd_purge, "plan and execute erasure of everything due")
     p.add_argument("--dry-run", action="store_true")

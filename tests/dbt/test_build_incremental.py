@@ -9,9 +9,10 @@ import duckdb
 import pytest
 from rawlayer import AS_OF, SECRET
 
+from lethe import cli
 from lethe.build import run_build
 from lethe.ingest import run_ingest
-from lethe.settings import Settings, load_settings
+from lethe.settings import Settings, get_settings, load_settings
 from lethe.synth.generator import generate
 from lethe.synth.next_day import write_next_day
 
@@ -127,13 +128,22 @@ def engagement_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings,
     return nxt, {FEATURES: _features(nxt)}, recomputed[0][0]
 
 
-def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engagement_home) -> None:
+def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engagement_home, monkeypatch) -> None:
     """The day's build recomputes a small part of the weekly history (open label windows, the as-of
     snapshot, subjects with new activity) and ends equal to recomputing all of it."""
     settings, incremental, written = engagement_home
     total = incremental[FEATURES][0]
     assert 0 < written < total / 2, f"the incremental build rewrote {written} of {total} feature rows"
-    run_build(settings, select=FEATURES_SELECT, full_refresh=True)
+    monkeypatch.setenv("LETHE_HOME", str(settings.home))
+    monkeypatch.setenv("LETHE_TENANTS", str(settings.tenants_file))
+    monkeypatch.setenv("LETHE_SECRET_KEY", SECRET)
+    get_settings.cache_clear()  # the CLI reads the environment above once per process
+    try:
+        as_of = f"{settings.as_of:%Y-%m-%dT%H:%M:%SZ}"
+        assert cli.main(["build", "--select", FEATURES_SELECT, "--full-refresh", "--as-of", as_of]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert _query(settings, f"select count(distinct computed_as_of) from {FEATURES}") == [(1,)]
     assert {FEATURES: _features(settings)} == incremental
 
 

@@ -52,7 +52,8 @@ state_at_lookup as (
         and {{ open_ended('daily.next_activity_day') }} >= lookups.lookup_at
 ),
 {% else %}
-dirty_subjects as (
+dirty_subjects as materialized (
+    -- computed once: both branches below read it
     {{ scope.dirty_subjects }}
 ),
 
