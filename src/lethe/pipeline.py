@@ -40,12 +40,14 @@ class BuildAllResult:
 def build_all(settings: Settings, *, full_refresh: bool = False) -> BuildAllResult:
     """`lethe build`: every dbt model and test, then the withdrawal-risk model on the fresh features.
 
-    full_refresh rebuilds the incremental models from the raw layer too (see lethe.build.run_build).
+    full_refresh rebuilds the incremental models from the raw layer too (see lethe.build.run_build) and refits
+    the risk model even if its training rows are unchanged (see lethe.risk.train).
     """
     from lethe.build import run_build
     from lethe.risk import train_and_score
 
-    return BuildAllResult(dbt=run_build(settings, full_refresh=full_refresh), risk=train_and_score(settings))
+    dbt = run_build(settings, full_refresh=full_refresh)
+    return BuildAllResult(dbt=dbt, risk=train_and_score(settings, refit=full_refresh))
 
 
 def run_all(settings: Settings) -> RunResult:

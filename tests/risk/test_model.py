@@ -125,6 +125,7 @@ def test_unchanged_training_data_keeps_the_fit_and_changed_data_refits_it(traine
     assert kept.kept and kept.metrics == result.metrics and kept.n_train == result.n_train
     assert "kept (same training data)" in kept.render()
     assert _scores(settings) == first
+    assert not train_and_score(settings, refit=True).kept  # lethe build --full-refresh
     _shift_one_training_row(settings, +1)
     try:
         assert not train_and_score(settings).kept

@@ -127,17 +127,18 @@ class RiskResult:
         return "\n".join(lines)
 
 
-def train_and_score(settings: Settings) -> RiskResult:
+def train_and_score(settings: Settings, *, refit: bool = False) -> RiskResult:
     """Train on history before a cutoff, evaluate after it, score every profilable subject at as-of.
 
-    The fit and its evaluation are kept when the labelled rows are unchanged since the last fit (module doc)."""
+    The fit and its evaluation are kept when the labelled rows are unchanged since the last fit (module doc),
+    unless refit (`lethe build --full-refresh`)."""
     from lethe.warehouse import connect
 
     as_of = settings.as_of.replace(tzinfo=None)
     con = connect(settings)
     try:
         fingerprint = _fingerprint(con)
-        kept = _kept(con, fingerprint, as_of)
+        kept = None if refit else _kept(con, fingerprint, as_of)
         if kept is not None:
             fitted, result = kept
             current = load_features(con, where="is_scoring_snapshot")
