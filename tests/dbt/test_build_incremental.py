@@ -100,6 +100,7 @@ def test_deleted_raw_rows_do_not_survive_in_incremental_models(next_day_home, fu
 
 
 FEATURES = "intermediate.int_engagement_features"
+DAILY = "intermediate.int_engagement_daily"
 FEATURES_SELECT = "+int_engagement_subject_digests"  # the features, their inputs, and the digests built after them
 
 
@@ -125,12 +126,13 @@ def engagement_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings,
     run_ingest(nxt, landing=landing)
     run_build(nxt, select=FEATURES_SELECT)
     recomputed = _query(nxt, f"select count(*) filter (where computed_as_of = '{nxt.as_of:%Y-%m-%d}') from {FEATURES}")
-    return nxt, {FEATURES: _features(nxt)}, recomputed[0][0]
+    return nxt, {FEATURES: _features(nxt), DAILY: _fingerprint(nxt, DAILY)}, recomputed[0][0]
 
 
 def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engagement_home, monkeypatch) -> None:
     """The day's build recomputes a small part of the weekly history (open label windows, the as-of
-    snapshot, subjects with new activity) and ends equal to recomputing all of it."""
+    snapshot, subjects with new activity) and the daily rows of subjects with new activity, and ends equal
+    to recomputing all of it."""
     settings, incremental, written = engagement_home
     total = incremental[FEATURES][0]
     assert 0 < written < total / 2, f"the incremental build rewrote {written} of {total} feature rows"
@@ -144,7 +146,7 @@ def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engageme
     finally:
         get_settings.cache_clear()
     assert _query(settings, f"select count(distinct computed_as_of) from {FEATURES}") == [(1,)]
-    assert {FEATURES: _features(settings)} == incremental
+    assert {FEATURES: _features(settings), DAILY: _fingerprint(settings, DAILY)} == incremental
 
 
 def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engagement_home) -> None:
@@ -166,6 +168,6 @@ def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engage
         earlier, f"select count(*) filter (where computed_as_of = '{earlier.as_of:%Y-%m-%d}'), count(*) from {FEATURES}"
     )[0]
     assert 0 < recomputed[0] < recomputed[1]
-    incremental = _features(earlier)
+    incremental = (_features(earlier), _fingerprint(earlier, DAILY))
     run_build(earlier, select=FEATURES_SELECT, full_refresh=True)
-    assert _features(earlier) == incremental
+    assert (_features(earlier), _fingerprint(earlier, DAILY)) == incremental

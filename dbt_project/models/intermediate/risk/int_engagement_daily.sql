@@ -1,9 +1,26 @@
 -- Per subject and active day: the day's counts, running totals and the unopened streak at the day's end,
 -- valid until the subject's next active day (next_activity_day), so features at any date are one as-of lookup.
+{#- Incremental on DuckDB: a build recomputes the subjects whose engagement events changed since the last
+    one (their rows depend on nothing else) and keeps the others: see macros/engagement_refresh.sql. The
+    pre-hook deletes, in the same transaction, the rows this build recomputes. A purge's rebuild runs with
+    --full-refresh. On Spark it is a plain table. -#}
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=(["{{ engagement_daily_delete() }}"] if target.type == 'duckdb' else []),
+) }}
+-- depends_on: {{ ref('int_withdrawal_events') }}
+{%- set dirty = engagement_dirty_subjects(['events']) %}
 with
 
 events as (
-    select * from {{ ref('int_engagement_events') }}
+    select events.*
+    from {{ ref('int_engagement_events') }} as events
+    {%- if dirty is not none %}
+    -- an incremental build: the subjects whose events changed (the pre-hook deleted their rows)
+    where (events.tenant_id, events.subject_key) in (select tenant_id, subject_key from ({{ dirty }}))
+    {%- endif %}
 ),
 
 send_open_timeline as (

@@ -15,7 +15,8 @@
     on_schema_change='fail',
     pre_hook=(["{{ engagement_refresh_delete() }}"] if target.type == 'duckdb' else []),
 ) }}
-{%- set scope = engagement_refresh_scope(ref('int_engagement_daily'), ref('int_withdrawal_events')) %}
+-- depends_on: {{ ref('int_engagement_events') }}
+{%- set scope = engagement_refresh_scope() %}
 with
 
 daily as (
