@@ -81,6 +81,20 @@
     {{ return({'window_start': "cast('" ~ window_start ~ "' as timestamp)", 'dirty_subjects': dirty}) }}
 {%- endmacro %}
 
+{#- int_engagement_features: the rows of its CTE `daily` holding each subject's state at each lookup instant
+    of the CTE `lookups` (the last active day strictly before it), for the subjects `where` selects. -#}
+{% macro engagement_state_at(lookups, where='true') %}
+    select
+        {{ lookups }}.snapshot_at,
+        {{ lookups }}.offset_days,
+        daily.*
+    from {{ lookups }}
+    inner join daily
+        on daily.activity_day < {{ lookups }}.lookup_at
+        and {{ open_ended('daily.next_activity_day') }} >= {{ lookups }}.lookup_at
+    where {{ where }}
+{%- endmacro %}
+
 {#- The snapshot dates of int_engagement_features: every Monday with activity in its week before the as-of
     day, and the as-of day itself. -#}
 {% macro engagement_snapshot_dates(daily) -%}

@@ -39,24 +39,35 @@ def _query(settings: Settings, sql: str) -> list[tuple]:
         con.close()
 
 
-@pytest.fixture(scope="module")
-def next_day_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int]:
-    """A generated home built at AS_OF, then one more day ingested and built incrementally at AS_OF + 1 day."""
-    root = tmp_path_factory.mktemp("incremental")
+def _built_home(root: Path, subjects: int, select: str) -> Settings:
+    """A generated landing zone of two tenants, ingested and built (`select`) at AS_OF."""
     landing = root / "landing"
-    generate(landing, tenants=2, subjects=60, end=AS_OF + "Z")
+    generate(landing, tenants=2, subjects=subjects, end=AS_OF + "Z")
     settings = load_settings({
         "LETHE_HOME": str(root / "home"), "LETHE_LANDING": str(landing), "LETHE_TENANTS": str(landing / "tenants.yml"),
         "LETHE_SECRET_KEY": SECRET, "LETHE_AS_OF": AS_OF,
     })
     run_ingest(settings, landing=landing)
-    run_build(settings, select=SELECT)
-    messages_before = _fingerprint(settings, INCREMENTAL)[0]
-    drop = write_next_day(Path(landing), settings.as_of.date())
+    run_build(settings, select=select)
+    return settings
+
+
+def _next_day_built(settings: Settings, select: str) -> Settings:
+    """One more day of SendGrid events and contact records, ingested and built (incrementally) a day later."""
+    drop = write_next_day(settings.landing, settings.as_of.date())
     assert drop.email_events > 0
     nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
-    run_ingest(nxt, landing=landing)
-    run_build(nxt, select=SELECT)
+    run_ingest(nxt, landing=settings.landing)
+    run_build(nxt, select=select)
+    return nxt
+
+
+@pytest.fixture(scope="module")
+def next_day_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int]:
+    """A generated home built at AS_OF, then one more day ingested and built incrementally at AS_OF + 1 day."""
+    settings = _built_home(tmp_path_factory.mktemp("incremental"), subjects=60, select=SELECT)
+    messages_before = _fingerprint(settings, INCREMENTAL)[0]
+    nxt = _next_day_built(settings, select=SELECT)
     incremental = {t: _fingerprint(nxt, t) for t in (INCREMENTAL, DOWNSTREAM)}
     assert incremental[INCREMENTAL][0] > messages_before, "the new day's messages were folded in"
     return nxt, incremental, messages_before
@@ -112,19 +123,8 @@ def _features(settings: Settings) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def engagement_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int]:
     """Engagement features built at AS_OF, then one more day ingested and the features built incrementally."""
-    root = tmp_path_factory.mktemp("incremental-features")
-    landing = root / "landing"
-    generate(landing, tenants=2, subjects=80, end=AS_OF + "Z")
-    settings = load_settings({
-        "LETHE_HOME": str(root / "home"), "LETHE_LANDING": str(landing), "LETHE_TENANTS": str(landing / "tenants.yml"),
-        "LETHE_SECRET_KEY": SECRET, "LETHE_AS_OF": AS_OF,
-    })
-    run_ingest(settings, landing=landing)
-    run_build(settings, select=FEATURES_SELECT)
-    write_next_day(Path(landing), settings.as_of.date())
-    nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
-    run_ingest(nxt, landing=landing)
-    run_build(nxt, select=FEATURES_SELECT)
+    settings = _built_home(tmp_path_factory.mktemp("incremental-features"), subjects=80, select=FEATURES_SELECT)
+    nxt = _next_day_built(settings, select=FEATURES_SELECT)
     recomputed = _query(nxt, f"select count(*) filter (where computed_as_of = '{nxt.as_of:%Y-%m-%d}') from {FEATURES}")
     return nxt, {FEATURES: _features(nxt), DAILY: _fingerprint(nxt, DAILY)}, recomputed[0][0]
 

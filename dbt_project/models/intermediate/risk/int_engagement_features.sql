@@ -42,15 +42,7 @@ lookups as (
 
 {% if scope is none %}
 state_at_lookup as (
-    -- the subject's last active day before the lookup instant: activity strictly before it
-    select
-        lookups.snapshot_at,
-        lookups.offset_days,
-        daily.*
-    from lookups
-    inner join daily
-        on daily.activity_day < lookups.lookup_at
-        and {{ open_ended('daily.next_activity_day') }} >= lookups.lookup_at
+    {{ engagement_state_at('lookups') }}
 ),
 {% else %}
 dirty_subjects as materialized (
@@ -69,25 +61,10 @@ refreshed_lookups as (
 
 state_at_lookup as (
     -- as in a full build: the dirty subjects at every snapshot, the others at the refreshed ones
-    select
-        lookups.snapshot_at,
-        lookups.offset_days,
-        daily.*
-    from lookups
-    inner join daily
-        on daily.activity_day < lookups.lookup_at
-        and {{ open_ended('daily.next_activity_day') }} >= lookups.lookup_at
-    where (daily.tenant_id, daily.subject_key) in (select tenant_id, subject_key from dirty_subjects)
+    {%- set subject = '(daily.tenant_id, daily.subject_key)' %}
+    {{ engagement_state_at('lookups', subject ~ ' in (select tenant_id, subject_key from dirty_subjects)') }}
     union all
-    select
-        refreshed_lookups.snapshot_at,
-        refreshed_lookups.offset_days,
-        daily.*
-    from refreshed_lookups
-    inner join daily
-        on daily.activity_day < refreshed_lookups.lookup_at
-        and {{ open_ended('daily.next_activity_day') }} >= refreshed_lookups.lookup_at
-    where (daily.tenant_id, daily.subject_key) not in (select tenant_id, subject_key from dirty_subjects)
+    {{ engagement_state_at('refreshed_lookups', subject ~ ' not in (select tenant_id, subject_key from dirty_subjects)') }}
 ),
 {% endif %}
 
