@@ -1,6 +1,9 @@
 -- The consent ledger: one row per status interval [valid_from, valid_to) per subject, purpose and channel.
 -- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
 -- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql).
+{{ config(materialized=diff_table_or_table()) }}
+
 with
 
 events as (

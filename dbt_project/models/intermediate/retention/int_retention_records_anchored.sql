@@ -1,4 +1,7 @@
 -- Every record of every data category with its subject and retention anchor (CONTRACT section 3).
+-- Refreshed by difference on DuckDB (macros/diff_table.sql).
+{{ config(materialized=diff_table_or_table()) }}
+
 with
 
 contact_records as (

@@ -1,6 +1,9 @@
 -- Every identity seen in any source (Contact Id, Individual Id, email, E.164 phone) mapped to one subject per tenant.
 -- CRM contacts sharing an IndividualId are one subject, keyed by the smallest Contact Id of that Individual;
 -- an address that matches no CRM contact becomes an unresolved subject keyed by the address itself.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql).
+{{ config(materialized=diff_table_or_table()) }}
+
 with
 
 contacts as (

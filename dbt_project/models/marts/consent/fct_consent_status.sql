@@ -1,4 +1,7 @@
 -- Current consent per subject, purpose and channel at as-of, with why it does or does not count.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql).
+{{ config(materialized=diff_table_or_table(), as_of_columns=['as_of']) }}
+
 with
 
 judged as (

@@ -1,6 +1,9 @@
 -- Breaches of consent, restriction and objection, each with its evidence (source ids, timestamps, delay):
 -- marketing without valid consent, marketing after a withdrawal, outbound calls to DoNotCall subjects,
 -- processing of restricted subjects, profiling of subjects who object to it.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql).
+{{ config(materialized=diff_table_or_table(), as_of_columns=['as_of']) }}
+
 with
 
 touches as (
