@@ -1,29 +1,21 @@
 {#- diff_table (DuckDB): a table that a build refreshes by difference instead of rewriting it.
 
-    The model is an ordinary SELECT; the first build, `--full-refresh`, and any build whose SELECT no longer gives
-    the table's columns (names and types) create the table from it as `table` does. Every other build computes
-    the SELECT and, in one transaction, deletes the table's rows that it no longer gives and inserts the rows it
-    gives that the table does not hold yet. The table then holds exactly what a full rebuild would, whatever
-    changed: new, late or deleted source rows, a new as_of, a changed identity resolution, a purge. A build
-    costs computing the SELECT twice and two hash anti-joins, instead of writing every row to disk, so it pays
-    for models whose rows mostly stay the same from one day to the next.
+    The model is an ordinary SELECT with a `unique_key` config. The first build, `--full-refresh`, and any build
+    whose SELECT no longer gives the table's columns (names and types) create the table from it as `table` does.
+    Every other build runs one MERGE of the SELECT into the table on the key: rows whose key is new go in, rows
+    whose key the SELECT no longer gives go out, rows whose other columns changed are updated, and the rest are
+    left as they are. The table then holds exactly what a full rebuild would, whatever changed: new, late or
+    deleted source rows, a new as_of, a changed identity resolution, a purge. That costs computing the SELECT and
+    one hash join instead of writing every row to disk again (about 1.5-2x less for the large models here).
 
-    Rows are compared whole (a hash of every column, then every column NULL-safely), so the SELECT must not give
-    two identical rows: use it only on models with a unique-key test. A lineage column that holds the build's
-    as_of on every row would make every row differ each day: name it in config `as_of_columns` and it is left
-    out of the comparison and set to the new as_of on every row after the difference is applied. Spark builds these models as tables
+    The key must be unique in the SELECT (give the model a unique-key test: a duplicate key would be inserted
+    twice, and the test then fails the build). A lineage column that holds the build's as_of on every row would
+    make every row differ each day: name it in config `as_of_columns`; it is left out of the comparison and set
+    to the new as_of on every row after the MERGE. Spark builds these models as tables
     (materialized=diff_table_or_table()). -#}
 
 {% macro diff_table_or_table() -%}
     {{ return('diff_table' if target.type == 'duckdb' else 'table') }}
-{%- endmacro %}
-
-{% macro diff_table_match(columns, left, right) -%}
-    hash({% for column in columns %}{{ left }}.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
-        = hash({% for column in columns %}{{ right }}.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
-    {%- for column in columns %}
-        and {{ left }}.{{ column }} is not distinct from {{ right }}.{{ column }}
-    {%- endfor %}
 {%- endmacro %}
 
 {% materialization diff_table, adapter='duckdb' %}
@@ -45,11 +37,19 @@
     {%- for column in as_of_columns if column not in columns -%}
         {{ exceptions.raise_compiler_error("diff_table " ~ this ~ ": as_of_columns names " ~ column ~ ", which the model does not give") }}
     {%- endfor -%}
+    {%- set unique_key = config.get('unique_key') -%}
+    {%- set unique_key = [unique_key] if unique_key is string else (unique_key or []) -%}
+    {%- set unique_key = unique_key | map('lower') | list -%}
+    {%- if not unique_key or unique_key | reject('in', columns) | list -%}
+        {{ exceptions.raise_compiler_error("diff_table " ~ this ~ ": config unique_key must name columns the model gives") }}
+    {%- endif -%}
     {%- set quoted = [] -%}
+    {%- set keys = [] -%}
     {%- set compared = [] -%}
     {%- for column in columns -%}
         {%- do quoted.append(adapter.quote(column)) -%}
-        {%- if column not in as_of_columns -%}{%- do compared.append(adapter.quote(column)) -%}{%- endif -%}
+        {%- if column in unique_key -%}{%- do keys.append(adapter.quote(column)) -%}
+        {%- elif column not in as_of_columns -%}{%- do compared.append(adapter.quote(column)) -%}{%- endif -%}
     {%- endfor -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
@@ -64,24 +64,26 @@
             {{ create_table_as(False, target_relation, compiled_code) }}
         {%- endcall %}
     {% else %}
-        {% call statement('diff_delete', fetch_result=True) -%}
-            delete from {{ target_relation }} where rowid in (
-                select held.rowid
-                from {{ target_relation }} as held
-                anti join (
-                    {{ compiled_code }}
-                ) as wanted
-                    on {{ diff_table_match(compared, 'held', 'wanted') }}
-            )
-        {%- endcall %}
-        {% call statement('diff_insert', fetch_result=True) -%}
-            insert into {{ target_relation }} ({{ quoted | join(', ') }})
-            select {% for column in quoted %}wanted.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
-            from (
+        {% call statement('diff_merge', fetch_result=True) -%}
+            merge into {{ target_relation }} as held
+            using (
                 {{ compiled_code }}
             ) as wanted
-            anti join {{ target_relation }} as held
-                on {{ diff_table_match(compared, 'held', 'wanted') }}
+            on {% for column in keys %}held.{{ column }} is not distinct from wanted.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
+            {%- if compared %}
+            when matched and (
+                {%- for column in compared %}
+                held.{{ column }} is distinct from wanted.{{ column }}{{ ' or' if not loop.last }}
+                {%- endfor %}
+            ) then update set
+                {%- for column in compared %}
+                {{ column }} = wanted.{{ column }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            {%- endif %}
+            when not matched by target then
+                insert ({{ quoted | join(', ') }})
+                values ({% for column in quoted %}wanted.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+            when not matched by source then delete
         {%- endcall %}
         {% if as_of_columns %}
             {% call statement('diff_restamp') -%}
@@ -91,12 +93,9 @@
                 {%- endfor %}
             {%- endcall %}
         {% endif %}
-        {#- the run result says what the difference was: "DIFF -deleted +inserted" -#}
-        {%- set deleted = load_result('diff_delete').table.rows[0][0] -%}
-        {%- set inserted = load_result('diff_insert').table.rows[0][0] -%}
-        {% do store_raw_result(
-            name='main', message='DIFF -' ~ deleted ~ ' +' ~ inserted, code='DIFF', rows_affected=inserted
-        ) %}
+        {#- the run result says how many rows the MERGE inserted, updated or deleted: "MERGE n" -#}
+        {%- set changed = load_result('diff_merge').table.rows[0][0] -%}
+        {% do store_raw_result(name='main', message='MERGE ' ~ changed, code='MERGE', rows_affected=changed) %}
     {% endif %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}

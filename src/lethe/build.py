@@ -6,7 +6,6 @@ logs go under $LETHE_HOME/dbt, so parallel builds on different homes never share
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -58,7 +57,9 @@ def dbt_target_dir(settings: Settings) -> Path:
 
 
 def dbt_vars(settings: Settings) -> dict[str, Any]:
-    """The --vars every build passes: the as_of instant (naive UTC ISO 8601)."""
+    """The as_of instant (naive UTC ISO 8601): `lethe build` hands it to dbt as LETHE_DBT_AS_OF, read when the SQL
+    runs (see the as_of() macro), so that dbt's partial parsing survives a new as-of; the Airflow DAG's cosmos
+    tasks pass it as --vars."""
     return {"as_of": settings.as_of.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
@@ -102,12 +103,14 @@ def write_policy(settings: Settings) -> Policy:
 
 @contextmanager
 def _dbt_environment(settings: Settings, target: str) -> Iterator[None]:
-    """LETHE_HOME and the target for profiles.yml, and the key for lethe.dbt_plugin, during one dbt call."""
+    """LETHE_HOME and the target for profiles.yml, the as-of for the as_of() macro, and the key for
+    lethe.dbt_plugin, during one dbt call."""
     from lethe.dbt_plugin import using_settings
 
-    saved = {name: os.environ.get(name) for name in ("LETHE_HOME", "LETHE_DBT_TARGET")}
+    saved = {name: os.environ.get(name) for name in ("LETHE_HOME", "LETHE_DBT_TARGET", "LETHE_DBT_AS_OF")}
     os.environ["LETHE_HOME"] = str(settings.home)
     os.environ["LETHE_DBT_TARGET"] = target
+    os.environ["LETHE_DBT_AS_OF"] = dbt_vars(settings)["as_of"]
     try:
         with using_settings(settings):
             yield
@@ -129,7 +132,6 @@ def _invoke(settings: Settings, args: list[str], target: str, target_dir: Path) 
         "--target-path", str(target_dir),
         "--log-path", str(target_dir.parent / "logs"),
         "--target", target,
-        "--vars", json.dumps(dbt_vars(settings)),
         "--quiet",
     ]
     with _dbt_environment(settings, target):

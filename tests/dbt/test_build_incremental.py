@@ -187,7 +187,7 @@ def _diff_tables(settings: Settings) -> dict[str, str]:
 
 
 def _diff_responses(result) -> dict[str, str]:
-    """What the build did to each model: 'DIFF -deleted +inserted' for a difference applied, else dbt's message."""
+    """What the build did to each model: 'MERGE n' (rows inserted, updated or deleted) for a difference applied."""
     results = json.loads((result.target_dir / "run_results.json").read_text())["results"]
     return {r["unique_id"].split(".")[-1]: r["adapter_response"].get("_message", "")
             for r in results if r["unique_id"].startswith("model.")}
@@ -196,7 +196,7 @@ def _diff_responses(result) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def diff_home(tmp_path_factory: pytest.TempPathFactory):
     """The diff_table models (identities, record anchors, consent ledger, violations, ...) built at AS_OF, then one
-    more day ingested and built a day later: they apply the difference instead of rewriting themselves."""
+    more day ingested and built a day later: they merge the difference instead of rewriting themselves."""
     settings = _built_home(tmp_path_factory.mktemp("incremental-diff"), subjects=60, select=DIFF_SELECT)
     tables = _diff_tables(settings)
     assert {"int_retention_records_anchored", "fct_violations", "int_consents_resolved"} <= set(tables)
@@ -215,13 +215,13 @@ def _diff_state(settings: Settings, tables: dict[str, str]) -> dict[str, tuple[i
 def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(diff_home) -> None:
     settings, tables, responses = diff_home
     applied = {name: responses[name] for name in tables}
-    assert all(r.startswith("DIFF -") for r in applied.values()), applied
-    inserted = {name: int(r.rsplit("+", 1)[1]) for name, r in applied.items()}
+    assert all(r.startswith("MERGE ") for r in applied.values()), applied
+    changed = {name: int(r.split()[1]) for name, r in applied.items()}
     rows = _diff_state(settings, tables)
-    assert inserted["int_retention_records_anchored"] > 0, "the new day's records went in"
-    assert inserted["int_retention_records_anchored"] < rows["int_retention_records_anchored"][0] / 10
+    assert changed["int_retention_records_anchored"] > 0, "the new day's records went in"
+    assert changed["int_retention_records_anchored"] < rows["int_retention_records_anchored"][0] / 10
     # the violations' as_of column moved to the new day on every row without rewriting them
-    assert inserted["fct_violations"] < rows["fct_violations"][0] / 2
+    assert changed["fct_violations"] < rows["fct_violations"][0] / 2
     assert _query(settings, f"select distinct as_of from {tables['fct_violations']}") == [(settings.as_of.replace(tzinfo=None),)]
     run_build(settings, select=DIFF_SELECT, full_refresh=True)
     assert _diff_state(settings, tables) == rows
@@ -229,7 +229,7 @@ def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(
 
 def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_as_of(diff_home) -> None:
     """Raw rows deleted behind the build's back (a CRM contact, an address's email events) and as-of moved back a
-    day: the difference applied still ends equal to a full rebuild, and the deleted records are gone."""
+    day: the merged difference still ends equal to a full rebuild, and the deleted records are gone."""
     settings, tables, _ = diff_home
     con = duckdb.connect(str(settings.warehouse))
     try:
@@ -242,7 +242,7 @@ def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_
         con.close()
     earlier = settings.with_as_of(settings.as_of - timedelta(days=1))
     responses = _diff_responses(run_build(earlier, select=DIFF_SELECT))
-    assert int(responses["int_retention_records_anchored"].split()[1].lstrip("-")) >= len(events)
+    assert int(responses["int_retention_records_anchored"].split()[1]) >= len(events)
     anchored = tables["int_retention_records_anchored"]
     gone = _query(earlier, f"select record_id from {anchored} where record_id in (select unnest(?))".replace(
         "?", "['" + "','".join(sorted(events | {contact})) + "']"))  # noqa: S608
@@ -261,6 +261,6 @@ def test_a_model_whose_columns_changed_is_rebuilt_not_diffed(diff_home) -> None:
     finally:
         con.close()
     responses = _diff_responses(run_build(settings, select="int_subject_identities_resolved"))
-    assert not responses["int_subject_identities_resolved"].startswith("DIFF")
+    assert not responses["int_subject_identities_resolved"].startswith("MERGE")
     columns = [r[0] for r in _query(settings, f"select column_name from (describe {relation})")]
     assert "stale" not in columns

@@ -1,7 +1,7 @@
 -- Every CRM subject for every purpose and audience channel, with whether they may be contacted
 -- and, if not, the first reason: erased, restricted, objected, spam report, consent, hard bounce, address.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table()) }}
+{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'purpose_id', 'channel', 'subject_key']) }}
 
 with
 

@@ -2,7 +2,7 @@
 -- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
 -- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table()) }}
+{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'subject_key', 'purpose_id', 'channel', 'ledger_seq']) }}
 
 with
 

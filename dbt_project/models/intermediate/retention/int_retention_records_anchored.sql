@@ -1,6 +1,6 @@
 -- Every record of every data category with its subject and retention anchor (CONTRACT section 3).
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table()) }}
+{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'source_table', 'record_id']) }}
 
 with
 

@@ -2,7 +2,7 @@
 -- CRM contacts sharing an IndividualId are one subject, keyed by the smallest Contact Id of that Individual;
 -- an address that matches no CRM contact becomes an unresolved subject keyed by the address itself.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table()) }}
+{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'identity_kind', 'identity_value']) }}
 
 with
 
