@@ -9,10 +9,11 @@
     one hash join instead of writing every row to disk again (about 1.5-2x less for the large models here).
 
     The key must be unique in the SELECT (give the model a unique-key test: a duplicate key would be inserted
-    twice, and the test then fails the build). A lineage column that holds the build's as_of on every row would
-    make every row differ each day: name it in config `as_of_columns`; it is left out of the comparison and set
-    to the new as_of on every row after the MERGE. Spark builds these models as tables
-    (materialized=diff_table_or_table()). -#}
+    twice, and the test then fails the build). A column that is a function of the row's own other columns and
+    of as_of alone (a lineage `as_of`, days past a due date) would make every row differ each day: name it in
+    config `restamp`, mapping the column to a macro without arguments that renders its SQL expression over the
+    row's columns (the model's SELECT uses the same macro). It is left out of the comparison, and after the
+    MERGE one UPDATE sets it on every row. Spark builds these models as tables (materialized=diff_table_or_table()). -#}
 
 {% macro diff_table_or_table() -%}
     {{ return('diff_table' if target.type == 'duckdb' else 'table') }}
@@ -33,9 +34,12 @@
         {%- set rebuild = wanted != held or wanted_types != held_types -%}
     {%- endif -%}
     {%- set columns = query_columns | map(attribute='name') | map('lower') | list -%}
-    {%- set as_of_columns = config.get('as_of_columns', []) | map('lower') | list -%}
-    {%- for column in as_of_columns if column not in columns -%}
-        {{ exceptions.raise_compiler_error("diff_table " ~ this ~ ": as_of_columns names " ~ column ~ ", which the model does not give") }}
+    {%- set restamp = {} -%}
+    {%- for column, macro_name in (config.get('restamp') or {}).items() -%}
+        {%- if column | lower not in columns or macro_name not in context -%}
+            {{ exceptions.raise_compiler_error("diff_table " ~ this ~ ": restamp " ~ column ~ ": " ~ macro_name ~ " must be a column the model gives and a macro") }}
+        {%- endif -%}
+        {%- do restamp.update({column | lower: macro_name}) -%}
     {%- endfor -%}
     {%- set unique_key = config.get('unique_key') -%}
     {%- set unique_key = [unique_key] if unique_key is string else (unique_key or []) -%}
@@ -49,7 +53,7 @@
     {%- for column in columns -%}
         {%- do quoted.append(adapter.quote(column)) -%}
         {%- if column in unique_key -%}{%- do keys.append(adapter.quote(column)) -%}
-        {%- elif column not in as_of_columns -%}{%- do compared.append(adapter.quote(column)) -%}{%- endif -%}
+        {%- elif column not in restamp -%}{%- do compared.append(adapter.quote(column)) -%}{%- endif -%}
     {%- endfor -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
@@ -85,11 +89,11 @@
                 values ({% for column in quoted %}wanted.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
             when not matched by source then delete
         {%- endcall %}
-        {% if as_of_columns %}
+        {% if restamp %}
             {% call statement('diff_restamp') -%}
                 update {{ target_relation }} set
-                {%- for column in as_of_columns %}
-                    {{ adapter.quote(column) }} = {{ as_of() }}{{ ',' if not loop.last }}
+                {%- for column, macro_name in restamp.items() %}
+                    {{ adapter.quote(column) }} = {{ context[macro_name]() }}{{ ',' if not loop.last }}
                 {%- endfor %}
             {%- endcall %}
         {% endif %}

@@ -11,7 +11,7 @@ import pytest
 from rawlayer import AS_OF, SECRET
 
 from lethe import cli
-from lethe.build import run_build
+from lethe.build import BuildError, run_build
 from lethe.ingest import run_ingest
 from lethe.settings import Settings, get_settings, load_settings
 from lethe.synth.generator import generate
@@ -264,3 +264,20 @@ def test_a_model_whose_columns_changed_is_rebuilt_not_diffed(diff_home) -> None:
     assert not responses["int_subject_identities_resolved"].startswith("MERGE")
     columns = [r[0] for r in _query(settings, f"select column_name from (describe {relation})")]
     assert "stale" not in columns
+
+
+def test_a_duplicated_key_fails_the_unique_key_test(diff_home) -> None:
+    """The unique-key test every diff_table model relies on (it groups by a hash of the key first) still finds a
+    duplicated key, and the build fails naming it."""
+    settings, tables, _ = diff_home
+    relation = tables["int_retention_records_anchored"]
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(f"insert into {relation} select * from {relation} order by record_id limit 1")  # noqa: S608
+    finally:
+        con.close()
+    test = "lethe_unique_combination_int_retention_records_anchored_tenant_id__source_table__record_id"
+    with pytest.raises(BuildError, match="lethe_unique_combination_int_retention_records_anchored"):
+        run_build(settings, select=test)
+    run_build(settings, select="int_retention_records_anchored", full_refresh=True)
+    run_build(settings, select=test)

@@ -1,6 +1,6 @@
 -- Current consent per subject, purpose and channel at as-of, with why it does or does not count.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'subject_key', 'purpose_id', 'channel'], as_of_columns=['as_of']) }}
+{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'subject_key', 'purpose_id', 'channel'], restamp={'as_of': 'as_of'}) }}
 
 with
 

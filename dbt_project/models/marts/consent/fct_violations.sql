@@ -2,7 +2,7 @@
 -- marketing without valid consent, marketing after a withdrawal, outbound calls to DoNotCall subjects,
 -- processing of restricted subjects, profiling of subjects who object to it.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table(), unique_key='violation_id', as_of_columns=['as_of']) }}
+{{ config(materialized=diff_table_or_table(), unique_key='violation_id', restamp={'as_of': 'as_of'}) }}
 
 with
 

@@ -1,4 +1,11 @@
 -- Every record of every data category at as_of: anchor, due date under the tenant's policy, hold and erasure.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql): each day moves days_past_due of every due record,
+-- which one UPDATE restamps; the MERGE then only touches records whose due date, hold or due state changed.
+{{ config(
+    materialized=diff_table_or_table(),
+    unique_key=['tenant_id', 'source_table', 'record_id'],
+    restamp={'days_past_due': 'retention_days_past_due'}
+) }}
 with
 
 records as (
@@ -88,10 +95,7 @@ final as (
         due_at,
         -- judgement at as_of
         coalesce(due_at <= {{ as_of() }} and not is_held, false) as is_due,
-        {{ dbt.cast(
-            "case when due_at <= " ~ as_of() ~ " then " ~ dbt.datediff('due_at', as_of(), 'day') ~ " else 0 end",
-            api.Column.translate_type('bigint')
-        ) }} as days_past_due
+        {{ retention_days_past_due() }} as days_past_due
     from judged
 )
 

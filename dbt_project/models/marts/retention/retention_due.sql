@@ -1,4 +1,10 @@
 -- Everything due at as_of, per record, that the purge consumes (never a record under an open legal hold).
+-- Refreshed by difference on DuckDB (macros/diff_table.sql), like fct_retention_status.
+{{ config(
+    materialized=diff_table_or_table(),
+    unique_key=['tenant_id', 'source_table', 'record_id'],
+    restamp={'days_past_due': 'retention_days_past_due'}
+) }}
 with
 
 status as (

@@ -1,0 +1,8 @@
+{#- Whole days a record is past its due date at as_of (0 until it is due), from its own `due_at` column:
+    fct_retention_status computes it with this, and its diff_table refresh restamps it with this. -#}
+{% macro retention_days_past_due() -%}
+    {{ dbt.cast(
+        "case when due_at <= " ~ as_of() ~ " then " ~ dbt.datediff('due_at', as_of(), 'day') ~ " else 0 end",
+        api.Column.translate_type('bigint')
+    ) }}
+{%- endmacro %}
