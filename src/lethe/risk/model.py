@@ -60,7 +60,12 @@ def contributions(model: Fitted, x: np.ndarray) -> np.ndarray:
 def score(model: Fitted, x: np.ndarray) -> np.ndarray:
     """Probability of withdrawing within 30 days, to 6 decimals (the digits beyond vary with the BLAS
     build and thread count, not with the data)."""
-    logit = contributions(model, x).sum(axis=1) + model.intercept
+    return probability(model, contributions(model, x))
+
+
+def probability(model: Fitted, contrib: np.ndarray) -> np.ndarray:
+    """score() from the rows' contributions (when they are needed for the top signals too)."""
+    logit = contrib.sum(axis=1) + model.intercept
     return np.round(1.0 / (1.0 + np.exp(-logit)), 6)
 
 

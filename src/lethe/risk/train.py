@@ -127,6 +127,16 @@ class RiskResult:
         return "\n".join(lines)
 
 
+# the evaluation's metrics, in the order a RiskResult lists them
+METRIC_ORDER = (
+    (MODEL_NAME, "roc_auc"),
+    (MODEL_NAME, "lift_top_decile"),
+    (BASELINE_NAME, "roc_auc"),
+    (BASELINE_NAME, "lift_top_decile"),
+    (MODEL_NAME, "withdrawal_rate_test"),
+)
+
+
 def train_and_score(settings: Settings, *, refit: bool = False) -> RiskResult:
     """Train on history before a cutoff, evaluate after it, score every profilable subject at as-of.
 
@@ -172,13 +182,14 @@ def _fit(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: datetime) -
     fitted = model.fit(to_matrix(train), y_train)
     test_scores = model.score(fitted, to_matrix(split.test))
     baseline_scores = split.test.get_column(BASELINE_FEATURE).to_numpy()
-    metrics = (
-        Metric(MODEL_NAME, "roc_auc", evaluate.roc_auc(y_test, test_scores)),
-        Metric(MODEL_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, test_scores)),
-        Metric(BASELINE_NAME, "roc_auc", evaluate.roc_auc(y_test, baseline_scores)),
-        Metric(BASELINE_NAME, "lift_top_decile", evaluate.lift_top_decile(y_test, baseline_scores)),
-        Metric(MODEL_NAME, "withdrawal_rate_test", float(y_test.mean())),
-    )
+    values = {
+        (MODEL_NAME, "roc_auc"): evaluate.roc_auc(y_test, test_scores),
+        (MODEL_NAME, "lift_top_decile"): evaluate.lift_top_decile(y_test, test_scores),
+        (BASELINE_NAME, "roc_auc"): evaluate.roc_auc(y_test, baseline_scores),
+        (BASELINE_NAME, "lift_top_decile"): evaluate.lift_top_decile(y_test, baseline_scores),
+        (MODEL_NAME, "withdrawal_rate_test"): float(y_test.mean()),
+    }
+    metrics = tuple(Metric(m, k, values[(m, k)]) for m, k in METRIC_ORDER)
     result = RiskResult(
         as_of=as_of,
         scored=0,
@@ -249,11 +260,9 @@ def _kept(con: duckdb.DuckDBPyConnection, fingerprint: str, as_of: datetime) -> 
 
 
 def _metric_order(metric: Metric) -> int:
-    """Metrics in the order _fit computes them (RiskResult.metrics compares equal between fit and kept fit)."""
-    order = [(MODEL_NAME, "roc_auc"), (MODEL_NAME, "lift_top_decile"), (BASELINE_NAME, "roc_auc"),
-             (BASELINE_NAME, "lift_top_decile"), (MODEL_NAME, "withdrawal_rate_test")]
+    """Metrics in METRIC_ORDER, as _fit gives them (RiskResult.metrics compares equal between fit and kept fit)."""
     key = (metric.model, metric.metric)
-    return order.index(key) if key in order else len(order)
+    return METRIC_ORDER.index(key) if key in METRIC_ORDER else len(METRIC_ORDER)
 
 
 def _write_model(con: duckdb.DuckDBPyConnection, fitted: model.Fitted, fingerprint: str, as_of: datetime) -> None:
@@ -280,12 +289,13 @@ def _write_model(con: duckdb.DuckDBPyConnection, fitted: model.Fitted, fingerpri
 
 def _write_scores(con: duckdb.DuckDBPyConnection, current: pl.DataFrame, fitted: model.Fitted, as_of: datetime) -> int:
     """Score the as-of snapshot; a subject who may not be profiled is never written, whatever the input says."""
-    x = to_matrix(current)
+    contrib = model.contributions(fitted, to_matrix(current)) if current.height else None
     scores = current.select("tenant_id", "subject_key").with_columns(
         pl.lit(as_of).alias("scored_at"),
-        pl.Series("score", model.score(fitted, x) if current.height else np.array([]), dtype=pl.Float64),
-        model.top_signals(current, model.contributions(fitted, x)).alias("top_signals")
-        if current.height
+        pl.Series("score", model.probability(fitted, contrib) if contrib is not None else np.array([]),
+                  dtype=pl.Float64),
+        model.top_signals(current, contrib).alias("top_signals")
+        if contrib is not None
         else pl.lit(None, dtype=pl.Utf8).alias("top_signals"),
     )
     con.execute(SCORES_DDL)
