@@ -345,7 +345,7 @@ def _rebuild_plan(settings: Settings, run_id: str) -> Rebuild:
         frozenset(
             (n["schema"], n.get("alias") or n["name"])
             for n in nodes
-            if n.get("config", {}).get("materialized") in ("table", "incremental")
+            if n.get("config", {}).get("materialized") in ("table", "incremental", "diff_table")  # the rebuild recreates these
         ),
     )
 
