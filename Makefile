@@ -37,7 +37,7 @@ lint: venv
 	$(BIN)/ruff check src tests dags dashboards scripts
 
 test: venv chromium lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests
