@@ -38,20 +38,21 @@ def _settings(home: str, landing: str | None, tenants: str | None, as_of: str, s
     return load_settings(env)
 
 
-def _slowest_nodes(target_dir: Path, top: int = 12) -> dict[str, float]:
-    """The dbt nodes (models and tests) that took longest in the build, from its run_results.json."""
-    results = json.loads((target_dir / "run_results.json").read_text())["results"]
+NODE_KINDS = {"model": "models", "test": "data_tests", "unit_test": "unit_tests"}
+
+
+def _slowest_nodes(results: list[dict], top: int = 12) -> dict[str, float]:
+    """The dbt nodes (models and tests) that took longest in the build (run_results.json's results)."""
     ranked = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:top]
     return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 1) for r in ranked}
 
 
-def _time_by_kind(target_dir: Path) -> dict[str, float]:
+def _time_by_kind(results: list[dict]) -> dict[str, float]:
     """Seconds the build's nodes took, summed per kind (model, data test, unit test): with 2 threads the sums
     exceed the wall time, but their proportions say where the work went."""
-    results = json.loads((target_dir / "run_results.json").read_text())["results"]
     kinds: dict[str, float] = {}
     for r in results:
-        kind = {"model": "models", "test": "data_tests", "unit_test": "unit_tests"}.get(r["unique_id"].split(".")[0], "other")
+        kind = NODE_KINDS.get(r["unique_id"].split(".")[0], "other")
         kinds[kind] = kinds.get(kind, 0.0) + r["execution_time"]
     return {k: round(v, 1) for k, v in sorted(kinds.items())}
 
@@ -63,14 +64,15 @@ def _measure(args: argparse.Namespace) -> dict:
     settings = _settings(args.home, args.landing, args.tenants, args.as_of, args.secret)
     start = time.perf_counter()
     result = build_all(settings, full_refresh=args.phase == "full")
+    nodes = json.loads((result.dbt.target_dir / "run_results.json").read_text())["results"]
     return {
         "wall_s": round(time.perf_counter() - start, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "dbt": result.dbt.render(),
         "dbt_wall_s": round(result.dbt.elapsed, 2),
         "risk": result.risk.render().splitlines()[0],
-        "slowest_nodes_s": _slowest_nodes(result.dbt.target_dir),
-        "node_seconds_by_kind": _time_by_kind(result.dbt.target_dir),
+        "slowest_nodes_s": _slowest_nodes(nodes),
+        "node_seconds_by_kind": _time_by_kind(nodes),
     }
 
 
