@@ -345,7 +345,9 @@ def _rebuild_plan(settings: Settings, run_id: str) -> Rebuild:
         frozenset(
             (n["schema"], n.get("alias") or n["name"])
             for n in nodes
-            if n.get("config", {}).get("materialized") in ("table", "incremental", "diff_table")  # the rebuild recreates these
+            # every model stored as a table, whatever materialization writes it (table, incremental, diff_table):
+            # the rebuild's --full-refresh recreates them all; views and ephemeral models hold no rows
+            if n.get("config", {}).get("materialized") not in ("view", "ephemeral")
         ),
     )
 
