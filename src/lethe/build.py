@@ -6,6 +6,8 @@ logs go under $LETHE_HOME/dbt, so parallel builds on different homes never share
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -42,12 +44,14 @@ class BuildResult:
     tests_skipped: int
     elapsed: float
     target_dir: Path
+    unit_tests_skipped: str = ""  # why dbt's unit tests were left out of this build, if they were
 
     def render(self) -> str:
+        skipped = f"; unit tests not run: {self.unit_tests_skipped}" if self.unit_tests_skipped else ""
         return (
             f"dbt build: {self.models_passed} models built, {self.models_failed} failed, "
             f"{self.models_skipped} skipped; {self.tests_passed} tests passed, {self.tests_failed} failed, "
-            f"{self.tests_skipped} skipped ({self.elapsed:.1f} s)"
+            f"{self.tests_skipped} skipped ({self.elapsed:.1f} s){skipped}"
         )
 
 
@@ -155,6 +159,54 @@ def _release_duckdb() -> None:
     gc.collect()
 
 
+_NOT_PROJECT_FILES = frozenset({"target", "logs", "dbt_packages", ".user.yml"})
+_LOGIC_PACKAGES = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-spark", "duckdb", "pyspark")
+
+
+def project_fingerprint(project_dir: Path, target: str) -> str:
+    """A hash of everything a dbt unit test's outcome depends on: every file of the dbt project (models, macros,
+    their YAML with the unit tests' fixed inputs, dbt_project.yml, profiles.yml; not dbt's own output), the
+    versions of dbt, its adapters and the engines, and the target."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(f"target={target}\n".encode())
+    for name in _LOGIC_PACKAGES:
+        try:
+            digest.update(f"{name}=={version(name)}\n".encode())
+        except PackageNotFoundError:
+            digest.update(f"{name} absent\n".encode())
+    files = sorted(
+        p for p in project_dir.rglob("*")
+        if p.is_file() and not _NOT_PROJECT_FILES.intersection(p.relative_to(project_dir).parts)
+    )
+    for path in files:
+        digest.update(f"{path.relative_to(project_dir).as_posix()}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _unit_tests_record(settings: Settings, target: str) -> Path:
+    return settings.home / "dbt" / f"unit-tests-passed-{target}.json"
+
+
+def _unit_tests_passed_at(settings: Settings, target: str, fingerprint: str) -> str | None:
+    """When every unit test last passed on this home with the project and versions that hash to fingerprint."""
+    try:
+        record = json.loads(_unit_tests_record(settings, target).read_text())
+    except (OSError, ValueError):
+        return None
+    return record.get("passed_at") if isinstance(record, dict) and record.get("fingerprint") == fingerprint else None
+
+
+def _record_unit_tests_passed(settings: Settings, target: str, fingerprint: str) -> None:
+    path = _unit_tests_record(settings, target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    passed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, "passed_at": passed_at}))
+    tmp.replace(path)
+
+
 def _one_line(error: object, limit: int = 3) -> str:
     """The first few non-empty lines of a dbt error, joined into one line."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip() and not set(line.strip()) <= set("-=")]
@@ -171,15 +223,18 @@ def run_build(
     *,
     target: str = "duckdb",
     full_refresh: bool = False,
-    unit_tests: bool = True,
+    unit_tests: bool | None = None,
 ) -> BuildResult:
     """Build (run + test) the dbt project at settings.as_of; raise BuildError naming the first failing node.
 
     Incremental models (per-event folds over raw tables, `materialized=incremental` in dbt_project) fold rows loaded
     since the last build; full_refresh=True (`--full-refresh`) rebuilds them from the raw layer, which every
     rebuild after a purge or erasure must do so that no deleted raw row survives in a derived table.
-    unit_tests=False leaves out dbt unit tests (they check the models' logic on fixed inputs, not the data: a
-    purge's rebuild changes data only); data tests always run.
+    dbt unit tests check the models' logic on fixed inputs, not the data, so their outcome changes only with the
+    project's code or the versions of dbt and the engine (project_fingerprint). unit_tests=None (the default, what
+    `lethe build` does) runs them on a full refresh, and otherwise only when the fingerprint differs from the one
+    recorded the last time all of them passed on this home: the daily build of unchanged code leaves them out and
+    says so. True always runs them, False never does (a purge's rebuild changes data only). Data tests always run.
     """
     start = time.perf_counter()
     if target == "duckdb":
@@ -192,7 +247,15 @@ def run_build(
         configure_spark(settings)
     target_dir = dbt_target_dir(settings) if target == "duckdb" else settings.home / "dbt" / f"target-{target}"
     args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
-    args += [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+    fingerprint = project_fingerprint(DBT_PROJECT_DIR, target)
+    skipped = ""
+    if unit_tests is None and not full_refresh:
+        passed_at = _unit_tests_passed_at(settings, target, fingerprint)
+        skipped = f"the project and dbt are unchanged since they all passed at {passed_at}" if passed_at else ""
+    elif unit_tests is False:
+        skipped = "left out by the caller"
+    if skipped:
+        args += ["--exclude-resource-type", "unit_test"]
     res = _invoke(settings, args, target, target_dir)
     if res.exception is not None:
         raise BuildError(f"dbt build could not run: {_one_line(res.exception)}")
@@ -209,12 +272,15 @@ def run_build(
         else:
             counts[f"{kind}_failed"] += 1
             failures.append(f"{node.resource_type} {node.name} {status}: {_one_line(node_result.message or status, 2)}")
-    result = BuildResult(**counts, elapsed=time.perf_counter() - start, target_dir=target_dir)
+    result = BuildResult(**counts, elapsed=time.perf_counter() - start, target_dir=target_dir,
+                         unit_tests_skipped=skipped)
     log.info(result.render())
     if failures or not res.success:
         first = failures[0] if failures else "dbt reported failure"
         more = f" (and {len(failures) - 1} more; see {target_dir / 'run_results.json'})" if len(failures) > 1 else ""
         raise BuildError(f"dbt build failed: {first}{more}")
+    if not skipped and select in (None, "*"):  # every unit test ran and passed
+        _record_unit_tests_passed(settings, target, fingerprint)
     return result
 
 

@@ -169,3 +169,55 @@ def test_parse_project_writes_the_manifest(dbt_settings: Settings) -> None:
     manifest = parse_project(dbt_settings)
     assert manifest.name == "manifest.json" and manifest.exists()
     assert "model.lethe.retention_due" in manifest.read_text()
+
+
+def _run_results_kinds(result: BuildResult) -> dict[str, int]:
+    import json
+
+    nodes = json.loads((result.target_dir / "run_results.json").read_text())["results"]
+    kinds: dict[str, int] = {}
+    for node in nodes:
+        kind = node["unique_id"].split(".")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def test_the_next_build_of_unchanged_code_leaves_out_the_unit_tests_and_says_so(built) -> None:
+    settings, first = built
+    assert not first.unit_tests_skipped  # the home's first build ran them
+    again = run_build(settings)
+    kinds = _run_results_kinds(again)
+    assert "unit_test" not in kinds and kinds["test"] >= 40  # data tests still judge the data
+    assert again.tests_passed < first.tests_passed
+    assert "unit tests not run: the project and dbt are unchanged since they all passed at" in again.render()
+
+
+def test_changed_project_code_and_a_full_refresh_run_the_unit_tests_again(built) -> None:
+    import json
+
+    settings, _ = built
+    record = settings.home / "dbt" / "unit-tests-passed-duckdb.json"
+    assert record.exists()
+    record.write_text(json.dumps({"fingerprint": "of-an-older-project", "passed_at": "2026-01-01T00:00:00Z"}))
+    changed = run_build(settings)
+    assert _run_results_kinds(changed).get("unit_test", 0) >= 10 and not changed.unit_tests_skipped
+    assert json.loads(record.read_text())["fingerprint"] != "of-an-older-project"  # recorded anew once they passed
+    assert _run_results_kinds(run_build(settings, full_refresh=True)).get("unit_test", 0) >= 10
+
+
+def test_the_project_fingerprint_follows_the_code_not_dbt_output(tmp_path) -> None:
+    import shutil
+
+    from lethe.build import project_fingerprint
+    from lethe.settings import DBT_PROJECT_DIR
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    before = project_fingerprint(project, "duckdb")
+    (project / "target").mkdir()
+    (project / "target" / "manifest.json").write_text("{}")
+    assert project_fingerprint(project, "duckdb") == before
+    assert project_fingerprint(project, "spark") != before
+    macro = project / "macros" / "as_of.sql"
+    macro.write_text(macro.read_text() + "\n-- an edit\n")
+    assert project_fingerprint(project, "duckdb") != before
