@@ -174,7 +174,9 @@ def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engage
     assert (_features(earlier), _fingerprint(earlier, DAILY)) == incremental
 
 
-DIFF_SELECT = "+config.materialized:diff_table"  # the models refreshed by difference, and everything they read
+# the models refreshed by difference, everything they read, and the consent ledger's digests (built after it)
+DIFF_SELECT = "+config.materialized:diff_table +int_consent_subject_digests"
+LEDGER = "int_consents_resolved"  # incremental by subject (macros/subject_refresh.sql), compared like the others
 
 
 def _diff_tables(settings: Settings) -> dict[str, str]:
@@ -199,12 +201,15 @@ def diff_home(tmp_path_factory: pytest.TempPathFactory):
     more day ingested and built a day later: they merge the difference instead of rewriting themselves."""
     settings = _built_home(tmp_path_factory.mktemp("incremental-diff"), subjects=60, select=DIFF_SELECT)
     tables = _diff_tables(settings)
-    assert {"int_retention_records_anchored", "fct_violations", "int_consents_resolved"} <= set(tables)
+    assert {"int_retention_records_anchored", "fct_violations", "fct_consent_status"} <= set(tables)
+    tables[LEDGER] = f"intermediate.{LEDGER}"
     drop = write_next_day(settings.landing, settings.as_of.date())
     nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
     run_ingest(nxt, landing=settings.landing)
     responses = _diff_responses(run_build(nxt, select=DIFF_SELECT))
     assert drop.contact_records > 0
+    # the SELECT dbt compiled for the ledger in that build (later builds of these tests overwrite it)
+    responses[f"{LEDGER}.sql"] = next((nxt.home / "dbt" / "target" / "compiled").rglob(f"{LEDGER}.sql")).read_text()
     return nxt, tables, responses
 
 
@@ -214,7 +219,7 @@ def _diff_state(settings: Settings, tables: dict[str, str]) -> dict[str, tuple[i
 
 def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(diff_home) -> None:
     settings, tables, responses = diff_home
-    applied = {name: responses[name] for name in tables}
+    applied = {name: responses[name] for name in tables if name != LEDGER}
     assert all(r.startswith("MERGE ") for r in applied.values()), applied
     changed = {name: int(r.split()[1]) for name, r in applied.items()}
     rows = _diff_state(settings, tables)
@@ -226,6 +231,13 @@ def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(
     assert _query(settings, f"select distinct as_of from {tables['fct_violations']}") == [(as_of,)]  # noqa: S608
     run_build(settings, select=DIFF_SELECT, full_refresh=True)
     assert _diff_state(settings, tables) == rows
+
+
+def test_the_consent_ledger_recomputes_only_subjects_whose_consent_events_changed(diff_home) -> None:
+    """The day's build of the ledger read only the subjects whose consent events changed, not everyone (the SQL
+    dbt ran says so), yet ended equal to a full rebuild (the test above)."""
+    _, _, responses = diff_home
+    assert "the subjects whose consent events changed" in responses[f"{LEDGER}.sql"]
 
 
 def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_as_of(diff_home) -> None:

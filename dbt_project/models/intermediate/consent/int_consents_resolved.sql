@@ -1,13 +1,27 @@
 -- The consent ledger: one row per status interval [valid_from, valid_to) per subject, purpose and channel.
 -- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
 -- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group.
--- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'subject_key', 'purpose_id', 'channel', 'ledger_seq']) }}
+{#- Incremental on DuckDB: a subject's ledger rows are a function of their consent events alone, so a build
+    recomputes the subjects whose events changed since the last one (int_consent_subject_digests) and keeps the
+    others: see macros/subject_refresh.sql. The pre-hook deletes, in the same transaction, the rows this build
+    recomputes. A purge's rebuild runs with --full-refresh. On Spark it is a plain table. -#}
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=(["{{ delete_changed_subjects(ref('int_consent_events_unioned'), 'int_consent_subject_digests') }}"]
+              if target.type == 'duckdb' else []),
+) }}
+{%- set changed = changed_subjects(ref('int_consent_events_unioned'), 'int_consent_subject_digests') %}
 
 with
 
 events as (
     select * from {{ ref('int_consent_events_unioned') }}
+    {%- if changed is not none %}
+    -- an incremental build: the subjects whose consent events changed (the pre-hook deleted their rows)
+    where (tenant_id, subject_key) in (select tenant_id, subject_key from ({{ changed }}))
+    {%- endif %}
 ),
 
 first_flag as (
