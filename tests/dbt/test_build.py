@@ -221,3 +221,14 @@ def test_the_project_fingerprint_follows_the_code_not_dbt_output(tmp_path) -> No
     macro = project / "macros" / "as_of.sql"
     macro.write_text(macro.read_text() + "\n-- an edit\n")
     assert project_fingerprint(project, "duckdb") != before
+
+
+def test_an_email_event_whose_address_ingest_did_not_normalise_fails_the_build(dbt_settings: Settings) -> None:
+    """Staging passes SendGrid addresses through as ingest normalised them; a raw row that is not lower case and
+    trimmed (written by something other than `lethe ingest`) fails the build with the test's name."""
+    event = {"tenant_id": T, "sg_event_id": "ev-1", "event_at": datetime(2026, 5, 1), "event": "delivered"}
+    write_raw(dbt_settings.warehouse, {"email_events": [{**event, "email": "rita@example.com"}]})
+    run_build(dbt_settings, select="stg_sendgrid__email_events", unit_tests=False)
+    write_raw(dbt_settings.warehouse, {"email_events": [{**event, "email": " Rita@Example.com"}]})
+    with pytest.raises(LetheError, match="lethe_normalised_email_stg_sendgrid__email_events_email"):
+        run_build(dbt_settings, select="stg_sendgrid__email_events", unit_tests=False)
