@@ -142,10 +142,11 @@ def stage_incremental(args, work: Path) -> dict:
     try:
         res = subprocess.run([PY, str(ROOT / "scripts/bench_build_incremental.py"), "--home", str(home),
                               "--landing", str(landing), "--tenants", str(landing / "tenants.yml"), "--as-of", AS_OF,
-                              "--secret", SECRET], capture_output=True, text=True)
+                              "--secret", SECRET, "--days", str(args.incremental_days)], capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(f"bench: bench_build_incremental failed:\n{res.stderr[-3000:]}")
-        return {"command": "scripts/bench_build_incremental.py --home COPY-OF-HOME", **last_json(res.stdout)}
+        return {"command": f"scripts/bench_build_incremental.py --home COPY-OF-HOME --days {args.incremental_days}",
+                **last_json(res.stdout)}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -216,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where each stage's JSON is kept (tracked in git, so BENCHMARKS.md can be re-rendered)")
     parser.add_argument("--skip-ingest", action="store_true",
                         help="build stage: reuse the ingested home an earlier build stage left in --work")
+    parser.add_argument("--incremental-days", type=int, default=3,
+                        help="incremental stage: days added and built one after another (the median is reported)")
     parser.add_argument("--only", nargs="*", choices=STAGES, help="run only these stages")
     args = parser.parse_args(argv)
     results_dir = args.results
