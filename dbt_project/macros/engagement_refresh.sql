@@ -129,13 +129,6 @@
     {%- if not execute or not is_incremental() -%}
         select 1
     {%- else -%}
-        {%- set dirty = engagement_dirty_subjects(['events']) -%}
-        {%- if dirty is none -%}
-            {{ log(this ~ ': no digests of the last build: recomputing every subject', info=true) }}
-            delete from {{ this }}
-        {%- else -%}
-            delete from {{ this }}
-            where (tenant_id, subject_key) in (select tenant_id, subject_key from ({{ dirty }}))
-        {%- endif -%}
+        {{ delete_subjects_rows(engagement_dirty_subjects(['events']), 'int_engagement_subject_digests') }}
     {%- endif -%}
 {%- endmacro %}

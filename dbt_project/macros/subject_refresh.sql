@@ -49,13 +49,18 @@
     {%- if not execute or not is_incremental() -%}
         select 1
     {%- else -%}
-        {%- set changed = changed_subjects(relation, digests_identifier) -%}
-        {%- if changed is none -%}
-            {{ log(this ~ ': no ' ~ digests_identifier ~ ' of the last build: recomputing every subject', info=true) }}
-            delete from {{ this }}
-        {%- else -%}
-            delete from {{ this }}
-            where (tenant_id, subject_key) in (select tenant_id, subject_key from ({{ changed }}))
-        {%- endif -%}
+        {{ delete_subjects_rows(changed_subjects(relation, digests_identifier), digests_identifier) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- DELETE of this model's rows of the subjects `changed` (SQL of tenant_id, subject_key) selects, or of every
+    row when it is none (no digests_identifier of the last build). -#}
+{% macro delete_subjects_rows(changed, digests_identifier) -%}
+    {%- if changed is none -%}
+        {{ log(this ~ ': no ' ~ digests_identifier ~ ' of the last build: recomputing every subject', info=true) }}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }}
+        where (tenant_id, subject_key) in (select tenant_id, subject_key from ({{ changed }}))
     {%- endif -%}
 {%- endmacro %}

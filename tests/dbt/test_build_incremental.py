@@ -177,6 +177,7 @@ def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engage
 # the models refreshed by difference, everything they read, and the consent ledger's digests (built after it)
 DIFF_SELECT = "+config.materialized:diff_table +int_consent_subject_digests"
 LEDGER = "int_consents_resolved"  # incremental by subject (macros/subject_refresh.sql), compared like the others
+LEDGER_DIGESTS = "int_consent_subject_digests"
 
 
 def _diff_tables(settings: Settings) -> dict[str, str]:
@@ -206,11 +207,28 @@ def diff_home(tmp_path_factory: pytest.TempPathFactory):
     drop = write_next_day(settings.landing, settings.as_of.date())
     nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
     run_ingest(nxt, landing=settings.landing)
-    responses = _diff_responses(run_build(nxt, select=DIFF_SELECT))
+    responses = _diff_build(nxt)
     assert drop.contact_records > 0
-    # the SELECT dbt compiled for the ledger in that build (later builds of these tests overwrite it)
-    responses[f"{LEDGER}.sql"] = next((nxt.home / "dbt" / "target" / "compiled").rglob(f"{LEDGER}.sql")).read_text()
     return nxt, tables, responses
+
+
+def _diff_build(settings: Settings) -> dict:
+    """run_build(DIFF_SELECT) (incremental), and what it did: each model's response, and for the consent ledger the
+    SELECT dbt compiled (later builds overwrite it), how many subjects it had to recompute (their consent-event
+    digest changed, appeared or vanished) and out of how many."""
+    digests = f"select * from intermediate.{LEDGER_DIGESTS}"
+    before = set(_query(settings, digests))
+    responses = _diff_responses(run_build(settings, select=DIFF_SELECT))
+    after = set(_query(settings, digests))
+    compiled = next((settings.home / "dbt" / "target" / "compiled").rglob(f"{LEDGER}.sql")).read_text()
+    return {**responses, f"{LEDGER}.sql": compiled, f"{LEDGER}.recomputed": len({r[:2] for r in before ^ after}),
+            f"{LEDGER}.subjects": len({r[:2] for r in before | after})}
+
+
+def _ledger_was_incremental(responses: dict) -> bool:
+    """The ledger's build read only the subjects whose consent events changed, and fewer than half of them."""
+    return ("the subjects whose consent events changed" in responses[f"{LEDGER}.sql"]
+            and responses[f"{LEDGER}.recomputed"] < responses[f"{LEDGER}.subjects"] / 2)
 
 
 def _diff_state(settings: Settings, tables: dict[str, str]) -> dict[str, tuple[int, int]]:
@@ -237,7 +255,7 @@ def test_the_consent_ledger_recomputes_only_subjects_whose_consent_events_change
     """The day's build of the ledger read only the subjects whose consent events changed, not everyone (the SQL
     dbt ran says so), yet ended equal to a full rebuild (the test above)."""
     _, _, responses = diff_home
-    assert "the subjects whose consent events changed" in responses[f"{LEDGER}.sql"]
+    assert _ledger_was_incremental(responses), responses
 
 
 def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_as_of(diff_home) -> None:
@@ -254,14 +272,32 @@ def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_
     finally:
         con.close()
     earlier = settings.with_as_of(settings.as_of - timedelta(days=1))
-    responses = _diff_responses(run_build(earlier, select=DIFF_SELECT))
+    responses = _diff_build(earlier)
     assert int(responses["int_retention_records_anchored"].split()[1]) >= len(events)
+    # the deleted contact's and address's consent events (and the last day's) changed: those subjects were
+    # recomputed, the others kept, and the ledger still equals a full rebuild (below)
+    assert _ledger_was_incremental(responses) and responses[f"{LEDGER}.recomputed"] > 0, responses
     anchored = tables["int_retention_records_anchored"]
     deleted = sorted(events | {contact})
     assert _query(earlier, f"select record_id from {anchored} where list_contains(?, record_id)", [deleted]) == []  # noqa: S608
     rows = _diff_state(earlier, tables)
     run_build(earlier, select=DIFF_SELECT, full_refresh=True)
     assert _diff_state(earlier, tables) == rows
+
+
+def test_a_ledger_without_digests_is_recomputed_whole_not_appended_to(diff_home) -> None:
+    """A home whose ledger table predates its digests (an upgrade from the diff_table ledger, or digests lost):
+    the next build recomputes every subject in place of the old rows, and then keeps digests again."""
+    settings, tables, _ = diff_home
+    ledger = _fingerprint(settings, tables[LEDGER])
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(f"drop table intermediate.{LEDGER_DIGESTS}")
+    finally:
+        con.close()
+    run_build(settings, select=f"{LEDGER} {LEDGER_DIGESTS}")
+    assert _fingerprint(settings, tables[LEDGER]) == ledger
+    assert _query(settings, f"select count(*) > 0 from intermediate.{LEDGER_DIGESTS}") == [(True,)]
 
 
 def test_a_model_whose_columns_changed_is_rebuilt_not_diffed(diff_home) -> None:
