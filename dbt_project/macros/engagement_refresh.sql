@@ -40,28 +40,13 @@
 {#- SQL of the (tenant_id, subject_key) whose events (parts=['events']) or events and withdrawals changed
     since the digests were built; none when there are no digests (or outside an incremental DuckDB build). -#}
 {% macro engagement_dirty_subjects(parts) -%}
-    {%- if not execute or this is none or target.type != 'duckdb' or not is_incremental() -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set digests = adapter.get_relation(database=this.database, schema=this.schema,
-                                           identifier='int_engagement_subject_digests') -%}
-    {%- if digests is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set changed = [] -%}
+    {%- set columns = [] -%}
     {%- for part in parts -%}
-        {%- do changed.append('now.' ~ part ~ '_digest is distinct from was.' ~ part ~ '_digest or now.' ~ part
-                              ~ '_rows is distinct from was.' ~ part ~ '_rows') -%}
+        {%- do columns.extend([part ~ '_digest', part ~ '_rows']) -%}
     {%- endfor -%}
-    {%- set dirty -%}
-        select coalesce(now.tenant_id, was.tenant_id) as tenant_id,
-               coalesce(now.subject_key, was.subject_key) as subject_key
-        from ({{ engagement_subject_digest(ref('int_engagement_events'), ref('int_withdrawal_events')) }}) as now
-        full outer join {{ digests }} as was
-            on was.tenant_id = now.tenant_id and was.subject_key = now.subject_key
-        where {{ changed | join(' or ') }}
-    {%- endset -%}
-    {{ return(dirty) }}
+    {{ return(subjects_whose_digests_changed(engagement_subject_digest,
+                                             [ref('int_engagement_events'), ref('int_withdrawal_events')],
+                                             'int_engagement_subject_digests', columns)) }}
 {%- endmacro %}
 
 {#- int_engagement_features' scope, or none to recompute everything: a dict with window_start (SQL timestamp

@@ -26,6 +26,16 @@
     `digests_identifier` (in this model's schema) was built; none to recompute everyone (no digests, a full
     refresh, a first build, a unit test, or Spark). -#}
 {% macro changed_subjects(relation, digests_identifier) -%}
+    {{ return(subjects_whose_digests_changed(subject_rows_digest, [relation], digests_identifier,
+                                             ['rows_digest', 'row_count'])) }}
+{%- endmacro %}
+
+{#- The comparison both refreshes share: SQL of the (tenant_id, subject_key) for which any of `columns` differs
+    between the digests `digest_macro(*inputs)` gives now and the digests model `digests_identifier` (in this
+    model's schema) holds from the last build, or who are in only one of them; none outside an incremental
+    DuckDB build or without that digests model. The macro is passed, not its SQL, so that it (and its column
+    lookups) runs only when there is something to compare. -#}
+{% macro subjects_whose_digests_changed(digest_macro, inputs, digests_identifier, columns) -%}
     {%- if not execute or this is none or target.type != 'duckdb' or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
@@ -33,15 +43,19 @@
     {%- if digests is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set changed -%}
+    {%- set changed = [] -%}
+    {%- for column in columns -%}
+        {%- do changed.append('now.' ~ column ~ ' is distinct from was.' ~ column) -%}
+    {%- endfor -%}
+    {%- set dirty -%}
         select coalesce(now.tenant_id, was.tenant_id) as tenant_id,
                coalesce(now.subject_key, was.subject_key) as subject_key
-        from ({{ subject_rows_digest(relation) }}) as now
+        from ({{ digest_macro(*inputs) }}) as now
         full outer join {{ digests }} as was
             on was.tenant_id = now.tenant_id and was.subject_key = now.subject_key
-        where now.rows_digest is distinct from was.rows_digest or now.row_count is distinct from was.row_count
+        where {{ changed | join(' or ') }}
     {%- endset -%}
-    {{ return(changed) }}
+    {{ return(dirty) }}
 {%- endmacro %}
 
 {#- The pre-hook: delete the rows of the subjects this build recomputes (every row without digests). -#}
