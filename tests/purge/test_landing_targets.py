@@ -141,3 +141,34 @@ def test_a_partly_loaded_csv_is_rewritten_at_the_positions_ingest_gave(scenario:
 
     assert path.read_bytes() == (header + kept_1 + kept_2).encode()
     assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"]]) == []
+
+
+def test_a_contact_record_file_with_a_malformed_line_is_rewritten_not_a_crash(scenario: Settings) -> None:
+    """A JSONL delivery that ingest loaded in part (a truncated line quarantined alone, nobody's data in it) that
+    also holds Erin's re-delivered record: the purge drops her record and keeps every other line byte for byte,
+    the malformed one too (it is not due); reading a key out of it must not stop the purge."""
+    from lethe.ingest.run import run_ingest
+
+    update = _ctr("ctr-erin-2", ERIN, days_ago(15), None, channel="CHAT")
+    update["LastUpdateTimestamp"] = iso(days_ago(15) + timedelta(hours=3))
+    filler = json.dumps(_ctr("ctr-f01", FILLERS[1], days_ago(6), None, channel="CHAT")) + "\n"
+    broken = '{"ContactId": "ctr-partial", "Channel": "VOI\n'
+    path = scenario.landing / TENANT / "contact_records" / "redelivery" / "glitch.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(filler + broken + json.dumps(update) + "\n")
+    run_ingest(scenario, scenario.landing)
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    try:
+        quarantined = con.execute(
+            "select source_row, reason from quarantine.rows where source_file = ?",
+            [f"{TENANT}/contact_records/redelivery/glitch.jsonl"],
+        ).fetchall()
+    finally:
+        con.close()
+    assert quarantined == [(2, "malformed JSON line")]
+
+    result = run_purge(scenario, dry_run=False)
+
+    assert result.derived is not None
+    assert path.read_text() == filler + broken
+    assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"]]) == []

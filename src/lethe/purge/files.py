@@ -149,7 +149,10 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                     "from _landing))"
                 )
                 joiner, head, tail = "','", "'['", "']'"
-            by_key = f"json_extract_string(r.rec, '$.{source.key}') = o.key" if source.key else "false"
+            # a line ingest quarantined as malformed JSON is still in its file: it has no key (and stays as it is
+            # unless the plan drops it by position); json_extract_string would raise on it and stop the purge
+            by_key = (f"case when json_valid(r.rec) then json_extract_string(r.rec, '$.{source.key}') end = o.key"
+                      if source.key else "false")
             rows = con.execute(
                 f"""
                 with recs as ({records}),
@@ -162,7 +165,8 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                     left join _qpos q on q.file = r.file and q.pos = r.i + 1
                 ),
                 changed as (
-                    select *, drop or (new_rec <> rec and new_rec::json::varchar <> rec::json::varchar) as touched
+                    select *, drop or case when new_rec <> rec  -- only a keyed (valid) record is ever patched
+                        then new_rec::json::varchar <> rec::json::varchar else false end as touched
                     from hit
                 ),
                 touched as (select file from changed where touched group by file)
