@@ -85,26 +85,30 @@ def refused_files(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
     return [(t, rel) for t, rel in rows if (landing / rel).is_file()]
 
 
-def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[str, str]]:
-    """Delete every refused landing file holding a tombstoned identity; return their (tenant, relative path).
-    The ingest manifest marks them 'purged'."""
+def tombstoned_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame) -> list[tuple[str, str]]:
+    """(tenant, rel) of the rows of `texts` (columns tenant, rel: any id, text) whose text holds a tombstoned
+    identity of their tenant: an e-mail address, a phone number in any human format, or an id-like token."""
     if not catalog.table_exists(con, "lethe_meta", "tombstones"):
         return []
     if con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
-        return []  # nobody erased yet: no refused file needs reading (every ingest passes here)
-    candidates = refused_files(con, landing)
-    if not candidates:
+        return []
+    return sorted({(t, r) for t, r, _ in identities_in_texts(con, texts, "lethe_meta.tombstones")})
+
+
+def identities_in_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame, identities: str) -> list[tuple[str, str, str]]:
+    """(tenant, rel, identity_hash) for every identity of the relation `identities` (columns tenant_id, kind,
+    identity_hash: keyed hashes, as tombstones hold them) that the text of a row of `texts` (columns tenant,
+    rel, text) holds: every e-mail address, phone number (any human format) and id-like token of the text is
+    keyed-hashed per identity kind and matched."""
+    if texts.height == 0:
         return []
     from lethe.ingest.normalise import tenant_region
 
-    regions = {tenant: tenant_region(con, tenant) for tenant in {t for t, _ in candidates}}
-    frame = pl.DataFrame({"tenant": [t for t, _ in candidates], "rel": [r for _, r in candidates],
-                          "text": [_text(landing / rel) for _, rel in candidates]},
-                         schema={"tenant": pl.String, "rel": pl.String, "text": pl.String})
-    con.register("_refused", frame)
+    regions = {tenant: tenant_region(con, tenant) for tenant in texts["tenant"].unique().to_list()}
+    con.register("_refused", texts.select("tenant", "rel", "text"))
     try:
         _phone_values(con, regions)
-        # each file's candidate values per identity kind; an id-like token may be a CRM or a Connect contact id
+        # each text's candidate values per identity kind; an id-like token may be a CRM or a Connect contact id
         con.execute(
             """
             create or replace temp table _refused_values as
@@ -117,15 +121,32 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
             {"token": TOKEN_RE, "email": EMAIL_RE},
         )
         hits = " union ".join(
-            f"select c.tenant, c.rel from _refused_values c join lethe_meta.tombstones t on t.tenant_id = c.tenant "
-            f"and t.kind = c.kind and t.identity_hash = {sql_keyed_hash('c.tenant', kind, 'c.v')} where c.kind = '{kind}'"
+            f"select c.tenant, c.rel, t.identity_hash from _refused_values c join {identities} t "
+            f"on t.tenant_id = c.tenant and t.kind = c.kind "
+            f"and t.identity_hash = {sql_keyed_hash('c.tenant', kind, 'c.v')} where c.kind = '{kind}'"
             for kind in ("email", "phone", "contact", "connect_contact")
         )
-        found = con.execute(f"select distinct tenant, rel from ({hits}) order by all").fetchall()
+        return [tuple(r) for r in con.execute(f"select distinct * from ({hits}) order by all").fetchall()]
     finally:
         con.unregister("_refused")
         con.execute("drop table if exists _refused_values")
         con.execute("drop table if exists _refused_phones")
+
+
+def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[str, str]]:
+    """Delete every refused landing file holding a tombstoned identity; return their (tenant, relative path).
+    The ingest manifest marks them 'purged'."""
+    if not catalog.table_exists(con, "lethe_meta", "tombstones"):
+        return []
+    if con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
+        return []  # nobody erased yet: no refused file needs reading (every ingest passes here)
+    candidates = refused_files(con, landing)
+    if not candidates:
+        return []
+    frame = pl.DataFrame({"tenant": [t for t, _ in candidates], "rel": [r for _, r in candidates],
+                          "text": [_text(landing / rel) for _, rel in candidates]},
+                         schema={"tenant": pl.String, "rel": pl.String, "text": pl.String})
+    found = tombstoned_texts(con, frame)
     for _, rel in found:
         (landing / rel).unlink(missing_ok=True)
     if found and catalog.table_exists(con, "lethe_meta", "manifest"):
@@ -133,4 +154,4 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
                     [[rel for _, rel in found]])
     if found:
         log.warning("%d refused landing file(s) held an erased subject's identity: deleted", len(found))
-    return [(t, r) for t, r in found]
+    return found

@@ -9,7 +9,19 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from purge_scenario import ERIN, FILLERS, TENANT, _ctr, _event, _transcript, days_ago, grep_home, ingest, iso
+from purge_scenario import (
+    ERIN,
+    FILLERS,
+    TENANT,
+    _ctr,
+    _event,
+    _transcript,
+    days_ago,
+    grep_home,
+    ingest,
+    iso,
+    query_rows,
+)
 
 import lethe.purge.files as purge_files
 from lethe.purge import run_purge
@@ -143,32 +155,55 @@ def test_a_partly_loaded_csv_is_rewritten_at_the_positions_ingest_gave(scenario:
     assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"]]) == []
 
 
-def test_a_contact_record_file_with_a_malformed_line_is_rewritten_not_a_crash(scenario: Settings) -> None:
-    """A JSONL delivery that ingest loaded in part (a truncated line quarantined alone, nobody's data in it) that
-    also holds Erin's re-delivered record: the purge drops her record and keeps every other line byte for byte,
-    the malformed one too (it is not due); reading a key out of it must not stop the purge."""
+def test_records_that_did_not_parse_are_kept_as_text_and_erased_with_their_subject(scenario: Settings) -> None:
+    """A JSONL delivery that ingest loaded in part: three truncated lines quarantined alone (one with nobody's
+    data, a cut-off copy of Erin's record, a broken line with her phone written the human way) and her
+    re-delivered record. The quarantine keeps each broken line's text (its fields are null); the purge erases
+    her record and both broken lines that hold her, from the file and the quarantine, and keeps every other
+    line byte for byte; reading a key out of a broken line does not stop it."""
     from lethe.ingest.run import run_ingest
 
     update = _ctr("ctr-erin-2", ERIN, days_ago(15), None, channel="CHAT")
     update["LastUpdateTimestamp"] = iso(days_ago(15) + timedelta(hours=3))
     filler = json.dumps(_ctr("ctr-f01", FILLERS[1], days_ago(6), None, channel="CHAT")) + "\n"
     broken = '{"ContactId": "ctr-partial", "Channel": "VOI\n'
+    cut = json.dumps(update)[:-40] + "\n"
+    phoned = '{"ContactId": "ctr-call-back", "CustomerEndpoint": {"Address": "' + ERIN["human_phone"] + '", "Ty\n'
     path = scenario.landing / TENANT / "contact_records" / "redelivery" / "glitch.jsonl"
     path.parent.mkdir(parents=True)
-    path.write_text(filler + broken + json.dumps(update) + "\n")
+    path.write_text(filler + broken + json.dumps(update) + "\n" + cut + phoned)
     run_ingest(scenario, scenario.landing)
-    con = duckdb.connect(str(scenario.warehouse), read_only=True)
-    try:
-        quarantined = con.execute(
-            "select source_row, reason from quarantine.rows where source_file = ?",
-            [f"{TENANT}/contact_records/redelivery/glitch.jsonl"],
-        ).fetchall()
-    finally:
-        con.close()
-    assert quarantined == [(2, "malformed JSON line")]
+    quarantined = lambda: query_rows(  # noqa: E731
+        scenario, "select source_row, reason, record from quarantine.rows where source_file = ? order by source_row",
+        [f"{TENANT}/contact_records/redelivery/glitch.jsonl"])
+    assert quarantined() == [(2, "malformed JSON line", broken.strip()), (4, "malformed JSON line", cut.strip()),
+                             (5, "malformed JSON line", phoned.strip())]
 
-    result = run_purge(scenario, dry_run=False)
+    run_purge(scenario, dry_run=False)
 
-    assert result.derived is not None
     assert path.read_text() == filler + broken
-    assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"]]) == []
+    assert quarantined() == [(2, "malformed JSON line", broken.strip())]
+    assert grep_home(scenario.home, [ERIN["email"], ERIN["last"], ERIN["human_phone"]]) == []
+    assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"], ERIN["human_phone"]]) == []
+
+
+def test_a_broken_copy_of_an_erased_record_delivered_later_is_dropped_not_quarantined(scenario: Settings) -> None:
+    """After Erin's erasure, a delivery with a truncated copy of her contact record (it does not parse, so only
+    its text can say whose it is) next to someone else's record: ingest drops her line from the file and keeps
+    nothing of it in the quarantine; the other record loads."""
+    from lethe.ingest.run import run_ingest
+
+    run_purge(scenario, dry_run=False)
+    late = _ctr("ctr-erin-9", ERIN, days_ago(2), None, channel="CHAT")
+    filler = json.dumps(_ctr("ctr-f02-9", FILLERS[2], days_ago(2), None, channel="CHAT")) + "\n"
+    path = scenario.landing / TENANT / "contact_records" / "late" / "glitch.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(late)[:-30] + "\n" + filler)
+
+    run_ingest(scenario, scenario.landing)
+
+    assert path.read_text() == filler
+    assert query_rows(scenario, "select count(*) from quarantine.rows where source_file = ?",
+                      [f"{TENANT}/contact_records/late/glitch.jsonl"]) == [(0,)]
+    assert query_rows(scenario, "select count(*) from raw.contact_records where contact_id = 'ctr-f02-9'") == [(1,)]
+    assert grep_home(scenario.home, [ERIN["email"], ERIN["last"]]) == []

@@ -26,7 +26,7 @@ from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
 from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
-from lethe.ingest.parse import STAGE, FileProblem, parse_batch
+from lethe.ingest.parse import STAGE, UNPARSED, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
 from lethe.keys import sql_keyed_hash
 
@@ -135,6 +135,20 @@ def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: dat
     return rules
 
 
+def _tombstone_unparsed(con: duckdb.DuckDBPyConnection, tenant: str) -> None:
+    """Mark tombstoned the records that did not parse but whose text holds an erased subject's identity (an
+    address, a phone in any format, an id): their fields are null, so the check on parsed fields cannot see them,
+    and a re-delivered, truncated copy of an erased record must be dropped like a whole one, not quarantined."""
+    from lethe.refused import tombstoned_texts
+
+    texts = con.execute(f"select {_lit(tenant)} as tenant, _source_file || '#' || _source_row as rel, _text as text "
+                        f"from {UNPARSED}").pl()
+    hits = tombstoned_texts(con, texts)
+    if hits:
+        con.execute("update _checked set _tombstoned = true where list_contains($rels, _source_file || '#' || _source_row)",
+                    {"rels": [rel for _, rel in hits]})
+
+
 def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_limit: datetime) -> list[tuple]:
     """Run the GX suite on the batch and pair each expectation with the set-based count of the same rule."""
     cols = sorted({c for r in rules for c in r.columns})
@@ -241,6 +255,7 @@ def load_batch(
     clock = [time.perf_counter()]
     if contract.format == "file":
         _stage_recordings(con, tenant, files)
+        con.execute(f"create or replace temp table {UNPARSED} (_source_file varchar, _source_row bigint, _text varchar)")
         problems: list[FileProblem] = []
     else:
         problems = parse_batch(con, contract, files)
@@ -250,6 +265,8 @@ def load_batch(
     clock.append(time.perf_counter())
     tomb = _identity_sql(contract, tenant)
     rules = _check(con, contract, future_limit, tomb)
+    if tomb:
+        _tombstone_unparsed(con, tenant)
     tombstoned, files, scrubbed = _scrub(con, contract, files) if tomb else (0, files, set())
     clock.append(time.perf_counter())
     validations = _gx(con, contract, rules, future_limit)
@@ -301,9 +318,12 @@ def load_batch(
     try:
         con.execute(f"""
             insert into quarantine.rows
-            select {t}, {d}, _source_file, _source_row, _rule, _reason,
-                   left(cast(to_json({record}) as varchar), {RECORD_CHARS}), {_lit(batch_id)}, {ts}
-            from _checked where _rule is not null
+            select {t}, {d}, c._source_file, c._source_row, _rule, _reason,
+                   left(coalesce(u._text, cast(to_json({record}) as varchar)), {RECORD_CHARS}), {_lit(batch_id)}, {ts}
+            from _checked c
+            left join {UNPARSED} u on c._rule = 'parse' and u._source_file = c._source_file
+                and u._source_row = c._source_row
+            where _rule is not null
         """)
         if problems:
             insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],

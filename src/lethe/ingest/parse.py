@@ -33,6 +33,10 @@ from lethe.ingest.files import FileText, LandingFile, read_text
 log = logging.getLogger(__name__)
 
 STAGE = "_stage"
+# the text of every record that did not parse (a malformed JSON line, an array element or transcript message that
+# is not an object): its fields are all null in the stage, so the quarantine keeps this text instead, and the
+# tombstone check and the erasure find identities in it
+UNPARSED = "_unparsed"
 MAX_LINE = 16 * 1024 * 1024  # longest CSV record; DuckDB sizes its read buffer from it
 MAX_OBJECT = 256 * 1024 * 1024  # largest JSON document read_json accepts
 TINY = 64  # bytes: files this small (empty, whitespace, an empty gzip) take the careful path for its reason
@@ -124,6 +128,13 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
                        {_select_columns(contract, '_doc')}
                 from docs
             """)
+            con.execute(f"""
+                insert into {UNPARSED}
+                select t._source_file, l.n, rtrim(l.line, chr(13))
+                from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n)
+                where trim(l.line) <> ''
+                    and not coalesce(case when json_valid(l.line) then json_type(l.line) = 'OBJECT' end, false)
+            """)
             return []
         kind = "ARRAY" if contract.format == "json_array" else "OBJECT"
         bad = con.execute(
@@ -148,6 +159,12 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
                        {_select_columns(contract, 'el')}
                 from elems
             """)
+            con.execute(f"""
+                insert into {UNPARSED}
+                select d._source_file, e.n, e.el::varchar
+                from ({good}) d, unnest(json_extract(d._doc, '$[*]')) with ordinality as e(el, n)
+                where json_type(e.el) <> 'OBJECT'
+            """)
         else:
             con.execute(f"""
                 insert into {STAGE}
@@ -160,6 +177,12 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
                        case when json_type(msg) <> 'OBJECT' then 'transcript message is not a JSON object' end as _parse_error,
                        {_select_columns(contract, '_doc', 'msg')}
                 from msgs
+            """)
+            con.execute(f"""
+                insert into {UNPARSED}
+                select d._source_file, m.n, m.msg::varchar
+                from ({good}) d, unnest(json_extract(d._doc, '$.Transcript[*]')) with ordinality as m(msg, n)
+                where json_type(m.msg) <> 'OBJECT'
             """)
         return problems
     finally:
@@ -422,6 +445,8 @@ def parse_batch(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[
     con.execute(f"create or replace temp table {STAGE} as select cast(null as varchar) as _source_file, "
                 f"cast(null as bigint) as _source_row, cast(null as varchar) as _parse_error, "
                 f"{_null_columns(contract)} limit 0")
+    con.execute(f"create or replace temp table {UNPARSED} "
+                "(_source_file varchar, _source_row bigint, _text varchar)")
     if contract.format == "csv":
         return _parse_csv(con, contract, files)
     return _parse_json_files(con, contract, files)

@@ -356,9 +356,58 @@ def build_plan(
         """,  # noqa: S608
         {"run": run_id},
     )
+    if "quarantine.rows" in have:
+        _plan_unparsed(con, run_id)
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
+
+
+def _plan_unparsed(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Plan the deletion of quarantined records that did not parse (their quarantine record is the raw text:
+    a truncated line, a non-object element) and whose text holds an identity the run erases in any form: an
+    address, a phone number in any human format, an id. The quoted-string match of subject_records_sql finds
+    exact values only; a phone written '07700 900123' in a broken line is found here."""
+    from lethe.refused import identities_in_texts
+
+    texts = con.execute(
+        "select tenant_id as tenant, source_file || '#' || coalesce(source_row, 0) as rel, record as text "
+        "from quarantine.rows where rule = 'parse' and record is not null "
+        "and tenant_id in (select tenant_id from lethe_meta.purge_identities where run_id = $run)",
+        {"run": run_id},
+    ).pl()
+    if texts.height == 0:
+        return
+    con.execute(
+        "create or replace temp table _run_identities as select distinct tenant_id, kind, identity_hash, subject_key "
+        "from lethe_meta.purge_identities i where run_id = $run and not exists (select 1 from _held h "
+        "where h.tenant_id = i.tenant_id and h.subject_key = i.subject_key)",
+        {"run": run_id},
+    )
+    found = identities_in_texts(con, texts, "_run_identities")
+    if not found:
+        return
+    frame = pl.DataFrame(found, schema={"tenant_id": pl.String, "record_id": pl.String, "identity_hash": pl.String},
+                         orient="row")
+    con.register("_unparsed_hits", frame)
+    try:
+        con.execute(
+            """
+            insert into lethe_meta.purge_plans
+            select distinct on (h.tenant_id, h.record_id) $run, h.tenant_id, 'quarantine', 'erasure_request',
+                   'delete', 'quarantine.rows', h.record_id, i.subject_key
+            from _unparsed_hits h
+            join _run_identities i on i.tenant_id = h.tenant_id and i.identity_hash = h.identity_hash
+            where not exists (select 1 from lethe_meta.purge_plans p where p.run_id = $run
+                              and p.source_table = 'quarantine.rows' and p.tenant_id = h.tenant_id
+                              and p.record_id = h.record_id)
+            order by h.tenant_id, h.record_id, i.subject_key
+            """,
+            {"run": run_id},
+        )
+    finally:
+        con.unregister("_unparsed_hits")
+        con.execute("drop table if exists _run_identities")
 
 
 def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> None:
