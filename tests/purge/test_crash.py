@@ -16,7 +16,9 @@ from lethe.purge import run_purge
 from lethe.settings import Settings
 
 KILL_POINTS = [
-    "planned", "after:tombstones", "raw:4", "raw:9", "after:landing", "before:exports", "before:compact",
+    "planned", "after:tombstones", "raw:4", "raw:9",
+    "landing:email_events",  # files rewritten (one holds a quarantined record dropped by position), phase not done
+    "after:landing", "before:exports", "before:compact",
     "after:compact",  # the compacted file holds no derived table the rebuild recreates: the re-run rebuilds them
     "before:publish",
 ]

@@ -224,7 +224,7 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
         phase("raw", lambda: steps.run_steps(con, run_id, point=_point))
         def landing() -> None:
             rows = [(t, targets.CATEGORY.get(target.split(":")[1], "landing"), target, action, n)
-                    for t, target, action, n in files.purge_landing(con, run_id, settings.landing)]
+                    for t, target, action, n in files.purge_landing(con, run_id, settings.landing, point=_point)]
             refused = Counter(t for t, _ in scrub_refused(con, settings.landing))  # the run's tombstones are in
             _record(con, run_id, rows + [(t, "landing", "landing:refused", "delete_file", n) for t, n in refused.items()])
 

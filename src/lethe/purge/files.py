@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -268,7 +269,8 @@ def drop_records(con: duckdb.DuckDBPyConnection, fmt: str, positions: pl.DataFra
     return {p: None if _emptied(data) else encode(p, data) for p, (data, _) in results.items()}
 
 
-def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
+def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path,
+                  point: Callable[[str], None] | None = None) -> list[tuple[str, str, str, int]]:
     """Rewrite (or delete) every landing file holding a planned record; (tenant, dataset, action, records) counts.
 
     Only the files the plan named (lethe_meta.purge_landing_files) are opened; a tenant's dataset loaded
@@ -292,6 +294,9 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) ->
             paths = _files(landing / tenant, source)
         else:
             paths = [p for rel in rels if rel is not None and (p := landing / rel).is_file()]
+        done = _already_written(con, run_id, tenant, dataset, landing, paths)
+        counts += [(tenant, f"landing:{dataset}", action, n) for action, n in done.values()]
+        paths = [p for p in paths if p.relative_to(landing).as_posix() not in done]
         if source.fmt == "csv":
             ops = _csv_ops(con)
             results = {p: r for p in paths if (r := _rewrite_csv(p, source, ops)) is not None}
@@ -305,29 +310,78 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) ->
             else:
                 kept[path] = encode(path, data)
             counts.append((tenant, f"landing:{dataset}", "rewrite" if data else "delete_file", touched))
-        record_in_manifest(con, landing, kept, gone)  # before the disk: a killed run redoes the same bytes
+        digests = {path: hashlib.sha256(data).hexdigest() for path, data in kept.items()}
+        _note_written(con, run_id, tenant, dataset, landing, digests, gone, results)
+        record_in_manifest(con, landing, kept, gone, digests)  # before the disk: a killed run redoes the same bytes
         write_many(kept)
         for path in gone:
             path.unlink(missing_ok=True)
         removed, rewritten = len(gone), len(kept)
         if removed or rewritten:
             log.info("landing %s/%s: %d files rewritten, %d deleted", tenant, dataset, rewritten, removed)
+        if point is not None:
+            point(f"landing:{dataset}")
     _forget_copies(con, run_id)
     return counts
 
 
+def _already_written(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str, landing: Path,
+                     paths: list[Path]) -> dict[str, tuple[str, int]]:
+    """{relative path: (action, records)} of the files this run already rewrote (the file on disk has the bytes
+    it wrote) or deleted (it is gone). A run killed after writing some files and run again must not rewrite
+    those a second time: records the plan drops by position (quarantined copies) would then name whatever
+    record moved into that position."""
+    rows = con.execute(
+        "select path, action, sha256, records from lethe_meta.purge_landing_written "
+        "where run_id = ? and tenant_id = ? and dataset = ?",
+        [run_id, tenant, dataset],
+    ).fetchall()
+    if not rows:
+        return {}
+    present = {p.relative_to(landing).as_posix(): p for p in paths}
+    done: dict[str, tuple[str, int]] = {}
+    for rel, action, sha, records in rows:
+        path = present.get(rel)
+        deleted = sha is None and not (landing / rel).exists()
+        rewritten = sha is not None and path is not None and hashlib.sha256(path.read_bytes()).hexdigest() == sha
+        if deleted or rewritten:
+            done[rel] = (action, records)
+    return done
+
+
+def _note_written(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str, landing: Path,
+                  digests: dict[Path, str], gone: list[Path], results: dict[Path, tuple[bytes | None, int]]) -> None:
+    """Record, before touching the disk, what the run is about to write to each file (see _already_written)."""
+    def row(path: Path, sha: str | None) -> tuple:  # the action as purge_landing counts it
+        data, touched = results[path]
+        return (run_id, tenant, dataset, path.relative_to(landing).as_posix(), "rewrite" if data else "delete_file",
+                sha, touched)
+
+    rows = [row(p, sha) for p, sha in digests.items()] + [row(p, None) for p in gone]
+    if not rows:
+        return
+    frame = pl.DataFrame(rows, orient="row", schema={
+        "run_id": pl.String, "tenant_id": pl.String, "dataset": pl.String, "path": pl.String, "action": pl.String,
+        "sha256": pl.String, "records": pl.Int64})
+    con.register("_written", frame)
+    try:
+        con.execute("insert into lethe_meta.purge_landing_written select * from _written")
+    finally:
+        con.unregister("_written")
+
+
 def record_in_manifest(con: duckdb.DuckDBPyConnection, landing: Path, rewritten: dict[Path, bytes],
-                       deleted: list[Path]) -> None:
+                       deleted: list[Path], digests: dict[Path, str]) -> None:
     """Tell the ingest manifest the new size and sha256 of files about to be rewritten (bytes as on disk), and
     mark files about to be deleted 'purged', so the next ingest does not report a purge's own rewrite as a
-    delivery whose content changed under the same path."""
+    delivery whose content changed under the same path. `digests`: each rewritten file's new sha256."""
     if not (rewritten or deleted) or not catalog.table_exists(con, "lethe_meta", "manifest"):
         return
     rows = pl.DataFrame(
         {
             "path": [p.relative_to(landing).as_posix() for p in [*rewritten, *deleted]],
             "size_bytes": [len(b) for b in rewritten.values()] + [None] * len(deleted),
-            "sha256": [hashlib.sha256(b).hexdigest() for b in rewritten.values()] + [None] * len(deleted),
+            "sha256": [digests[p] for p in rewritten] + [None] * len(deleted),
         },
         schema={"path": pl.String, "size_bytes": pl.Int64, "sha256": pl.String},
     )

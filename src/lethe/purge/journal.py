@@ -67,6 +67,17 @@ DDL = (
     )
     """,
     """
+    create table if not exists lethe_meta.purge_landing_written (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        dataset varchar not null,
+        path varchar not null,              -- relative to the landing root
+        action varchar not null,            -- rewrite | delete_file (as purge_counts counts it)
+        sha256 varchar,                     -- of the rewritten bytes on disk; null: the file is deleted
+        records bigint not null             -- records dropped or patched in it
+    )
+    """,
+    """
     create table if not exists lethe_meta.purge_counts (
         run_id varchar not null,
         tenant_id varchar not null,
