@@ -81,6 +81,11 @@ def test_killed_purge_rerun_converges(point: str, reference: tuple, tmp_path_fac
     else:
         assert "purge.resumed" in events
     assert events[-1] == "purge.completed"
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:  # the landing phase's record of its writes is dropped once the run is done
+        assert con.execute("select count(*) from lethe_meta.purge_landing_written").fetchone()[0] == 0
+    finally:
+        con.close()
 
 
 def _derived_rows(settings: Settings) -> dict[str, list]:

@@ -404,6 +404,8 @@ def verify(settings: Settings, run_id: str) -> None:
             raise
         journal.complete(con, run_id, "verify")
         journal.set_status(con, run_id, "done")
+        # what the landing phase wrote matters only to a re-run of that phase (files.purge_landing)
+        con.execute("delete from lethe_meta.purge_landing_written where run_id = ?", [run_id])
         counts = _counts(con, run_id)
         audit.append(
             settings.audit_log,
