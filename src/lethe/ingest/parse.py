@@ -109,84 +109,62 @@ def _register_texts(con: duckdb.DuckDBPyConnection, texts: list[FileText]) -> No
 
 
 def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[FileText]) -> list[FileProblem]:
+    """Parse the texts record by record into `_stage` (a record that does not parse gets a parse error and null
+    fields) and `_unparsed` (its text); return the files that are not JSON at all."""
     _register_texts(con, texts)
+    problems: list[FileProblem] = []
     try:
+        # _units: one row per record with its parse error, and its text when it did not parse
         if contract.format == "jsonl":
-            con.execute(f"""
-                insert into {STAGE}
-                with lines as (
-                    select t._source_file, l.n as _source_row, rtrim(l.line, chr(13)) as line
-                    from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n)
-                ),
-                docs as (
-                    select _source_file, _source_row,
+            units = """
+                select *, case when _doc is null then 'malformed JSON line' end as _parse_error,
+                       case when _doc is null then line end as _text
+                from (
+                    select _source_file, _source_row, line,
                            case when json_valid(line) and json_type(line) = 'OBJECT' then line::json end as _doc
-                    from lines where trim(line) <> ''
+                    from (select t._source_file, l.n as _source_row, rtrim(l.line, chr(13)) as line
+                          from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n))
+                    where trim(line) <> ''
                 )
-                select _source_file, _source_row,
-                       case when _doc is null then 'malformed JSON line' end as _parse_error,
-                       {_select_columns(contract, '_doc')}
-                from docs
-            """)
-            con.execute(f"""
-                insert into {UNPARSED}
-                select t._source_file, l.n, rtrim(l.line, chr(13))
-                from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n)
-                where trim(l.line) <> ''
-                    and not coalesce(case when json_valid(l.line) then json_type(l.line) = 'OBJECT' end, false)
-            """)
-            return []
-        kind = "ARRAY" if contract.format == "json_array" else "OBJECT"
-        bad = con.execute(
-            f"select _source_file from _texts where not json_valid(_text) or json_type(_text) <> '{kind}'"
-        ).fetchall()
-        problems = [
-            FileProblem(rel, "not valid JSON (malformed or truncated: an array or object never closed?)"
-                        if kind == "ARRAY" else "not a valid JSON object (malformed or truncated)")
-            for (rel,) in bad
-        ]
-        good = f"select _source_file, _text::json as _doc from _texts where json_valid(_text) and json_type(_text) = '{kind}'"
-        if contract.format == "json_array":
-            con.execute(f"""
-                insert into {STAGE}
-                with docs as ({good}),
-                elems as (
-                    select d._source_file, e.n as _source_row, e.el
-                    from docs d, unnest(json_extract(d._doc, '$[*]')) with ordinality as e(el, n)
-                )
-                select _source_file, _source_row,
-                       case when json_type(el) <> 'OBJECT' then 'array element is not a JSON object' end as _parse_error,
-                       {_select_columns(contract, 'el')}
-                from elems
-            """)
-            con.execute(f"""
-                insert into {UNPARSED}
-                select d._source_file, e.n, e.el::varchar
-                from ({good}) d, unnest(json_extract(d._doc, '$[*]')) with ordinality as e(el, n)
-                where json_type(e.el) <> 'OBJECT'
-            """)
+            """
+            columns = _select_columns(contract, "_doc")
         else:
-            con.execute(f"""
-                insert into {STAGE}
-                with docs as ({good}),
-                msgs as (
-                    select d._source_file, d._doc, m.msg, m.n as _msg_n
-                    from docs d, unnest(json_extract(d._doc, '$.Transcript[*]')) with ordinality as m(msg, n)
-                )
-                select _source_file, _msg_n as _source_row,
-                       case when json_type(msg) <> 'OBJECT' then 'transcript message is not a JSON object' end as _parse_error,
-                       {_select_columns(contract, '_doc', 'msg')}
-                from msgs
-            """)
-            con.execute(f"""
-                insert into {UNPARSED}
-                select d._source_file, m.n, m.msg::varchar
-                from ({good}) d, unnest(json_extract(d._doc, '$.Transcript[*]')) with ordinality as m(msg, n)
-                where json_type(m.msg) <> 'OBJECT'
-            """)
+            kind = "ARRAY" if contract.format == "json_array" else "OBJECT"
+            bad = con.execute(
+                f"select _source_file from _texts where not json_valid(_text) or json_type(_text) <> '{kind}'"
+            ).fetchall()
+            problems = [
+                FileProblem(rel, "not valid JSON (malformed or truncated: an array or object never closed?)"
+                            if kind == "ARRAY" else "not a valid JSON object (malformed or truncated)")
+                for (rel,) in bad
+            ]
+            good = (f"select _source_file, _text::json as _doc from _texts "
+                    f"where json_valid(_text) and json_type(_text) = '{kind}'")
+            if contract.format == "json_array":
+                units = f"""
+                    select d._source_file, e.n as _source_row, e.el,
+                           case when json_type(e.el) <> 'OBJECT' then 'array element is not a JSON object' end
+                               as _parse_error,
+                           case when json_type(e.el) <> 'OBJECT' then e.el::varchar end as _text
+                    from ({good}) d, unnest(json_extract(d._doc, '$[*]')) with ordinality as e(el, n)
+                """
+                columns = _select_columns(contract, "el")
+            else:
+                units = f"""
+                    select d._source_file, d._doc, m.msg, m.n as _msg_n, m.n as _source_row,
+                           case when json_type(m.msg) <> 'OBJECT' then 'transcript message is not a JSON object' end
+                               as _parse_error,
+                           case when json_type(m.msg) <> 'OBJECT' then m.msg::varchar end as _text
+                    from ({good}) d, unnest(json_extract(d._doc, '$.Transcript[*]')) with ordinality as m(msg, n)
+                """
+                columns = _select_columns(contract, "_doc", "msg")
+        con.execute(f"create or replace temp table _units as {units}")
+        con.execute(f"insert into {STAGE} select _source_file, _source_row, _parse_error, {columns} from _units")
+        con.execute(f"insert into {UNPARSED} select _source_file, _source_row, _text from _units where _text is not null")
         return problems
     finally:
         con.unregister("_texts")
+        con.execute("drop table if exists _units")
 
 
 def _reader_tree(contract: Contract) -> dict:
