@@ -26,7 +26,7 @@ from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
 from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
-from lethe.ingest.parse import STAGE, UNPARSED, FileProblem, parse_batch
+from lethe.ingest.parse import STAGE, UNPARSED, UNPARSED_DDL, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
 from lethe.keys import sql_keyed_hash
 
@@ -255,7 +255,7 @@ def load_batch(
     clock = [time.perf_counter()]
     if contract.format == "file":
         _stage_recordings(con, tenant, files)
-        con.execute(f"create or replace temp table {UNPARSED} (_source_file varchar, _source_row bigint, _text varchar)")
+        con.execute(UNPARSED_DDL)  # recordings are files, never records that fail to parse
         problems: list[FileProblem] = []
     else:
         problems = parse_batch(con, contract, files)

@@ -37,6 +37,7 @@ STAGE = "_stage"
 # is not an object): its fields are all null in the stage, so the quarantine keeps this text instead, and the
 # tombstone check and the erasure find identities in it
 UNPARSED = "_unparsed"
+UNPARSED_DDL = f"create or replace temp table {UNPARSED} (_source_file varchar, _source_row bigint, _text varchar)"
 MAX_LINE = 16 * 1024 * 1024  # longest CSV record; DuckDB sizes its read buffer from it
 MAX_OBJECT = 256 * 1024 * 1024  # largest JSON document read_json accepts
 TINY = 64  # bytes: files this small (empty, whitespace, an empty gzip) take the careful path for its reason
@@ -423,8 +424,7 @@ def parse_batch(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[
     con.execute(f"create or replace temp table {STAGE} as select cast(null as varchar) as _source_file, "
                 f"cast(null as bigint) as _source_row, cast(null as varchar) as _parse_error, "
                 f"{_null_columns(contract)} limit 0")
-    con.execute(f"create or replace temp table {UNPARSED} "
-                "(_source_file varchar, _source_row bigint, _text varchar)")
+    con.execute(UNPARSED_DDL)
     if contract.format == "csv":
         return _parse_csv(con, contract, files)
     return _parse_json_files(con, contract, files)
