@@ -19,6 +19,7 @@ import polars as pl
 from lethe import catalog
 from lethe.csvtext import csv_field, csv_fields, csv_records
 from lethe.fsutil import fsync_path
+from lethe.ingest.files import hash_file
 from lethe.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -304,14 +305,18 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path,
             results = _rewrite_json(con, paths, source)
         kept: dict[Path, bytes] = {}
         gone: list[Path] = []
+        digests: dict[Path, str] = {}
+        written: list[tuple[str, str, str | None, int]] = []
         for path, (data, touched) in sorted(results.items()):
             if _emptied(data):
                 gone.append(path)
             else:
                 kept[path] = encode(path, data)
-            counts.append((tenant, f"landing:{dataset}", "rewrite" if data else "delete_file", touched))
-        digests = {path: hashlib.sha256(data).hexdigest() for path, data in kept.items()}
-        _note_written(con, run_id, tenant, dataset, landing, digests, gone, results)
+                digests[path] = hashlib.sha256(kept[path]).hexdigest()
+            action = "rewrite" if data else "delete_file"
+            counts.append((tenant, f"landing:{dataset}", action, touched))
+            written.append((path.relative_to(landing).as_posix(), action, digests.get(path), touched))
+        _note_written(con, run_id, tenant, dataset, written)
         record_in_manifest(con, landing, kept, gone, digests)  # before the disk: a killed run redoes the same bytes
         write_many(kept)
         for path in gone:
@@ -343,24 +348,19 @@ def _already_written(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, d
     for rel, action, sha, records in rows:
         path = present.get(rel)
         deleted = sha is None and not (landing / rel).exists()
-        rewritten = sha is not None and path is not None and hashlib.sha256(path.read_bytes()).hexdigest() == sha
+        rewritten = sha is not None and path is not None and hash_file(path) == sha
         if deleted or rewritten:
             done[rel] = (action, records)
     return done
 
 
-def _note_written(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str, landing: Path,
-                  digests: dict[Path, str], gone: list[Path], results: dict[Path, tuple[bytes | None, int]]) -> None:
-    """Record, before touching the disk, what the run is about to write to each file (see _already_written)."""
-    def row(path: Path, sha: str | None) -> tuple:  # the action as purge_landing counts it
-        data, touched = results[path]
-        return (run_id, tenant, dataset, path.relative_to(landing).as_posix(), "rewrite" if data else "delete_file",
-                sha, touched)
-
-    rows = [row(p, sha) for p, sha in digests.items()] + [row(p, None) for p in gone]
-    if not rows:
+def _note_written(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str,
+                  written: list[tuple[str, str, str | None, int]]) -> None:
+    """Record, before touching the disk, what the run is about to do to each file: (path, action as counted,
+    sha256 of the new bytes or None for a deletion, records). See _already_written."""
+    if not written:
         return
-    frame = pl.DataFrame(rows, orient="row", schema={
+    frame = pl.DataFrame([(run_id, tenant, dataset, *w) for w in written], orient="row", schema={
         "run_id": pl.String, "tenant_id": pl.String, "dataset": pl.String, "path": pl.String, "action": pl.String,
         "sha256": pl.String, "records": pl.Int64})
     con.register("_written", frame)
