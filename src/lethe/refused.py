@@ -88,11 +88,14 @@ def refused_files(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
 def tombstoned_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame) -> list[tuple[str, str]]:
     """(tenant, rel) of the rows of `texts` (columns tenant, rel: any id, text) whose text holds a tombstoned
     identity of their tenant: an e-mail address, a phone number in any human format, or an id-like token."""
-    if not catalog.table_exists(con, "lethe_meta", "tombstones"):
-        return []
-    if con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
+    if texts.height == 0 or not _any_tombstone(con):
         return []
     return sorted({(t, r) for t, r, _ in identities_in_texts(con, texts, "lethe_meta.tombstones")})
+
+
+def _any_tombstone(con: duckdb.DuckDBPyConnection) -> bool:
+    return catalog.table_exists(con, "lethe_meta", "tombstones") and bool(
+        con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0])
 
 
 def identities_in_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame, identities: str) -> list[tuple[str, str, str]]:
@@ -136,9 +139,7 @@ def identities_in_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame, ide
 def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[str, str]]:
     """Delete every refused landing file holding a tombstoned identity; return their (tenant, relative path).
     The ingest manifest marks them 'purged'."""
-    if not catalog.table_exists(con, "lethe_meta", "tombstones"):
-        return []
-    if con.execute("select count(*) from lethe_meta.tombstones").fetchone()[0] == 0:
+    if not _any_tombstone(con):
         return []  # nobody erased yet: no refused file needs reading (every ingest passes here)
     candidates = refused_files(con, landing)
     if not candidates:
