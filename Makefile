@@ -8,6 +8,8 @@ export LETHE_HOME ?= $(CURDIR)/.lethe
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO_SUBJECTS ?= 1500
 BENCH_SUBJECTS ?= 200000
+# pytest-xdist workers for `make test` (each test group runs whole on one worker: tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .PHONY: help venv chromium demo test test-fast lint bench airflow clean
 
@@ -37,7 +39,7 @@ lint: venv
 	$(BIN)/ruff check src tests dags dashboards scripts
 
 test: venv chromium lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests

@@ -285,10 +285,27 @@ def run_build(
 
 
 def parse_project(settings: Settings) -> Path:
-    """`dbt parse` into dbt_project/target/manifest.json (the pre-built manifest Airflow/cosmos reads)."""
+    """`dbt parse` into dbt_project/target/manifest.json (the pre-built manifest Airflow/cosmos reads).
+
+    dbt writes into a private folder next to target/, and each artifact is then moved into target/ with
+    an atomic rename, manifest.json last: a DAG processor (or a second parse) reading the manifest while
+    this one runs sees the old file or the new one, never a half-written one."""
+    import shutil
+    import tempfile
+
     target_dir = DBT_PROJECT_DIR / "target"
-    res = _invoke(settings, ["parse"], "duckdb", target_dir)
-    if not res.success:
-        reason = _one_line(res.exception) if res.exception else "see dbt logs"
-        raise BuildError(f"dbt parse of {DBT_PROJECT_DIR} failed: {reason}")
+    target_dir.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".target-parse-", dir=DBT_PROJECT_DIR))
+    try:
+        if (target_dir / "partial_parse.msgpack").exists():
+            shutil.copy2(target_dir / "partial_parse.msgpack", scratch / "partial_parse.msgpack")
+        res = _invoke(settings, ["parse"], "duckdb", scratch)
+        if not res.success:
+            reason = _one_line(res.exception) if res.exception else "see dbt logs"
+            raise BuildError(f"dbt parse of {DBT_PROJECT_DIR} failed: {reason}")
+        artifacts = sorted((p for p in scratch.iterdir() if p.is_file()), key=lambda p: p.name == "manifest.json")
+        for artifact in artifacts:
+            os.replace(artifact, target_dir / artifact.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return target_dir / "manifest.json"

@@ -169,6 +169,8 @@ def test_parse_project_writes_the_manifest(dbt_settings: Settings) -> None:
     manifest = parse_project(dbt_settings)
     assert manifest.name == "manifest.json" and manifest.exists()
     assert "model.lethe.retention_due" in manifest.read_text()
+    # dbt wrote into a private folder and the manifest was moved into place; nothing of it is left over
+    assert not list(manifest.parent.parent.glob(".target-parse-*")), "parse left its scratch folder behind"
 
 
 def _run_results_kinds(result: BuildResult) -> dict[str, int]:
