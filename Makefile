@@ -8,7 +8,7 @@ export LETHE_HOME ?= $(CURDIR)/.lethe
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO_SUBJECTS ?= 1500
 BENCH_SUBJECTS ?= 200000
-# pytest-xdist workers for `make test` (each test group runs whole on one worker: tests/conftest.py)
+# pytest-xdist workers for `make test` (tests/conftest.py groups the tests and schedules the groups)
 TEST_WORKERS ?= 2
 
 .PHONY: help venv chromium demo test test-fast lint bench airflow clean
@@ -39,7 +39,7 @@ lint: venv
 	$(BIN)/ruff check src tests dags dashboards scripts
 
 test: venv chromium lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadscope tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests

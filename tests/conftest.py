@@ -1,36 +1,58 @@
-"""How the suite is split across workers by `make test` (pytest-xdist, `--dist loadgroup`).
+"""How `make test` splits the suite across pytest-xdist workers.
 
-Each test is put in a group that one worker runs whole, so that a fixture is built once per group:
-a directory whose session fixtures are shared by several modules is one group (the Airflow homes of
-tests/dags; the generated, built and published home that tests/dashboards and tests/status share),
-every other module is its own group. Under loadgroup the slowest groups are queued first, so the
-other worker is not left with them at the end. A run without xdist keeps the usual order.
+A worker runs each group of tests whole, so a module- or session-scoped fixture is built once per group:
+a directory whose session fixtures serve several modules is one group (the Airflow homes of tests/dags;
+the generated, built and published home that tests/dashboards and tests/status share; the built
+scenarios of tests/consent and tests/risk), every other module is its own group. The slowest groups are
+queued first, so that no worker is left with one of them at the end.
+
+The grouping is a scheduler of our own (`pytest_xdist_make_scheduler`) rather than xdist's `loadgroup`:
+loadgroup renames each test's node id, which pytest 9.2 no longer lets a plugin do, so it silently
+spreads a module's tests over both workers (and builds its fixtures twice). A run without xdist is
+unaffected.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
+# An xdist worker runs under execnet, whose __main__ has neither __spec__ nor __file__. pyspark (which Great
+# Expectations imports) takes that for a doctest run and calls sys.exit(0) on import: give it a file name.
+if os.environ.get("PYTEST_XDIST_WORKER") and not hasattr(sys.modules["__main__"], "__file__"):
+    sys.modules["__main__"].__file__ = "<pytest-xdist worker>"
 
-# directory -> group, for directories whose session-scoped fixtures serve more than one module
+# tests/<directory> -> group, for directories whose session-scoped fixtures serve more than one module
 SHARED = {"dags": "airflow", "dashboards": "real_home", "status": "real_home", "consent": "consent",
           "risk": "risk", "synth": "synth"}
-# measured slowest first (the Airflow end-to-end fixture ~6 min, Spark ~2.5 min, the real home ~1 min)
-FIRST = ("airflow", "dbt/test_spark.py", "real_home")
+# slowest first, as measured by `make test --durations`: the Airflow end-to-end fixture (6-8 min), the Spark
+# build (2-2.5 min), the real home the dashboard and status tests share (1 min)
+FIRST = ("airflow", "tests/dbt/test_spark.py", "real_home")
 
 
-def group_of(item: pytest.Item) -> str:
-    path = Path(str(item.path)).resolve().relative_to(TESTS)
-    return SHARED.get(path.parts[0], path.as_posix()) if len(path.parts) > 1 else path.as_posix()
+def group_of(nodeid: str) -> str:
+    """The group of a test, from its node id (`tests/<dir>/<module>.py::<test>`)."""
+    module = nodeid.split("::", 1)[0]
+    parts = module.split("/")
+    return SHARED.get(parts[1], module) if len(parts) > 2 and parts[0] == "tests" else module
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of(item)))
-    if getattr(config.option, "dist", "no") == "loadgroup":
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' collection order is the order groups are queued in
         rank = {name: i for i, name in enumerate(FIRST)}
-        items.sort(key=lambda item: rank.get(group_of(item), len(FIRST)))
+        items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(FIRST)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN201 - only called when xdist is installed
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """xdist's loadscope with our groups as scopes, queued in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return GroupScheduling(config, log)
