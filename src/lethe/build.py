@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from lethe.errors import LetheError
+from lethe.fsutil import write_atomic
 from lethe.policy import Policy, load_policy
 from lethe.settings import DBT_PROJECT_DIR, Settings
 
@@ -199,12 +200,9 @@ def _unit_tests_passed_at(settings: Settings, target: str, fingerprint: str) -> 
 
 
 def _record_unit_tests_passed(settings: Settings, target: str, fingerprint: str) -> None:
-    path = _unit_tests_record(settings, target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
     passed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    tmp.write_text(json.dumps({"fingerprint": fingerprint, "passed_at": passed_at}))
-    tmp.replace(path)
+    record = json.dumps({"fingerprint": fingerprint, "passed_at": passed_at}).encode()
+    write_atomic(_unit_tests_record(settings, target), record, mode=0o644)
 
 
 def _one_line(error: object, limit: int = 3) -> str:
@@ -247,7 +245,8 @@ def run_build(
         configure_spark(settings)
     target_dir = dbt_target_dir(settings) if target == "duckdb" else settings.home / "dbt" / f"target-{target}"
     args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
-    fingerprint = project_fingerprint(DBT_PROJECT_DIR, target)
+    # hashed only when it is compared or recorded: a purge's rebuild (unit_tests=False) reads no project file
+    fingerprint = project_fingerprint(DBT_PROJECT_DIR, target) if unit_tests is not False else ""
     skipped = ""
     if unit_tests is None and not full_refresh:
         passed_at = _unit_tests_passed_at(settings, target, fingerprint)

@@ -1,4 +1,5 @@
-"""Small file-system helpers shared by publish and the purge: durable renames and paths in SQL literals."""
+"""Small file-system helpers shared by publish, the purge, exports and the build: durable renames, atomic
+writes and paths in SQL literals."""
 
 from __future__ import annotations
 
@@ -18,3 +19,14 @@ def fsync_path(path: Path) -> None:
 def sql_path(path: Path) -> str:
     """A path as the inside of a single-quoted SQL string literal (quotes doubled)."""
     return str(path).replace("'", "''")
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path` through a hidden temporary file in the same folder and a rename: a reader sees
+    the old content or the new, never part of it. The file is created with `mode` (owner only by default)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)

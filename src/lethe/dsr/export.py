@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from lethe import catalog
 from lethe.contracts.model import load_all_contracts
 from lethe.dsr.identity import Subject, SubjectRef, resolve
 from lethe.errors import LetheError
+from lethe.fsutil import write_atomic
 from lethe.keys import keyed_hash
 from lethe.policy import load_policy
 from lethe.settings import Settings
@@ -289,15 +289,6 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
-def _write_atomic(out: Path, data: bytes) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, out)
-
-
 def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
     nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct)]
     return frame.with_columns([pl.col(c).cast(pl.List(pl.Utf8)).list.join("|") for c in nested]) if nested else frame
@@ -405,6 +396,6 @@ def export_subject(settings: Settings, tenant: str, ref: SubjectRef, fmt: str, o
         doc, frames = build_document(con, settings, subject)
     finally:
         con.close()
-    _write_atomic(out, render(fmt, doc, frames, settings, tenant))
+    write_atomic(out, render(fmt, doc, frames, settings, tenant))
     log.info("exported subject to %s (%s)", out, fmt)
     return out
