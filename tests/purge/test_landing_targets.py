@@ -187,6 +187,33 @@ def test_records_that_did_not_parse_are_kept_as_text_and_erased_with_their_subje
     assert grep_home(scenario.landing, [ERIN["email"], ERIN["last"], ERIN["human_phone"]]) == []
 
 
+def test_a_quarantined_record_with_a_human_written_phone_is_erased_with_its_subject(scenario: Settings) -> None:
+    """A call record that parsed but broke a rule (its InitiationTimestamp is no time), whose file writes Erin's
+    phone the human way ('07700 900103'), is quarantined with that phone normalised. Her erasure finds it by the
+    phone alone and deletes it from the quarantine and, by its position, from its file; the good line stays."""
+    from lethe.ingest.run import run_ingest
+
+    bad = _ctr("ctr-erin-bad", ERIN, days_ago(9), None)
+    bad["InitiationTimestamp"] = "yesterday at noon"
+    bad.pop("Attributes")  # nothing but the phone says whose it is
+    filler = json.dumps(_ctr("ctr-f03-9", FILLERS[3], days_ago(9), None, channel="CHAT")) + "\n"
+    path = scenario.landing / TENANT / "contact_records" / "late" / "bad-time.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(filler + json.dumps(bad) + "\n")
+    run_ingest(scenario, scenario.landing)
+    rel = f"{TENANT}/contact_records/late/bad-time.jsonl"
+    rules = query_rows(scenario, "select source_row, rule, record like '%\"+447700900103\"%' from quarantine.rows "
+                                 "where source_file = ?", [rel])
+    assert rules == [(2, "type:initiation_timestamp", True)]
+
+    run_purge(scenario, dry_run=False)
+
+    assert query_rows(scenario, "select count(*) from quarantine.rows where source_file = ?", [rel]) == [(0,)]
+    assert path.read_text() == filler
+    assert grep_home(scenario.home, [ERIN["human_phone"]]) == []
+    assert grep_home(scenario.landing, [ERIN["human_phone"]]) == []
+
+
 def test_a_broken_copy_of_an_erased_record_delivered_later_is_dropped_not_quarantined(scenario: Settings) -> None:
     """After Erin's erasure, a delivery with a truncated copy of her contact record (it does not parse, so only
     its text can say whose it is) next to someone else's record: ingest drops her line from the file and keeps
