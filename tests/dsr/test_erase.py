@@ -118,3 +118,43 @@ def test_access_requests_processed_together_each_export_holds_only_its_subject(s
     rita = by_contact[RITA["id"]]
     assert len(rita["recordings"]) == 2  # both of her calls were recorded
     assert sorted(r["record_id"] for r in rita["retention"]["interaction.recording"]["records"]) == ["ctr-rita-1", "ctr-rita-2"]
+
+
+def test_an_access_request_of_a_contact_with_no_email_or_phone_is_exported(scenario: Settings) -> None:
+    """A CRM contact with neither an email nor a phone (found by its Individual's flag) still has a right of
+    access: the run writes its export (the CRM record, the consents) instead of failing on the missing addresses,
+    and the other requests of the run are processed too."""
+    from purge_scenario import FILLERS
+
+    quiet, other = FILLERS[2], FILLERS[3]
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("delete from raw.dsr_requests")  # Erin's and Hank's erasures are tested above
+    con.execute("update raw.crm_contacts set email = null, phone = null, mobile_phone = null where id = ?", [quiet["id"]])
+    con.execute("update raw.crm_individuals set send_individual_data = true where list_contains(?, id)",
+                [[quiet["ind"], other["ind"]]])
+    con.close()
+
+    result = process_requests(scenario)
+
+    assert result.outcomes == {"exported": 2}
+    docs = {d["crm_contacts"][0]["Id"]: d for d in (json.loads(Path(p).read_text()) for p in result.exports)}
+    assert sorted(docs) == sorted([quiet["id"], other["id"]])
+    assert docs[quiet["id"]]["crm_contacts"][0]["Email"] is None and docs[quiet["id"]]["consents"]
+    assert docs[quiet["id"]]["email_events"] == [] and docs[quiet["id"]]["interactions"] == []
+
+
+def test_a_legal_hold_delays_erasure_but_not_access(scenario: Settings) -> None:
+    """Hank is under a legal hold: his erasure waits (outcome 'held'), but his request for a copy of his data is
+    answered in the same run; a hold restricts deletion, never the right of access (Art. 15)."""
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("update raw.crm_individuals set send_individual_data = true where id = ?", [HANK["ind"]])
+    con.close()
+
+    result = process_requests(scenario)
+
+    assert result.outcomes.get("exported") == 1 and result.outcomes.get("erasure held") == 1, result.outcomes
+    (path,) = result.exports
+    assert [c["Id"] for c in json.loads(Path(path).read_text())["crm_contacts"]] == [HANK["id"]]
+    outcomes = dict(duckdb.connect(str(scenario.warehouse), read_only=True).execute(
+        "select request_id, outcome from lethe_meta.dsr_processed").fetchall())
+    assert outcomes[f"individual:{HANK['ind']}:access"] == "exported" and outcomes["dsr-hank"] == "held"

@@ -154,7 +154,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         )
         select c.tenant_id, c.request_id, c.type,
                case when c.n > 1 and not c.by_individual then 'ambiguous'
-                    when h.request_id is not null then 'held'
+                    when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
                s.contact_id, s.individual_id, s.address
@@ -227,7 +227,7 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
         con.execute(DDL)
         rows = con.execute(
             f"select tenant_id, request_id, any_value(type), any_value(outcome), any_value(contact_id), "
-            f"any_value(individual_id), list(distinct address) filter (where address is not null) "
+            f"any_value(individual_id), coalesce(list(distinct address) filter (where address is not null), []) "
             f"from ({resolved}) group by 1, 2 order by 1, 2",
             {"d": at.date()},
         ).fetchall()
