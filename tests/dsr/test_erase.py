@@ -76,6 +76,7 @@ def test_individual_flags_trigger_access_export_then_erasure_removes_the_export(
     (path,) = result.exports
     doc = json.loads(Path(path).read_text())
     assert [c["Id"] for c in doc["crm_contacts"]] == [RITA["id"]]
+    assert Path(path).stat().st_mode & 0o077 == 0, "an access export is readable by other users of the machine"
     con = duckdb.connect(str(scenario.warehouse))
     con.execute("update raw.crm_individuals set should_forget = true where id = ?", [RITA["ind"]])
     con.close()

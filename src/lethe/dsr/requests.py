@@ -22,6 +22,7 @@ from lethe import catalog
 from lethe.dsr.export import build_documents, render, subject_key
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
+from lethe.fsutil import write_atomic
 from lethe.settings import Settings
 from lethe.warehouse import connect
 
@@ -240,8 +241,7 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
             documents = build_documents(con, settings, [subject for *_, subject in ok])
             for (tenant, request_id, subject), (doc, frames) in zip(ok, documents, strict=True):
                 out = settings.exports_dir / tenant / f"{subject_key(settings, subject)}.{_safe(request_id)}.json"
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(render("json", doc, frames, settings, tenant))
+                write_atomic(out, render("json", doc, frames, settings, tenant))  # owner-only, like `lethe dsar export`
                 written.append(str(out))
             con.register("_done", pl.DataFrame(
                 {"tenant_id": [r[0] for r in chunk], "request_id": [r[1] for r in chunk], "type": [r[2] for r in chunk],
