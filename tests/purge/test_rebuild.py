@@ -51,7 +51,7 @@ def built(scenario: Settings, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings
         con.close()
 
     monkeypatch.setattr(lethe.build, "run_build", fake_build)
-    monkeypatch.setattr(lethe.risk, "train_and_score", lambda settings: calls.append(("risk",)))
+    monkeypatch.setattr(lethe.risk, "train_and_score", lambda settings, **kw: calls.append(("risk", kw)))
     return scenario, calls
 
 
@@ -64,7 +64,8 @@ def test_rebuild_selects_the_purged_sources_downstream_with_full_refresh(built: 
     assert {"source:raw.crm_contacts+", "source:raw.email_events+", "source:raw.contact_records+"} <= selected
     assert "source:raw.campaigns+" not in selected and "source:raw.crm_purposes+" not in selected
     assert kwargs == {"full_refresh": True, "unit_tests": False}  # the data changed, not the code
-    assert risk == ("risk",), "withdrawal_risk_features is downstream of crm_contacts: risk is re-scored"
+    # withdrawal_risk_features is downstream of crm_contacts: risk is re-scored, with the stored fit
+    assert risk == ("risk", {"keep_fit": True})
 
 
 def test_a_run_that_changes_no_raw_table_rebuilds_nothing(built: tuple[Settings, list]) -> None:

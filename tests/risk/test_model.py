@@ -135,6 +135,23 @@ def test_unchanged_training_data_keeps_the_fit_and_changed_data_refits_it(traine
     assert _scores(settings) == first
 
 
+@pytest.mark.slow
+def test_a_purge_rescoring_keeps_the_fit_and_the_next_build_refits_it(trained):
+    """A purge's rebuild (keep_fit) scores with the stored fit although its training rows changed (the
+    purged ones left); the next build sees the change and refits."""
+    settings, _, result = trained
+    _shift_one_training_row(settings, +1)  # what a purge does to the training rows: they change
+    try:
+        kept = train_and_score(settings, keep_fit=True)
+        assert kept.kept and kept.metrics == result.metrics
+        assert "kept (purge: the next build refits it)" in kept.render()
+        refitted = train_and_score(settings)
+        assert not refitted.kept and refitted.trained_as_of is not None
+    finally:
+        _shift_one_training_row(settings, -1)
+    train_and_score(settings)  # the first data's fit again, for the tests after this one
+
+
 def _shift_one_training_row(settings, by: int) -> None:
     con = connect(settings)
     try:

@@ -381,7 +381,7 @@ def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
     if RISK_FEATURES_MODEL in rebuild.models:
         from lethe.risk import train_and_score
 
-        train_and_score(settings)
+        train_and_score(settings, keep_fit=True)  # re-score with the stored fit; the next build refits
     return "rebuilt"
 
 

@@ -10,9 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from lethe.risk.features import FEATURES
 
@@ -37,6 +34,11 @@ class Fitted:
 
 def fit(x: np.ndarray, y: np.ndarray) -> Fitted:
     """Fit the scaler and the logistic regression (deterministic)."""
+    # scikit-learn takes ~3 s to import: only a fit needs it (a kept model scores with numpy alone)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     pipeline = Pipeline(
         [
             ("scale", StandardScaler()),
