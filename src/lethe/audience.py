@@ -7,6 +7,7 @@ write lock, from the published snapshot. Output is exactly `subject_key,address`
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import duckdb
 
 from lethe import catalog
 from lethe.errors import LetheError, UnknownTenantError
+from lethe.fsutil import check_output_file, write_atomic
 from lethe.policy import load_policy
 from lethe.settings import Settings
 
@@ -112,16 +114,16 @@ def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -
 
 def export_audience(settings: Settings, tenant: str, purpose: str, channel: str, out: Path | None) -> int:
     """Write the audience as CSV `subject_key,address` to `out` (or stdout); return how many subjects."""
+    if out is not None:
+        check_output_file(out)
     rows = read_audience(settings, tenant, purpose, channel)
     if out is None:
         _write_csv(sys.stdout, rows)
         sys.stdout.flush()
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            _write_csv(fh, rows)
-        tmp.replace(out)
+    else:  # addresses are personal data: owner-only, like a DSR export, and atomic
+        text = io.StringIO(newline="")
+        _write_csv(text, rows)
+        write_atomic(out, text.getvalue().encode("utf-8"))
     log.info("audience %s/%s/%s: %d subjects", tenant, purpose, channel, len(rows))
     return len(rows)
 

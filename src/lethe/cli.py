@@ -20,7 +20,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag as one line and exit status 2, like every other user error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"lethe: {message} (see 'lethe {self.prog.split(' ', 1)[-1]} --help')\n")
+        command = self.prog.split(" ", 1)[1] + " " if " " in self.prog else ""  # 'lethe dsar export' -> 'dsar export '
+        self.exit(2, f"lethe: {message} (see 'lethe {command}--help')\n")
 
 
 _NO_POLICY_COMMANDS = {"generate", "audit", "dashboard"}
@@ -289,6 +290,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # a file or folder the user named (--out, --landing, LETHE_HOME) cannot be read or written: one line
+        # naming it (the traceback is logged with -v)
+        log.debug("file system error", exc_info=True)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"lethe: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

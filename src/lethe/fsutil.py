@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lethe.errors import LetheError
+
 
 def fsync_path(path: Path) -> None:
     """fsync a file or a directory by path (a directory after a rename, so the rename itself is durable)."""
@@ -21,12 +23,25 @@ def sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+def check_output_file(path: Path) -> None:
+    """Refuse, before any work, an output path that names an existing folder (`--out DIR` for a file)."""
+    if path.is_dir():
+        raise LetheError(f"{path}: is a folder; --out names the file to write")
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write `data` to `path` through a hidden temporary file in the same folder and a rename: a reader sees
-    the old content or the new, never part of it. The file is created with `mode` (owner only by default)."""
+    the old content or the new, never part of it. The file is created with `mode` (owner only by default).
+    When the write or the rename fails, the temporary file is removed: what it holds (an export's personal
+    data) must not be left behind under another name."""
+    check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -60,6 +60,8 @@ def test_sms_audience_written_to_a_file_uses_e164_phones(consent_scenario, tmp_p
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "wrote 2 subjects" in result.stderr
+    assert out.stat().st_mode & 0o077 == 0, "addresses are personal data: the file is the owner's alone"
+    assert [p.name for p in out.parent.iterdir()] == ["sms.csv"], "no temporary file is left next to it"
     header, *rows = _rows(out.read_text())
     assert header == ["subject_key", "address"]
     # dave's verbal consent has its recording; erin's recording was purged; ivan is DoNotCall (phone only)
@@ -101,3 +103,22 @@ def test_unknown_purpose_names_the_known_purposes(consent_scenario):
     assert len(lines) == 1
     assert "'lottery'" in lines[0]
     assert "Marketing" in lines[0] and "Service updates" in lines[0]
+
+
+def test_out_naming_a_folder_is_refused_in_one_line(consent_scenario, tmp_path):
+    result = consent_scenario.lethe(
+        "audience", "--tenant", "acme-energy", "--purpose", "Marketing", "--channel", "email", "--out", str(tmp_path)
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"lethe: {tmp_path}: is a folder; --out names the file to write"
+    assert list(tmp_path.iterdir()) == [] and not list(tmp_path.parent.glob(f"*{tmp_path.name}.*"))
+
+
+def test_out_under_a_file_is_refused_in_one_line_naming_it(consent_scenario, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = consent_scenario.lethe("audience", "--tenant", "acme-energy", "--purpose", "Marketing", "--channel",
+                                    "email", "--out", str(blocker / "audience.csv"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"lethe: {blocker}: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr

@@ -123,3 +123,30 @@ def test_restricted_subject_leaves_audiences_and_risk_scores_after_the_next_buil
         assert key not in audience_after and key not in scores_after
         assert _rows(settings, f"select is_restricted from marts.dim_subjects where subject_key = '{key}'") == [(True,)]
     assert both[2] in audience_after and both[2] in scores_after, "an unrestricted subject stays in both"
+
+
+@pytest.mark.parametrize("fmt", ["json", "pdf"])
+def test_an_export_to_a_folder_is_refused_in_one_line_and_leaves_no_copy_behind(
+    scenario: Settings, tmp_path: Path, fmt: str
+) -> None:
+    """`--out` naming an existing folder: refused before anything is written, one line, and no temporary file
+    holding the subject's data is left next to the folder (it used to be, under a hidden name)."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    result = lethe(scenario, "dsar", "export", "--tenant", TENANT, "--email", FILLERS[0]["email"],
+                   "--format", fmt, "--out", str(folder))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"lethe: {folder}: is a folder; --out names the file to write"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "s"] and list(folder.iterdir()) == []
+
+
+def test_an_export_whose_write_fails_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lethe.fsutil as fsutil
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(fsutil.os, "replace", refuse)
+    with pytest.raises(OSError, match="No space left"):
+        fsutil.write_atomic(tmp_path / "subject.json", b'{"email": "someone@example.org"}')
+    assert list(tmp_path.iterdir()) == []

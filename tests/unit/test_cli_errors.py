@@ -23,6 +23,8 @@ def run(args, tmp_path: Path, **env):
         (["audience", "--tenant", "a", "--purpose", "x", "--channel", "fax"], "invalid choice: 'fax'"),
         (["dsar", "export", "--tenant", "a", "--email", "a@b.c", "--phone", "1", "--format", "json", "--out", "x"], "not allowed with"),
         (["ingest", "--as-of", "tomorrow-ish"], "'tomorrow-ish' is not an ISO 8601"),
+        (["bogus"], "(see 'lethe --help')"),
+        (["dsar", "export", "--tenant", "a"], "(see 'lethe dsar export --help')"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(tmp_path, args, expected):

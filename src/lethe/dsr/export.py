@@ -18,7 +18,7 @@ from lethe import catalog
 from lethe.contracts.model import load_all_contracts
 from lethe.dsr.identity import Subject, SubjectRef, resolve
 from lethe.errors import LetheError
-from lethe.fsutil import write_atomic
+from lethe.fsutil import check_output_file, write_atomic
 from lethe.keys import keyed_hash
 from lethe.policy import load_policy
 from lethe.settings import Settings
@@ -390,6 +390,7 @@ def export_subject(settings: Settings, tenant: str, ref: SubjectRef, fmt: str, o
     load_policy(settings.tenants_file).tenant(tenant)
     if fmt not in FORMATS:
         raise LetheError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    check_output_file(out)
     con = connect(settings)
     try:
         subject = resolve(con, tenant, ref)
