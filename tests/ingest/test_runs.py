@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -141,3 +142,28 @@ def test_batch_interrupted_mid_transaction_leaves_nothing_and_retry_loads(settin
     monkeypatch.setattr(load, "insert_rows", real)
     (s,) = run_ingest(settings, landing, families=["campaigns"]).sources
     assert s.loaded == 2 and query(settings, "select count(*) from raw.campaigns") == [(2,)]
+
+
+def test_a_tenant_folder_the_policy_file_does_not_name_is_reported_not_loaded(settings, landing, tmp_path):
+    """Data under a folder with no tenant policy (no controller, no retention) would be kept forever: it is
+    not loaded, the summary says why in one line, and it loads once the tenant is added to the policy."""
+    stray = landing / "delta-utilities" / "email_events"
+    stray.mkdir(parents=True)
+    (stray / "webhook.json").write_text(json.dumps([{"email": "someone@example.org", "timestamp": 1706000000,
+                                                     "event": "open", "sg_event_id": "stray-1"}]))
+    summary = run_ingest(settings, landing)
+    assert summary.loaded > 0, "the listed tenants load as before"
+    assert [s.tenant for s in summary.sources if s.tenant == "delta-utilities"] == []
+    (reason,) = summary.not_loaded
+    assert reason.startswith("delta-utilities/: tenant folder not in the tenant policy file ")
+    assert "not loaded:\n  delta-utilities/: " in summary.render()
+    assert summary.to_dict()["not_loaded"] == [reason]
+    assert query(settings, "select count(*) from raw.email_events where tenant_id = 'delta-utilities'") == [(0,)]
+    assert query(settings, "select count(*) from lethe_meta.manifest where tenant_id = 'delta-utilities'") == [(0,)]
+
+    policy = tmp_path / "tenants.yml"
+    policy.write_text(settings.tenants_file.read_text().replace(
+        "tenants:\n", "tenants:\n  delta-utilities:\n    controller: Delta Utilities plc\n", 1))
+    later = run_ingest(replace(settings, tenants_file=policy), landing)
+    assert later.not_loaded == ()
+    assert query(settings, "select count(*) from raw.email_events where tenant_id = 'delta-utilities'") == [(1,)]

@@ -16,6 +16,7 @@ from lethe.ingest import schema
 from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files
 from lethe.ingest.load import BatchResult, insert_rows, load_batch
 from lethe.ingest.summary import IngestSummary, SourceSummary
+from lethe.policy import load_policy
 from lethe.refused import scrub_refused
 from lethe.settings import Settings
 
@@ -125,6 +126,18 @@ def run_ingest(
     missing = sorted(set(wanted) - set(all_tenants))
     if missing:
         raise UnknownTenantError(f"no tenant folder {', '.join(missing)} in landing zone {landing}")
+    # A folder the tenant policy file does not name has no controller and no retention: loading it would keep
+    # its people's data with nothing ever falling due. It is left alone (not recorded in the manifest, so it
+    # loads once the tenant is added) and reported.
+    listed = set(load_policy(settings.tenants_file).tenants)
+    not_loaded = tuple(
+        f"{t}/: tenant folder not in the tenant policy file {settings.tenants_file}: nothing in it is loaded "
+        "(add the tenant, with its controller, to load it)"
+        for t in wanted if t not in listed
+    )
+    for reason in not_loaded:
+        log.info("ingest: %s", reason)
+    wanted = [t for t in wanted if t in listed]
     with_centre = tenants is None or CENTRE in tenants
     contracts = load_all_contracts()
     datasets = [d for f in (families or list(FAMILIES)) for d in FAMILIES[f]]
@@ -148,4 +161,4 @@ def run_ingest(
         scrub_refused(con, landing)  # a refused file (not loaded, so not checked record by record) of an erased subject
     finally:
         con.close()
-    return IngestSummary(sources=tuple(sources), seconds=time.perf_counter() - start)
+    return IngestSummary(sources=tuple(sources), seconds=time.perf_counter() - start, not_loaded=not_loaded)

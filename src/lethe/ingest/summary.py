@@ -29,6 +29,7 @@ class IngestSummary:
 
     sources: tuple[SourceSummary, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    not_loaded: tuple[str, ...] = ()  # landing folders left alone, each with its reason (one line)
 
     @property
     def loaded(self) -> int:
@@ -55,11 +56,13 @@ class IngestSummary:
                 "tombstoned": sum(s.tombstoned for s in self.sources),
             },
             "sources": [{**asdict(s), "reasons": list(s.reasons)} for s in self.sources],
+            "not_loaded": list(self.not_loaded),
         }
 
     def render(self) -> str:
+        skipped = ["", "not loaded:", *(f"  {reason}" for reason in self.not_loaded)] if self.not_loaded else []
         if not self.sources:
-            return "nothing new to ingest"
+            return "\n".join(["nothing new to ingest", *skipped])
         head = ("tenant", "source", "files", "loaded", "dup skipped", "q rows", "q files", "changed", "tombstoned")
         rows = [
             (s.tenant, s.dataset, s.files, s.loaded, s.duplicates_skipped, s.quarantined_rows,
@@ -75,6 +78,7 @@ class IngestSummary:
             lines.append("")
             lines.append("quarantined:")
             lines += [f"  {t}/{d}: {r}" for t, d, r in reasons]
+        lines += skipped
         t = self.to_dict()["totals"]
         lines.append("")
         lines.append(
