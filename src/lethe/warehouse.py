@@ -2,19 +2,79 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import duckdb
 
+from lethe.errors import ConfigError
+from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
 
 SCHEMAS = ("raw", "quarantine", "lethe_meta")
+KEY_CHECK_DDL = """
+create table if not exists lethe_meta.key_check (
+    key_check varchar not null,   -- PBKDF2 of LETHE_SECRET_KEY: tells a wrong key from the right one, never the key
+    recorded_at timestamp not null
+)"""
 
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, create the base schemas, and set the session's keyed-hash key."""
+    """Open the warehouse, create the base schemas, check and set the session's keyed-hash key."""
     settings.home.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse), read_only=read_only)
-    if not read_only:
-        for schema in SCHEMAS:
-            con.execute(f"create schema if not exists {schema}")
-    con.execute("set variable lethe_key = ?", [settings.secret_key.decode()])
+    try:
+        if not read_only:
+            for schema in SCHEMAS:
+                con.execute(f"create schema if not exists {schema}")
+        con.execute("set variable lethe_key = ?", [settings.secret_key.decode()])
+        _check_key(con, settings, read_only=read_only)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+@functools.lru_cache(maxsize=4)
+def key_check(key: bytes) -> str:
+    """A slow one-way digest of the key (PBKDF2-SHA256, fixed salt): equal for the same key, useless for
+    guessing it."""
+    return hashlib.pbkdf2_hmac("sha256", key, b"lethe warehouse key check", 200_000).hex()
+
+
+def _check_key(con: duckdb.DuckDBPyConnection, settings: Settings, *, read_only: bool) -> None:
+    """Refuse a key other than the one the warehouse was first opened with: subject keys, audiences and the
+    erasure tombstones (keyed hashes) would no longer match, and an erased person's re-delivered records
+    would load again. A warehouse built before the check was recorded is checked against its resolved
+    identities (a CRM contact's own subject key is the keyed hash of its Id), then records the key."""
+    check = key_check(settings.secret_key)
+    if not _has_table(con, "lethe_meta", "key_check"):
+        if _has_table(con, "intermediate", "int_subject_identities_resolved"):
+            own_hash = sql_keyed_hash("tenant_id", "contact", "identity_value")
+            own, matching = con.execute(
+                f"select count(*), count(*) filter (where subject_key = {own_hash}) "  # noqa: S608 - constants
+                "from intermediate.int_subject_identities_resolved where identity_kind = 'contact'"
+            ).fetchone()
+            if own and not matching:
+                raise ConfigError(_WRONG_KEY.format(warehouse=settings.warehouse))
+        if not read_only:
+            con.execute(KEY_CHECK_DDL)
+            con.execute("insert into lethe_meta.key_check values (?, now()::timestamp)", [check])
+        return
+    recorded = [row[0] for row in con.execute("select key_check from lethe_meta.key_check").fetchall()]
+    if recorded and check not in recorded:
+        raise ConfigError(_WRONG_KEY.format(warehouse=settings.warehouse))
+
+
+_WRONG_KEY = (
+    "LETHE_SECRET_KEY is not the key {warehouse} was built with: subject keys and erasure tombstones would no "
+    "longer match (an erased person could come back); set the original key (a home's key cannot be changed)"
+)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ? "
+        "and table_name = ?",
+        [schema, table],
+    ).fetchone()[0] > 0
