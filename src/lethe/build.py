@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from lethe.errors import LetheError
+from lethe.errors import ConfigError, LetheError
 from lethe.fsutil import write_atomic
 from lethe.policy import Policy, load_policy
 from lethe.settings import DBT_PROJECT_DIR, Settings
@@ -101,9 +101,28 @@ def write_policy(settings: Settings) -> Policy:
             "create table if not exists lethe_meta.dsr_fulfilments "
             "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
         )
+        unlisted = _tenants_without_policy(con, set(policy.tenants))
     finally:
         con.close()
+    if unlisted:
+        raise ConfigError(
+            f"{settings.tenants_file}: the warehouse holds data of tenant {', '.join(unlisted)}, which the file does "
+            "not name: with no controller and no retention nothing of it would ever fall due; add the tenant back"
+        )
     return policy
+
+
+def _tenants_without_policy(con: Any, listed: set[str]) -> list[str]:
+    """Tenants with rows in a raw table that the policy file does not name (the centre's own data aside)."""
+    tables = [t for (t,) in con.execute(
+        "select table_name from duckdb_columns() where database_name = current_database() and schema_name = 'raw' "
+        "and column_name = 'tenant_id' order by 1"
+    ).fetchall()]
+    if not tables:
+        return []
+    union = " union ".join(f'select distinct tenant_id from raw."{t}"' for t in tables)  # noqa: S608 - catalog names
+    found = {t for (t,) in con.execute(union).fetchall() if t is not None}
+    return sorted(found - listed - {"_centre"})
 
 
 @contextmanager

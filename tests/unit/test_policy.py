@@ -70,3 +70,27 @@ def test_policy_hash_changes_when_the_file_changes(tmp_path):
     first = load_policy(path).sha256
     path.write_text("tenants:\n  a:\n    controller: B\n")
     assert load_policy(path).sha256 != first
+
+
+def test_a_build_refuses_a_policy_file_that_leaves_out_a_tenant_with_data(tmp_path):
+    """Rows of a tenant the file no longer names would have no retention (never due): the build says so in one
+    line naming the file and the tenant, instead of failing a not-null test deep in dbt."""
+    import duckdb
+
+    from lethe.build import write_policy
+    from lethe.errors import ConfigError
+    from lethe.settings import load_settings
+
+    policy = write(tmp_path, "tenants:\n  acme-energy:\n    controller: ACME Energy Ltd\n")
+    settings = load_settings({"LETHE_HOME": str(tmp_path / "home"), "LETHE_SECRET_KEY": "k",
+                              "LETHE_TENANTS": str(policy)})
+    write_policy(settings)  # an empty warehouse: nothing to say
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("create table raw.email_events as select * from (values ('acme-energy'), ('_centre'), "
+                "('delta-utilities')) t(tenant_id)")
+    con.execute("create table raw.agents as select '_centre' as tenant_id")
+    con.close()
+    with pytest.raises(ConfigError, match=f"^{policy}: the warehouse holds data of tenant delta-utilities, which"):
+        write_policy(settings)
+    policy.write_text(policy.read_text() + "  delta-utilities:\n    controller: Delta plc\n")
+    assert set(write_policy(settings).tenants) == {"acme-energy", "delta-utilities"}
