@@ -21,7 +21,7 @@ create table if not exists lethe_meta.key_check (
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, create the base schemas, check and set the session's keyed-hash key."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # a home Lethe creates is its user's alone
     con = duckdb.connect(str(settings.warehouse), read_only=read_only)
     try:
         if not read_only:

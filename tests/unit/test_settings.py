@@ -58,3 +58,18 @@ def test_subject_keys_depend_on_the_key_and_tenant():
     assert a != keyed_hash(b"k2", "t", "email", "a@example.com")
     assert a != keyed_hash(b"k1", "u", "email", "a@example.com")
     assert "a@example.com" not in a
+
+
+def test_a_home_lethe_creates_is_its_users_alone(tmp_path):
+    """The warehouse holds every source's personal data in the clear: a LETHE_HOME that Lethe creates is mode
+    0700, so no other local user can read it whatever the files' own modes; an existing home is left as it is."""
+    from lethe.warehouse import connect
+
+    connect(load_settings({"LETHE_HOME": str(tmp_path / "new" / "home"), "LETHE_SECRET_KEY": "k"})).close()
+    assert stat.S_IMODE((tmp_path / "new" / "home").stat().st_mode) == 0o700
+    _ = load_settings({"LETHE_HOME": str(tmp_path / "keyed")}).secret_key  # the generated key creates it too
+    assert stat.S_IMODE((tmp_path / "keyed").stat().st_mode) == 0o700
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o750)
+    connect(load_settings({"LETHE_HOME": str(existing), "LETHE_SECRET_KEY": "k"})).close()
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o750
