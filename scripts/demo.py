@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # before the landing zone inside it: owner-only
     landing = settings.landing
     tenants_file = landing / "tenants.yml"
     # The demo's history ends today at midnight UTC, and the DAGs judge it as of then.
