@@ -68,7 +68,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.select:
         from lethe.build import run_build
 
-        print(run_build(settings, select=args.select, full_refresh=args.full_refresh).render())
+        result = run_build(settings, select=args.select, full_refresh=args.full_refresh)
+        nodes = (result.models_passed + result.models_failed + result.models_skipped + result.tests_passed
+                 + result.tests_failed + result.tests_skipped)
+        if nodes == 0:  # dbt only warns; a typo must not look like a successful build
+            raise LetheError(f"--select {args.select!r} matches no model or test of the dbt project")
+        print(result.render())
     else:
         from lethe.pipeline import build_all
 

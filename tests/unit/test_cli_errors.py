@@ -42,3 +42,11 @@ def test_invalid_policy_file_is_refused_before_anything_runs(tmp_path):
     assert result.returncode == 1
     assert f"{bad}: tenants.a.controller: missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_build_selection_that_matches_nothing_is_an_error_not_an_empty_success(tmp_path):
+    result = run(["build", "--select", "no_such_model"], tmp_path, LETHE_SECRET_KEY="k")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "lethe: --select 'no_such_model' matches no model or test of the dbt project")
+    assert "Traceback" not in result.stderr
