@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from datetime import UTC
 
 import duckdb
 import pytest
 from purge_scenario import (
+    AS_OF,
     ERIN,
     HANK,
     RITA,
@@ -185,3 +187,56 @@ def test_scenario_through_ingest_dbt_build_and_purge(scenario: Settings) -> None
     assert query_rows(scenario, "select count(*) from marts.retention_due") == [(0,)]
     assert not (scenario.landing / TENANT / "recordings" / "2026" / "ctr-rita-1.wav").exists()
     assert grep_home(scenario.home.parent, [ERIN["email"], ERIN["phone"], ERIN["last"]]) == []
+
+
+def _built(scenario: Settings) -> None:
+    """The real dbt due mart instead of the hand-built one, built at the scenario's as-of."""
+    from lethe.build import run_build
+
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("drop table marts.retention_due")
+    con.close()
+    run_build(scenario)
+
+
+@pytest.mark.slow
+def test_a_purge_judged_after_the_last_build_completes_and_the_next_one_takes_what_fell_due_since(
+    scenario: Settings,
+) -> None:
+    """`lethe build`, then `lethe purge` later (its as-of is now): records that fell due in between are not in
+    the due list the plan copies, and the rebuild at the purge's as-of finds them. That run used to fail its
+    verification, and every later run resumed it and failed again, forever. Now it completes and says so, and
+    the next run takes them."""
+    from datetime import timedelta
+
+    _built(scenario)
+    (next_due,) = query_rows(scenario, "select min(due_at) from marts.fct_retention_status "
+                                       "where not is_due and not is_held and due_at is not null")[0]
+    later = scenario.with_as_of(next_due.replace(tzinfo=UTC) + timedelta(days=1))
+    first = run_purge(later, dry_run=False)
+    assert first.derived == "rebuilt"
+    (note,) = [n for n in first.notes if "fell due after the last build's due list" in n]
+    fell_due = int(note.split()[0])
+    assert fell_due >= 1
+    second = run_purge(later, dry_run=False)
+    assert sum(a.record_count for a in second.actions) == fell_due and second.notes == ()
+    assert query_rows(later, "select count(*) from marts.retention_due") == [(0,)]
+    assert verify_chain(later.audit_log) > 0
+
+
+@pytest.mark.slow
+def test_a_purge_judged_before_the_last_build_takes_only_what_was_due_then(scenario: Settings) -> None:
+    """Rita's recording fell due a day before the scenario's as-of: a purge judged a month earlier (a backfill)
+    must not take it, though the due list of the build at the as-of holds it."""
+    from datetime import timedelta
+
+    _built(scenario)
+    earlier = scenario.with_as_of(AS_OF - timedelta(days=30))
+    result = run_purge(earlier, dry_run=False)
+    assert query_rows(scenario, "select count(*) from lethe_meta.purge_plans where record_id = 'ctr-rita-1' "
+                                "and data_category = 'interaction.recording'") == [(0,)]
+    assert (scenario.landing / TENANT / "recordings" / "2026" / "ctr-rita-1.wav").exists()
+    assert result.dry_run is False
+    later = run_purge(scenario, dry_run=False)  # at the as-of itself: now it goes
+    assert later.derived == "rebuilt"
+    assert not (scenario.landing / TENANT / "recordings" / "2026" / "ctr-rita-1.wav").exists()

@@ -385,8 +385,9 @@ def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
     return "rebuilt"
 
 
-def verify(settings: Settings, run_id: str) -> None:
-    """Recompute what is due and check nothing the plan named survives; mark the run done and audit it."""
+def verify(settings: Settings, run_id: str) -> int:
+    """Recompute what is due and check nothing the plan named survives; mark the run done and audit it.
+    Returns how many records fell due after the due list the plan was made from (the next run's)."""
     policy = load_policy(settings.tenants_file)
     con = connect(settings)
     try:
@@ -395,7 +396,7 @@ def verify(settings: Settings, run_id: str) -> None:
             raise GuardError(f"purge run {run_id}: no such run")
         derived = con.execute("select derived from lethe_meta.purge_runs where run_id = ?", [run_id]).fetchone()[0]
         try:
-            verification.verify(
+            due_later = verification.verify(
                 con, run_id, settings.landing, kind=state.kind, tenants=sorted(policy.tenants),
                 rebuilt=derived == "rebuilt",
             )
@@ -420,10 +421,12 @@ def verify(settings: Settings, run_id: str) -> None:
                 for t, c, tb, a, n in counts
             ],
             records_total=sum(n for *_, n in counts),
+            records_due_since_plan=due_later,
         )
     finally:
         con.close()
     _point("verified")
+    return due_later
 
 
 def resume_unfinished(settings: Settings) -> tuple[str, ...]:
@@ -465,9 +468,12 @@ def run_engine(
     plan = plan_step(settings, kind=kind, subjects=subjects, from_mart=from_mart, on_planned=on_planned)
     check_guards(settings, plan.run_id)
     counts = execute(settings, plan.run_id)
-    verify(settings, plan.run_id)
+    due_later = verify(settings, plan.run_id)
     state = _derived(settings, plan.run_id)
     notes = () if plan.mart_found or not from_mart else ("marts.retention_due not built yet: run `lethe build`",)
+    if due_later:
+        notes += (f"{due_later} records fell due after the last build's due list (the rebuild at this run's "
+                  "as-of found them): the next purge takes them",)
     return PurgeResult(plan.run_id, False, kind, plan.actions, counts, resumed, state, None, notes)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -261,10 +261,13 @@ def build_plan(
     )
     mart_found = catalog.table_exists(con, *MART)
     if from_mart and mart_found:
+        # the mart lists what was due at the last build's as-of; a run judged at an earlier instant takes only
+        # what was already due then (a later one takes the mart as it is, and its rebuild finds the rest)
         con.execute(
             "insert into _items select tenant_id, source_table, record_id, data_category, action, subject_key, reason "
-            "from marts.retention_due where tenant_id in (select unnest($tenants::varchar[]))",
-            {"tenants": sorted(policy.tenants)},
+            "from marts.retention_due where tenant_id in (select unnest($tenants::varchar[])) and due_at <= $as_of",
+            {"tenants": sorted(policy.tenants),
+             "as_of": as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of},
         )
         # the mart names a recording by its contact record (record_id = ContactId): the record loses the file
         con.execute(
