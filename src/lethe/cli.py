@@ -296,12 +296,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as exc:
-        # a file or folder the user named (--out, --landing, LETHE_HOME) cannot be read or written: one line
-        # naming it (the traceback is logged with -v)
-        log.debug("file system error", exc_info=True)
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"lethe: {where}{exc.strerror or exc}", file=sys.stderr)
+        return _os_error(exc)
+    except Exception as exc:
+        from lethe.warehouse import busy_error
+
+        busy = busy_error(exc)  # a DuckDB file another process holds (opened outside lethe.warehouse.connect)
+        if busy is None:
+            raise
+        print(f"lethe: {busy}", file=sys.stderr)
         return 1
+
+
+def _os_error(exc: OSError) -> int:
+    """A file or folder the user named (--out, --landing, LETHE_HOME) cannot be read or written: one line naming
+    it (the traceback is logged with -v)."""
+    log.debug("file system error", exc_info=True)
+    where = f"{exc.filename}: " if exc.filename else ""
+    print(f"lethe: {where}{exc.strerror or exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

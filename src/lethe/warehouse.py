@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 
 import duckdb
 
-from lethe.errors import ConfigError
+from lethe.errors import ConfigError, LetheError
 from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
 
@@ -22,7 +23,10 @@ create table if not exists lethe_meta.key_check (
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, create the base schemas, check and set the session's keyed-hash key."""
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # a home Lethe creates is its user's alone
-    con = duckdb.connect(str(settings.warehouse), read_only=read_only)
+    try:
+        con = duckdb.connect(str(settings.warehouse), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise busy_error(exc) or exc from exc
     try:
         if not read_only:
             for schema in SCHEMAS:
@@ -33,6 +37,19 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         con.close()
         raise
     return con
+
+
+def busy_error(exc: BaseException) -> LetheError | None:
+    """The one-line error for a DuckDB file another process holds (one writer at a time), else None."""
+    text = str(exc)
+    if not isinstance(exc, duckdb.Error) or "Could not set lock" not in text:
+        return None
+    path = re.search(r'on file "([^"]+)"', text)
+    pid = re.search(r"PID (\d+)", text)
+    return LetheError(
+        f"{path.group(1) if path else 'the warehouse'}: in use by another process{f' (PID {pid.group(1)})' if pid else ''}"
+        ", e.g. a pipeline run; try again when it has finished"
+    )
 
 
 @functools.lru_cache(maxsize=4)

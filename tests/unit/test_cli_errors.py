@@ -50,3 +50,24 @@ def test_a_build_selection_that_matches_nothing_is_an_error_not_an_empty_success
     assert result.stderr.strip().splitlines()[-1] == (
         "lethe: --select 'no_such_model' matches no model or test of the dbt project")
     assert "Traceback" not in result.stderr
+
+
+def test_a_warehouse_another_process_holds_is_one_line_not_a_traceback(tmp_path):
+    """DuckDB has one writer at a time: a command run while the pipeline holds the warehouse says so."""
+    import duckdb
+
+    from lethe.settings import load_settings
+    from lethe.warehouse import connect
+
+    connect(load_settings({"LETHE_HOME": str(tmp_path / "home"), "LETHE_SECRET_KEY": "k"})).close()
+    holder = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"))  # this process holds the lock
+    try:
+        for args in (["ingest", "--landing", str(Path(__file__).resolve().parents[1] / "fixtures" / "landing")],
+                     ["purge", "--dry-run"]):
+            result = run(args, tmp_path, LETHE_SECRET_KEY="k")
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.startswith(f"lethe: {tmp_path / 'home' / 'warehouse.duckdb'}: in use by another "
+                                            f"process (PID {os.getpid()})")
+            assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    finally:
+        holder.close()
