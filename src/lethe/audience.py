@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from lethe import catalog
-from lethe.errors import LetheError, UnknownTenantError
+from lethe.errors import LetheError, UnknownTenantError, WarehouseBusyError
 from lethe.fsutil import check_output_file, write_atomic
 from lethe.policy import load_policy
 from lethe.settings import Settings
@@ -43,7 +43,7 @@ def _open(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, AudienceSource
     if settings.warehouse.exists():
         try:
             con = connect(settings, read_only=True)
-        except duckdb.IOException as exc:
+        except (WarehouseBusyError, duckdb.IOException) as exc:
             if not settings.snapshot.exists():
                 raise LetheError(
                     f"{settings.warehouse}: in use by another process and no snapshot published yet ({exc})"

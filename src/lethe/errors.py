@@ -23,3 +23,7 @@ class GuardError(LetheError):
 
 class IdentityError(LetheError):
     """A data-subject request matches nobody, or more than one person."""
+
+
+class WarehouseBusyError(LetheError):
+    """Another process holds the warehouse (DuckDB allows one writer at a time)."""

@@ -8,7 +8,7 @@ import re
 
 import duckdb
 
-from lethe.errors import ConfigError, LetheError
+from lethe.errors import ConfigError, WarehouseBusyError
 from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
 
@@ -39,14 +39,14 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     return con
 
 
-def busy_error(exc: BaseException) -> LetheError | None:
+def busy_error(exc: BaseException) -> WarehouseBusyError | None:
     """The one-line error for a DuckDB file another process holds (one writer at a time), else None."""
     text = str(exc)
     if not isinstance(exc, duckdb.Error) or "Could not set lock" not in text:
         return None
     path = re.search(r'on file "([^"]+)"', text)
     pid = re.search(r"PID (\d+)", text)
-    return LetheError(
+    return WarehouseBusyError(
         f"{path.group(1) if path else 'the warehouse'}: in use by another process{f' (PID {pid.group(1)})' if pid else ''}"
         ", e.g. a pipeline run; try again when it has finished"
     )

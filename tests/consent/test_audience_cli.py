@@ -122,3 +122,19 @@ def test_out_under_a_file_is_refused_in_one_line_naming_it(consent_scenario, tmp
     assert result.returncode == 1
     assert result.stderr.startswith(f"lethe: {blocker}: ") and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_while_the_pipeline_holds_the_warehouse_the_audience_comes_from_the_snapshot(consent_scenario):
+    import duckdb
+
+    args = ("audience", "--tenant", "acme-energy", "--purpose", "Marketing", "--channel", "email")
+    published = consent_scenario.lethe("publish")
+    assert published.returncode == 0, published.stderr
+    want = consent_scenario.lethe(*args)
+    holder = duckdb.connect(str(consent_scenario.home / "warehouse.duckdb"))  # as a running pipeline would
+    try:
+        got = consent_scenario.lethe(*args)
+    finally:
+        holder.close()
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == want.stdout and len(_rows(got.stdout)) == len(EMAIL_AUDIENCE) + 1
