@@ -8,6 +8,7 @@ import re
 
 import duckdb
 
+from lethe import catalog
 from lethe.errors import ConfigError, WarehouseBusyError
 from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
@@ -65,8 +66,8 @@ def _check_key(con: duckdb.DuckDBPyConnection, settings: Settings, *, read_only:
     would load again. A warehouse built before the check was recorded is checked against its resolved
     identities (a CRM contact's own subject key is the keyed hash of its Id), then records the key."""
     check = key_check(settings.secret_key)
-    if not _has_table(con, "lethe_meta", "key_check"):
-        if _has_table(con, "intermediate", "int_subject_identities_resolved"):
+    if not catalog.table_exists(con, "lethe_meta", "key_check"):
+        if catalog.table_exists(con, "intermediate", "int_subject_identities_resolved"):
             own_hash = sql_keyed_hash("tenant_id", "contact", "identity_value")
             own, matching = con.execute(
                 f"select count(*), count(*) filter (where subject_key = {own_hash}) "  # noqa: S608 - constants
@@ -87,11 +88,3 @@ _WRONG_KEY = (
     "LETHE_SECRET_KEY is not the key {warehouse} was built with: subject keys and erasure tombstones would no "
     "longer match (an erased person could come back); set the original key (a home's key cannot be changed)"
 )
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() and schema_name = ? "
-        "and table_name = ?",
-        [schema, table],
-    ).fetchone()[0] > 0

@@ -94,10 +94,6 @@ def new_run_id(kind: str) -> str:
     return f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
 def plan_step(
     settings: Settings,
     *,
@@ -119,7 +115,7 @@ def plan_step(
         try:
             con.execute(
                 "insert into lethe_meta.purge_runs values (?, ?, ?, ?, ?, 'planned', null, null, null)",
-                [run_id, kind, _naive(datetime.now(UTC)), _naive(settings.as_of), policy.sha256],
+                [run_id, kind, planning.naive_utc(datetime.now(UTC)), planning.naive_utc(settings.as_of), policy.sha256],
             )
             plan = planning.build_plan(
                 con, run_id=run_id, kind=kind, as_of=settings.as_of, policy=policy, subjects=subjects,
@@ -214,7 +210,7 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
             _point(f"after:{name}")
 
         def tombstone() -> None:
-            if steps.write_tombstones(con, run_id, _naive(datetime.now(UTC))):
+            if steps.write_tombstones(con, run_id, planning.naive_utc(datetime.now(UTC))):
                 _record(con, run_id, [
                     (t, "identity", "lethe_meta.tombstones", "insert", n) for t, n in con.execute(
                         "select tenant_id, count(distinct identity_hash) from lethe_meta.purge_identities "

@@ -243,6 +243,11 @@ def _load_subjects(con: duckdb.DuckDBPyConnection, table: str, subjects: Sequenc
     con.execute(f"update {table} set subject_key = {_subject_key_sql(table)}")
 
 
+def naive_utc(ts: datetime) -> datetime:
+    """A timestamp as the warehouse stores it: UTC, without a time zone."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
 def build_plan(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -267,7 +272,7 @@ def build_plan(
             "insert into _items select tenant_id, source_table, record_id, data_category, action, subject_key, reason "
             "from marts.retention_due where tenant_id in (select unnest($tenants::varchar[])) and due_at <= $as_of",
             {"tenants": sorted(policy.tenants),
-             "as_of": as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of},
+             "as_of": naive_utc(as_of)},
         )
         # the mart names a recording by its contact record (record_id = ContactId): the record loses the file
         con.execute(
