@@ -225,8 +225,7 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
             _record(con, run_id, rows + [(t, "landing", "landing:refused", "delete_file", n) for t, n in refused.items()])
 
         phase("landing", landing)
-        phase("files", lambda: _record(con, run_id, [
-            (t, c, target, "delete_file", n) for t, c, target, n in files.delete_planned_files(con, run_id, settings.landing)]))
+        phase("files", lambda: _record(con, run_id, files.delete_planned_files(con, run_id, settings.landing)))
         phase("exports", lambda: _record(con, run_id, [
             (t, "export", "exports", "delete_file", n)
             for t, n in files.purge_exports(con, run_id, settings.exports_dir, policy, settings.as_of)]))
@@ -467,6 +466,10 @@ def run_engine(
     due_later = verify(settings, plan.run_id)
     state = _derived(settings, plan.run_id)
     notes = () if plan.mart_found or not from_mart else ("marts.retention_due not built yet: run `lethe build`",)
+    outside = sum(c[-1] for c in counts if c[3] == "not_deleted")
+    if outside:
+        notes += (f"{outside} recording or transcript files were not deleted: their path is outside their tenant's "
+                  "folder in the landing zone (named in the log); remove them by hand if they are this tenant's",)
     if due_later:
         notes += (f"{due_later} records fell due after the last build's due list (the rebuild at this run's "
                   "as-of found them): the next purge takes them",)

@@ -408,19 +408,38 @@ def _forget_copies(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         )
 
 
-def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> list[tuple[str, str, str, int]]:
-    """Delete the recordings and transcript files of the plan; (tenant, category, target, files) counts."""
+def inside_folder(path: Path, folder: Path) -> bool:
+    """True when `path` names an entry of `folder` or of a folder below it, once '..' and symbolic links in its
+    folders are resolved (the entry itself may be a link: unlinking it removes the link, not what it points to)."""
+    return path.parent.resolve().is_relative_to(folder.resolve())
+
+
+def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
+                         landing: Path) -> list[tuple[str, str, str, str, int]]:
+    """Delete the recordings and transcript files of the plan; (tenant, category, target, action, files) counts.
+
+    A path comes from the data: a transcript's is the file ingest loaded, but a recording's may be a contact
+    record's Recording.Location, relative to the tenant folder or absolute. Only a file inside that tenant's own
+    folder for the dataset (<landing>/<tenant>/recordings, .../transcripts) is ever deleted; any other path (an
+    absolute path elsewhere on the machine, '..' out of the folder, another tenant's file) is left alone, logged,
+    and counted as not_deleted, so a record can never make the purge delete a file that is not its own."""
     rows = con.execute(
         "select tenant_id, dataset, path, data_category from lethe_meta.purge_files where run_id = ?", [run_id]
     ).fetchall()
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[str, str, str, str], int] = {}
     for tenant, dataset, rel, category in rows:
         path = Path(rel) if rel.startswith("/") else landing / rel
-        if path.exists():
+        if not inside_folder(path, landing / tenant / dataset):
+            log.warning("%s: not deleted: it is outside %s's %s folder in the landing zone", rel, tenant, dataset)
+            action = "not_deleted"
+        elif path.is_symlink() or path.exists():
             path.unlink()
-            key = (tenant, category, f"file:{dataset}")
-            counts[key] = counts.get(key, 0) + 1
-    return [(t, c, target, n) for (t, c, target), n in sorted(counts.items())]
+            action = "delete_file"
+        else:
+            continue
+        key = (tenant, category, f"file:{dataset}", action)
+        counts[key] = counts.get(key, 0) + 1
+    return [(t, c, target, action, n) for (t, c, target, action), n in sorted(counts.items())]
 
 
 def purge_exports(

@@ -11,6 +11,7 @@ from lethe import catalog
 from lethe.errors import LetheError
 from lethe.purge import targets
 from lethe.purge.execute import steps
+from lethe.purge.files import inside_folder
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,11 @@ def leftovers(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> lis
         ).fetchone()[0]
         if n:
             problems.append(f"{n} rows of {targets.qualified(step.table)} still to {step.action} ({step.category})")
-    for (rel,) in con.execute("select path from lethe_meta.purge_files where run_id = ?", [run_id]).fetchall():
+    for tenant, dataset, rel in con.execute(
+        "select tenant_id, dataset, path from lethe_meta.purge_files where run_id = ?", [run_id]
+    ).fetchall():
         path = Path(rel) if rel.startswith("/") else landing / rel
-        if path.exists():
+        if inside_folder(path, landing / tenant / dataset) and path.exists():  # the rest is never ours to delete
             problems.append(f"file still on disk: {rel}")
     return problems
 

@@ -1,0 +1,44 @@
+"""A recording's path comes from the data (a contact record's Recording.Location, relative to the tenant folder or
+absolute): the purge deletes a file only inside the tenant's own recordings folder, never one elsewhere on the
+machine, outside the landing zone, or in another tenant's folder, whatever a record names."""
+
+from __future__ import annotations
+
+import json
+
+from purge_scenario import ERIN, TENANT, WAV, _ctr, days_ago, ingest, query_rows
+
+from lethe.purge import run_purge
+from lethe.settings import Settings
+
+
+def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(scenario: Settings) -> None:
+    outside = scenario.landing.parent / "outside"
+    outside.mkdir()
+    victims = {
+        "absolute": outside / "absolute.txt",
+        "dotdot": outside / "dotdot.txt",
+        "other_tenant": scenario.landing / "other-tenant" / "recordings" / "theirs.wav",
+    }
+    for path in victims.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(WAV)
+    own = scenario.landing / TENANT / "recordings" / "2026" / "ctr-erin-1.wav"
+    # three more calls of Erin's, naming files outside by an absolute path and through '..'
+    late = [
+        _ctr("ctr-erin-5", ERIN, days_ago(19), str(victims["absolute"])),
+        _ctr("ctr-erin-3", ERIN, days_ago(18), "../../outside/dotdot.txt"),
+        _ctr("ctr-erin-4", ERIN, days_ago(17), "../other-tenant/recordings/theirs.wav"),
+    ]
+    path = scenario.landing / TENANT / "contact_records" / "2026" / "05" / "late.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in late) + "\n")
+    ingest(scenario)
+
+    result = run_purge(scenario, dry_run=False)  # the scenario's plan erases Erin
+
+    assert all(p.read_bytes() == WAV for p in victims.values())
+    assert not own.exists()  # her recording inside the tenant's folder still goes
+    kept = query_rows(scenario, "select sum(rows) from lethe_meta.purge_counts where run_id = ? and "
+                      "target = 'file:recordings' and action = 'not_deleted'", [result.run_id])
+    assert kept == [(3,)]
+    assert any("3 recording or transcript files were not deleted" in n for n in result.notes)
