@@ -72,3 +72,45 @@ def test_pdf_export_is_a_readable_report_with_extractable_text(scenario: Setting
 def test_unknown_tenant_is_an_error_not_an_empty_export(scenario: Settings, tmp_path: Path) -> None:
     with pytest.raises(UnknownTenantError, match="nope"):
         export_subject(scenario, "nope", SubjectRef(email=ERIN["email"]), "json", tmp_path / "x.json")
+
+
+def test_the_export_includes_the_risk_score_and_quarantined_records_held_on_the_subject(
+        scenario: Settings, tmp_path: Path) -> None:
+    """Data derived about a person (their withdrawal-risk score) and records held on them that failed their checks
+    (Erin's SendGrid event with an unknown type, quarantined at ingest) are personal data held: an access export
+    that left them out would not be "everything held on one data subject"."""
+    import duckdb
+    from pypdf import PdfReader
+
+    from lethe.keys import keyed_hash
+    from lethe.risk.train import SCORES_DDL
+
+    con = duckdb.connect(str(scenario.warehouse))
+    try:  # the scores table as `lethe build` writes it, with a score for Erin
+        con.execute("create schema if not exists marts")
+        con.execute(SCORES_DDL)
+        con.execute("insert into marts.withdrawal_risk_scores values (?, ?, ?, ?, ?)", [
+            TENANT, keyed_hash(scenario.secret_key, TENANT, "contact", ERIN["id"]), "2026-06-01 00:00:00", 0.42,
+            "unopened streak, open-rate trend"])
+    finally:
+        con.close()
+
+    doc = json.loads(export_subject(scenario, TENANT, SubjectRef(email=ERIN["email"]), "json",
+                                    tmp_path / "erin.json").read_text())
+    assert [(p["profile"], p["score"], p["top_signals"]) for p in doc["profiling"]] == [
+        ("withdrawal_risk", 0.42, "unopened streak, open-rate trend")]
+    assert "object" in doc["profiling"][0]["description"]
+    assert [(q["dataset"], "ev-erin-bad" in q["record"]) for q in doc["quarantined"]] == [("email_events", True)]
+    assert doc["quarantined"][0]["reason"]
+
+    rita = json.loads(export_subject(scenario, TENANT, SubjectRef(contact_id=RITA["id"]), "json",
+                                     tmp_path / "rita.json").read_text())
+    assert rita["profiling"] == [] and rita["quarantined"] == []
+
+    pdf = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "Profiling (1)" in text and "Quarantined (1)" in text and "ev-erin-bad" in text
+    with zipfile.ZipFile(export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "csv",
+                                        tmp_path / "erin.zip")) as zf:
+        assert pl.read_csv(io.BytesIO(zf.read("quarantined.csv")))["dataset"].to_list() == ["email_events"]
+        assert pl.read_csv(io.BytesIO(zf.read("profiling.csv")))["score"].to_list() == [0.42]

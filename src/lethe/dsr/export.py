@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
 SOURCES = ("subject", "crm_contacts", "individuals", "consents", "interactions", "recordings", "transcripts",
-           "email_events", "dsr_requests")
+           "email_events", "dsr_requests", "profiling", "quarantined")
+PROFILING = ("Withdrawal risk: an estimate of how likely you are to withdraw your consent to marketing in the next "
+             "30 days, computed from your email engagement (sends, opens, clicks, bounces, complaints) and your calls, "
+             "with the signals that weighed most. You may object to this profiling at any time (GDPR Art. 21): from "
+             "the next build you are no longer scored.")
+QUARANTINED = ("Held but not used: a record about you that failed its quality checks when it arrived; kept only "
+               "until it is corrected or falls due, and erased with everything else on request.")
 _DATASET = {
     "crm_contacts": "crm_contacts",
     "individuals": "crm_individuals",
@@ -78,9 +84,7 @@ def _select_many(con: duckdb.DuckDBPyConnection, dataset: str, matches: str, n: 
         f"select m._idx, {select} from raw.{dataset} t join (select distinct _idx, _row from ({matches})) m "
         f"on t.rowid = m._row order by m._idx, t.rowid"
     ).pl()
-    parts = frame.partition_by("_idx", as_dict=True, include_key=False, maintain_order=True)
-    empty = frame.drop("_idx").clear()
-    return [parts.get((i,), empty) for i in range(n)]
+    return _per_subject(frame, n)
 
 
 _CONTRACTS: dict[str, Any] = {}
@@ -138,6 +142,9 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
     finally:
         con.unregister("_subj")
         con.unregister("_addr")
+    profiling = _profiling_many(con, settings, subjects)
+    quarantined = _quarantined_many(con, settings, subjects, [f["ContactId"] if f.height else pl.Series([], dtype=pl.String)
+                                                             for f in interactions])
     return [
         {
             "subject": pl.DataFrame({
@@ -155,9 +162,85 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
             "transcripts": transcripts[i],
             "email_events": events[i],
             "dsr_requests": dsr[i],
+            "profiling": profiling[i],
+            "quarantined": quarantined[i],
         }
         for i, subject in enumerate(subjects)
     ]
+
+
+def _per_subject(frame: pl.DataFrame, n: int) -> list[pl.DataFrame]:
+    parts = frame.partition_by("_idx", as_dict=True, include_key=False, maintain_order=True)
+    empty = frame.drop("_idx").clear()
+    return [parts.get((i,), empty) for i in range(n)]
+
+
+def _profiling_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject]) -> list[pl.DataFrame]:
+    """Per subject, their withdrawal-risk scores (profiling: personal data the warehouse derived about them, so
+    part of what they have a right to see), with what the score is and their right to object."""
+    if not catalog.table_exists(con, "marts", "withdrawal_risk_scores"):
+        return [pl.DataFrame() for _ in subjects]
+    con.register("_keys", pl.DataFrame(
+        {"_idx": list(range(len(subjects))), "tenant_id": [s.tenant_id for s in subjects],
+         "subject_key": [subject_key(settings, s) for s in subjects]},
+        schema={"_idx": pl.Int64, "tenant_id": pl.String, "subject_key": pl.String}))
+    try:
+        frame = con.execute(
+            "select k._idx, 'withdrawal_risk' as profile, r.scored_at, r.score, r.top_signals, $what as description "
+            "from marts.withdrawal_risk_scores r join _keys k on r.tenant_id = k.tenant_id "
+            "and r.subject_key = k.subject_key order by k._idx, r.scored_at",
+            {"what": PROFILING},
+        ).pl()
+    finally:
+        con.unregister("_keys")
+    return _per_subject(frame, len(subjects))
+
+
+def _quarantined_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject],
+                      calls: list[pl.Series]) -> list[pl.DataFrame]:
+    """Per subject, the quarantined records that hold one of their identities (an address, a phone number in any
+    human format, their contact id, the ContactId of one of their calls), as the erasure finds them: data held
+    on them even though no mart uses it."""
+    from lethe.refused import identities_in_texts
+
+    n = len(subjects)
+    if not catalog.table_exists(con, "quarantine", "rows"):
+        return [pl.DataFrame() for _ in subjects]
+    key = settings.secret_key
+    identities = [
+        (i, s.tenant_id, kind, keyed_hash(key, s.tenant_id, kind, value))
+        for i, s in enumerate(subjects)
+        for kind, values in (("email", [e.lower() for e in s.emails]), ("phone", s.phones),
+                             ("contact", [s.contact_id] if s.contact_id else []),
+                             ("connect_contact", calls[i].drop_nulls().unique().to_list()))
+        for value in values
+    ]
+    frame = pl.DataFrame(identities, orient="row", schema={
+        "_idx": pl.Int64, "tenant_id": pl.String, "kind": pl.String, "identity_hash": pl.String})
+    texts = con.execute(
+        "select tenant_id as tenant, source_file || '#' || coalesce(source_row, 0) as rel, record as text "
+        "from quarantine.rows where record is not null and tenant_id in (select unnest($t::varchar[]))",
+        {"t": sorted({s.tenant_id for s in subjects})},
+    ).pl()
+    con.register("_export_identities", frame)
+    try:
+        hits = identities_in_texts(con, texts, "_export_identities")
+    finally:
+        con.unregister("_export_identities")
+    found = pl.DataFrame(hits, orient="row", schema={"tenant_id": pl.String, "rel": pl.String,
+                                                     "identity_hash": pl.String})
+    con.register("_hits", found.join(frame.select("_idx", "tenant_id", "identity_hash"),
+                                     on=["tenant_id", "identity_hash"]).select("_idx", "tenant_id", "rel").unique())
+    try:
+        rows = con.execute(
+            "select h._idx, q.dataset, q.source_file, q.source_row, q.reason, q.quarantined_at, q.record, "
+            "$what as description from quarantine.rows q join _hits h on q.tenant_id = h.tenant_id "
+            "and q.source_file || '#' || coalesce(q.source_row, 0) = h.rel order by h._idx, q.source_file, q.source_row",
+            {"what": QUARANTINED},
+        ).pl()
+    finally:
+        con.unregister("_hits")
+    return _per_subject(rows, n)
 
 
 def collect(con: duckdb.DuckDBPyConnection, settings: Settings, subject: Subject) -> dict[str, pl.DataFrame]:
