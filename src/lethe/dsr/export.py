@@ -411,6 +411,9 @@ def render_xlsx(frames: dict[str, pl.DataFrame], doc: dict[str, Any]) -> bytes:
         ws.append(frame.columns)
         for row in frame.iter_rows():
             ws.append([v.isoformat() if isinstance(v, datetime | date) else v for v in row])
+            for cell in ws[ws.max_row]:
+                if cell.data_type == "f":  # openpyxl made a formula of a text starting with '='; it is the data
+                    cell.data_type = "s"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
