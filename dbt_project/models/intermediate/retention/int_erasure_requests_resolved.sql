@@ -1,4 +1,7 @@
 -- Erasure requests per subject received by as_of: DSR type erasure, or a Salesforce Individual with ShouldForget.
+-- A DSR request counts once its requester's identity was verified (verified_at, by as_of): an erasure is final,
+-- and one made on an unverified request (anyone can write in claiming to be someone) would destroy another
+-- person's data. Until then the request is open in fct_dsr_requests, with its SLA clock running.
 with
 
 dsr_requests as (
@@ -23,6 +26,7 @@ dsr_erasures as (
     from dsr_requests
     where request_type = 'erasure'
         and received_at <= {{ as_of() }}
+        and verified_at <= {{ as_of() }}
 ),
 
 forgetting_individuals as (
