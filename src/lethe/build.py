@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -225,8 +226,9 @@ def _record_unit_tests_passed(settings: Settings, target: str, fingerprint: str)
 
 
 def _one_line(error: object, limit: int = 3) -> str:
-    """The first few non-empty lines of a dbt error, joined into one line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not set(line.strip()) <= set("-=")]
+    """The first few non-empty lines of a dbt error, joined into one line, without dbt's terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not set(line.strip()) <= set("-=")]
     return " | ".join(lines[:limit]) or type(error).__name__
 
 
