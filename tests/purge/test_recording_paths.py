@@ -24,11 +24,13 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(WAV)
     own = scenario.landing / TENANT / "recordings" / "2026" / "ctr-erin-1.wav"
-    # three more calls of Erin's, naming files outside by an absolute path and through '..'
+    # more calls of Erin's, naming files outside by an absolute path and through '..'
     late = [
         _ctr("ctr-erin-5", ERIN, days_ago(19), str(victims["absolute"])),
         _ctr("ctr-erin-3", ERIN, days_ago(18), "../../outside/dotdot.txt"),
         _ctr("ctr-erin-4", ERIN, days_ago(17), "../other-tenant/recordings/theirs.wav"),
+        # an S3 key as Amazon Connect writes it, no file here: nothing to delete, nothing to report
+        _ctr("ctr-erin-6", ERIN, days_ago(16), "connect-bucket/connect/acme/CallRecordings/2026/ctr-erin-6.wav"),
     ]
     path = scenario.landing / TENANT / "contact_records" / "2026" / "05" / "late.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in late) + "\n")

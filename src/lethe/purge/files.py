@@ -429,14 +429,14 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
     counts: dict[tuple[str, str, str, str], int] = {}
     for tenant, dataset, rel, category in rows:
         path = Path(rel) if rel.startswith("/") else landing / rel
-        if not inside_folder(path, landing / tenant / dataset):
-            log.warning("%s: not deleted: it is outside %s's %s folder in the landing zone", rel, tenant, dataset)
-            action = "not_deleted"
-        elif path.is_symlink() or path.exists():
+        if not (path.is_symlink() or path.exists()):
+            continue  # gone already, or a location that is no local file (an S3 key as Connect writes it)
+        if inside_folder(path, landing / tenant / dataset):
             path.unlink()
             action = "delete_file"
         else:
-            continue
+            log.warning("%s: not deleted: it is outside %s's %s folder in the landing zone", rel, tenant, dataset)
+            action = "not_deleted"
         key = (tenant, category, f"file:{dataset}", action)
         counts[key] = counts.get(key, 0) + 1
     return [(t, c, target, action, n) for (t, c, target, action), n in sorted(counts.items())]
