@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from purge_scenario import ERIN, TENANT, WAV, _ctr, days_ago, ingest, query_rows
+from purge_scenario import ERIN, TENANT, WAV, _ctr, days_ago, ingest, iso, query_rows
 
 from lethe.purge import run_purge
 from lethe.settings import Settings
@@ -29,12 +29,16 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
         _ctr("ctr-erin-5", ERIN, days_ago(19), str(victims["absolute"])),
         _ctr("ctr-erin-3", ERIN, days_ago(18), "../../outside/dotdot.txt"),
         _ctr("ctr-erin-4", ERIN, days_ago(17), "../other-tenant/recordings/theirs.wav"),
-        # an S3 key as Amazon Connect writes it, no file here: nothing to delete, nothing to report
-        _ctr("ctr-erin-6", ERIN, days_ago(16), "connect-bucket/connect/acme/CallRecordings/2026/ctr-erin-6.wav"),
     ]
+    # her chat redelivered naming an S3 key as Amazon Connect writes it, no file here: nothing to delete or report
+    chat = _ctr("ctr-erin-2", ERIN, days_ago(15), "connect-bucket/connect/acme/CallRecordings/ctr-erin-2.wav", "CHAT")
+    chat["LastUpdateTimestamp"] = iso(days_ago(1))
+    late.append(chat)
     path = scenario.landing / TENANT / "contact_records" / "2026" / "05" / "late.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in late) + "\n")
     ingest(scenario)
+    assert query_rows(scenario, "select recording_location from raw.contact_records where contact_id = 'ctr-erin-2'") == [
+        (chat["Recording"]["Location"],)]
 
     result = run_purge(scenario, dry_run=False)  # the scenario's plan erases Erin
 
