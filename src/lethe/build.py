@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from lethe.contracts import centre_datasets
 from lethe.errors import ConfigError, LetheError
 from lethe.fsutil import write_atomic
 from lethe.policy import Policy, load_policy
@@ -108,7 +109,8 @@ def write_policy(settings: Settings) -> Policy:
     if unlisted:
         raise ConfigError(
             f"{settings.tenants_file}: the warehouse holds data of tenant {', '.join(unlisted)}, which the file does "
-            "not name: with no controller and no retention nothing of it would ever fall due; add the tenant back"
+            "not name: with no controller and no retention nothing of it would ever fall due; add the tenant back, "
+            f"or, if its contract has ended, delete its data with `lethe tenant offboard --tenant {unlisted[0]}`"
         )
     return policy
 
@@ -119,6 +121,8 @@ def _tenants_without_policy(con: Any, listed: set[str]) -> list[str]:
         "select table_name from duckdb_columns() where database_name = current_database() and schema_name = 'raw' "
         "and column_name = 'tenant_id' order by 1"
     ).fetchall()]
+    centre = centre_datasets()  # their tenant_id is data (an agent's client, a breach's), not the rows' owner
+    tables = [t for t in tables if t not in centre]
     if not tables:
         return []
     union = " union ".join(f'select distinct tenant_id from raw."{t}"' for t in tables)  # noqa: S608 - catalog names

@@ -178,6 +178,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tenant_offboard(args: argparse.Namespace) -> int:
+    from lethe.offboard import offboard
+
+    result = offboard(_settings(args), args.tenant, dry_run=args.dry_run)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.render())
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from lethe.dashboard import serve
 
@@ -263,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     p = audit_sub.add_parser("verify", parents=[common], help="check the audit log's hash chain")
     p.set_defaults(func=cmd_audit_verify)
+
+    tenant = sub.add_parser("tenant", help="a tenant (client company) as a whole")
+    tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True, parser_class=_Parser)
+    help_ = ("delete everything held for a tenant whose contract has ended (take it out of the tenant policy "
+             "file first)")
+    p = tenant_sub.add_parser("offboard", parents=[common], help=help_, description=help_)
+    p.add_argument("--tenant", required=True, metavar="T")
+    p.add_argument("--dry-run", action="store_true", help="count what would be deleted; change nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tenant_offboard)
 
     p = add("dashboard", cmd_dashboard, "start the Streamlit dashboard on the published snapshot")
     p.add_argument("--port", type=int, default=8501)

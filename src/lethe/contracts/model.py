@@ -224,3 +224,8 @@ def _load_all(directory: Path, state: tuple) -> tuple[tuple[str, Contract], ...]
         contracts[contract.dataset] = contract
     log.debug("loaded %d contracts from %s", len(contracts), directory)
     return tuple(contracts.items())
+
+
+def centre_datasets() -> set[str]:
+    """The contact centre's own datasets (raw table names): its agents and its breach register."""
+    return {name for name, contract in load_all_contracts().items() if contract.centre}

@@ -1,0 +1,145 @@
+"""Offboarding (GDPR Art. 28(3)(g)): when a client's contract ends, `lethe tenant offboard` deletes everything
+held for it (warehouse rows, landing and export folders, the snapshot's copy, the freed bytes of the warehouse
+file) and nothing of any other tenant; it is refused, deleting nothing, while the tenant is still a client in the
+policy file or has an open legal hold."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from purge_scenario import grep_home
+
+from lethe.settings import Settings, load_settings
+
+GONE = "cobalt-insurance"
+AS_OF = "2026-11-01T00:00:00Z"
+
+
+def _settings(root: Path) -> Settings:
+    return load_settings({"LETHE_HOME": str(root / "home"), "LETHE_LANDING": str(root / "L"),
+                          "LETHE_TENANTS": str(root / "L" / "tenants.yml"), "LETHE_AS_OF": AS_OF,
+                          "LETHE_SECRET_KEY": "offboard-secret"})
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated landing zone of three tenants, ingested, built and published; GONE has no legal hold."""
+    from lethe.build import run_build
+    from lethe.ingest import run_ingest
+    from lethe.publish import publish
+    from lethe.synth.generator import generate
+
+    root = tmp_path_factory.mktemp("offboard")
+    generate(out=root / "L", subjects=150, end=AS_OF)
+    shutil.rmtree(root / "L" / GONE / "crm" / "legal_holds")
+    settings = _settings(root)
+    run_ingest(settings, landing=settings.landing)
+    run_build(settings)
+    publish(settings)
+    export = settings.exports_dir / GONE / "some-subject.json"  # an access export written earlier
+    export.parent.mkdir(parents=True)
+    export.write_text("{}")
+    return root
+
+
+def _copy(built: Path, dest: Path, *, drop_from_policy: bool) -> Settings:
+    shutil.copytree(built, dest)
+    if drop_from_policy:
+        policy = dest / "L" / "tenants.yml"
+        lines, kept, skipping = policy.read_text().splitlines(keepends=True), [], False
+        for line in lines:
+            if line.startswith(f"  {GONE}:"):
+                skipping = True
+            elif skipping and line.startswith("  ") and not line.startswith("    "):
+                skipping = False
+            if not skipping:
+                kept.append(line)
+        policy.write_text("".join(kept))
+    return _settings(dest)
+
+
+def _rows_by_tenant(path: Path) -> dict[tuple[str, str], int]:
+    """(table, tenant) -> rows, for every table (not view) with a tenant_id."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute(
+            "select t.schema_name, t.table_name from duckdb_tables() t join duckdb_columns() c using "
+            "(database_name, schema_name, table_name) where c.column_name = 'tenant_id' "
+            "and t.database_name = current_database()").fetchall()
+        out: dict[tuple[str, str], int] = {}
+        for schema, table in tables:
+            for tenant, n in con.execute(f'select tenant_id, count(*) from "{schema}"."{table}" group by 1').fetchall():
+                out[(f"{schema}.{table}", tenant)] = n
+        return out
+    finally:
+        con.close()
+
+
+def _addresses(settings: Settings) -> list[str]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return [e for (e,) in con.execute("select email from raw.crm_contacts where tenant_id = ? and email is not null "
+                                          "order by 1 limit 5", [GONE]).fetchall()]
+    finally:
+        con.close()
+
+
+def test_offboarding_deletes_everything_of_the_tenant_and_nothing_of_the_others(built: Path, tmp_path: Path) -> None:
+    from lethe import audit
+    from lethe.build import run_build
+    from lethe.offboard import offboard
+
+    settings = _copy(built, tmp_path / "h", drop_from_policy=True)
+    before = _rows_by_tenant(settings.warehouse)
+    emails = _addresses(settings)
+    assert len(emails) == 5 and grep_home(tmp_path / "h", emails)  # held in the warehouse, snapshot, landing
+
+    dry = offboard(settings, GONE, dry_run=True)
+    assert dry.rows and dry.landing_files > 100 and dry.export_files == 1
+    assert _rows_by_tenant(settings.warehouse) == before and (settings.landing / GONE).is_dir()
+
+    result = offboard(settings, GONE)
+
+    after = _rows_by_tenant(settings.warehouse)
+    left = {table for (table, tenant) in after if tenant == GONE}
+    assert left == {"raw.agents", "raw.breaches", "marts.fct_breaches"}  # the centre's own records stay
+    assert {k: n for k, n in before.items() if k[1] != GONE} == {k: n for k, n in after.items() if k[1] != GONE}
+    assert sum(n for _, n in result.rows) == sum(n for (t, g), n in before.items() if g == GONE and t not in left)
+    assert not (settings.landing / GONE).exists() and not (settings.exports_dir / GONE).exists()
+    assert grep_home(tmp_path / "h", emails) == []  # warehouse file compacted, snapshot re-published
+    entries = [e["event"] for e in audit.read_entries(settings.audit_log)]
+    assert entries[-2:] == ["tenant.offboard.started", "tenant.offboarded"]
+    assert audit.verify_chain(settings.audit_log) == len(entries)
+
+    run_build(settings)  # the policy file no longer names the tenant, and nothing of it is left to refuse for
+    assert {table for (table, tenant) in _rows_by_tenant(settings.warehouse) if tenant == GONE} == left
+
+
+def test_offboarding_is_refused_while_the_tenant_is_a_client_or_under_a_legal_hold(
+        built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from lethe.cli import main
+    from lethe.errors import GuardError, LetheError
+    from lethe.offboard import offboard
+
+    settings = _copy(built, tmp_path / "h", drop_from_policy=False)
+    before = _rows_by_tenant(settings.warehouse)
+    for name, value in (("LETHE_HOME", settings.home), ("LETHE_LANDING", settings.landing),
+                        ("LETHE_TENANTS", settings.tenants_file), ("LETHE_SECRET_KEY", "offboard-secret")):
+        monkeypatch.setenv(name, str(value))
+    assert main(["tenant", "offboard", "--tenant", GONE, "--as-of", AS_OF]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{GONE} is still in {settings.tenants_file}" in err
+    with pytest.raises(GuardError, match=f"{GONE} is still in .*tenants.yml"):
+        offboard(settings, GONE)
+    # acme-energy has open legal holds (generated): even out of the policy file, its held data is kept
+    policy = settings.tenants_file.read_text()
+    settings.tenants_file.write_text(policy.replace("  acme-energy:", "  acme-energy-x:"))
+    with pytest.raises(GuardError, match="acme-energy has [0-9]+ open legal hold"):
+        offboard(settings, "acme-energy")
+    with pytest.raises(LetheError, match="nothing is held for it"):
+        offboard(settings, "no-such-client")
+    assert _rows_by_tenant(settings.warehouse) == before
+    assert (settings.landing / GONE).is_dir() and (settings.landing / "acme-energy").is_dir()
