@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -163,10 +164,16 @@ def _invoke(settings: Settings, args: list[str], target: str, target_dir: Path) 
         "--target", target,
         "--quiet",
     ]
+    # dbt records the process's command line (sys.argv) as the run's invocation_command, in dbt.log and in
+    # run_results.json: from `lethe dsar erase --phone ...` that would be the subject's phone or email, left on
+    # disk after the erasure. It sees the dbt command it runs instead.
+    saved_argv = sys.argv
+    sys.argv = ["dbt", *argv]
     with _dbt_environment(settings, target):
         try:
             return dbtRunner().invoke(argv)
         finally:
+            sys.argv = saved_argv
             if target == "duckdb":
                 _release_duckdb()
 

@@ -5,50 +5,33 @@ policy file or has an open legal hold."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
+import generated_home
 import pytest
+from generated_home import AS_OF, NO_HOLDS, env_for, settings_for
 from purge_scenario import grep_home
 
-from lethe.settings import Settings, load_settings
+from lethe.settings import Settings
 
-GONE = "cobalt-insurance"
-AS_OF = "2026-11-01T00:00:00Z"
-
-
-def _settings(root: Path) -> Settings:
-    return load_settings({"LETHE_HOME": str(root / "home"), "LETHE_LANDING": str(root / "L"),
-                          "LETHE_TENANTS": str(root / "L" / "tenants.yml"), "LETHE_AS_OF": AS_OF,
-                          "LETHE_SECRET_KEY": "offboard-secret"})
+GONE = NO_HOLDS
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated landing zone of three tenants, ingested, built and published; GONE has no legal hold."""
-    from lethe.build import run_build
-    from lethe.ingest import run_ingest
-    from lethe.publish import publish
-    from lethe.synth.generator import generate
-
-    root = tmp_path_factory.mktemp("offboard")
-    generate(out=root / "L", subjects=150, end=AS_OF)
-    shutil.rmtree(root / "L" / GONE / "crm" / "legal_holds")
-    settings = _settings(root)
-    run_ingest(settings, landing=settings.landing)
-    run_build(settings)
-    publish(settings)
-    export = settings.exports_dir / GONE / "some-subject.json"  # an access export written earlier
+    """A generated home of three tenants; GONE has no legal hold, and an access export written earlier."""
+    root = generated_home.build(tmp_path_factory.mktemp("offboard"))
+    export = settings_for(root).exports_dir / GONE / "some-subject.json"
     export.parent.mkdir(parents=True)
     export.write_text("{}")
     return root
 
 
 def _copy(built: Path, dest: Path, *, drop_from_policy: bool) -> Settings:
-    shutil.copytree(built, dest)
+    settings = generated_home.copy(built, dest)
     if drop_from_policy:
-        policy = dest / "L" / "tenants.yml"
+        policy = settings.tenants_file
         lines, kept, skipping = policy.read_text().splitlines(keepends=True), [], False
         for line in lines:
             if line.startswith(f"  {GONE}:"):
@@ -58,7 +41,7 @@ def _copy(built: Path, dest: Path, *, drop_from_policy: bool) -> Settings:
             if not skipping:
                 kept.append(line)
         policy.write_text("".join(kept))
-    return _settings(dest)
+    return settings
 
 
 def _rows_by_tenant(path: Path) -> dict[tuple[str, str], int]:
@@ -126,9 +109,8 @@ def test_offboarding_is_refused_while_the_tenant_is_a_client_or_under_a_legal_ho
 
     settings = _copy(built, tmp_path / "h", drop_from_policy=False)
     before = _rows_by_tenant(settings.warehouse)
-    for name, value in (("LETHE_HOME", settings.home), ("LETHE_LANDING", settings.landing),
-                        ("LETHE_TENANTS", settings.tenants_file), ("LETHE_SECRET_KEY", "offboard-secret")):
-        monkeypatch.setenv(name, str(value))
+    for name, value in env_for(settings).items():
+        monkeypatch.setenv(name, value)
     assert main(["tenant", "offboard", "--tenant", GONE, "--as-of", AS_OF]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{GONE} is still in {settings.tenants_file}" in err

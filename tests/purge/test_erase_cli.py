@@ -1,0 +1,45 @@
+"""`lethe dsar erase` run as a command, on a home built by dbt: afterwards no file under LETHE_HOME or the
+landing zone holds the subject's email or phone, in the form the operator typed it either. dbt records the
+command line of the process that runs it (its invocation_command, in dbt.log and run_results.json), and the
+purge's rebuild runs dbt inside `lethe dsar erase --phone ...`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import generated_home
+import pytest
+from generated_home import NO_HOLDS, env_for
+from purge_scenario import grep_home
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_home.build(tmp_path_factory.mktemp("erase-cli"))
+
+
+def test_erasing_by_phone_from_the_command_line_leaves_the_number_nowhere_on_disk(built: Path, tmp_path: Path) -> None:
+    settings = generated_home.copy(built, tmp_path / "h")
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:  # a CRM contact with a phone and an email, and calls from that phone
+        email, phone = con.execute(
+            "select lower(k.email), k.phone from raw.crm_contacts k where k.tenant_id = ? and k.email is not null "
+            "and k.phone like '+44%' and exists (select 1 from raw.contact_records c where c.tenant_id = k.tenant_id "
+            "and c.customer_address = k.phone) order by k.id limit 1", [NO_HOLDS]).fetchone()
+    finally:
+        con.close()
+    typed = f"{phone[:3]} {phone[3:7]} {phone[7:]}"  # +44 7700 900123: a human format
+    assert grep_home(tmp_path / "h", [email, phone])
+
+    lethe = Path(sys.executable).with_name("lethe")
+    done = subprocess.run([str(lethe), "dsar", "erase", "--tenant", NO_HOLDS, "--phone", typed],
+                          env={**os.environ, **env_for(settings)}, capture_output=True, text=True, timeout=600)
+
+    assert done.returncode == 0, done.stderr
+    assert "derived tables: rebuilt" in done.stdout  # dbt ran inside the command
+    assert (settings.home / "dbt" / "logs" / "dbt.log").exists()
+    assert grep_home(tmp_path / "h", [email, phone, typed, typed.replace(" ", "")]) == []
