@@ -62,7 +62,7 @@ SCENARIO = {
     ],
     "dsr_requests": [
         {"tenant_id": T, "request_id": "R-ERIN", "received_at": datetime(2026, 5, 25), "type": "erasure",
-         "subject_email": "erin@example.com"},
+         "subject_email": "erin@example.com", "verified_at": datetime(2026, 5, 26)},
         {"tenant_id": T, "request_id": "R-OLD", "received_at": datetime(2026, 4, 1), "type": "access",
          "crm_contact_id": "RITA"},
     ],
