@@ -139,22 +139,23 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
         con.register("_landing", frame)
         try:
             if source.fmt == "jsonl":
-                records = (
-                    "select file, i, line as rec from (select file, unnest(string_split(text, chr(10))) as line, "
-                    "unnest(range(len(string_split(text, chr(10)))::bigint)) as i from _landing) where trim(line) <> ''"
+                records = (  # each file's text split once
+                    "select file, unnest(lines) as rec, unnest(range(len(lines))) as i from (select file, "
+                    "string_split(text, chr(10)) as lines from _landing)"
                 )
                 joiner, head, tail = "chr(10)", "''", "chr(10)"
             else:
-                records = (  # each file's text parsed once
-                    "select file, i, rec::varchar as rec from (select file, unnest(elements) as rec, "
-                    "unnest(range(len(elements))) as i from (select file, text::json::json[] as elements "
-                    "from _landing))"
+                # each file's text parsed once, its elements as they are (json_extract of '$[*]' is ~3x faster
+                # than a cast to JSON[]); a text that is not an array still goes through the cast, which refuses it
+                records = (
+                    "select file, unnest(elements)::varchar as rec, unnest(range(len(elements))) as i from ("
+                    "select file, case when starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[') "
+                    "then json_extract(text, '$[*]') else text::json::json[] end as elements from _landing)"
                 )
                 joiner, head, tail = "','", "'['", "']'"
             # a line ingest quarantined as malformed JSON is still in its file: it has no key (and stays as it is
-            # unless the plan drops it by position); json_extract_string would raise on it and stop the purge
-            by_key = (f"case when json_valid(r.rec) then json_extract_string(r.rec, '$.{source.key}') end = o.key"
-                      if source.key else "false")
+            # unless the plan drops it by position); try() makes it a NULL key instead of an error
+            by_key = (f"try(json_extract_string(r.rec, '$.{source.key}')) = o.key" if source.key else "false")
             rows = con.execute(
                 f"""
                 with recs as ({records}),
@@ -165,19 +166,20 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                                else x end)), (a, b) -> json_merge_patch(a, b)::varchar) end as new_rec
                     from recs r left join _ops o on {by_key}
                     left join _qpos q on q.file = r.file and q.pos = r.i + 1
+                    where trim(r.rec) <> ''
                 ),
                 changed as (
                     select *, drop or case when new_rec <> rec  -- only a keyed (valid) record is ever patched
                         then new_rec::json::varchar <> rec::json::varchar else false end as touched
                     from hit
-                ),
-                touched as (select file from changed where touched group by file)
-                select h.file,
-                       {head} || string_agg(case when h.touched then h.new_rec else h.rec end, {joiner} order by h.i)
-                           filter (where not h.drop) || {tail},
-                       count(*) filter (where h.touched)
-                from changed h semi join touched t on h.file = t.file
-                group by h.file
+                )
+                select file,
+                       {head} || string_agg(case when touched then new_rec else rec end, {joiner} order by i)
+                           filter (where not drop) || {tail},
+                       count(*) filter (where touched)
+                from changed
+                group by file
+                having count(*) filter (where touched) > 0
                 """  # noqa: S608
             ).fetchall()
         finally:

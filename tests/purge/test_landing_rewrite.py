@@ -1,0 +1,65 @@
+"""The landing rewrite drops exactly the planned records of a file and keeps every other one as it was: elements
+without the key, values that are not objects and malformed lines keep their place, and the element dropped is
+the one whose key matched, never a neighbour (a key list that skipped keyless elements would shift them)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lethe.purge.files import LANDING, _rewrite_json
+
+
+def _con(drop: list[str], patch: list[str] = (), positions: list[tuple[str, int]] = ()) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("create temp table _ops (key varchar, drop boolean, patches varchar[])")
+    for key in drop:
+        con.execute("insert into _ops values (?, true, null)", [key])
+    for key in patch:
+        con.execute("insert into _ops values (?, false, ['patch'])", [key])
+    con.execute("create temp table _qpos (file varchar, pos bigint)")
+    for file, pos in positions:
+        con.execute("insert into _qpos values (?, ?)", [file, pos])
+    return con
+
+
+def test_a_webhook_array_loses_only_the_planned_element(tmp_path: Path) -> None:
+    events = [{"sg_event_id": "a", "email": "a@x.io"}, {"event": "no key"}, 7, "text", None,
+              {"sg_event_id": "b", "email": "b@x.io"}, {"sg_event_id": "c", "email": "c@x.io"}]
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(events, indent=1))
+    gz = tmp_path / "g.json.gz"
+    gz.write_bytes(gzip.compress(json.dumps(events).encode()))
+    untouched = tmp_path / "u.json"
+    untouched.write_text(json.dumps([{"sg_event_id": "z"}]))
+
+    out = _rewrite_json(_con(drop=["b"], patch=["c"]), [path, gz, untouched], LANDING["email_events"])
+
+    assert set(out) == {path, gz}  # a file with no planned record is not rewritten
+    for file in (path, gz):
+        data, touched = out[file]
+        assert touched == 2
+        assert json.loads(data) == [events[0], events[1], 7, "text", None, {"sg_event_id": "c"}]  # anonymised: the address is gone
+
+
+def test_a_contact_record_file_keeps_its_malformed_and_blank_lines_in_place(tmp_path: Path) -> None:
+    lines = ['{"ContactId": "k1"}', "", "{not json", '{"ContactId": "k2"}', '{"Other": 1}', '{"ContactId": "k3"}']
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    out = _rewrite_json(_con(drop=["k2"], positions=[(str(path), 6)]), [path], LANDING["contact_records"])
+
+    data, touched = out[path]
+    assert touched == 2  # k2 by its key, the sixth line (k3) by its position
+    assert data.decode().splitlines() == ['{"ContactId": "k1"}', "{not json", '{"Other": 1}']
+
+
+def test_a_file_that_is_not_an_array_is_refused_not_emptied(tmp_path: Path) -> None:
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps({"sg_event_id": "b"}))
+    with pytest.raises(duckdb.Error):
+        _rewrite_json(_con(drop=["b"]), [path], LANDING["email_events"])
