@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ from lethe.policy import RESERVED_TENANTS, load_policy
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Test hook, as in lethe.purge.engine: called with "before:compact" so a test can stop the run there.
+HOOK: Callable[[str], None] | None = None
 
 # besides the centre's own raw tables (contracts under _centre/): the breach register's mart, which the next
 # build recomputes from raw.breaches anyway
@@ -111,6 +115,16 @@ def _open_holds(con: duckdb.DuckDBPyConnection, tenant: str, settings: Settings)
         "and (end_date is null or end_date::date >= ?)", [tenant, as_of, as_of]).fetchone()[0])
 
 
+def _unfinished(settings: Settings, tenant: str) -> bool:
+    """True when an offboarding of the tenant started and did not finish (killed after deleting its rows and
+    folders, before the compaction): a re-run must finish it, though nothing is left to count."""
+    last = None
+    for entry in audit.read_entries(settings.audit_log):
+        if entry.get("tenant") == tenant and entry.get("event") in ("tenant.offboard.started", "tenant.offboarded"):
+            last = entry["event"]
+    return last == "tenant.offboard.started"
+
+
 def _refuse_unless_offboardable(settings: Settings, tenant: str) -> None:
     policy = load_policy(settings.tenants_file)
     if tenant in RESERVED_TENANTS or not tenant or "/" in tenant or tenant.startswith("."):
@@ -158,7 +172,8 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
         finally:
             con.close()
     landing_files, export_files = _files(landing), _files(exports)
-    if not rows and not landing_files and not export_files and not landing.is_dir() and not exports.is_dir():
+    held_anything = rows or landing.is_dir() or exports.is_dir()
+    if not held_anything and not _unfinished(settings, tenant):
         raise ConfigError(f"--tenant {tenant!r}: nothing is held for it (no rows, no landing or export folder)")
     if dry_run:
         return OffboardResult(tenant, True, tuple(rows), landing_files, export_files)
@@ -168,6 +183,8 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
         if folder.is_dir():
             shutil.rmtree(folder)
     compacted = None
+    if HOOK is not None:
+        HOOK("before:compact")
     if settings.warehouse.exists():
         compacted = compaction.compact(settings.warehouse)
         if settings.snapshot.exists():

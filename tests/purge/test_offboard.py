@@ -125,3 +125,35 @@ def test_offboarding_is_refused_while_the_tenant_is_a_client_or_under_a_legal_ho
         offboard(settings, "no-such-client")
     assert _rows_by_tenant(settings.warehouse) == before
     assert (settings.landing / GONE).is_dir() and (settings.landing / "acme-energy").is_dir()
+
+
+def test_an_offboarding_stopped_before_the_compaction_finishes_when_run_again(built: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after the rows and folders went but before the warehouse file was compacted, the deleted rows'
+    bytes are still in the file: the next run finds nothing to count, and must compact all the same."""
+    from lethe import audit
+    from lethe import offboard as module
+
+    settings = _copy(built, tmp_path / "h", drop_from_policy=True)
+    emails = _addresses(settings)
+
+    class Killed(Exception):
+        pass
+
+    def kill(point: str) -> None:
+        raise Killed(point)
+
+    monkeypatch.setattr(module, "HOOK", kill)
+    with pytest.raises(Killed):
+        module.offboard(settings, GONE)
+    assert not (settings.landing / GONE).exists()
+
+    monkeypatch.setattr(module, "HOOK", None)
+    result = module.offboard(settings, GONE)
+
+    assert result.rows == () and result.compacted is not None
+    assert grep_home(tmp_path / "h", emails) == []
+    events = [e["event"] for e in audit.read_entries(settings.audit_log)]
+    assert events[-3:] == ["tenant.offboard.started", "tenant.offboard.started", "tenant.offboarded"]
+    with pytest.raises(Exception, match="nothing is held for it"):
+        module.offboard(settings, GONE)  # done: a third run has nothing to do
