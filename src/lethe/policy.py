@@ -71,6 +71,26 @@ def _days(path: Path, key: str, value: Any) -> int:
     return value
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, mark: yaml.Mark) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.problem_mark = key, mark
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping: YAML keeps the last silently, so a tenant listed
+    twice would lose its first block, and a category given twice its first retention, without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_policy(path: Path) -> Policy:
     """Read and validate the tenant policy file; raise PolicyError naming the offending key."""
     try:
@@ -78,7 +98,9 @@ def load_policy(path: Path) -> Policy:
     except FileNotFoundError:
         raise PolicyError(f"{path}: tenant policy file not found (set LETHE_TENANTS)") from None
     try:
-        doc = yaml.safe_load(raw_bytes)
+        doc = yaml.load(raw_bytes, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise PolicyError(f"{path}: line {exc.problem_mark.line + 1}: {exc.key!r} is given twice") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

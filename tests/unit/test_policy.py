@@ -41,6 +41,11 @@ def test_category_left_out_takes_the_contract_default(tmp_path):
         ("  a:\n    controller: A\n    dsr_sla_days: soon\n", "tenants.a.dsr_sla_days"),
         ("  a:\n    controller: A\n    colour: blue\n", "tenants.a.colour"),
         ("  _centre:\n    controller: A\n", "tenants._centre"),
+        # YAML keeps the last of a key given twice: a category's second retention (10 years instead of 90 days),
+        # a tenant's second block (its first, with its controller and retention, gone) would pass unnoticed
+        ("  a:\n    controller: A\n    retention:\n      interaction.recording: 90\n"
+         "      interaction.recording: 3650\n", "line 6: 'interaction.recording' is given twice"),
+        ("  a:\n    controller: A\n  b:\n    controller: B\n  a:\n    controller: C\n", "line 6: 'a' is given twice"),
     ],
 )
 def test_invalid_policy_is_refused_naming_the_key(tmp_path, body, named):
