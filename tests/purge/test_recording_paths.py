@@ -34,6 +34,10 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
     chat = _ctr("ctr-erin-2", ERIN, days_ago(15), "connect-bucket/connect/acme/CallRecordings/ctr-erin-2.wav", "CHAT")
     chat["LastUpdateTimestamp"] = iso(days_ago(1))
     late.append(chat)
+    # a call naming the tenant's recordings folder itself: a folder is never deleted, and never stops the purge
+    late.append(_ctr("ctr-erin-7", ERIN, days_ago(14), "recordings/2026"))
+    scenario.tenants_file.write_text(scenario.tenants_file.read_text().replace("purge_max_share: 0.25",
+                                                                               "purge_max_share: 0.5"))
     path = scenario.landing / TENANT / "contact_records" / "2026" / "05" / "late.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in late) + "\n")
     ingest(scenario)
@@ -43,8 +47,9 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
     result = run_purge(scenario, dry_run=False)  # the scenario's plan erases Erin
 
     assert all(p.read_bytes() == WAV for p in victims.values())
+    assert (scenario.landing / TENANT / "recordings" / "2026").is_dir()
     assert not own.exists()  # her recording inside the tenant's folder still goes
     kept = query_rows(scenario, "select sum(rows) from lethe_meta.purge_counts where run_id = ? and "
                       "target = 'file:recordings' and action = 'not_deleted'", [result.run_id])
-    assert kept == [(3,)]
-    assert any("3 recording or transcript files were not deleted" in n for n in result.notes)
+    assert kept == [(4,)]
+    assert any("4 recording or transcript files were not deleted" in n for n in result.notes)

@@ -468,8 +468,9 @@ def run_engine(
     notes = () if plan.mart_found or not from_mart else ("marts.retention_due not built yet: run `lethe build`",)
     outside = sum(c[-1] for c in counts if c[3] == "not_deleted")
     if outside:
-        notes += (f"{outside} recording or transcript files were not deleted: their path is outside their tenant's "
-                  "folder in the landing zone (named in the log); remove them by hand if they are this tenant's",)
+        notes += (f"{outside} recording or transcript files were not deleted: their path is a folder, or outside "
+                  "their tenant's folder in the landing zone (named in the log); remove them by hand if they are "
+                  "this tenant's",)
     if due_later:
         notes += (f"{due_later} records fell due after the last build's due list (the rebuild at this run's "
                   "as-of found them): the next purge takes them",)

@@ -416,6 +416,12 @@ def inside_folder(path: Path, folder: Path) -> bool:
     return path.parent.resolve().is_relative_to(folder.resolve())
 
 
+def planned_file(path: Path, folder: Path) -> bool:
+    """True when the purge may delete `path` for a plan: a file (or a link) inside `folder`, not a folder (a
+    Recording.Location naming the recordings folder itself would otherwise stop every purge on unlink)."""
+    return (path.is_symlink() or not path.is_dir()) and inside_folder(path, folder)
+
+
 def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
                          landing: Path) -> list[tuple[str, str, str, str, int]]:
     """Delete the recordings and transcript files of the plan; (tenant, category, target, action, files) counts.
@@ -423,8 +429,9 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
     A path comes from the data: a transcript's is the file ingest loaded, but a recording's may be a contact
     record's Recording.Location, relative to the tenant folder or absolute. Only a file inside that tenant's own
     folder for the dataset (<landing>/<tenant>/recordings, .../transcripts) is ever deleted; any other path (an
-    absolute path elsewhere on the machine, '..' out of the folder, another tenant's file) is left alone, logged,
-    and counted as not_deleted, so a record can never make the purge delete a file that is not its own."""
+    absolute path elsewhere on the machine, '..' out of the folder, another tenant's file, a folder) is left
+    alone, logged, and counted as not_deleted, so a record can never make the purge delete a file that is not its
+    own, nor stop it."""
     rows = con.execute(
         "select tenant_id, dataset, path, data_category from lethe_meta.purge_files where run_id = ?", [run_id]
     ).fetchall()
@@ -433,12 +440,13 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
         path = Path(rel) if rel.startswith("/") else landing / rel
         if not (path.is_symlink() or path.exists()):
             continue  # gone already, or a location that is no local file (an S3 key as Connect writes it)
-        if inside_folder(path, landing / tenant / dataset):
+        if not planned_file(path, landing / tenant / dataset):
+            log.warning("%s: not deleted: it is a folder, or outside %s's %s folder in the landing zone", rel, tenant,
+                        dataset)
+            action = "not_deleted"
+        else:
             path.unlink()
             action = "delete_file"
-        else:
-            log.warning("%s: not deleted: it is outside %s's %s folder in the landing zone", rel, tenant, dataset)
-            action = "not_deleted"
         key = (tenant, category, f"file:{dataset}", action)
         counts[key] = counts.get(key, 0) + 1
     return [(t, c, target, action, n) for (t, c, target, action), n in sorted(counts.items())]

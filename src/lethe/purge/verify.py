@@ -11,7 +11,7 @@ from lethe import catalog
 from lethe.errors import LetheError
 from lethe.purge import targets
 from lethe.purge.execute import steps
-from lethe.purge.files import inside_folder
+from lethe.purge.files import planned_file
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def leftovers(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> lis
         "select tenant_id, dataset, path from lethe_meta.purge_files where run_id = ?", [run_id]
     ).fetchall():
         path = Path(rel) if rel.startswith("/") else landing / rel
-        if inside_folder(path, landing / tenant / dataset) and path.exists():  # the rest is never ours to delete
+        if path.exists() and planned_file(path, landing / tenant / dataset):  # the rest is never ours to delete
             problems.append(f"file still on disk: {rel}")
     return problems
 
