@@ -299,5 +299,45 @@ def process_requests(settings: Settings) -> RequestsResult:
     run_id = _erasures(settings, have, outcomes)
     exports = _accesses(settings, have, outcomes)
     _others(settings, have, outcomes)
+    if _record_fulfilments(settings):
+        _refresh_request_status(settings)
     log.info("data-subject requests: %s", outcomes)
     return RequestsResult(outcomes, run_id, tuple(exports))
+
+
+def _record_fulfilments(settings: Settings) -> int:
+    """Write lethe_meta.dsr_fulfilments (what fct_dsr_requests reads as done) for every request Lethe fulfilled:
+    an access or portability export written, an erasure whose purge run finished (an interrupted one counts once
+    a later run finished it). Returns how many were new."""
+    from lethe.purge import journal
+
+    con = connect(settings)
+    try:
+        journal.ensure(con)
+        con.execute(
+            "create table if not exists lethe_meta.dsr_fulfilments "
+            "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
+        )
+        rows = con.execute(
+            """
+            insert into lethe_meta.dsr_fulfilments
+            select d.tenant_id, d.request_id, d.outcome, d.processed_at from lethe_meta.dsr_processed d
+            where (d.outcome = 'exported' or (d.outcome = 'erased' and exists (
+                       select 1 from lethe_meta.purge_runs r where r.run_id = d.run_id and r.status = 'done')))
+              and not exists (select 1 from lethe_meta.dsr_fulfilments f
+                              where f.tenant_id = d.tenant_id and f.request_id = d.request_id)
+            returning request_id
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return len(rows)
+
+
+def _refresh_request_status(settings: Settings) -> None:
+    """Rebuild the request tracking mart (and what reads it), so the requests just fulfilled show as done now,
+    not after the next build; nothing to do in a home dbt never built."""
+    from lethe.build import dbt_target_dir, run_build
+
+    if (dbt_target_dir(settings) / "manifest.json").exists():
+        run_build(settings, select="fct_dsr_requests+", unit_tests=False)
