@@ -7,24 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import generated_home
 import pytest
-
-from lethe.settings import Settings
+from purge_scenario import query_rows
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generated_home.build(tmp_path_factory.mktemp("fulfilment"))
-
-
-def _rows(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_exported_and_erased_requests_are_done_once_processed(built: Path, tmp_path: Path) -> None:
@@ -38,14 +28,14 @@ def test_exported_and_erased_requests_are_done_once_processed(built: Path, tmp_p
     result = process_requests(settings)
 
     assert result.outcomes.get("exported", 0) > 0 and result.outcomes.get("erased", 0) > 0
-    rows = _rows(settings, """
+    rows = query_rows(settings, """
         select d.request_type, d.status, d.completed_at is not null, p.outcome
         from marts.fct_dsr_requests d join lethe_meta.dsr_processed p using (tenant_id, request_id)
         where p.outcome in ('exported', 'erased')""")
     assert {t for t, *_ in rows} >= {"access", "erasure"}
     assert all(status == "done" and completed for _, status, completed, _ in rows), rows
     # a request that was never verified is not processed, and is not done
-    unverified = _rows(settings, "select status from marts.fct_dsr_requests where verified_at is null "
+    unverified = query_rows(settings, "select status from marts.fct_dsr_requests where verified_at is null "
                                  "and request_type in ('access', 'erasure', 'portability')")
     assert unverified and all(status != "done" for (status,) in unverified)
     publish(settings)  # as `lethe run` and the enforce DAG do after the requests and the purge

@@ -169,6 +169,14 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
     ]
 
 
+def _register_keys(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject]) -> None:
+    """Register _keys(_idx, tenant_id, subject_key): each subject's index and pseudonymous key (unregister it)."""
+    con.register("_keys", pl.DataFrame(
+        {"_idx": list(range(len(subjects))), "tenant_id": [s.tenant_id for s in subjects],
+         "subject_key": [subject_key(settings, s) for s in subjects]},
+        schema={"_idx": pl.Int64, "tenant_id": pl.String, "subject_key": pl.String}))
+
+
 def _per_subject(frame: pl.DataFrame, n: int) -> list[pl.DataFrame]:
     parts = frame.partition_by("_idx", as_dict=True, include_key=False, maintain_order=True)
     empty = frame.drop("_idx").clear()
@@ -180,10 +188,7 @@ def _profiling_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects
     part of what they have a right to see), with what the score is and their right to object."""
     if not catalog.table_exists(con, "marts", "withdrawal_risk_scores"):
         return [pl.DataFrame() for _ in subjects]
-    con.register("_keys", pl.DataFrame(
-        {"_idx": list(range(len(subjects))), "tenant_id": [s.tenant_id for s in subjects],
-         "subject_key": [subject_key(settings, s) for s in subjects]},
-        schema={"_idx": pl.Int64, "tenant_id": pl.String, "subject_key": pl.String}))
+    _register_keys(con, settings, subjects)
     try:
         frame = con.execute(
             "select k._idx, 'withdrawal_risk' as profile, r.scored_at, r.score, r.top_signals, $what as description "
@@ -253,10 +258,7 @@ def _due_rows(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list
     for all the subjects; None if the mart is not built."""
     if not catalog.table_exists(con, "marts", "fct_retention_status"):
         return None
-    con.register("_keys", pl.DataFrame(
-        {"_idx": list(range(len(subjects))), "tenant_id": [s.tenant_id for s in subjects],
-         "subject_key": [subject_key(settings, s) for s in subjects]},
-        schema={"_idx": pl.Int64, "tenant_id": pl.String, "subject_key": pl.String}))
+    _register_keys(con, settings, subjects)
     try:
         rows = con.execute(
             "select k._idx, r.data_category, r.source_table, r.record_id, r.due_at from marts.fct_retention_status r "
