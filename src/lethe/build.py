@@ -168,9 +168,9 @@ def _invoke(settings: Settings, args: list[str], target: str, target_dir: Path) 
     # run_results.json: from `lethe dsar erase --phone ...` that would be the subject's phone or email, left on
     # disk after the erasure. It sees the dbt command it runs instead.
     saved_argv = sys.argv
-    sys.argv = ["dbt", *argv]
     with _dbt_environment(settings, target):
         try:
+            sys.argv = ["dbt", *argv]
             return dbtRunner().invoke(argv)
         finally:
             sys.argv = saved_argv
