@@ -90,6 +90,13 @@ def policy_frames(policy: Policy) -> tuple[pl.DataFrame, pl.DataFrame]:
     return tenants, retention
 
 
+# what fct_dsr_requests reads as done (the dbt source lethe_meta.dsr_fulfilments); lethe.dsr.requests writes it
+FULFILMENTS_DDL = (
+    "create table if not exists lethe_meta.dsr_fulfilments "
+    "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
+)
+
+
 def write_policy(settings: Settings) -> Policy:
     """Load the tenant policy file and replace lethe_meta.tenant_policy / retention_policy with it."""
     from lethe.warehouse import connect
@@ -100,10 +107,7 @@ def write_policy(settings: Settings) -> Policy:
     try:
         con.execute("create or replace table lethe_meta.tenant_policy as select * from tenant_policy")
         con.execute("create or replace table lethe_meta.retention_policy as select * from retention_policy")
-        con.execute(
-            "create table if not exists lethe_meta.dsr_fulfilments "
-            "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
-        )
+        con.execute(FULFILMENTS_DDL)
         unlisted = _tenants_without_policy(con, set(policy.tenants))
     finally:
         con.close()

@@ -309,15 +309,13 @@ def _record_fulfilments(settings: Settings) -> int:
     """Write lethe_meta.dsr_fulfilments (what fct_dsr_requests reads as done) for every request Lethe fulfilled:
     an access or portability export written, an erasure whose purge run finished (an interrupted one counts once
     a later run finished it). Returns how many were new."""
+    from lethe.build import FULFILMENTS_DDL
     from lethe.purge import journal
 
     con = connect(settings)
     try:
         journal.ensure(con)
-        con.execute(
-            "create table if not exists lethe_meta.dsr_fulfilments "
-            "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
-        )
+        con.execute(FULFILMENTS_DDL)
         rows = con.execute(
             """
             insert into lethe_meta.dsr_fulfilments
