@@ -31,7 +31,7 @@ import duckdb
 from lethe import audit
 from lethe.contracts import centre_datasets
 from lethe.errors import ConfigError, GuardError
-from lethe.policy import RESERVED_TENANTS, load_policy
+from lethe.policy import RESERVED_TENANTS, is_folder_name, load_policy
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def _unfinished(settings: Settings, tenant: str) -> bool:
 
 def _refuse_unless_offboardable(settings: Settings, tenant: str) -> None:
     policy = load_policy(settings.tenants_file)
-    if tenant in RESERVED_TENANTS or not tenant or "/" in tenant or tenant.startswith("."):
+    if tenant in RESERVED_TENANTS or not is_folder_name(tenant):
         raise ConfigError(f"--tenant {tenant!r}: not a tenant folder name")
     if tenant in policy.tenants:
         raise GuardError(

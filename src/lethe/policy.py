@@ -71,6 +71,11 @@ def _days(path: Path, key: str, value: Any) -> int:
     return value
 
 
+def is_folder_name(tenant_id: object) -> bool:
+    """True when a tenant id can name a folder of the landing zone (no path separator, not hidden or '..')."""
+    return isinstance(tenant_id, str) and bool(tenant_id) and "/" not in tenant_id and not tenant_id.startswith(".")
+
+
 class _DuplicateKey(yaml.YAMLError):
     def __init__(self, key: object, mark: yaml.Mark) -> None:
         super().__init__(f"duplicate key {key!r}")
@@ -110,7 +115,7 @@ def load_policy(path: Path) -> Policy:
     tenants: dict[str, TenantPolicy] = {}
     for tenant_id, body in doc["tenants"].items():
         where = f"tenants.{tenant_id}"
-        if not isinstance(tenant_id, str) or not tenant_id or "/" in tenant_id or tenant_id.startswith("."):
+        if not is_folder_name(tenant_id):
             raise PolicyError(f"{path}: {where}: tenant id must be a folder name")
         if tenant_id in RESERVED_TENANTS:
             raise PolicyError(f"{path}: {where}: '{tenant_id}' is reserved for the contact centre's own data")
