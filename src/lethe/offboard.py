@@ -159,9 +159,7 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
                     f"offboarding refused: {tenant} has {held} open legal hold(s) at {settings.as_of:%Y-%m-%d}; the "
                     "held data must be kept (or handed to the controller) until the holds end")
             rows = _count(con, tenant)
-            if dry_run or not rows:
-                pass
-            else:
+            if rows and not dry_run:
                 audit.append(settings.audit_log, "tenant.offboard.started", tenant=tenant,
                              rows=sum(n for _, n in rows))
                 con.execute("begin")
@@ -191,8 +189,8 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
             from lethe.publish import publish
 
             publish(settings)
-    audit.append(settings.audit_log, "tenant.offboarded", tenant=tenant, rows=sum(n for _, n in rows),
-                 tables={t: n for t, n in rows}, landing_files=landing_files, export_files=export_files)
-    log.info("offboarded %s: %d rows, %d landing files, %d export files", tenant, sum(n for _, n in rows),
-             landing_files, export_files)
+    total = sum(n for _, n in rows)
+    audit.append(settings.audit_log, "tenant.offboarded", tenant=tenant, rows=total,
+                 tables=dict(rows), landing_files=landing_files, export_files=export_files)
+    log.info("offboarded %s: %d rows, %d landing files, %d export files", tenant, total, landing_files, export_files)
     return OffboardResult(tenant, False, tuple(rows), landing_files, export_files, compacted)
