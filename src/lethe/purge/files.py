@@ -145,8 +145,9 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 )
                 joiner, head, tail = "chr(10)", "''", "chr(10)"
             else:
-                # each file's text parsed once, its elements as they are (json_extract of '$[*]' is ~3x faster
-                # than a cast to JSON[]); a text that is not an array still goes through the cast, which refuses it
+                # each file's text parsed once, its elements as they are (json_extract of '$[*]' parses faster
+                # than a cast to JSON[], and keeps a null element, which the cast made an SQL NULL that string_agg
+                # dropped); a text that is not an array still goes through the cast, which refuses it
                 records = (
                     "select file, unnest(elements)::varchar as rec, unnest(range(len(elements))) as i from ("
                     "select file, case when starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[') "
@@ -416,6 +417,11 @@ def inside_folder(path: Path, folder: Path) -> bool:
     return path.parent.resolve().is_relative_to(folder.resolve())
 
 
+def planned_path(landing: Path, rel: str) -> Path:
+    """The file a lethe_meta.purge_files path names: absolute as it is, else relative to the landing root."""
+    return Path(rel) if rel.startswith("/") else landing / rel
+
+
 def planned_file(path: Path, folder: Path) -> bool:
     """True when the purge may delete `path` for a plan: a file (or a link) inside `folder`, not a folder (a
     Recording.Location naming the recordings folder itself would otherwise stop every purge on unlink)."""
@@ -437,7 +443,7 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
     ).fetchall()
     counts: dict[tuple[str, str, str, str], int] = {}
     for tenant, dataset, rel, category in rows:
-        path = Path(rel) if rel.startswith("/") else landing / rel
+        path = planned_path(landing, rel)
         if not (path.is_symlink() or path.exists()):
             continue  # gone already, or a location that is no local file (an S3 key as Connect writes it)
         if not planned_file(path, landing / tenant / dataset):

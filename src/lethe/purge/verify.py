@@ -11,7 +11,7 @@ from lethe import catalog
 from lethe.errors import LetheError
 from lethe.purge import targets
 from lethe.purge.execute import steps
-from lethe.purge.files import planned_file
+from lethe.purge.files import planned_file, planned_path
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def leftovers(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> lis
     for tenant, dataset, rel in con.execute(
         "select tenant_id, dataset, path from lethe_meta.purge_files where run_id = ?", [run_id]
     ).fetchall():
-        path = Path(rel) if rel.startswith("/") else landing / rel
+        path = planned_path(landing, rel)
         if path.exists() and planned_file(path, landing / tenant / dataset):  # the rest is never ours to delete
             problems.append(f"file still on disk: {rel}")
     return problems
