@@ -705,7 +705,8 @@ def dsr_summary(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.Data
 
 
 def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """Requests not done, most urgent first, with due dates and SLA status.
+    """Requests not done, most urgent first, with due dates, SLA status and what Lethe did with each (or why it
+    could not act: no match, several matches, a legal hold, not verified yet).
 
     The DPO also gets the subject key and whether the subject's processing is restricted or objected to.
     """
@@ -713,6 +714,10 @@ def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFr
     if not _has("marts.fct_dsr_requests"):
         return None
     cols = "r.tenant_id, r.request_id, r.request_type, r.received_at, r.due_at, r.days_left, r.status"
+    if "processing_outcome" in _catalogue().get(("marts", "fct_dsr_requests"), ()):  # a snapshot from before it lacks it
+        # what Lethe did, or why it could not act: no_match and ambiguous need the DPO to ask the requester
+        cols += (", coalesce(r.processing_outcome, case when r.verified_at is null then 'not verified' end) "
+                 "as lethe_outcome")
     join = ""
     if allowed(viewer, "detail"):
         cols += ", r.subject_key, r.is_subject_found"

@@ -96,6 +96,20 @@ FULFILMENTS_DDL = (
     "(tenant_id varchar, request_id varchar, action varchar, fulfilled_at timestamp)"
 )
 
+# every request lethe.dsr.process_requests acted on and its outcome (fct_dsr_requests shows it, so a request
+# Lethe could not act on says why); lethe.dsr.requests writes it
+PROCESSED_DDL = """
+create table if not exists lethe_meta.dsr_processed (
+    tenant_id varchar not null,
+    request_id varchar not null,      -- raw.dsr_requests.request_id, or 'individual:<Id>:<flag>'
+    type varchar not null,
+    outcome varchar not null,         -- erased | held | no_match | ambiguous | exported | applied | recorded
+    run_id varchar,
+    processed_at timestamp not null,
+    primary key (tenant_id, request_id)
+)
+"""
+
 
 def write_policy(settings: Settings) -> Policy:
     """Load the tenant policy file and replace lethe_meta.tenant_policy / retention_policy with it."""
@@ -108,6 +122,7 @@ def write_policy(settings: Settings) -> Policy:
         con.execute("create or replace table lethe_meta.tenant_policy as select * from tenant_policy")
         con.execute("create or replace table lethe_meta.retention_policy as select * from retention_policy")
         con.execute(FULFILMENTS_DDL)
+        con.execute(PROCESSED_DDL)
         unlisted = _tenants_without_policy(con, set(policy.tenants))
     finally:
         con.close()

@@ -1,7 +1,9 @@
 """A request Lethe fulfilled shows as done in the request tracking mart (and `lethe status`, and the dashboard)
 as soon as it is fulfilled: an access or portability request once its export is written, an erasure once its
-purge run finished. Before, nothing recorded a fulfilment, so every exported request stayed open and went
-overdue, and an erased subject's request (whose identities the erasure removed) never counted as erased."""
+purge run finished, a restriction or objection once a build applied it. Before, nothing recorded a fulfilment,
+so every exported request stayed open and went overdue, and an erased subject's request (whose identities the
+erasure removed) never counted as erased; restrictions and objections Lethe applied went overdue too, unless
+the CRM's own flag was set. A request Lethe could not act on says why."""
 
 from __future__ import annotations
 
@@ -40,3 +42,49 @@ def test_exported_and_erased_requests_are_done_once_processed(built: Path, tmp_p
     assert unverified and all(status != "done" for (status,) in unverified)
     publish(settings)  # as `lethe run` and the enforce DAG do after the requests and the purge
     assert compute_status(settings)["dsr_overdue"] < overdue_before
+
+
+
+def test_a_restriction_and_an_objection_are_done_once_a_build_applied_them(built: Path, tmp_path: Path) -> None:
+    """`lethe dsar restrict` and `lethe dsar object` (which set no CRM flag): done once the next build shows the
+    subject restricted or objecting, not before; a verified request naming nobody Lethe holds data on stays open
+    for the DPO, saying why."""
+    from lethe.build import run_build
+    from lethe.dsr import SubjectRef, process_requests, record_request
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    process_requests(settings)  # the home's own requests (its erasures rebuild the marts)
+    (tenant, restrict_id), (_, object_id) = query_rows(settings, f"""
+        select i.tenant_id, i.identity_value from intermediate.int_subject_identities_resolved i
+        join marts.dim_subjects d using (tenant_id, subject_key)
+        where i.identity_kind = 'contact' and i.tenant_id = '{generated_home.NO_HOLDS}'
+            and not d.is_restricted and not d.is_objecting and not d.is_erasure_requested
+        order by i.identity_value limit 2""")
+    restriction = record_request(settings, tenant, SubjectRef(contact_id=restrict_id), "restrict")
+    objection = record_request(settings, tenant, SubjectRef(contact_id=object_id), "object")
+    con = connect(settings)  # a request from the requester's own words, naming nobody Lethe holds data on
+    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, subject_email, verified_at, "
+                "_source_file, _source_row, _batch_id, _loaded_at) values (?, 'DSR-NOBODY', ?, 'objection', "
+                "'nobody@example.invalid', ?, 'test', 0, 'test', now())",
+                [tenant, settings.as_of.replace(tzinfo=None), settings.as_of.replace(tzinfo=None)])
+    con.close()
+
+    ids = (restriction.request_id, objection.request_id, "DSR-NOBODY")
+
+    def statuses() -> dict[str, tuple]:
+        return {r: (s, o) for r, s, o in query_rows(settings, "select request_id, status, processing_outcome "
+                                                              f"from marts.fct_dsr_requests where request_id in {ids}")}
+
+    process_requests(settings)  # before a build applied them: matched and recorded, not done
+    assert dict(query_rows(settings, f"select request_id, outcome from lethe_meta.dsr_processed where request_id in {ids}")) == {
+        restriction.request_id: "applied", objection.request_id: "applied", "DSR-NOBODY": "no_match"}
+    assert query_rows(settings, f"select count(*) from lethe_meta.dsr_fulfilments where request_id in {ids}") == [(0,)]
+
+    run_build(settings)
+    result = process_requests(settings)
+
+    assert statuses() == {restriction.request_id: ("done", "applied"), objection.request_id: ("done", "applied"),
+                          "DSR-NOBODY": ("open", "no_match")}, result.outcomes
+    assert query_rows(settings, "select count(*) from lethe_meta.dsr_fulfilments where request_id = 'DSR-NOBODY'") == [(0,)]
+    assert not process_requests(settings).outcomes  # nothing is processed twice

@@ -3,7 +3,8 @@
 Erasure (type erasure, or ShouldForget) goes through the purge engine in ONE run for every pending
 subject; access and portability (or SendIndividualData) write a JSON export into
 $LETHE_HOME/exports/<tenant>/<subject_key>.<request>.json; restriction, objection and rectification
-are recorded here and acted on by dbt, which reads the same raw rows and Individual flags.
+are matched and recorded here and acted on by dbt, which reads the same raw rows and Individual flags.
+Only verified requests are processed; each once (lethe_meta.dsr_processed).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import duckdb
 import polars as pl
 
 from lethe import catalog
+from lethe.build import PROCESSED_DDL
 from lethe.dsr.export import build_documents, render, subject_key
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
@@ -30,17 +32,7 @@ log = logging.getLogger(__name__)
 
 ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse at once
 
-DDL = """
-create table if not exists lethe_meta.dsr_processed (
-    tenant_id varchar not null,
-    request_id varchar not null,      -- raw.dsr_requests.request_id, or 'individual:<Id>:<flag>'
-    type varchar not null,
-    outcome varchar not null,         -- erased | held | no_match | ambiguous | exported | recorded
-    run_id varchar,
-    processed_at timestamp not null,
-    primary key (tenant_id, request_id)
-)
-"""
+DDL = PROCESSED_DDL
 
 
 @dataclass(frozen=True)
@@ -261,28 +253,38 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
 
 
 def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> None:
-    """Restriction, objection and rectification: recorded; dbt excludes or tracks them from the raw rows."""
+    """Restriction, objection and rectification, once verified: matched to their subject as erasure and access
+    are, then recorded. dbt acts on them from the raw rows: a restriction or objection is `applied` (done once a
+    build shows the subject restricted or objecting), a rectification `recorded` (done when the corrected CRM
+    record arrives); one naming nobody or several people is recorded as such, and stays open for the DPO."""
     if "dsr_requests" not in have:
         return
+    resolved = _resolved_sql(have, _pending_sql(have, ("restriction", "objection", "rectification"), None))
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
     con = connect(settings)
     try:
         con.execute(DDL)
+        # homes processed before 'applied' existed recorded every restriction and objection, matched or not, as
+        # 'recorded': those are matched again now (nothing else is ever written with that outcome for them)
+        con.execute("delete from lethe_meta.dsr_processed "
+                    "where type in ('restriction', 'objection') and outcome = 'recorded'")
         rows = con.execute(
-            """
+            f"""
             insert or ignore into lethe_meta.dsr_processed
-            select tenant_id, request_id, type, 'recorded', null, ? from raw.dsr_requests r
-            where type in ('restriction', 'objection', 'rectification')
-              and not exists (select 1 from lethe_meta.dsr_processed d
-                              where d.tenant_id = r.tenant_id and d.request_id = r.request_id)
-            returning type
+            select distinct tenant_id, request_id, type,
+                   case when outcome <> 'ok' then outcome when type = 'rectification' then 'recorded'
+                        else 'applied' end,
+                   null, $at
+            from ({resolved})
+            returning type, outcome
             """,
-            [at],
+            {"at": at, "d": at.date()},
         ).fetchall()
     finally:
         con.close()
-    for (kind,) in rows:
-        outcomes[f"{kind} recorded"] = outcomes.get(f"{kind} recorded", 0) + 1
+    for kind, outcome in rows:
+        key = f"{kind} {outcome}"
+        outcomes[key] = outcomes.get(key, 0) + 1
 
 
 def process_requests(settings: Settings) -> RequestsResult:
@@ -308,24 +310,42 @@ def process_requests(settings: Settings) -> RequestsResult:
 def _record_fulfilments(settings: Settings) -> int:
     """Write lethe_meta.dsr_fulfilments (what fct_dsr_requests reads as done) for every request Lethe fulfilled:
     an access or portability export written, an erasure whose purge run finished (an interrupted one counts once
-    a later run finished it). Returns how many were new."""
+    a later run finished it), a restriction or objection once the built marts show its subject restricted or
+    objecting (dated at this as-of: the build before it applied it). Returns how many were new."""
     from lethe.build import FULFILMENTS_DDL
     from lethe.purge import journal
 
+    at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
     con = connect(settings)
     try:
         journal.ensure(con)
         con.execute(FULFILMENTS_DDL)
+        applied = (
+            """
+            union all
+            select d.tenant_id, d.request_id, d.outcome, $at from lethe_meta.dsr_processed d
+            join marts.fct_dsr_requests r using (tenant_id, request_id)
+            join marts.dim_subjects s on s.tenant_id = r.tenant_id and s.subject_key = r.subject_key
+            where d.outcome = 'applied'
+              and case d.type when 'restriction' then s.is_restricted when 'objection' then s.is_objecting end
+            """
+            if catalog.table_exists(con, "marts", "fct_dsr_requests") and catalog.table_exists(con, "marts", "dim_subjects")
+            else ""
+        )
         rows = con.execute(
-            """
+            f"""
             insert into lethe_meta.dsr_fulfilments
-            select d.tenant_id, d.request_id, d.outcome, d.processed_at from lethe_meta.dsr_processed d
-            where (d.outcome = 'exported' or (d.outcome = 'erased' and exists (
-                       select 1 from lethe_meta.purge_runs r where r.run_id = d.run_id and r.status = 'done')))
-              and not exists (select 1 from lethe_meta.dsr_fulfilments f
-                              where f.tenant_id = d.tenant_id and f.request_id = d.request_id)
+            select * from (
+                select d.tenant_id, d.request_id, d.outcome, d.processed_at from lethe_meta.dsr_processed d
+                where d.outcome = 'exported' or (d.outcome = 'erased' and exists (
+                          select 1 from lethe_meta.purge_runs r where r.run_id = d.run_id and r.status = 'done'))
+                {applied}
+            ) n
+            where not exists (select 1 from lethe_meta.dsr_fulfilments f
+                              where f.tenant_id = n.tenant_id and f.request_id = n.request_id)
             returning request_id
-            """
+            """,
+            {"at": at} if applied else {},
         ).fetchall()
     finally:
         con.close()

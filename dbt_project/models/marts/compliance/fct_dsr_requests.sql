@@ -13,6 +13,10 @@ fulfilments as (
     select * from {{ source('lethe_meta', 'dsr_fulfilments') }}
 ),
 
+processed as (
+    select * from {{ source('lethe_meta', 'dsr_processed') }}
+),
+
 identities as (
     select * from {{ ref('int_subject_identities_resolved') }}
 ),
@@ -93,8 +97,12 @@ evidenced as (
                 then subject_individual_flags.objection_recorded_at
         end as completed_at,
         requests.type = 'erasure' and requests.subject_key is not null
-            and coalesce(subject_records.record_count, 0) = 0 as is_erased
+            and coalesce(subject_records.record_count, 0) = 0 as is_erased,
+        processed.outcome as processing_outcome
     from requests
+    left join processed
+        on processed.tenant_id = requests.tenant_id
+        and processed.request_id = requests.request_id
     left join fulfilments
         on fulfilments.tenant_id = requests.tenant_id
         and fulfilments.request_id = requests.request_id
@@ -129,7 +137,8 @@ final as (
             when due_at < {{ as_of() }} then 'overdue'
             else 'open'
         end as status,
-        {{ dbt.cast(dbt.datediff(as_of(), 'due_at', 'day'), api.Column.translate_type('bigint')) }} as days_left
+        {{ dbt.cast(dbt.datediff(as_of(), 'due_at', 'day'), api.Column.translate_type('bigint')) }} as days_left,
+        processing_outcome
     from evidenced
 )
 
