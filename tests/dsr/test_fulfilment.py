@@ -7,6 +7,7 @@ the CRM's own flag was set. A request Lethe could not act on says why."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import generated_home
@@ -68,6 +69,12 @@ def test_a_restriction_and_an_objection_are_done_once_a_build_applied_them(built
                 "_source_file, _source_row, _batch_id, _loaded_at) values (?, 'DSR-NOBODY', ?, 'objection', "
                 "'nobody@example.invalid', ?, 'test', 0, 'test', now())",
                 [tenant, settings.as_of.replace(tzinfo=None), settings.as_of.replace(tzinfo=None)])
+    # an access request received now but verified the day after this run's as-of (a backfill sees it early)
+    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at, "
+                "_source_file, _source_row, _batch_id, _loaded_at) values (?, 'DSR-LATER', ?, 'access', ?, ?, "
+                "'test', 0, 'test', now())",
+                [tenant, settings.as_of.replace(tzinfo=None), restrict_id,
+                 settings.as_of.replace(tzinfo=None) + timedelta(days=1)])
     con.close()
 
     ids = (restriction.request_id, objection.request_id, "DSR-NOBODY")
@@ -88,3 +95,7 @@ def test_a_restriction_and_an_objection_are_done_once_a_build_applied_them(built
                           "DSR-NOBODY": ("open", "no_match")}, result.outcomes
     assert query_rows(settings, "select count(*) from lethe_meta.dsr_fulfilments where request_id = 'DSR-NOBODY'") == [(0,)]
     assert not process_requests(settings).outcomes  # nothing is processed twice
+    # the request verified after the as-of waited; a run at its verification day exports it
+    assert query_rows(settings, "select count(*) from lethe_meta.dsr_processed where request_id = 'DSR-LATER'") == [(0,)]
+    later = settings.with_as_of((settings.as_of + timedelta(days=1)).isoformat())
+    assert process_requests(later).outcomes == {"exported": 1}

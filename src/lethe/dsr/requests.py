@@ -54,20 +54,25 @@ class RequestsResult:
         return f"data-subject requests: {parts}{run}"
 
 
-def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None) -> str:
-    """Pending requests of the given types: (tenant_id, request_id, type, crm_contact_id, email, phone, individual_id)."""
+def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of: datetime) -> str:
+    """Pending requests of the given types: (tenant_id, request_id, type, crm_contact_id, email, phone, individual_id).
+
+    Judged at the as-of, as the marts judge them: a request received and verified by then, an Individual flag set
+    by then. A run at an earlier as-of (a backfill) neither erases nor exports for a request verified after it."""
+    at = f"timestamp '{as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=' ')}'"
     parts = []
     if "dsr_requests" in have:
         kinds = ", ".join(f"'{t}'" for t in types)
         parts.append(
             f"select tenant_id, request_id, type, crm_contact_id, subject_email as email, subject_phone as phone, "
-            f"null::varchar as individual_id from raw.dsr_requests where type in ({kinds}) and verified_at is not null"
+            f"null::varchar as individual_id from raw.dsr_requests where type in ({kinds}) "
+            f"and received_at <= {at} and verified_at <= {at}"
         )
     if flag and "crm_individuals" in have:
         kind = types[0]
         parts.append(
             f"select tenant_id, 'individual:' || id || ':{kind}', '{kind}', null, null, null, id "
-            f"from raw.crm_individuals where {flag}"
+            f"from raw.crm_individuals where {flag} and last_modified_date <= {at}"
         )
     if not parts:
         return (
@@ -171,7 +176,7 @@ def _erasures(settings: Settings, have: set[str], outcomes: dict[str, int]) -> s
     """Erase every pending erasure subject in one purge run; returns its run id (None if nothing pending)."""
     from lethe.purge import run_engine
 
-    resolved = _resolved_sql(have, _pending_sql(have, ("erasure",), "should_forget"))
+    resolved = _resolved_sql(have, _pending_sql(have, ("erasure",), "should_forget", settings.as_of))
     day = settings.as_of.date()
     con = connect(settings)
     try:
@@ -212,7 +217,7 @@ def _safe(name: str) -> str:
 
 def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> list[str]:
     """Write a JSON export for every pending access or portability request."""
-    resolved = _resolved_sql(have, _pending_sql(have, ("access", "portability"), "send_individual_data"))
+    resolved = _resolved_sql(have, _pending_sql(have, ("access", "portability"), "send_individual_data", settings.as_of))
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
     written: list[str] = []
     con = connect(settings)
@@ -259,7 +264,7 @@ def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> Non
     record arrives); one naming nobody or several people is recorded as such, and stays open for the DPO."""
     if "dsr_requests" not in have:
         return
-    resolved = _resolved_sql(have, _pending_sql(have, ("restriction", "objection", "rectification"), None))
+    resolved = _resolved_sql(have, _pending_sql(have, ("restriction", "objection", "rectification"), None, settings.as_of))
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
     con = connect(settings)
     try:
