@@ -63,8 +63,20 @@ def test_process_requests_erases_verified_requests_and_respects_holds(scenario: 
     outcomes = dict(duckdb.connect(str(scenario.warehouse), read_only=True).execute(
         "select request_id, outcome from lethe_meta.dsr_processed").fetchall())
     assert outcomes == {"dsr-erin": "erased", "dsr-hank": "held"}
+    # Erin's request is final; Hank's is looked at again, and while the hold lasts it waits without a purge run
     again = process_requests(scenario)
-    assert again.outcomes == {} and again.erasure_run is None
+    assert again.outcomes == {"erasure held": 1} and again.erasure_run is None
+    # the hold ends the day before the as-of: the next run erases him, and his request is done
+    con = duckdb.connect(str(scenario.warehouse))
+    con.execute("update raw.legal_holds set end_date = ?::date - 1 where crm_contact_id = ? or subject_email = ?",
+                [scenario.as_of.date(), HANK["id"], HANK["email"]])
+    con.close()
+    ended = process_requests(scenario)
+    assert ended.outcomes == {"erased": 1} and ended.erasure_run is not None
+    assert _count(scenario, "select count(*) from raw.crm_contacts where id = ?", [HANK["id"]]) == 0
+    assert _count(scenario, "select count(*) from lethe_meta.dsr_processed where request_id = 'dsr-hank' "
+                            "and outcome = 'erased' and run_id = ?", [ended.erasure_run]) == 1
+    assert _count(scenario, "select count(*) from lethe_meta.dsr_fulfilments where request_id = 'dsr-hank'", []) == 1
 
 
 def test_individual_flags_trigger_access_export_then_erasure_removes_the_export(scenario: Settings) -> None:

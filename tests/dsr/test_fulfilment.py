@@ -94,8 +94,10 @@ def test_a_restriction_and_an_objection_are_done_once_a_build_applied_them(built
     assert statuses() == {restriction.request_id: ("done", "applied"), objection.request_id: ("done", "applied"),
                           "DSR-NOBODY": ("open", "no_match")}, result.outcomes
     assert query_rows(settings, "select count(*) from lethe_meta.dsr_fulfilments where request_id = 'DSR-NOBODY'") == [(0,)]
-    assert not process_requests(settings).outcomes  # nothing is processed twice
+    # nothing done is done twice; what Lethe could not act on is looked at again (and still cannot be)
+    assert set(process_requests(settings).outcomes) <= {"erasure held", "objection no_match", "erasure no_match",
+                                                        "access no_match", "erasure ambiguous", "access ambiguous"}
     # the request verified after the as-of waited; a run at its verification day exports it
     assert query_rows(settings, "select count(*) from lethe_meta.dsr_processed where request_id = 'DSR-LATER'") == [(0,)]
     later = settings.with_as_of((settings.as_of + timedelta(days=1)).isoformat())
-    assert process_requests(later).outcomes == {"exported": 1}
+    assert process_requests(later).outcomes.get("exported") == 1

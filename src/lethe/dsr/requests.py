@@ -4,7 +4,8 @@ Erasure (type erasure, or ShouldForget) goes through the purge engine in ONE run
 subject; access and portability (or SendIndividualData) write a JSON export into
 $LETHE_HOME/exports/<tenant>/<subject_key>.<request>.json; restriction, objection and rectification
 are matched and recorded here and acted on by dbt, which reads the same raw rows and Individual flags.
-Only verified requests are processed; each once (lethe_meta.dsr_processed).
+Only requests verified by the as-of are processed, each once (lethe_meta.dsr_processed), except those Lethe
+could not act on (held, no match, ambiguous): they are looked at again on every run.
 """
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ from lethe.warehouse import connect
 log = logging.getLogger(__name__)
 
 ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse at once
+
+# outcomes that are not final: looked at again on every run, so an erasure whose legal hold has ended, or a request
+# whose person's data arrived after it, is acted on then (its row is updated; processed_at moves on a new outcome)
+RETRIED = ("held", "no_match", "ambiguous")
+
+
+def _upsert(select: str) -> str:
+    """INSERT of `select`'s (tenant_id, request_id, type, outcome, run_id, processed_at) rows into dsr_processed,
+    updating a retried request's row (keeping its processed_at while its outcome stays the same)."""
+    return (
+        f"insert into lethe_meta.dsr_processed {select} on conflict (tenant_id, request_id) do update set "
+        "outcome = excluded.outcome, run_id = excluded.run_id, processed_at = case when "
+        "lethe_meta.dsr_processed.outcome = excluded.outcome then lethe_meta.dsr_processed.processed_at "
+        "else excluded.processed_at end"
+    )
 
 DDL = PROCESSED_DDL
 
@@ -82,7 +98,8 @@ def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of
     union = " union all ".join(parts)
     return (
         f"select * from ({union}) r where not exists (select 1 from lethe_meta.dsr_processed d "
-        "where d.tenant_id = r.tenant_id and d.request_id = r.request_id)"
+        "where d.tenant_id = r.tenant_id and d.request_id = r.request_id "
+        f"and d.outcome not in ({', '.join(repr(o) for o in RETRIED)}))"
     )
 
 
@@ -165,9 +182,8 @@ def _resolved_sql(have: set[str], pending: str) -> str:
 
 def _record(con: duckdb.DuckDBPyConnection, resolved: str, run_id: str | None, ok: str, at: datetime) -> None:
     con.execute(
-        f"""insert or ignore into lethe_meta.dsr_processed
-            select distinct tenant_id, request_id, type, case when outcome = 'ok' then '{ok}' else outcome end,
-                   $run, $at from ({resolved})""",
+        _upsert(f"""select distinct tenant_id, request_id, type, case when outcome = 'ok' then '{ok}' else outcome end,
+                   $run, $at from ({resolved})"""),
         {"run": run_id, "at": at, "d": at.date()},
     )
 
@@ -192,9 +208,22 @@ def _erasures(settings: Settings, have: set[str], outcomes: dict[str, int]) -> s
     ).replace("$d", f"DATE '{day.isoformat()}'")
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
 
-    def mark(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    def mark(con: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
         _record(con, resolved, run_id, "erased", at)
 
+    def count() -> None:
+        for outcome, n in rows:
+            key = "erased" if outcome == "ok" else f"erasure {outcome}"
+            outcomes[key] = outcomes.get(key, 0) + int(n)
+
+    if all(outcome != "ok" for outcome, _ in rows):  # held, no match, ambiguous: nobody to erase, no purge run
+        con = connect(settings)
+        try:
+            mark(con, None)
+        finally:
+            con.close()
+        count()
+        return None
     try:
         result = run_engine(settings, kind="erasure", subjects=subjects, from_mart=False, on_planned=mark)
     except GuardError:
@@ -205,9 +234,7 @@ def _erasures(settings: Settings, have: set[str], outcomes: dict[str, int]) -> s
         finally:
             con.close()
         raise
-    for outcome, n in rows:
-        key = "erased" if outcome == "ok" else f"erasure {outcome}"
-        outcomes[key] = outcomes.get(key, 0) + int(n)
+    count()
     return result.run_id
 
 
@@ -245,8 +272,7 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
                  "outcome": ["exported" if r[3] == "ok" else r[3] for r in chunk]},
                 schema={"tenant_id": pl.String, "request_id": pl.String, "type": pl.String, "outcome": pl.String}))
             try:
-                con.execute("insert or ignore into lethe_meta.dsr_processed "
-                            "select tenant_id, request_id, type, outcome, null, ? from _done", [at])
+                con.execute(_upsert("select tenant_id, request_id, type, outcome, null, ? from _done"), [at])
             finally:
                 con.unregister("_done")
             for *_, outcome, _cid, _ind, _addr in chunk:
@@ -274,15 +300,12 @@ def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> Non
         con.execute("delete from lethe_meta.dsr_processed "
                     "where type in ('restriction', 'objection') and outcome = 'recorded'")
         rows = con.execute(
-            f"""
-            insert or ignore into lethe_meta.dsr_processed
+            _upsert(f"""
             select distinct tenant_id, request_id, type,
                    case when outcome <> 'ok' then outcome when type = 'rectification' then 'recorded'
                         else 'applied' end,
                    null, $at
-            from ({resolved})
-            returning type, outcome
-            """,
+            from ({resolved})""") + " returning type, outcome",
             {"at": at, "d": at.date()},
         ).fetchall()
     finally:
