@@ -200,6 +200,23 @@ def test_the_three_dags_build_marts_purge_and_publish(pipeline: Pipeline) -> Non
     assert {("lethe_ingest", "success"), ("lethe_transform", "success"), ("lethe_enforce", "success")} <= states
 
 
+def test_requests_the_enforce_dag_fulfilled_show_as_done_on_the_dashboard(pipeline: Pipeline) -> None:
+    """process_requests (an enforce task) exported, erased or applied requests; the snapshot the dashboard reads
+    shows each done, with what Lethe did, and a request it could not act on as not done, saying why."""
+    snapshot = pipeline.dags.root / "snapshot" / "current.duckdb"
+    processed = dict(((t, r), o) for t, r, o in _query(
+        pipeline.dags.warehouse, "select tenant_id, request_id, outcome from lethe_meta.dsr_processed"))
+    shown = {(t, r): (s, o) for t, r, s, o in _query(
+        snapshot, "select tenant_id, request_id, status, processing_outcome from marts.fct_dsr_requests")}
+    fulfilled = {k for k, o in processed.items() if o in ("exported", "erased", "applied") and k in shown}
+    assert {processed[k] for k in fulfilled} >= {"exported", "erased"}, processed
+    assert all(shown[k] == ("done", processed[k]) for k in fulfilled), {k: shown[k] for k in fulfilled}
+    for key, (status, outcome) in shown.items():
+        assert outcome == processed.get(key), key
+        if outcome in ("no_match", "ambiguous"):
+            assert status != "done", key
+
+
 def test_airflow_and_lethe_run_purge_the_same_records(pipeline: Pipeline) -> None:
     sql = ("select tenant_id, data_category, target, action, sum(rows) "
            "from lethe_meta.purge_counts group by all order by all")
