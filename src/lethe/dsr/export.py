@@ -135,7 +135,10 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
             transcripts = by("transcripts", "contact_id", "contact_id", "_calls")
         finally:
             con.unregister("_calls")
-        contacts = by("crm_contacts", "id", "cid", "_subj")
+        # the person's every CRM contact: the one named, and any other sharing its Individual (an old duplicate)
+        contacts = _select_many(con, "crm_contacts", " union ".join(
+            f"select s._idx, t.rowid as _row from raw.crm_contacts t join _subj s "
+            f"on t.tenant_id = s.tenant_id and t.{col} = s.{key}" for col, key in (("id", "cid"), ("individual_id", "ind"))), n)
         individuals = by("crm_individuals", "id", "ind", "_subj")
         consents = by("crm_consents", "party_id", "ind", "_subj")
         events = by("email_events", "email")

@@ -77,17 +77,24 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
             """,
             {"tenant": tenant_id, "cid": ref.contact_id, "email": email, "phone": phone},
         ).fetchall()
-    if len(contacts) > 1:
+    people = {ind or cid for cid, ind, *_ in contacts}  # contacts sharing an Individual are one person
+    if len(people) > 1:
         ids = ", ".join(c[0] for c in contacts[:5])
         raise IdentityError(
-            f"{ref.describe()} matches {len(contacts)} people in tenant {tenant_id!r} (CRM contacts {ids}); "
+            f"{ref.describe()} matches {len(people)} people in tenant {tenant_id!r} (CRM contacts {ids}); "
             "name the subject by --contact-id"
         )
     if contacts:
-        cid, ind, c_email, c_phone, c_mobile = contacts[0]
-        emails = tuple(sorted({e for e in (c_email, email) if e}))
-        phones = tuple(sorted({p for p in (c_phone, c_mobile, phone) if p}))
-        return Subject(tenant_id, cid, ind, emails, phones)
+        ind = contacts[0][1]
+        if ind is not None:  # the person's every contact (an old duplicate, say), as the marts resolve them
+            contacts = con.execute(
+                "select id, individual_id, email, phone, mobile_phone from raw.crm_contacts "
+                "where tenant_id = ? and individual_id = ? order by id",
+                [tenant_id, ind],
+            ).fetchall()
+        emails = tuple(sorted({e for c in contacts for e in (c[2], email) if e}))
+        phones = tuple(sorted({p for c in contacts for p in (c[3], c[4], phone) if p}))
+        return Subject(tenant_id, contacts[0][0], ind, emails, phones)  # keyed by the smallest Contact Id
     if ref.contact_id:
         raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
     address = email or phone

@@ -112,15 +112,17 @@ def _resolved_sql(have: set[str], pending: str) -> str:
     # one equality join per identifier (hash joins), not one join with OR (a nested loop)
     conditions = ("c.id = p.crm_contact_id", "c.email = p.email", "c.phone = p.phone", "c.mobile_phone = p.phone",
                   "c.individual_id = p.individual_id")
+    # contacts sharing an Individual are one person (an old duplicate Contact, say), as the marts resolve them
     matched = (
         " union ".join(
-            f"select p.request_id, p.tenant_id, c.id as contact_id, c.individual_id from ({pending}) p "
+            f"select p.request_id, p.tenant_id, c.id as contact_id, c.individual_id, "
+            f"coalesce(c.individual_id, c.id) as person from ({pending}) p "
             f"join raw.crm_contacts c on c.tenant_id = p.tenant_id and {cond}"
             for cond in conditions
         )
         if crm
         else "select null::varchar request_id, null::varchar tenant_id, null::varchar contact_id, "
-        "null::varchar individual_id where false"
+        "null::varchar individual_id, null::varchar person where false"
     )
     seen = []
     if "contact_records" in have:
@@ -134,17 +136,17 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         if "legal_holds" in have
         else "select null::varchar tenant_id, null::varchar crm_contact_id, null::varchar subject_email where false"
     )
-    addresses = (
-        "select c.tenant_id, c.id, a.address from raw.crm_contacts c, unnest([c.email, c.phone, c.mobile_phone]) a(address)"
-        if crm
-        else "select null::varchar, null::varchar, null::varchar where false"
-    )
+    # each CRM contact with its person, and every address of each
+    members = ("select tenant_id, id, individual_id, coalesce(individual_id, id) as person, email, phone, mobile_phone "
+               "from raw.crm_contacts" if crm else
+               "select null::varchar tenant_id, null::varchar id, null::varchar individual_id, null::varchar person, "
+               "null::varchar email, null::varchar phone, null::varchar mobile_phone where false")
     return f"""
         with pending as ({pending}),
         matched as ({matched}),
         counts as (
             select p.tenant_id, p.request_id, p.type, p.email, p.phone, p.individual_id is not null as by_individual,
-                   count(distinct m.contact_id) as n
+                   count(distinct m.person) as n
             from pending p left join matched m on m.tenant_id = p.tenant_id and m.request_id = p.request_id
             group by all
         ),
@@ -154,18 +156,30 @@ def _resolved_sql(have: set[str], pending: str) -> str:
               and coalesce(c.email, c.phone) in (select address from ({seen_sql}) s(tenant_id, address)
                                                  where s.tenant_id = c.tenant_id)
         ),
-        subjects as (
-            select m.tenant_id, m.request_id, m.contact_id, m.individual_id, a.address
+        members as ({members}),
+        people as (  -- the one person a request names, keyed by their smallest Contact Id (the marts' key)
+            select m.tenant_id, m.request_id, min(m.person) as person, min(k.individual_id) as individual_id,
+                   min(k.id) as contact_id
             from matched m join counts c using (tenant_id, request_id)
-            left join ({addresses}) a(tenant_id, contact_id, address) on a.tenant_id = m.tenant_id and a.contact_id = m.contact_id
+            join members k on k.tenant_id = m.tenant_id and k.person = m.person
             where c.n = 1 or c.by_individual
+            group by m.tenant_id, m.request_id
+        ),
+        subjects as (
+            select p.tenant_id, p.request_id, p.contact_id, p.individual_id, a.address
+            from people p
+            left join (select tenant_id, person, a.address from members, unnest([email, phone, mobile_phone]) a(address)) a
+                on a.tenant_id = p.tenant_id and a.person = p.person
             union all
             select tenant_id, request_id, null, null, address from addr_only
         ),
         holds as ({holds}),
-        held as (
-            select distinct s.tenant_id, s.request_id from subjects s join holds h on h.tenant_id = s.tenant_id
-            and (h.crm_contact_id = s.contact_id or h.subject_email = s.address)
+        held as (  -- a hold on any contact of the person, or on any of their addresses
+            select s.tenant_id, s.request_id from subjects s join holds h on h.tenant_id = s.tenant_id
+            and h.subject_email = s.address
+            union
+            select p.tenant_id, p.request_id from people p join members k on k.tenant_id = p.tenant_id
+            and k.person = p.person join holds h on h.tenant_id = k.tenant_id and h.crm_contact_id = k.id
         )
         select c.tenant_id, c.request_id, c.type,
                case when c.n > 1 and not c.by_individual then 'ambiguous'

@@ -177,6 +177,47 @@ _SUBJ_DDL = (
 )
 
 
+def _whole_people(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:
+    """Widen a subjects table to whole people, as the marts resolve them: every CRM contact sharing an Individual
+    with one of its contacts is the same person (an old duplicate Contact, say), so its row and addresses join
+    them; each person's rows take the subject key of the Individual's smallest Contact Id, the marts' key."""
+    if "crm_contacts" not in have:
+        return
+    con.execute(
+        f"insert into {table} select c.tenant_id, c.id, c.individual_id, a.address, null "  # noqa: S608
+        f"from raw.crm_contacts c semi join (select tenant_id, individual_id from {table} "
+        "where individual_id is not null) p on c.tenant_id = p.tenant_id and c.individual_id = p.individual_id, "
+        "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
+    )
+    con.execute(
+        f"update {table} t set subject_key = {sql_keyed_hash('g.tenant_id', 'contact', 'g.anchor')} "  # noqa: S608
+        f"from (select tenant_id, individual_id, min(contact_id) as anchor from {table} "
+        "where individual_id is not null and contact_id is not null group by all) g "
+        "where t.tenant_id = g.tenant_id and t.individual_id = g.individual_id"
+    )
+
+
+def _keep_what_survives(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:
+    """Of CRM contacts retired for retention (a subjects table), leave out what a contact not retired still uses:
+    their Individual (with its consents and privacy flags: the marts keep an Individual as long as its latest
+    contact) and every address it holds (an active customer's calls and mails keep their address)."""
+    if "crm_contacts" not in have:
+        return
+    con.execute(
+        "create or replace temp table _surviving as select c.tenant_id, c.id, c.individual_id, c.email, c.phone, "
+        f"c.mobile_phone from raw.crm_contacts c anti join {table} r on c.tenant_id = r.tenant_id and c.id = r.contact_id"  # noqa: S608
+    )
+    con.execute(
+        f"update {table} set individual_id = null where (tenant_id, individual_id) in "  # noqa: S608
+        "(select tenant_id, individual_id from _surviving where individual_id is not null)"
+    )
+    con.execute(
+        f"update {table} set address = null where (tenant_id, address) in "  # noqa: S608
+        "(select tenant_id, a.address from _surviving, unnest([email, phone, mobile_phone]) as a(address) "
+        "where a.address is not null)"
+    )
+
+
 def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str]) -> None:
     """Fill temp table _held with every subject under a legal hold open at as_of (holds always win)."""
     con.execute(_SUBJ_DDL.format(t="_held"))
@@ -196,6 +237,7 @@ def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str])
             "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
         )
     con.execute(f"update _held set subject_key = {_subject_key_sql('_held')}")
+    _whole_people(con, "_held", have)
 
 
 def held_subjects(con: duckdb.DuckDBPyConnection, subjects: Sequence[Subject], as_of: datetime) -> list[str]:
@@ -299,6 +341,7 @@ def build_plan(
                 f"where i.reason = 'erasure_request' and r.{column} is not null"
             )
     con.execute(f"update _erase set subject_key = {_subject_key_sql('_erase')} where subject_key is null")
+    _whole_people(con, "_erase", have)
     con.execute(
         f"insert into _items select *, 'erasure_request' from ({subject_records_sql('_erase', have, 'erase')})"  # noqa: S608
     )
@@ -312,6 +355,7 @@ def build_plan(
     for stmt in _subjects_from_crm("_retire", "_retire_crm", have):
         con.execute(stmt)
     con.execute(f"update _retire set subject_key = {_subject_key_sql('_retire')}")
+    _keep_what_survives(con, "_retire", have)
     con.execute(
         f"insert into _items select *, 'retention_expired' from ({subject_records_sql('_retire', have, 'retire')})"  # noqa: S608
     )
