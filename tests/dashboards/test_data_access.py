@@ -176,3 +176,13 @@ def test_scenario_purge_history_counts_the_audited_plan(published):
         "acme-energy": 9, "cobalt-insurance": 3}
     assert data.purge_history(v, ["acme-energy"]).records.iloc[0] == 9
     assert scenario.subject_key("003C") not in data.purge_breakdown(v).to_csv(), "erased subjects' keys are not published"
+
+
+def test_the_request_queue_says_what_lethe_did_with_each_open_request(real):
+    """The manager's queue names, per request not done, what Lethe did or why it could not act."""
+    queue = data.dsr_queue(viewer("manager"))
+    assert queue is not None and not queue.empty, "the snapshot holds open requests"
+    assert "lethe_outcome" in queue.columns
+    shown = set(queue["lethe_outcome"].dropna())
+    assert shown and shown <= {"not verified", "no_match", "ambiguous", "held", "recorded", "applied", "exported",
+                               "erased"}, shown
