@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse at once
 
+DDL = PROCESSED_DDL  # lethe.build creates it too: fct_dsr_requests reads it
+
 # outcomes that are not final: looked at again on every run, so an erasure whose legal hold has ended, or a request
 # whose person's data arrived after it, is acted on then (its row is updated; processed_at moves on a new outcome)
 RETRIED = ("held", "no_match", "ambiguous")
@@ -47,8 +49,6 @@ def _upsert(select: str) -> str:
         "lethe_meta.dsr_processed.outcome = excluded.outcome then lethe_meta.dsr_processed.processed_at "
         "else excluded.processed_at end"
     )
-
-DDL = PROCESSED_DDL
 
 
 @dataclass(frozen=True)
