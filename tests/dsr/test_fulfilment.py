@@ -37,6 +37,10 @@ def test_exported_and_erased_requests_are_done_once_processed(built: Path, tmp_p
         where p.outcome in ('exported', 'erased')""")
     assert {t for t, *_ in rows} >= {"access", "erasure"}
     assert all(status == "done" and completed for _, status, completed, _ in rows), rows
+    # requests made in the CRM (SendIndividualData on an Individual) are tracked too, and done once exported
+    flagged = query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
+                                   "where request_id like 'individual:%:access'")
+    assert flagged and all(row == ("done", "exported") for row in flagged), flagged
     # a request that was never verified is not processed, and is not done
     unverified = query_rows(settings, "select status from marts.fct_dsr_requests where verified_at is null "
                                  "and request_type in ('access', 'erasure', 'portability')")

@@ -1,4 +1,5 @@
--- Data-subject requests received by as_of: due date (received + dsr_sla_days), status and days left.
+-- Data-subject requests received by as_of: due date (received + dsr_sla_days), status and days left. From the
+-- DSR files and `lethe dsar`, and from the CRM's Individual flags ShouldForget and SendIndividualData.
 with
 
 dsr_requests as (
@@ -33,19 +34,53 @@ individuals as (
     select * from {{ ref('stg_salesforce__individuals') }}
 ),
 
+-- requests made in the CRM: ShouldForget (erasure) and SendIndividualData (access) on an Individual, dated by
+-- its LastModifiedDate and verified (the controller's own system); the request ids lethe.dsr gives them
+flag_requests as (
+    select
+        tenant_id,
+        {{ dbt.concat(["'individual:'", 'id', "':erasure'"]) }} as request_id,
+        'erasure' as request_type,
+        id as individual_id,
+        last_modified_date as received_at
+    from individuals
+    where should_forget
+    union all
+    select
+        tenant_id,
+        {{ dbt.concat(["'individual:'", 'id', "':access'"]) }} as request_id,
+        'access' as request_type,
+        id as individual_id,
+        last_modified_date as received_at
+    from individuals
+    where send_individual_data
+),
+
+flag_requests_resolved as (
+    {{ resolve_subject('flag_requests', 'identities', [('individual', 'individual_id')]) }}
+),
+
+all_requests as (
+    select tenant_id, request_id, request_type, received_at, verified_at, subject_key
+    from dsr_requests
+    union all
+    select tenant_id, request_id, request_type, received_at, received_at as verified_at, subject_key
+    from flag_requests_resolved
+),
+
 requests as (
     select
-        dsr_requests.tenant_id,
-        dsr_requests.request_id,
-        dsr_requests.request_type as type,
-        dsr_requests.received_at,
-        dsr_requests.verified_at,
-        dsr_requests.subject_key,
-        {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'dsr_requests.received_at') }} as due_at
-    from dsr_requests
+        all_requests.tenant_id,
+        all_requests.request_id,
+        all_requests.request_type as type,
+        all_requests.received_at,
+        all_requests.verified_at,
+        all_requests.subject_key,
+        {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'all_requests.received_at') }} as due_at
+    from all_requests
     left join tenant_policy
-        on tenant_policy.tenant_id = dsr_requests.tenant_id
-    where dsr_requests.received_at <= {{ as_of() }}
+        on tenant_policy.tenant_id = all_requests.tenant_id
+    where all_requests.received_at <= {{ as_of() }}
 ),
 
 -- evidence of fulfilment, each dated: Lethe's own record, a newer CRM record (rectification),
