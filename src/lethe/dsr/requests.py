@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from lethe import catalog
-from lethe.build import PROCESSED_DDL
+from lethe.build import FULFILMENTS_DDL, PROCESSED_DDL
 from lethe.dsr.export import build_documents, render, subject_key
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
@@ -32,8 +32,6 @@ from lethe.warehouse import connect
 log = logging.getLogger(__name__)
 
 ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse at once
-
-DDL = PROCESSED_DDL  # lethe.build creates it too: fct_dsr_requests reads it
 
 # outcomes that are not final: looked at again on every run, so an erasure whose legal hold has ended, or a request
 # whose person's data arrived after it, is acted on then (its row is updated; processed_at moves on a new outcome)
@@ -210,7 +208,6 @@ def _erasures(settings: Settings, have: set[str], outcomes: dict[str, int]) -> s
     day = settings.as_of.date()
     con = connect(settings)
     try:
-        con.execute(DDL)
         rows = con.execute(f"select outcome, count(distinct tenant_id || request_id) from ({resolved}) group by 1",
                            {"d": day}).fetchall()
     finally:
@@ -263,7 +260,6 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
     written: list[str] = []
     con = connect(settings)
     try:
-        con.execute(DDL)
         rows = con.execute(
             f"select tenant_id, request_id, any_value(type), any_value(outcome), any_value(contact_id), "
             f"any_value(individual_id), coalesce(list(distinct address) filter (where address is not null), []) "
@@ -308,7 +304,6 @@ def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> Non
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
     con = connect(settings)
     try:
-        con.execute(DDL)
         # homes processed before 'applied' existed recorded every restriction and objection, matched or not, as
         # 'recorded': those are matched again now (nothing else is ever written with that outcome for them)
         con.execute("delete from lethe_meta.dsr_processed "
@@ -336,7 +331,7 @@ def process_requests(settings: Settings) -> RequestsResult:
     con = connect(settings)
     try:
         have = catalog.raw_tables(con)
-        con.execute(DDL)
+        con.execute(PROCESSED_DDL)  # lethe.build creates it too (fct_dsr_requests reads it); a home never built lacks it
     finally:
         con.close()
     outcomes: dict[str, int] = {}
@@ -354,7 +349,6 @@ def _record_fulfilments(settings: Settings) -> int:
     an access or portability export written, an erasure whose purge run finished (an interrupted one counts once
     a later run finished it), a restriction or objection once the built marts show its subject restricted or
     objecting (dated at this as-of: the build before it applied it). Returns how many were new."""
-    from lethe.build import FULFILMENTS_DDL
     from lethe.purge import journal
 
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)
