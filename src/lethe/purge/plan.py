@@ -184,11 +184,12 @@ def _whole_people(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) ->
     if "crm_contacts" not in have:
         return
     con.execute(
-        f"insert into {table} select c.tenant_id, c.id, c.individual_id, a.address, null "  # noqa: S608
-        f"from raw.crm_contacts c semi join (select tenant_id, individual_id from {table} "
-        "where individual_id is not null) p on c.tenant_id = p.tenant_id and c.individual_id = p.individual_id, "
-        "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
+        "create or replace temp table _people_crm as select c.tenant_id, c.id as contact_id from raw.crm_contacts c "  # noqa: S608
+        f"semi join (select tenant_id, individual_id from {table} where individual_id is not null) p "
+        "on c.tenant_id = p.tenant_id and c.individual_id = p.individual_id"
     )
+    for stmt in _subjects_from_crm(table, "_people_crm", have):
+        con.execute(stmt)
     con.execute(
         f"update {table} t set subject_key = {sql_keyed_hash('g.tenant_id', 'contact', 'g.anchor')} "  # noqa: S608
         f"from (select tenant_id, individual_id, min(contact_id) as anchor from {table} "
