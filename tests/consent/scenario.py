@@ -33,6 +33,7 @@ _POLARS = {
 
 MARKETING = "pur-mkt"
 SERVICE = "pur-svc"
+PROFILING = "pur-prof"
 
 
 def contract_columns(dataset: str) -> list[tuple[str, str]]:
@@ -152,6 +153,9 @@ def scenario_rows() -> dict[str, list[dict]]:
         _contact("c-victor", "not-an-email"),  # consent but no valid address
         _contact("c-walter", "walter@example.com"),  # implied consent: invalid
         _contact("c-yves", "yves@example.com", email_opt_out=True, modified="2026-02-01 00:00:00"),
+        # two contacts (two people) sharing one address, which unsubscribed after both consented
+        _contact("c-sybil", "shared@example.com"),
+        _contact("c-rupert", "shared@example.com"),
     ]
     individuals = [_individual(c["id"]) for c in contacts]
     flags = {
@@ -184,15 +188,22 @@ def scenario_rows() -> dict[str, list[dict]]:
         _consent("c-walter", method="implied"),
         _consent("c-yves"),
         _consent("c-alice", 2, purpose=SERVICE, point="Phone"),
+        _consent("c-alice", 3, purpose=PROFILING),
+        _consent("c-niaj", 2, purpose=PROFILING),  # consented to personalised offers, but objects to profiling
+        _consent("c-sybil"),
+        _consent("c-rupert"),
     ]
     purposes = [
         {"id": MARKETING, "name": "Marketing", "description": "Offers and newsletters"},
         {"id": SERVICE, "name": "Service updates", "description": "Outages and billing notices"},
+        {"id": PROFILING, "name": "Profiling", "description": "Personalised offers based on usage"},
     ]
     campaigns = [
         {"campaign_id": "cmp-spring", "name": "Spring offers", "channel": "email", "purpose": "Marketing",
          "started_at": "2026-03-01 00:00:00"},
         {"campaign_id": "cmp-outage", "name": "Outage notice", "channel": "email", "purpose": "Service updates",
+         "started_at": "2026-03-01 00:00:00"},
+        {"campaign_id": "cmp-recs", "name": "Recommended for you", "channel": "email", "purpose": "Profiling",
          "started_at": "2026-03-01 00:00:00"},
     ]
     email_events = [
@@ -205,6 +216,9 @@ def scenario_rows() -> dict[str, list[dict]]:
         _email("e-judy-2", "judy@example.com", "2026-02-10 10:00:00", "group_resubscribe", campaign=None, group=7),
         _email("e-peggy-1", "peggy@example.com", "2026-04-01 10:00:00", "bounce", bounce_type="bounce"),
         _email("e-carol-2", "carol@example.com", "2026-05-02 09:00:00", "processed", campaign="cmp-outage"),
+        _email("e-alice-3", "alice@example.com", "2026-04-01 09:00:00", "processed", campaign="cmp-recs"),
+        _email("e-niaj-1", "niaj@example.com", "2026-04-01 09:00:00", "processed", campaign="cmp-recs"),
+        _email("e-shared-1", "shared@example.com", "2026-04-15 09:00:00", "unsubscribe", campaign=None),
     ]
     contact_records = [
         _call("ctr-dave-1", "+447700900001", "2025-09-01 10:00:00", recording="recordings/2025/ctr-dave-1.wav"),

@@ -46,6 +46,7 @@ def test_email_audience_has_the_exact_header_and_only_eligible_subjects(consent_
         ("peggy@example.com", "hard bounce"),
         ("yves@example.com", "HasOptedOutOfEmail"),
         ("not-an-email", "invalid address"),
+        ("shared@example.com", "the address two contacts share unsubscribed"),
     ],
 )
 def test_excluded_people_are_not_in_the_email_audience(email_audience, who, why):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -98,3 +99,68 @@ def test_exclusion_counts_add_up_for_the_dashboard(consent_scenario):
     )[0][0]
     subjects = len(consent_scenario.who())
     assert eligible + sum(counts.values()) == subjects
+
+
+def _audience_reasons(scenario, purpose: str, channel: str) -> dict[str, str]:
+    rows = scenario.query(
+        "select subject_key, audience_reason from intermediate.int_audience_members_assessed "
+        "where purpose_name = ? and channel = ?",
+        [purpose, channel],
+    )
+    who = scenario.who()
+    return {who[key]: reason for key, reason in rows}
+
+
+def test_an_address_that_unsubscribed_is_withdrawn_for_every_contact_sharing_it(consent_scenario):
+    reasons = _audience_reasons(consent_scenario, "Marketing", "email")
+    # the ledger gives the unsubscribe to one of the two; the address is suppressed for both
+    assert (reasons["c-sybil"], reasons["c-rupert"]) == ("withdrawn", "withdrawn")
+    assert reasons["c-alice"] == "eligible"
+    addresses = consent_scenario.query("select address from marts.audience_eligible where channel = 'email'")
+    assert ("shared@example.com",) not in addresses
+
+
+def test_objecting_to_profiling_leaves_a_subject_out_of_profiling_audiences_and_mailing_them_is_a_violation(
+    consent_scenario,
+):
+    reasons = _audience_reasons(consent_scenario, "Profiling", "email")
+    assert reasons["c-niaj"] == "objected"  # a valid Profiling consent, but HasOptedOutProfiling since 2024-01-01
+    assert reasons["c-alice"] == "eligible"
+    rows = [r for r in _violations(consent_scenario, "profiling_after_objection") if r["record_id"] is not None]
+    mailed = [(r["who"], r["record_id"], str(r["withdrawn_at"])) for r in rows if r["record_id"].startswith("e-")]
+    assert mailed == [("c-niaj", "e-niaj-1", "2024-01-01 00:00:00")]
+
+
+def test_a_risk_score_made_before_the_objection_is_no_violation_one_made_after_is(consent_scenario, tmp_path):
+    """The risk model writes its scores after dbt, so the violations model reads the previous build's: a subject
+    scored and then objecting must not show as profiled after their objection."""
+    import shutil
+
+    from lethe.build import run_build
+    from lethe.risk.train import SCORES_DDL
+    from lethe.settings import load_settings
+
+    home = tmp_path / "home"
+    shutil.copytree(consent_scenario.home, home)
+    settings = load_settings({**consent_scenario.env, "LETHE_HOME": str(home)})
+    niaj = consent_scenario.key("c-niaj")
+
+    def scored_at(when: str) -> list[tuple]:
+        con = duckdb.connect(str(home / "warehouse.duckdb"))
+        try:
+            con.execute(SCORES_DDL)
+            con.execute("insert into marts.withdrawal_risk_scores values ('acme-energy', ?, ?, 0.5, null)", [niaj, when])
+        finally:
+            con.close()
+        run_build(settings, select="int_profiling_violations+", unit_tests=False)
+        con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+        try:
+            return con.execute(
+                "select subject_key, occurred_at from marts.fct_violations where violation_type = "
+                "'profiling_after_objection' and source_table = 'withdrawal_risk_scores'"
+            ).fetchall()
+        finally:
+            con.close()
+
+    assert scored_at("2023-12-01 00:00:00") == []  # before HasOptedOutProfiling (2024-01-01)
+    assert [(k, str(t)) for k, t in scored_at("2026-05-01 00:00:00")] == [(niaj, "2026-05-01 00:00:00")]

@@ -1,5 +1,6 @@
 -- Every CRM subject for every purpose and audience channel, with whether they may be contacted
--- and, if not, the first reason: erased, restricted, objected, spam report, consent, hard bounce, address.
+-- and, if not, the first reason: erased, restricted, objected (to marketing, or to profiling for a profiling
+-- purpose), spam report, consent, an unsubscribe of the address since the consent, hard bounce, address.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
 {{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'purpose_id', 'channel', 'subject_key']) }}
 
@@ -47,6 +48,16 @@ spam_reported as (
         and event_at <= {{ as_of() }}
 ),
 
+unsubscribed as (
+    -- a SendGrid (global) unsubscribe suppresses the address, whichever contact holds it: the ledger gives the
+    -- event to the address's one owner, and a second contact sharing it must not be mailed there either
+    select tenant_id, email, max(event_at) as unsubscribed_at
+    from email_events
+    where event = 'unsubscribe'
+        and event_at <= {{ as_of() }}
+    group by tenant_id, email
+),
+
 subject_points as (
     select
         identities.tenant_id,
@@ -55,6 +66,7 @@ subject_points as (
             '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }} then 1 else 0 end) as has_valid_email,
         max(case when hard_bounced.email is not null then 1 else 0 end) as has_hard_bounced,
         max(case when spam_reported.email is not null then 1 else 0 end) as has_spam_reported,
+        max(unsubscribed.unsubscribed_at) as address_unsubscribed_at,
         max(case when {{ consent_regex_match('identities.phone', '^\\+[1-9][0-9]{6,14}$') }}
             or {{ consent_regex_match('identities.mobile_phone', '^\\+[1-9][0-9]{6,14}$') }} then 1 else 0 end)
             as has_valid_phone
@@ -65,6 +77,9 @@ subject_points as (
     left join spam_reported
         on spam_reported.tenant_id = identities.tenant_id
         and spam_reported.email = identities.email
+    left join unsubscribed
+        on unsubscribed.tenant_id = identities.tenant_id
+        and unsubscribed.email = identities.email
     group by identities.tenant_id, identities.subject_key
 ),
 
@@ -73,6 +88,8 @@ population as (
         subject_points.*,
         purposes.purpose_id,
         purposes.purpose_name,
+        purposes.is_marketing,
+        purposes.is_profiling,
         audience_channels.channel
     from subject_points
     inner join purposes
@@ -93,9 +110,12 @@ assessed as (
             when flags.erasure_requested then 'erasure_requested'
             when flags.is_restricted then 'restricted'
             when flags.objects_to_marketing then 'objected'
+            when flags.objects_to_profiling and population.is_profiling then 'objected'
             when population.channel = 'email' and population.has_spam_reported = 1 then 'spam_reported'
             when consents.validity_reason is null then 'no_consent'
             when consents.validity_reason <> 'valid' then consents.validity_reason
+            when population.channel = 'email' and population.is_marketing
+                and population.address_unsubscribed_at >= consents.capture_date then 'withdrawn'
             when population.channel = 'email' and population.has_hard_bounced = 1 then 'hard_bounced'
             when population.channel = 'email' and population.has_valid_email = 0 then 'no_valid_address'
             when population.channel in ('sms', 'phone') and population.has_valid_phone = 0 then 'no_valid_address'

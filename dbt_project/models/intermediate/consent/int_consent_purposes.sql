@@ -1,4 +1,4 @@
--- DataUsePurposes per tenant, with whether each is direct marketing.
+-- DataUsePurposes per tenant, with whether each is direct marketing and whether it profiles the subject.
 with
 
 purposes as (
@@ -13,7 +13,9 @@ final as (
         -- attributes
         name as purpose_name,
         lower(trim(name)) as purpose_name_key,
-        {{ consent_is_marketing('name', 'description') }} as is_marketing
+        {{ consent_is_marketing('name', 'description') }} as is_marketing,
+        {{ consent_is_marketing('name', 'description', 'consent_profiling_keywords',
+            ['profiling', 'profile', 'personalis', 'personaliz', 'recommend', 'segmentation']) }} as is_profiling
     from purposes
 )
 

@@ -27,7 +27,8 @@ marketing_campaigns as (
         campaigns.tenant_id,
         campaigns.campaign_id,
         purposes.purpose_id,
-        purposes.purpose_name
+        purposes.purpose_name,
+        purposes.is_profiling
     from campaigns
     inner join purposes
         on purposes.tenant_id = campaigns.tenant_id
@@ -42,6 +43,7 @@ email_touches as (
         'email' as channel,
         marketing_campaigns.purpose_id,
         marketing_campaigns.purpose_name,
+        marketing_campaigns.is_profiling,
         first_sends.campaign_id,
         first_sends.sent_at as touched_at,
         'email_events' as source_table,
@@ -73,6 +75,7 @@ call_touches as (
         'phone' as channel,
         marketing_campaigns.purpose_id,
         marketing_campaigns.purpose_name,
+        marketing_campaigns.is_profiling,
         marketing_campaigns.campaign_id,
         campaign_calls.initiation_timestamp as touched_at,
         'contact_records' as source_table,

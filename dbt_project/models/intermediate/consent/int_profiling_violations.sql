@@ -1,5 +1,6 @@
--- Withdrawal-risk scores of subjects who object to profiling (HasOptedOutProfiling or an objection request).
--- The scores table is written after dbt by the risk model; until it exists this model is empty.
+-- Withdrawal-risk scores of subjects who object to profiling (HasOptedOutProfiling or an objection request),
+-- made after the objection was recorded (a score made before it was lawful). The scores table is written after
+-- dbt by the risk model (so this reads the previous build's scores); until it exists this model is empty.
 {%- set scores = none -%}
 {%- if execute -%}
     {%- set scores = adapter.get_relation(database=target.database, schema=var('risk_scores_schema', 'marts'),
@@ -39,6 +40,7 @@ violations as (
         on flags.tenant_id = scores.tenant_id
         and flags.subject_key = scores.subject_key
     where flags.objects_to_profiling
+        and {{ dbt.cast('scores.scored_at', api.Column.translate_type('timestamp')) }} > flags.profiling_objection_at
 ),
 {% else %}
 violations as (

@@ -1,6 +1,7 @@
 -- Breaches of consent, restriction and objection, each with its evidence (source ids, timestamps, delay):
 -- marketing without valid consent, marketing after a withdrawal, outbound calls to DoNotCall subjects,
--- processing of restricted subjects, profiling of subjects who object to it.
+-- processing of restricted subjects, profiling of subjects who object to it (scored by the risk model, or sent
+-- a campaign whose purpose profiles them).
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
 {{ config(materialized=diff_table_or_table(), unique_key='violation_id', restamp={'as_of': 'as_of'}) }}
 
@@ -41,7 +42,16 @@ profiling_violations as (
 touch_consent as (
     -- the consent state in force when each marketing contact was made
     select
-        touches.*,
+        touches.tenant_id,
+        touches.subject_key,
+        touches.channel,
+        touches.purpose_id,
+        touches.purpose_name,
+        touches.campaign_id,
+        touches.touched_at,
+        touches.source_table,
+        touches.record_id,
+        touches.message_id,
         ledger.consent_status,
         ledger.consent_id,
         ledger.capture_method,
@@ -185,9 +195,38 @@ restriction_violations as (
         and restricted_activity.occurred_at > flags.restricted_at
 ),
 
+objection_violations as (
+    -- a campaign whose purpose profiles the subject (personalised offers), sent after they objected to profiling
+    select
+        touches.tenant_id,
+        touches.subject_key,
+        'profiling_after_objection' as violation_type,
+        touches.channel,
+        touches.purpose_id,
+        touches.purpose_name,
+        touches.campaign_id,
+        touches.touched_at as occurred_at,
+        touches.source_table,
+        touches.record_id,
+        touches.message_id,
+        {{ dbt.cast('null', api.Column.translate_type('string')) }} as consent_id,
+        'objects_to_profiling' as consent_reason,
+        {{ dbt.cast('null', api.Column.translate_type('string')) }} as withdrawal_event_id,
+        flags.profiling_objection_at as withdrawn_at,
+        {{ dbt.datediff('flags.profiling_objection_at', 'touches.touched_at', 'day') }} as delay_days
+    from touches
+    inner join flags
+        on flags.tenant_id = touches.tenant_id
+        and flags.subject_key = touches.subject_key
+    where touches.is_profiling
+        and flags.objects_to_profiling
+        and touches.touched_at > flags.profiling_objection_at
+),
 
 unioned as (
     select * from consent_violations
+    union all
+    select * from objection_violations
     union all
     select * from do_not_call_violations
     union all
