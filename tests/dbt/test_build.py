@@ -52,6 +52,8 @@ SCENARIO = {
         _call("c-holly", "+441000000002", datetime(2025, 1, 1), recording=True),
         _call("c-erin", "+441000000003", datetime(2026, 5, 20), recording=True),
         _call("c-stranger", "+449999999999", datetime(2026, 2, 1), recording=True),
+        # another tenant's Connect instance gave one of its calls the same ContactId
+        _call("c-rita-91", "+442000000001", datetime(2026, 5, 1)) | {"tenant_id": "borealis-telecom"},
     ],
     "recordings": [
         {"tenant_id": T, "recording_path": f"recordings/{c}.wav", "size_bytes": 44, "content_sha256": "0" * 64}
@@ -103,6 +105,15 @@ def test_build_reports_every_model_and_test_passed(built: tuple[Settings, BuildR
     assert result.models_failed == 0 and result.tests_failed == 0
     assert result.models_passed >= 25 and result.tests_passed >= 40
     assert "models built" in result.render()
+
+
+def test_two_tenants_may_share_a_contact_id_and_each_keeps_its_own_record(built) -> None:
+    rows = _query(built[0], "select tenant_id, customer_phone from staging.stg_connect__contact_records "
+                            "where contact_id = 'c-rita-91' order by tenant_id")
+    assert rows == [("acme-energy", "+441000000001"), ("borealis-telecom", "+442000000001")]
+    assert ("borealis-telecom", "contact_records", "c-rita-91") not in {
+        tuple(r) for r in _query(built[0], "select tenant_id, source_table, record_id from marts.retention_due")
+    }
 
 
 def test_recording_91_days_old_under_90_day_policy_is_due_and_89_days_is_not(built) -> None:
