@@ -22,7 +22,9 @@ dsr_erasures as (
         subject_key,
         'dsr_request' as requested_via,
         request_id as request_ref,
-        received_at as requested_at
+        -- due from the instant it could be acted on: a purge judged at an as-of between receipt and verification
+        -- (a backfill, `lethe purge --as-of`) must not erase for it
+        greatest(received_at, verified_at) as requested_at
     from dsr_requests
     where request_type = 'erasure'
         and received_at <= {{ as_of() }}
