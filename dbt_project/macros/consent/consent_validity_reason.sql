@@ -15,7 +15,7 @@
         when {{ rel }}.capture_method = 'verbal_recorded' and not ({{ recording_ok_expr }}) then 'recording_missing'
         when {{ rel }}.effective_from is not null and {{ rel }}.effective_from > {{ at_expr }} then 'not_yet_effective'
         when {{ rel }}.effective_to is not null and {{ rel }}.effective_to <= {{ at_expr }} then 'expired'
-        when {{ dbt.datediff(rel ~ '.capture_date', at_expr, 'day') }} > {{ refresh_days_expr }} then 'renewal_due'
+        when {{ dbt.dateadd('day', refresh_days_expr, rel ~ '.capture_date') }} < {{ at_expr }} then 'renewal_due'
         else 'valid'
     end
 {%- endmacro %}
