@@ -140,3 +140,45 @@ def test_a_request_in_the_dsr_file_by_that_phone_is_carried_out_not_refused_as_a
     assert request("DSR-BOTH-ACCESS", "access") == [("exported",)]
     assert request("DSR-BOTH-ERASE", "erasure") == [("erased",)]
     assert query_rows(settings, f"select count(*) from raw.crm_contacts where individual_id = '{individual}'") == [(0,)]
+
+
+def test_erasing_one_of_two_people_sharing_a_phone_keeps_the_others_calls_and_does_not_tombstone_it(
+    built: Path, tmp_path: Path
+) -> None:
+    """A household landline: the marts give the calls from it to one of the two; erasing the other must neither
+    delete those calls nor tombstone the number (ingest would drop the first person's records for good)."""
+    from lethe.dsr import SubjectRef, erase_subject
+    from lethe.keys import keyed_hash
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    tenant, keeper, phone = query_rows(settings, """
+        select c.tenant_id, c.id, c.phone from raw.crm_contacts c
+        where c.phone is not null and (select count(*) from raw.contact_records r where r.tenant_id = c.tenant_id
+                                        and r.customer_address = c.phone) >= 2
+          and (select count(*) from raw.crm_contacts o where o.tenant_id = c.tenant_id
+               and c.phone in (o.phone, o.mobile_phone)) = 1
+        order by 1, 2 limit 1""")[0]
+    erased = query_rows(settings, """
+        select c.id from raw.crm_contacts c where c.tenant_id = ? and c.individual_id is not null
+          and c.individual_id <> (select individual_id from raw.crm_contacts where tenant_id = ? and id = ?)
+          and (select count(*) from raw.crm_contacts o where o.tenant_id = c.tenant_id
+               and o.individual_id = c.individual_id) = 1
+          and not exists (select 1 from raw.legal_holds h where h.tenant_id = c.tenant_id
+                          and (h.crm_contact_id = c.id or h.subject_email = c.email))
+        order by 1 limit 1""", [tenant, tenant, keeper])[0][0]
+    calls = query_rows(settings, "select contact_id from raw.contact_records where tenant_id = ? and "
+                                 "customer_address = ? order by 1", [tenant, phone])
+    con = connect(settings)
+    con.execute("update raw.crm_contacts set phone = ? where tenant_id = ? and id = ?", [phone, tenant, erased])
+    con.close()
+
+    erase_subject(settings, tenant, SubjectRef(contact_id=erased))
+
+    assert query_rows(settings, "select count(*) from raw.crm_contacts where tenant_id = ? and id = ?",
+                      [tenant, erased]) == [(0,)]
+    assert query_rows(settings, "select contact_id from raw.contact_records where tenant_id = ? and "
+                                "customer_address = ? order by 1", [tenant, phone]) == calls
+    tombstoned = {h for (h,) in query_rows(settings, "select identity_hash from lethe_meta.tombstones")}
+    assert keyed_hash(settings.secret_key, tenant, "contact", erased) in tombstoned
+    assert keyed_hash(settings.secret_key, tenant, "phone", phone) not in tombstoned

@@ -199,9 +199,12 @@ def _whole_people(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) ->
 
 
 def _keep_what_survives(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:
-    """Of CRM contacts retired for retention (a subjects table), leave out what a contact not retired still uses:
-    their Individual (with its consents and privacy flags: the marts keep an Individual as long as its latest
-    contact) and every address it holds (an active customer's calls and mails keep their address)."""
+    """Of CRM contacts retired for retention or erased (a subjects table), leave out what a contact that stays
+    still uses: their Individual (with its consents and privacy flags: the marts keep an Individual as long as its
+    latest contact) and every address it holds. An active customer's calls and mails keep their address when an
+    old duplicate is retired; when two people share a phone or an email (a household landline), erasing one
+    neither deletes the other's calls and mails from it (the marts give them to the other) nor tombstones it,
+    which would drop the other's records at every later ingest."""
     if "crm_contacts" not in have:
         return
     con.execute(
@@ -343,6 +346,7 @@ def build_plan(
             )
     con.execute(f"update _erase set subject_key = {_subject_key_sql('_erase')} where subject_key is null")
     _whole_people(con, "_erase", have)
+    _keep_what_survives(con, "_erase", have)
     con.execute(
         f"insert into _items select *, 'erasure_request' from ({subject_records_sql('_erase', have, 'erase')})"  # noqa: S608
     )
