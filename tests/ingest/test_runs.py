@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -167,3 +168,97 @@ def test_a_tenant_folder_the_policy_file_does_not_name_is_reported_not_loaded(se
     later = run_ingest(replace(settings, tenants_file=policy), landing)
     assert later.not_loaded == ()
     assert query(settings, "select count(*) from raw.email_events where tenant_id = 'delta-utilities'") == [(1,)]
+
+
+def _late_upload(landing: Path) -> tuple[Path, bytes, Path, bytes]:
+    """A webhook body and a gzipped contact-record file of new records, complete: (path, bytes) of each."""
+    events = [{"email": "gina@example.com", "timestamp": 1705500000 + i, "event": "open", "sg_event_id": f"ev-late-{i}"}
+              for i in range(40)]
+    ctr = [{"ContactId": f"c-late-{i}", "Channel": "CHAT", "InitiationTimestamp": "2024-01-20T09:00:00Z",
+            "LastUpdateTimestamp": "2024-01-20T09:06:00Z", "Queue": {"Name": "Billing"}} for i in range(40)]
+    webhook = landing / TENANT / "email_events" / "late" / "webhook.json"
+    records = landing / TENANT / "contact_records" / "late" / "ctr.jsonl.gz"
+    webhook.parent.mkdir(parents=True)
+    records.parent.mkdir(parents=True)
+    return (webhook, json.dumps(events).encode(),
+            records, gzip.compress("".join(json.dumps(r) + "\n" for r in ctr).encode()))
+
+
+def _refused(settings, rel: str) -> list[str]:
+    return [r for (r,) in query(settings, "select reason from quarantine.files where source_file = ?", [rel])]
+
+
+def _status(settings, rel: str) -> str:
+    return query(settings, "select status from lethe_meta.manifest where path = ?", [rel])[0][0]
+
+
+def test_half_written_upload_refused_then_completed_at_the_same_path_loads(settings, landing):
+    """Ingest saw an upload half-written (array never closed, gzip cut short) and refused it; once the producer
+    finishes writing, the next run loads it: it was never loaded, so its new content is no 'change'."""
+    families = ["email_events", "contact_records"]
+    run_ingest(settings, landing, families=families)
+    webhook, events, records, ctr = _late_upload(landing)
+    webhook.write_bytes(events[: len(events) // 2])
+    records.write_bytes(ctr[: len(ctr) // 2])
+    first = run_ingest(settings, landing, families=families)
+    assert sum(s.quarantined_files for s in first.sources) == 2 and first.loaded == 0
+    rels = {p: p.relative_to(landing).as_posix() for p in (webhook, records)}
+    assert "never closed" in _refused(settings, rels[webhook])[0]
+    assert "truncated or corrupt gzip" in _refused(settings, rels[records])[0]
+
+    webhook.write_bytes(events)
+    records.write_bytes(ctr)
+    second = run_ingest(settings, landing, families=families)
+    by = {s.dataset: s for s in second.sources}
+    assert (by["email_events"].loaded, by["contact_records"].loaded) == (40, 40)
+    assert all(s.changed_files == 0 and s.quarantined_files == 0 and s.reasons == () for s in second.sources)
+    assert "quarantined:" not in second.render()
+    assert query(settings, "select count(*) from raw.email_events where sg_event_id like 'ev-late-%'") == [(40,)]
+    assert query(settings, "select count(*) from raw.contact_records where contact_id like 'c-late-%'") == [(40,)]
+    for rel in rels.values():
+        assert _status(settings, rel) == "loaded"
+        assert _refused(settings, rel) == []  # no longer reported as refused
+    assert run_ingest(settings, landing, families=families).sources == ()  # and loaded once
+
+
+def test_replacement_still_broken_is_refused_again_with_its_real_reason(settings, landing):
+    webhook, events, records, ctr = _late_upload(landing)
+    webhook.write_bytes(b"")
+    records.write_bytes(gzip.compress(b""))  # a gzip of nothing: the upload had not begun
+    run_ingest(settings, landing, families=["email_events", "contact_records"])
+    rels = {p: p.relative_to(landing).as_posix() for p in (webhook, records)}
+    assert [_refused(settings, rel) for rel in rels.values()] == [["empty file"], ["empty file"]]
+
+    webhook.write_bytes(events[: len(events) // 2])
+    records.write_bytes(ctr[: len(ctr) // 2])
+    summary = run_ingest(settings, landing, families=["email_events", "contact_records"])
+    assert all(s.changed_files == 0 and s.quarantined_files == 1 and s.loaded == 0 for s in summary.sources)
+    (gz_reason,) = _refused(settings, rels[records])
+    (json_reason,) = _refused(settings, rels[webhook])
+    assert gz_reason.startswith("truncated or corrupt gzip") and json_reason.startswith("not valid JSON")
+    text = summary.render()
+    assert f"file {rels[records]}: truncated or corrupt gzip" in text and "content changed" not in text
+    assert [_status(settings, rel) for rel in rels.values()] == ["quarantined", "quarantined"]
+
+    webhook.write_bytes(events)
+    records.write_bytes(ctr)
+    assert run_ingest(settings, landing, families=["email_events", "contact_records"]).loaded == 80
+
+
+def test_changed_file_is_named_in_the_ingest_output(settings, landing):
+    """A loaded file changed in place stays refused, and `lethe ingest` (text and --json) names it and why."""
+    run_ingest(settings, landing, families=["campaigns"])
+    path = landing / TENANT / "campaigns" / "campaigns.csv"
+    path.write_text(path.read_text().replace("Winter offers", "Winter offers (edited)"))
+    summary = run_ingest(settings, landing, families=["campaigns"])
+    (s,) = summary.sources
+    assert s.changed_files == 1 and s.loaded == 0
+    (reason,) = s.reasons
+    assert reason.startswith(f"file {TENANT}/campaigns/campaigns.csv: content changed since it was loaded")
+    assert reason.endswith("not reloaded: deliver changes as a new file")
+    assert f"quarantined:\n  {TENANT}/campaigns: {reason}" in summary.render()
+    assert summary.to_dict()["sources"][0]["reasons"] == [reason]
+    assert query(settings, "select name from raw.campaigns where campaign_id = 'camp-1'") == [("Winter offers",)]
+    path.write_text(path.read_text().replace("(edited)", "(edited twice)"))
+    assert run_ingest(settings, landing, families=["campaigns"]).sources == ()  # reported once, never loaded
+    assert query(settings, "select name from raw.campaigns where campaign_id = 'camp-1'") == [("Winter offers",)]

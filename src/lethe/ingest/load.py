@@ -325,6 +325,10 @@ def load_batch(
                 and u._source_row = c._source_row
             where _rule is not null
         """)
+        # a path tried again (refused whole before, new content since) is judged anew: the old refusal goes,
+        # the new one (if any) takes its place, so a file that now loads is no longer reported as refused
+        con.execute("delete from quarantine.files where tenant_id = ? and dataset = ? and list_contains(?, source_file)",
+                    [tenant, contract.dataset, [f.rel for f in files]])
         if problems:
             insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],
                     [(tenant, contract.dataset, p.rel, p.reason, batch_id, stamp) for p in problems])

@@ -44,8 +44,11 @@ def discover_tenants(landing: Path) -> list[str]:
 
 
 def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract: Contract, tenant: str,
-             batch_id: str, now: datetime) -> tuple[list[LandingFile], int]:
-    """Split files into new ones and report files whose content changed under a known path."""
+             batch_id: str, now: datetime) -> tuple[list[LandingFile], tuple[str, ...]]:
+    """Split files into the ones to load and report, once, files whose content changed under a path already
+    loaded. To load: new paths, and paths refused whole before (status 'quarantined': nothing of them was
+    loaded, e.g. a half-written upload) whose content has changed since. Returns (to load, one reason per
+    changed file, naming it)."""
     known = {
         path: (sha, status)
         for path, sha, status in con.execute(
@@ -53,23 +56,34 @@ def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract:
             [tenant, contract.dataset],
         ).fetchall()
     }
-    new, changed = [], []
-    for f in files:
+    load, changed, retried = [], [], 0
+    for f in files:  # in path order: batch order decides which of two copies of a record loads first
         if f.rel not in known:
-            new.append(f)
-        elif known[f.rel][0] != f.sha256 and known[f.rel][1] != "changed":
+            load.append(f)
+        elif known[f.rel][0] == f.sha256 or known[f.rel][1] == "changed":
+            continue
+        elif known[f.rel][1] == "quarantined":  # never loaded: its new content is a delivery like a new file's
+            load.append(f)
+            retried += 1
+        else:
             changed.append(f)
+    if retried:
+        log.info("%s/%s: %d file(s) refused whole before have new content: trying them again",
+                 tenant, contract.dataset, retried)
+    reasons = tuple(
+        f"content changed since it was loaded (sha256 {known[f.rel][0][:12]}… → {f.sha256[:12]}…); "
+        "not reloaded: deliver changes as a new file"
+        for f in changed
+    )
     if changed:
         stamp = now.replace(tzinfo=None)
         con.execute("begin transaction")
         insert_rows(con, "quarantine.files", ["tenant_id", "dataset", "source_file", "reason", "batch_id", "quarantined_at"],
-                [(tenant, contract.dataset, f.rel,
-                  f"content changed since it was loaded (sha256 {known[f.rel][0][:12]}… → {f.sha256[:12]}…); "
-                  "not reloaded: deliver changes as a new file", batch_id, stamp) for f in changed])
+                [(tenant, contract.dataset, f.rel, reason, batch_id, stamp) for f, reason in zip(changed, reasons, strict=True)])
         con.execute("update lethe_meta.manifest set status = 'changed' where list_contains(?, path)", [[f.rel for f in changed]])
         con.execute("commit")
         log.warning("%s/%s: %d file(s) changed under the same path", tenant, contract.dataset, len(changed))
-    return new, len(changed)
+    return load, tuple(f"file {f.rel}: {reason}" for f, reason in zip(changed, reasons, strict=True))
 
 
 def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: Path, contract: Contract,
@@ -83,9 +97,9 @@ def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: 
     files = describe(landing, paths)
     log.info("%s/%s: %d files hashed", tenant, contract.dataset, len(files),
              extra={"lethe_phases": {"discover_hash": time.perf_counter() - clock}})
-    new, changed = _changed(con, files, contract, tenant, f"{contract.dataset}:{tenant}:{run_id}", now)
+    to_load, changed = _changed(con, files, contract, tenant, f"{contract.dataset}:{tenant}:{run_id}", now)
     results: list[BatchResult] = []
-    for i, batch in enumerate(chunks(new)):
+    for i, batch in enumerate(chunks(to_load)):
         batch_id = f"{contract.dataset}:{tenant}:{run_id}:{i}"
         results.append(load_batch(con, contract, tenant, batch, batch_id=batch_id, future_limit=future_limit, now=now))
     if not results and not changed:
@@ -98,11 +112,11 @@ def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: 
         duplicates_skipped=sum(r.duplicates_skipped for r in results),
         replaced=sum(r.replaced for r in results),
         quarantined_rows=sum(r.quarantined_rows for r in results),
-        quarantined_files=sum(r.quarantined_files for r in results) + changed,
-        changed_files=changed,
+        quarantined_files=sum(r.quarantined_files for r in results) + len(changed),
+        changed_files=len(changed),
         tombstoned=sum(r.tombstoned for r in results),
         failed_expectations=sum(r.failed_expectations for r in results),
-        reasons=tuple(x for r in results for x in r.reasons),
+        reasons=tuple(x for r in results for x in r.reasons) + changed,
     )
 
 
@@ -113,7 +127,8 @@ def run_ingest(
     tenants: list[str] | None = None,
 ) -> IngestSummary:
     """Load every new landing file of the given families and tenants (all by default), validated against
-    its data contract. Idempotent: files already in the manifest are never loaded twice."""
+    its data contract. Idempotent: files already in the manifest are never loaded twice; a file refused whole
+    (nothing of it loaded) is tried again once its content changes."""
     from lethe.warehouse import connect
 
     start = time.perf_counter()
