@@ -136,3 +136,71 @@ def test_a_value_that_looks_like_a_formula_is_text_in_the_xlsx(scenario: Setting
     names = [c for c in sheet[1] if c.value == "FirstName"][0].column
     cell = sheet.cell(row=2, column=names)
     assert (cell.value, cell.data_type) == (formula, "s")
+
+
+def test_requests_and_quarantined_rows_naming_the_persons_other_contact_are_in_their_export(
+        scenario: Settings, land_contacts, tmp_path: Path) -> None:
+    """Salesforce keeps an old duplicate Contact of Erin's (003ERIO, on her Individual): it is Erin. A request
+    naming that contact, and a quarantined request naming it, are data held on her, whichever of her contact
+    ids, addresses or phones she is looked up by; the person is keyed by her smallest Contact Id (003ERIN), and
+    requests were looked up by that id alone. Hank's request stays out of it."""
+    from lethe.dsr.export import build_documents
+    from lethe.dsr.identity import Subject
+    from lethe.warehouse import connect
+
+    (scenario.landing / TENANT / "crm" / "dsr_requests" / "old-contact.csv").write_text(
+        "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
+        "dsr-erin-old,2026-05-20T00:00:00Z,access,003ERIO,,,2026-05-21T00:00:00Z,a copy of my data\n"
+        "dsr-erin-bad,2026-05-20T00:00:00Z,forget-me-not,003ERIO,,,2026-05-21T00:00:00Z,\n")  # quarantined: bad type
+    land_contacts(scenario, "old-duplicate.csv", {"Id": "003ERIO", "Email": "erin.old@example.com",
+                                                  "Phone": "07700 900199", "Customer_Status__c": "former"})
+
+    for n, ref in enumerate((SubjectRef(contact_id="003ERIO"), SubjectRef(contact_id=ERIN["id"]),
+                             SubjectRef(email="erin.old@example.com"), SubjectRef(phone="07700 900199"))):
+        doc = json.loads(export_subject(scenario, TENANT, ref, "json", tmp_path / f"erin{n}.json").read_text())
+        assert sorted(c["Id"] for c in doc["crm_contacts"]) == [ERIN["id"], "003ERIO"], ref
+        assert sorted(d["request_id"] for d in doc["dsr_requests"]) == ["dsr-erin", "dsr-erin-old"], ref
+        assert sorted((q["dataset"], "dsr-erin-bad" in q["record"]) for q in doc["quarantined"]) == [
+            ("dsr_requests", True), ("email_events", False)], ref
+
+    # an access request in the DSR file is exported from a Subject built as lethe.dsr.requests builds it
+    con = connect(scenario)
+    try:
+        (doc, _), = build_documents(con, scenario, [Subject(TENANT, ERIN["id"], ERIN["ind"], (ERIN["email"],), ())])
+    finally:
+        con.close()
+    assert sorted(d["request_id"] for d in doc["dsr_requests"]) == ["dsr-erin", "dsr-erin-old"]
+    assert "dsr_requests" in {q["dataset"] for q in doc["quarantined"]}
+
+
+def test_control_characters_in_a_chat_are_left_out_of_the_xlsx_only(scenario: Settings, tmp_path: Path) -> None:
+    """A chat message holding a control character (a pasted vertical tab, a bell) is the person's data too: the
+    xlsx export is written with only the characters a spreadsheet cannot hold left out, every other character
+    (accents, symbols, emoji, tab, new line) intact; the json and csv exports keep the message exactly."""
+    from openpyxl import load_workbook
+    from purge_scenario import ingest
+
+    message = "Bonjour\u000bje suis Erin\u0007 \u2014 caf\u00e9 \u2713 \U0001f600\tok\nmerci"
+    kept = "Bonjourje suis Erin \u2014 caf\u00e9 \u2713 \U0001f600\tok\nmerci"
+    tenant = scenario.landing / TENANT
+    (tenant / "contact_records" / "2026" / "05" / "ctr-erin-3.jsonl").write_text(json.dumps({
+        "ContactId": "ctr-erin-3", "Channel": "CHAT", "InitiationMethod": "INBOUND",
+        "InitiationTimestamp": "2026-05-20T10:00:00Z", "DisconnectTimestamp": "2026-05-20T10:05:00Z",
+        "LastUpdateTimestamp": "2026-05-20T10:06:00Z",
+        "CustomerEndpoint": {"Address": ERIN["email"], "Type": "EMAIL_ADDRESS"}}) + "\n")
+    (tenant / "transcripts" / "ctr-erin-3.json").write_text(json.dumps({"ContactId": "ctr-erin-3", "Transcript": [
+        {"ParticipantRole": "CUSTOMER", "Content": message, "AbsoluteTime": "2026-05-20T10:01:00Z"}]}))
+    ingest(scenario)
+
+    out = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "xlsx", tmp_path / "erin.xlsx")
+    rows = list(load_workbook(out, read_only=True)["transcripts"].iter_rows(values_only=True))
+    content = rows[0].index("Content")
+    assert kept in [r[content] for r in rows[1:]]
+
+    doc = json.loads(export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "json",
+                                    tmp_path / "erin.json").read_text())
+    assert message in [t["Content"] for t in doc["transcripts"]]
+    with zipfile.ZipFile(export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "csv",
+                                        tmp_path / "erin.zip")) as zf:
+        assert message in pl.read_csv(io.BytesIO(zf.read("transcripts.csv")))["Content"].to_list()
+    export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")

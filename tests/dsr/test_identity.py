@@ -10,6 +10,11 @@ from lethe.dsr.identity import SubjectRef, normalise_phone, resolve
 from lethe.errors import IdentityError
 from lethe.settings import Settings
 
+# Emma lives in France: her Contact's MobilePhone is in French national format, stored by ingest as +33623297605
+EMMA = {"Id": "003EMMA", "IndividualId": "0PKEMMA", "FirstName": "Emma", "LastName": "Bernard",
+        "Email": "emma.bernard@example.fr", "Phone": "", "MobilePhone": "06 2329 7605", "MailingCity": "Lyon",
+        "MailingPostalCode": "69002", "MailingCountry": "France"}
+
 
 def _resolve(settings: Settings, ref: SubjectRef):
     con = duckdb.connect(str(settings.warehouse))
@@ -46,3 +51,67 @@ def test_several_people_matching_is_refused_never_guessed(scenario: Settings) ->
 def test_not_a_phone_number_is_refused() -> None:
     with pytest.raises(IdentityError, match="not a"):
         normalise_phone("call me maybe")
+
+
+@pytest.fixture
+def abroad(scenario: Settings, land_contacts) -> Settings:
+    """The scenario's UK tenant with a customer in France (Emma), ingested."""
+    land_contacts(scenario, "france.csv", EMMA)
+    return scenario
+
+
+@pytest.mark.parametrize("phone", ["06 2329 7605", "06.23.29.76.05", "0623297605", "+33 6 23 29 76 05",
+                                   "0033 6 23 29 76 05"])
+def test_a_phone_written_as_in_a_contacts_country_finds_them(abroad: Settings, phone: str) -> None:
+    """Ingest read Emma's national-format number in her MailingCountry's region; a request giving it exactly as
+    the CRM holds it (or in international format) finds her, not "nobody" (it was read as a UK number)."""
+    subject = _resolve(abroad, SubjectRef(phone=phone))
+    assert (subject.contact_id, subject.phones) == (EMMA["Id"], ("+33623297605",))
+    # the tenant's UK customers are still found by their UK national numbers
+    assert _resolve(abroad, SubjectRef(phone=ERIN["human_phone"])).contact_id == ERIN["id"]
+
+
+def test_a_national_number_two_countries_customers_may_have_is_refused_never_guessed(
+        abroad: Settings, land_contacts) -> None:
+    """Jonas in Germany has the same digits in German national format (+49623297605): "06 2329 7605" names Emma
+    or Jonas, so it is refused; each is found by their number in international format."""
+    land_contacts(abroad, "germany.csv", {**EMMA, "Id": "003JONAS", "IndividualId": "0PKJONAS", "FirstName": "Jonas",
+                                          "Email": "jonas@example.de", "MailingCountry": "Germany"})
+    with pytest.raises(IdentityError, match="matches 2 people"):
+        _resolve(abroad, SubjectRef(phone="06 2329 7605"))
+    assert _resolve(abroad, SubjectRef(phone="+49 6232 97605")).contact_id == "003JONAS"
+    assert _resolve(abroad, SubjectRef(phone="+33 6 23 29 76 05")).contact_id == EMMA["Id"]
+
+
+def test_a_national_number_whose_other_reading_called_in_is_refused_never_guessed(abroad: Settings) -> None:
+    """Someone with no CRM contact called from +44 6232 97605, the UK reading of Emma's "06 2329 7605": the
+    request may mean either of them, so it is refused, not taken for Emma."""
+    import json
+
+    from purge_scenario import ingest
+
+    calls = abroad.landing / TENANT / "contact_records" / "2026" / "05" / "uk-caller.jsonl"
+    calls.write_text(json.dumps({
+        "ContactId": "ctr-uk-caller", "Channel": "VOICE", "InitiationMethod": "INBOUND",
+        "InitiationTimestamp": "2026-05-20T10:00:00Z", "DisconnectTimestamp": "2026-05-20T10:05:00Z",
+        "LastUpdateTimestamp": "2026-05-20T10:06:00Z",
+        "CustomerEndpoint": {"Address": "+44 6232 97605", "Type": "TELEPHONE_NUMBER"}}) + "\n")
+    ingest(abroad)
+    with pytest.raises(IdentityError, match="matches 2 people"):
+        _resolve(abroad, SubjectRef(phone="06 2329 7605"))
+    assert _resolve(abroad, SubjectRef(phone="+44 6232 97605")).phones == ("+44623297605",)
+
+
+def test_a_restriction_named_by_a_national_number_records_the_number_it_resolved_to(abroad: Settings) -> None:
+    """`lethe dsar restrict --phone "06 2329 7605"` finds Emma; the request row must carry her number, not the UK
+    reading (+44623297605), which would make it a request of whoever holds that number."""
+    from lethe.dsr.record import record_request
+
+    recorded = record_request(abroad, TENANT, SubjectRef(phone="06 2329 7605"), "restrict")
+    con = duckdb.connect(str(abroad.warehouse), read_only=True)
+    try:
+        row = con.execute("select crm_contact_id, subject_phone from raw.dsr_requests where request_id = ?",
+                          [recorded.request_id]).fetchone()
+    finally:
+        con.close()
+    assert row == (EMMA["Id"], "+33623297605")

@@ -115,10 +115,22 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
                                               f"on t.tenant_id = s.tenant_id and t.{column} = s.{key}", n)
 
         interactions = by("contact_records", "customer_address")
+        # the person's every CRM contact: the one named, and any other sharing its Individual (an old duplicate)
+        contacts = _select_many(con, "crm_contacts", " union ".join(
+            f"select s._idx, t.rowid as _row from raw.crm_contacts t join _subj s "
+            f"on t.tenant_id = s.tenant_id and t.{col} = s.{key}" for col, key in (("id", "cid"), ("individual_id", "ind"))), n)
+        contact_ids = [sorted({*([s.contact_id] if s.contact_id else []), *(f["Id"].drop_nulls() if "Id" in f.columns else [])})
+                       for s, f in zip(subjects, contacts, strict=True)]
+        con.register("_cids", pl.DataFrame(
+            {"_idx": [i for i, ids in enumerate(contact_ids) for _ in ids],
+             "tenant_id": [s.tenant_id for s, ids in zip(subjects, contact_ids, strict=True) for _ in ids],
+             "cid": [c for ids in contact_ids for c in ids]},
+            schema={"_idx": pl.Int64, "tenant_id": pl.String, "cid": pl.String}))
+        # requests naming any contact of the person (not only the one keying them), or any of their addresses
         dsr = _select_many(con, "dsr_requests", " union all ".join(
             f"select s._idx, t.rowid as _row from raw.dsr_requests t join {src} s "
             f"on t.tenant_id = s.tenant_id and t.{col} = s.{key}"
-            for col, key, src in (("crm_contact_id", "cid", "_subj"), ("subject_email", "addr", "_addr"),
+            for col, key, src in (("crm_contact_id", "cid", "_cids"), ("subject_email", "addr", "_addr"),
                                   ("subject_phone", "addr", "_addr"))), n)
         calls = [(i, s.tenant_id, cid, loc) for i, (s, f) in enumerate(zip(subjects, interactions, strict=True))
                  if f.height for cid, loc in zip(f["ContactId"], f["Recording.Location"], strict=True)]
@@ -135,19 +147,15 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
             transcripts = by("transcripts", "contact_id", "contact_id", "_calls")
         finally:
             con.unregister("_calls")
-        # the person's every CRM contact: the one named, and any other sharing its Individual (an old duplicate)
-        contacts = _select_many(con, "crm_contacts", " union ".join(
-            f"select s._idx, t.rowid as _row from raw.crm_contacts t join _subj s "
-            f"on t.tenant_id = s.tenant_id and t.{col} = s.{key}" for col, key in (("id", "cid"), ("individual_id", "ind"))), n)
         individuals = by("crm_individuals", "id", "ind", "_subj")
         consents = by("crm_consents", "party_id", "ind", "_subj")
         events = by("email_events", "email")
     finally:
-        con.unregister("_subj")
-        con.unregister("_addr")
+        for name in ("_subj", "_addr", "_cids"):
+            con.unregister(name)
     profiling = _profiling_many(con, settings, subjects)
-    quarantined = _quarantined_many(con, settings, subjects, [f["ContactId"] if f.height else pl.Series([], dtype=pl.String)
-                                                             for f in interactions])
+    quarantined = _quarantined_many(con, settings, subjects, contact_ids,
+                                    [f["ContactId"] if f.height else pl.Series([], dtype=pl.String) for f in interactions])
     return [
         {
             "subject": pl.DataFrame({
@@ -205,10 +213,10 @@ def _profiling_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects
 
 
 def _quarantined_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject],
-                      calls: list[pl.Series]) -> list[pl.DataFrame]:
+                      contact_ids: list[list[str]], calls: list[pl.Series]) -> list[pl.DataFrame]:
     """Per subject, the quarantined records that hold one of their identities (an address, a phone number in any
-    human format, their contact id, the ContactId of one of their calls), as the erasure finds them: data held
-    on them even though no mart uses it."""
+    human format, the id of any of their CRM contacts, the ContactId of one of their calls), as the erasure finds
+    them: data held on them even though no mart uses it."""
     from lethe.refused import identities_in_texts
 
     n = len(subjects)
@@ -219,7 +227,7 @@ def _quarantined_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjec
         (i, s.tenant_id, kind, keyed_hash(key, s.tenant_id, kind, value))
         for i, s in enumerate(subjects)
         for kind, values in (("email", [e.lower() for e in s.emails]), ("phone", s.phones),
-                             ("contact", [s.contact_id] if s.contact_id else []),
+                             ("contact", contact_ids[i]),
                              ("connect_contact", calls[i].drop_nulls().unique().to_list()))
         for value in values
     ]
@@ -399,8 +407,21 @@ def render_csv_zip(frames: dict[str, pl.DataFrame], doc: dict[str, Any], landing
     return buf.getvalue()
 
 
+def _xlsx_value(value: Any) -> Any:
+    """A value as an xlsx cell holds it: a date as ISO 8601 text, a text without the control characters the
+    format cannot hold (a chat's vertical tab or bell: openpyxl refuses them); everything else as it is."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
 def render_xlsx(frames: dict[str, pl.DataFrame], doc: dict[str, Any]) -> bytes:
-    """One sheet per source (openpyxl), plus retention and purposes sheets."""
+    """One sheet per source (openpyxl), plus retention and purposes sheets; text keeps everything but the control
+    characters xlsx cannot hold (the json and csv exports keep those too)."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -413,9 +434,9 @@ def render_xlsx(frames: dict[str, pl.DataFrame], doc: dict[str, Any]) -> bytes:
     sheets["purposes"] = pl.DataFrame(doc["purposes"] or [{"source": None}])
     for name, frame in sheets.items():
         ws = wb.create_sheet(name[:31])
-        ws.append(frame.columns)
+        ws.append([_xlsx_value(c) for c in frame.columns])
         for row in frame.iter_rows():
-            ws.append([v.isoformat() if isinstance(v, datetime | date) else v for v in row])
+            ws.append([_xlsx_value(v) for v in row])
             for cell in ws[ws.max_row]:
                 if cell.data_type == "f":  # openpyxl made a formula of a text starting with '='; it is the data
                     cell.data_type = "s"

@@ -55,16 +55,68 @@ def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
 
 
 def normalised_address(ref: SubjectRef) -> tuple[str | None, str | None]:
-    """The email (trimmed, lower case) and the E.164 phone a reference names, as staging normalises them."""
+    """The email (trimmed, lower case) and the E.164 phone a reference names, a national-format phone read as a
+    UK number (resolve reads it in every region the tenant's phones were normalised in: phone_candidates)."""
     return (ref.email.strip().lower() if ref.email else None, normalise_phone(ref.phone) if ref.phone else None)
 
 
+def _phone_regions(con: duckdb.DuckDBPyConnection, tenant_id: str) -> list[str]:
+    """The regions ingest parsed this tenant's phones in: the tenant's own (its most common MailingCountry, else
+    GB) first, then the region of every MailingCountry its CRM contacts give."""
+    from lethe.ingest.normalise import _region_sql, tenant_region
+
+    default = tenant_region(con, tenant_id)
+    if not catalog.table_exists(con, "raw", "crm_contacts"):
+        return [default]
+    rows = con.execute(
+        f"select distinct region from (select {_region_sql('mailing_country')} as region from raw.crm_contacts "  # noqa: S608
+        "where tenant_id = ?) where region is not null order by region",
+        [tenant_id],
+    ).fetchall()
+    return [default, *(r for (r,) in rows if r != default)]
+
+
+def phone_candidates(con: duckdb.DuckDBPyConnection, tenant_id: str, value: str) -> tuple[str, ...]:
+    """Every E.164 number a phone as given may be, as ingest normalised the tenant's phones: one in international
+    format (leading '+') as written; one in national format read in each region of _phone_regions (tenant's
+    region first). IdentityError naming the value if it is a phone number in none of them."""
+    if value.strip().startswith("+"):
+        return (normalise_phone(value),)
+    regions = _phone_regions(con, tenant_id)
+    found: list[str] = []
+    for region in regions:
+        try:
+            found.append(normalise_phone(value, region))
+        except IdentityError:
+            continue
+    if not found:
+        normalise_phone(value, regions[0])  # raises, naming the value
+    return tuple(dict.fromkeys(found))
+
+
+def _seen(con: duckdb.DuckDBPyConnection, tenant_id: str, addresses: list[str]) -> list[str]:
+    """Of these addresses, those the tenant's calls or mails carry (a subject known without a CRM contact)."""
+    seen: set[str] = set()
+    for table, column in (("contact_records", "customer_address"), ("email_events", "email")):
+        if addresses and catalog.table_exists(con, "raw", table):
+            seen |= {a for (a,) in con.execute(
+                f"select distinct {column} from raw.{table} where tenant_id = ? "  # noqa: S608
+                f"and {column} in (select unnest(?::varchar[]))",
+                [tenant_id, addresses],
+            ).fetchall()}
+    return [a for a in addresses if a in seen]
+
+
 def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> Subject:
-    """The one person the reference names in this tenant; IdentityError if nobody or several match."""
+    """The one person the reference names in this tenant; IdentityError if nobody or several match.
+
+    A phone in national format may be one of several numbers (phone_candidates): all are looked up, and
+    more than one person among them is refused like any other ambiguity, never guessed."""
     given = [v for v in (ref.contact_id, ref.email, ref.phone) if v]
     if len(given) != 1:
         raise IdentityError("name the subject with exactly one of --contact-id, --email or --phone")
-    email, phone = normalised_address(ref)
+    email = ref.email.strip().lower() if ref.email else None
+    phones = list(phone_candidates(con, tenant_id, ref.phone)) if ref.phone else []
     contacts: list[tuple] = []
     if catalog.table_exists(con, "raw", "crm_contacts"):
         contacts = con.execute(
@@ -72,10 +124,11 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
             select id, individual_id, email, phone, mobile_phone
             from raw.crm_contacts
             where tenant_id = $tenant
-              and (id = $cid or email = $email or phone = $phone or mobile_phone = $phone)
+              and (id = $cid or email = $email
+                   or list_contains($phones::varchar[], phone) or list_contains($phones::varchar[], mobile_phone))
             order by id
             """,
-            {"tenant": tenant_id, "cid": ref.contact_id, "email": email, "phone": phone},
+            {"tenant": tenant_id, "cid": ref.contact_id, "email": email, "phones": phones},
         ).fetchall()
     people = {ind or cid for cid, ind, *_ in contacts}  # contacts sharing an Individual are one person
     if len(people) > 1:
@@ -92,22 +145,25 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
                 "where tenant_id = ? and individual_id = ? order by id",
                 [tenant_id, ind],
             ).fetchall()
+        theirs = {p for c in contacts for p in (c[3], c[4]) if p}
+        others = _seen(con, tenant_id, [p for p in phones if p not in theirs])
+        if others:  # another reading of a national-format number is someone's too: never guess which was meant
+            raise IdentityError(
+                f"{ref.describe()} matches {1 + len(others)} people in tenant {tenant_id!r} (CRM contact "
+                f"{contacts[0][0]}, and calls by another number it may be); name the subject by --contact-id "
+                "or give the phone in international format"
+            )
         emails = tuple(sorted({e for c in contacts for e in (c[2], email) if e}))
-        phones = tuple(sorted({p for c in contacts for p in (c[3], c[4], phone) if p}))
-        return Subject(tenant_id, contacts[0][0], ind, emails, phones)  # keyed by the smallest Contact Id
+        return Subject(tenant_id, contacts[0][0], ind, emails, tuple(sorted(theirs)))  # keyed by the smallest Contact Id
     if ref.contact_id:
         raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
-    address = email or phone
-    seen = 0
-    if catalog.table_exists(con, "raw", "contact_records"):
-        seen += con.execute(
-            "select count(*) from raw.contact_records where tenant_id = ? and customer_address = ?", [tenant_id, address]
-        ).fetchone()[0]
-    if email and catalog.table_exists(con, "raw", "email_events"):
-        seen += con.execute(
-            "select count(*) from raw.email_events where tenant_id = ? and email = ?", [tenant_id, email]
-        ).fetchone()[0]
+    seen = _seen(con, tenant_id, [email] if email else phones)
     if not seen:
         raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
+    if len(seen) > 1:
+        raise IdentityError(
+            f"{ref.describe()} matches {len(seen)} people in tenant {tenant_id!r} (calls by {len(seen)} numbers it "
+            "may be); give the phone in international format"
+        )
     log.info("subject known only by address (no CRM contact)")
-    return Subject(tenant_id, None, None, (email,) if email else (), (phone,) if phone else ())
+    return Subject(tenant_id, None, None, (email,) if email else (), tuple(seen) if phones else ())
