@@ -20,6 +20,7 @@ from lethe.errors import LetheError, UnknownTenantError, WarehouseBusyError
 from lethe.fsutil import check_output_file, write_atomic
 from lethe.policy import load_policy
 from lethe.settings import Settings
+from lethe.status import check_judged_at
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,9 @@ def read_audience(settings: Settings, tenant: str, purpose: str, channel: str) -
         if not catalog.table_exists(con, *source.eligible.split(".", 1)):
             raise LetheError(f"{source.path}: no {source.eligible} yet (run 'lethe build' first)")
         name = _resolve_purpose(con, source, tenant, purpose)
+        if settings.as_of_given:
+            (judged,) = con.execute(f"select max(as_of)::timestamp from {source.eligible}").fetchone()  # noqa: S608
+            check_judged_at(settings, judged, f"{source.path} ({source.eligible})")
         rows = con.execute(
             f"""
             select subject_key, min(address) as address

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lethe.errors import LetheError
-from lethe.settings import Settings, get_settings
+from lethe.settings import Settings, command_settings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _NO_POLICY_COMMANDS = {"generate", "audit", "dashboard"}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return get_settings().with_as_of(getattr(args, "as_of", None))
+    return command_settings(getattr(args, "as_of", None))
 
 
 def _print_json(value: object) -> None:

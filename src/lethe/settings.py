@@ -18,17 +18,25 @@ DASHBOARD_DIR = PROJECT_ROOT / "dashboards"
 DEFAULT_TENANTS_FILE = PROJECT_ROOT / "config" / "tenants.yml"
 
 
-def parse_as_of(value: str | None) -> datetime:
-    """Parse an ISO 8601 instant into an aware UTC datetime; None means now."""
+AS_OF_YEARS = (1900, 9998)  # retention, SLA and consent arithmetic must stay inside what a timestamp holds
+
+
+def parse_as_of(value: str | None, source: str = "--as-of / LETHE_AS_OF") -> datetime:
+    """Parse an ISO 8601 instant into an aware UTC datetime; None means now. `source` names where it came from."""
     if value is None or value == "":
         return datetime.now(UTC).replace(microsecond=0)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
     except ValueError:
-        raise ConfigError(f"--as-of / LETHE_AS_OF: {value!r} is not an ISO 8601 date or time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        raise ConfigError(f"{source}: {value!r} is not an ISO 8601 date or time") from None
+    except OverflowError:
+        parsed = None
+    if parsed is None or not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
+        raise ConfigError(f"{source}: {value!r} is out of range (years {AS_OF_YEARS[0]} to {AS_OF_YEARS[1]})")
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class Settings:
     as_of: datetime
     secret_key_env: str | None
     dashboard_users: Path = PROJECT_ROOT / "config" / "users.yml"
+    as_of_given: bool = False  # named by --as-of or LETHE_AS_OF (else: now)
 
     @property
     def warehouse(self) -> Path:
@@ -83,13 +92,15 @@ class Settings:
         """The same settings judged at another instant (a --as-of flag wins over LETHE_AS_OF)."""
         if as_of is None:
             return self
-        value = as_of if isinstance(as_of, datetime) else parse_as_of(as_of)
-        return replace(self, as_of=value.astimezone(UTC))
+        value = as_of if isinstance(as_of, datetime) else parse_as_of(as_of, "--as-of")
+        return replace(self, as_of=value.astimezone(UTC), as_of_given=True)
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build settings from an environment mapping (os.environ by default)."""
+def load_settings(environ: dict[str, str] | None = None, as_of: str | None = None) -> Settings:
+    """Build settings from an environment mapping (os.environ by default); `as_of` (a --as-of flag) wins over
+    LETHE_AS_OF, which is then not read at all."""
     env = os.environ if environ is None else environ
+    given = as_of if as_of is not None else env.get("LETHE_AS_OF")
     home = Path(env.get("LETHE_HOME") or Path.cwd() / ".lethe").resolve()
     landing = Path(env["LETHE_LANDING"]).resolve() if env.get("LETHE_LANDING") else home / "landing"
     tenants = Path(env["LETHE_TENANTS"]).resolve() if env.get("LETHE_TENANTS") else DEFAULT_TENANTS_FILE
@@ -97,12 +108,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         home=home,
         landing=landing,
         tenants_file=tenants,
-        as_of=parse_as_of(env.get("LETHE_AS_OF")),
+        as_of=parse_as_of(given, "--as-of" if as_of is not None else "LETHE_AS_OF"),
         secret_key_env=env.get("LETHE_SECRET_KEY") or None,
         dashboard_users=Path(env["LETHE_DASHBOARD_USERS"]).resolve()
         if env.get("LETHE_DASHBOARD_USERS")
         else PROJECT_ROOT / "config" / "users.yml",
+        as_of_given=bool(given),
     )
+
+
+def command_settings(as_of: str | None) -> Settings:
+    """The settings of one command: the process-wide ones, or, with a --as-of flag, the environment's judged at
+    that instant (a LETHE_AS_OF the flag overrides is not parsed, so a stale or bad one cannot fail the command)."""
+    return get_settings() if as_of is None else load_settings(as_of=as_of)
 
 
 @lru_cache(maxsize=1)

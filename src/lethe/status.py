@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -208,6 +209,21 @@ def available_tables(query: Callable[[str], Sequence[tuple]]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def check_judged_at(settings: Settings, judged: datetime | None, where: str) -> None:
+    """Refuse figures judged at another instant than the --as-of (or LETHE_AS_OF) the user named: a read-only
+    command reports what the last build judged and cannot judge again; silently answering for another instant
+    would mislead. Nothing to check when no instant was named or the figures carry none."""
+    if not settings.as_of_given or judged is None:
+        return
+    at = judged.astimezone(UTC) if judged.tzinfo else judged.replace(tzinfo=UTC)
+    if at != settings.as_of:
+        named = settings.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise LetheError(
+            f"{where}: judged at {at.strftime('%Y-%m-%dT%H:%M:%SZ')}, not at the as-of asked for ({named}); "
+            f"run `lethe run --as-of {named}` (or build and publish at it) first, or leave --as-of and LETHE_AS_OF out"
+        )
+
+
 def compute_status(settings: Settings, tenants: Sequence[str] | None = None) -> dict[str, float]:
     """The KPIs of the published snapshot: totals (`<kpi>`), then per tenant (`<kpi>.<tenant>`)."""
     path = settings.snapshot
@@ -218,6 +234,9 @@ def compute_status(settings: Settings, tenants: Sequence[str] | None = None) -> 
         con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as snap (read_only)")
         con.execute("use snap")
         available = available_tables(lambda sql: con.execute(sql).fetchall())
+        if settings.as_of_given and "main.snapshot_info" in available:
+            (judged,) = con.execute("select as_of from main.snapshot_info").fetchone()
+            check_judged_at(settings, judged, str(path))
         rows = con.execute(kpi_sql(available), [list(tenants) if tenants else None]).fetchall()
     except duckdb.Error as exc:
         raise LetheError(f"{path}: cannot read the snapshot ({exc}): republish it with lethe publish") from None

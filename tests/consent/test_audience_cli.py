@@ -139,3 +139,11 @@ def test_while_the_pipeline_holds_the_warehouse_the_audience_comes_from_the_snap
         holder.close()
     assert got.returncode == 0, got.stderr
     assert got.stdout == want.stdout and len(_rows(got.stdout)) == len(EMAIL_AUDIENCE) + 1
+
+
+def test_an_audience_asked_for_at_another_as_of_than_it_was_built_at_is_refused_not_answered(consent_scenario):
+    result = consent_scenario.lethe("audience", "--tenant", "acme-energy", "--purpose", "Marketing", "--channel",
+                                    "email", "--as-of", "2025-06-15T00:00:00Z")
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert "judged at 2026-06-01T00:00:00Z, not at the as-of asked for (2025-06-15T00:00:00Z)" in line

@@ -82,3 +82,11 @@ def test_status_text_lists_every_kpi(status_home):
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert names[: len(status.KPIS)] == [k.name for k in status.KPIS]
+
+
+def test_status_at_another_as_of_than_the_snapshot_was_judged_at_is_refused_in_one_line(status_home):
+    proc = lethe_status(status_home, "--json", "--as-of", "2030-01-01T00:00:00Z")
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert "not at the as-of asked for (2030-01-01T00:00:00Z)" in line and "judged at " in line
+    assert proc.stdout == ""

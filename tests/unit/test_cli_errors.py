@@ -23,6 +23,9 @@ def run(args, tmp_path: Path, **env):
         (["audience", "--tenant", "a", "--purpose", "x", "--channel", "fax"], "invalid choice: 'fax'"),
         (["dsar", "export", "--tenant", "a", "--email", "a@b.c", "--phone", "1", "--format", "json", "--out", "x"], "not allowed with"),
         (["ingest", "--as-of", "tomorrow-ish"], "'tomorrow-ish' is not an ISO 8601"),
+        (["status", "--as-of", "0001-01-01T00:00:00+05:00"], "is out of range (years 1900 to 9998)"),
+        (["status", "--as-of", "9999-12-31T23:59:59-05:00"], "is out of range (years 1900 to 9998)"),
+        (["generate", "--out", "g", "--subjects", "30", "--as-of", "0001-01-01T00:00:00+05:00"], "out of range"),
         (["bogus"], "(see 'lethe --help')"),
         (["dsar", "export", "--tenant", "a"], "(see 'lethe dsar export --help')"),
     ],
@@ -71,3 +74,10 @@ def test_a_warehouse_another_process_holds_is_one_line_not_a_traceback(tmp_path)
             assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     finally:
         holder.close()
+
+
+def test_a_stale_lethe_as_of_does_not_fail_a_command_whose_flag_overrides_it(tmp_path):
+    result = run(["status", "--as-of", "2026-11-01"], tmp_path, LETHE_AS_OF="garbage")
+    assert "no snapshot published yet" in result.stderr  # got as far as the snapshot: the flag won
+    result = run(["status"], tmp_path, LETHE_AS_OF="garbage")
+    assert result.stderr.strip() == "lethe: LETHE_AS_OF: 'garbage' is not an ISO 8601 date or time"

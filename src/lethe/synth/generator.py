@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from lethe.errors import ConfigError
+from lethe.settings import parse_as_of
 from lethe.synth import connect, crm, email, fmt, static
 from lethe.synth.spool import Family, Spool, write_bytes
 from lethe.synth.subjects import WEEK, Window, make_subjects
@@ -38,12 +39,9 @@ SOURCES = ("contact_records", "transcripts", "recordings", "email_events", "camp
 
 def _end_instant(end: str | None) -> int:
     text = end or DEFAULT_END
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--as-of/end: {text!r} is not an ISO 8601 instant (e.g. {DEFAULT_END})") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+    dt = parse_as_of(text, "--as-of")  # ConfigError naming the flag: not ISO 8601, or out of range
+    if dt.year < 1980:  # the generated history (--days before it) is written as Unix timestamps
+        raise ConfigError(f"--as-of: {text!r}: generated data must end in 1980 or later (e.g. {DEFAULT_END})")
     return int(dt.timestamp())
 
 
