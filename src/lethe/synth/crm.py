@@ -138,8 +138,12 @@ def individuals(rng: np.random.Generator, s: pl.DataFrame, dsr: pl.DataFrame, wi
 
 
 def consents(rng: np.random.Generator, s: pl.DataFrame, purpose_ids: dict[str, str], tenant_no: int,
-             win: Window) -> pl.DataFrame:
-    """ContactPointTypeConsent rows: marketing e-mail, service e-mail, profiling, phone and post marketing."""
+             win: Window, calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """ContactPointTypeConsent rows: marketing e-mail, service e-mail, profiling, phone and post marketing.
+
+    Phone marketing consent is verbal: given on the subject's latest recorded call (`calls`: the connect.contacts
+    frame), captured as it ends, CaptureSource naming the call ("Call <ContactId>"). A subject with no recorded
+    call has a verbal consent without a recording (recording_missing)."""
     n = s.height
     sid = s["sid"].to_numpy()
     cap = (s["created"].to_numpy() + rng.integers(0, 20 * DAY, size=n))
@@ -168,6 +172,16 @@ def consents(rng: np.random.Generator, s: pl.DataFrame, purpose_ids: dict[str, s
         k=pl.lit(3), cpt=pl.lit("Phone"), purpose=pl.lit("marketing"),
         status_=pl.when(pl.col("dnc") & (pl.col("sid") % 10 < 7)).then(pl.lit("OptOut")).otherwise(pl.lit("OptIn")),
         cm=pl.lit("verbal_recorded"))
+    if calls is not None:
+        on_call = (calls.filter(pl.col("recorded") & (pl.col("channel") == "VOICE") & ~pl.col("unknown_caller"))
+                   .sort("end").group_by("i").agg(pl.col("end").last().alias("call_end"),
+                                                   pl.col("contact_id").last().alias("call_id")))
+        phone = phone.join(on_call, on="i", how="left").with_columns(
+            cap=pl.when(pl.col("call_id").is_not_null())
+            .then(pl.min_horizontal(pl.col("call_end") + 60, pl.lit(win.end - 300))).otherwise(pl.col("cap")),
+            source=pl.when(pl.col("call_id").is_not_null())
+            .then(pl.concat_str([pl.lit("Call "), pl.col("call_id")])).otherwise(pl.col("source")),
+        ).drop("call_end", "call_id")
     post = s2.filter(pl.col("sid") % 7 == 3).with_columns(
         k=pl.lit(4), cpt=pl.lit("MailingAddress"), purpose=pl.lit("marketing"), status_=pl.lit("OptIn"),
         cm=pl.lit("explicit_opt_in"))

@@ -142,7 +142,7 @@ def _tenant(spool: Spool, spec: TenantSpec, t: int, n_subj: int, win: Window, se
         dsr = crm.dsr_requests(rng(7), subj, code, win, force_all=chunk == 0)
         spool.add(DSR, spec.tenant_id, crm.render_dsr(dsr))
         spool.add(INDIVIDUALS, spec.tenant_id, crm.individuals(rng(8), subj, dsr, win))
-        spool.add(CONSENTS, spec.tenant_id, crm.consents(rng(9), subj, purpose_ids, t, win))
+        spool.add(CONSENTS, spec.tenant_id, crm.consents(rng(9), subj, purpose_ids, t, win, c))
         spool.add(HOLDS, spec.tenant_id, crm.legal_holds(rng(10), subj, dsr, code, win, force=chunk == 0))
         log.info("%s: subjects %d-%d spooled", spec.tenant_id, first, first + n)
     for family in TENANT_FAMILIES:

@@ -64,7 +64,9 @@ consent_subjects as (
 ),
 
 verbal_evidence as (
-    -- A verbal consent's recording: the call named in CaptureSource if there is one, else any of the subject's.
+    -- A verbal consent's recording: the call named in CaptureSource if there is one, else a recorded call of the
+    -- subject started in the day up to the capture (the call it was given on). The recording of any other call
+    -- (a complaint a year later) is no evidence of it.
     select
         consent_subjects.tenant_id,
         consent_subjects.id as consent_id,
@@ -73,8 +75,12 @@ verbal_evidence as (
             then 1 else 0 end) as named_call_found,
         max(case when {{ dbt.position('recording_evidence.contact_id', 'consent_subjects.capture_source') }} > 0
             and recording_evidence.recording_present then 1 else 0 end) as named_call_file_present,
-        max(case when recording_evidence.contact_id is not null then 1 else 0 end) as any_call_found,
-        max(case when recording_evidence.recording_present then 1 else 0 end) as any_call_file_present
+        max(case when recording_evidence.call_started_at <= consent_subjects.capture_date
+            and recording_evidence.call_started_at >= {{ dbt.dateadd('day', -1, 'consent_subjects.capture_date') }}
+            then 1 else 0 end) as capture_call_found,
+        max(case when recording_evidence.call_started_at <= consent_subjects.capture_date
+            and recording_evidence.call_started_at >= {{ dbt.dateadd('day', -1, 'consent_subjects.capture_date') }}
+            and recording_evidence.recording_present then 1 else 0 end) as capture_call_file_present
     from consent_subjects
     left join recording_evidence
         on recording_evidence.tenant_id = consent_subjects.tenant_id
@@ -151,10 +157,11 @@ crm_consent_events as (
         case when consent_subjects.version_status = 'OptIn' and consent_subjects.privacy_consent_status = 'OptOut'
             then {{ dbt.cast('null', api.Column.translate_type('timestamp')) }}
             else consent_subjects.effective_to end as effective_to,
-        case when verbal_evidence.named_call_found = 1 then true else coalesce(verbal_evidence.any_call_found = 1, false)
+        case when verbal_evidence.named_call_found = 1 then true
+            else coalesce(verbal_evidence.capture_call_found = 1, false)
         end as recording_referenced,
         case when verbal_evidence.named_call_found = 1 then verbal_evidence.named_call_file_present = 1
-            else coalesce(verbal_evidence.any_call_file_present = 1, false)
+            else coalesce(verbal_evidence.capture_call_file_present = 1, false)
         end as recording_present
     from consent_versions as consent_subjects
     inner join purposes
