@@ -199,6 +199,24 @@ flag_withdrawals as (
     where individuals.has_opted_out_solicit
 ),
 
+group_purposes as (
+    -- every purpose a SendGrid suppression group (ASM group) carries: those of the campaigns sent in it by as-of
+    select distinct
+        email_events.tenant_id,
+        email_events.asm_group_id,
+        group_campaign_purposes.purpose_id
+    from email_events
+    inner join campaigns as group_campaigns
+        on group_campaigns.tenant_id = email_events.tenant_id
+        and group_campaigns.campaign_id = email_events.campaign_id
+    inner join purposes as group_campaign_purposes
+        on group_campaign_purposes.tenant_id = group_campaigns.tenant_id
+        and group_campaign_purposes.purpose_name_key = lower(trim(group_campaigns.purpose))
+    where email_events.asm_group_id is not null
+        and email_events.event in ('processed', 'delivered')
+        and email_events.event_at <= {{ as_of() }}
+),
+
 sendgrid_events as (
     select
         email_events.tenant_id,
@@ -209,8 +227,10 @@ sendgrid_events as (
         email_events.sg_event_id as source_id,
         email_events.asm_group_id,
         case when email_events.event = 'group_resubscribe' then 'granted' else 'withdrawn' end as consent_status,
-        -- a group (un)subscribe concerns the purpose of the campaign it came from; the rest every marketing purpose
-        case when email_events.event in ('group_unsubscribe', 'group_resubscribe') then campaign_purposes.purpose_id
+        -- a group (un)subscribe concerns every purpose its group carries (else the purpose of the campaign it came
+        -- from); the rest, and a group nothing was sent in, every marketing purpose
+        case when email_events.event in ('group_unsubscribe', 'group_resubscribe')
+            then coalesce(group_purposes.purpose_id, campaign_purposes.purpose_id)
         end as scoped_purpose_id
     from email_events
     inner join points
@@ -223,6 +243,10 @@ sendgrid_events as (
     left join purposes as campaign_purposes
         on campaign_purposes.tenant_id = campaigns.tenant_id
         and campaign_purposes.purpose_name_key = lower(trim(campaigns.purpose))
+    left join group_purposes
+        on group_purposes.tenant_id = email_events.tenant_id
+        and group_purposes.asm_group_id = email_events.asm_group_id
+        and email_events.event in ('group_unsubscribe', 'group_resubscribe')
     where email_events.event in ('unsubscribe', 'group_unsubscribe', 'spamreport', 'group_resubscribe')
 ),
 

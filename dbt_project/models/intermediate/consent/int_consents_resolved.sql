@@ -1,6 +1,7 @@
 -- The consent ledger: one row per status interval [valid_from, valid_to) per subject, purpose and channel.
 -- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
--- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group.
+-- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group
+-- and while no other group carrying the purpose stays unsubscribed.
 {#- Incremental on DuckDB: a subject's ledger rows are a function of their consent events alone, so a build
     recomputes the subjects whose events changed since the last one (int_consent_subject_digests) and keeps the
     others: see macros/subject_refresh.sql. The pre-hook deletes, in the same transaction, the rows this build
@@ -67,8 +68,51 @@ opt_ins as (
     select * from ordered where event_type = 'crm_opt_in'
 ),
 
+group_unsubscribes as (
+    select * from ordered where event_type = 'sendgrid_group_unsubscribe'
+),
+
+group_lifts as (
+    -- what ends a group_unsubscribe: a resubscribe to its group, or a new CRM opt-in
+    select * from ordered where event_type in ('sendgrid_group_resubscribe', 'crm_opt_in')
+),
+
+still_unsubscribed as (
+    -- resubscribes made while ANOTHER group carrying the purpose stays unsubscribed (nothing lifted it since)
+    select
+        resubscribe.tenant_id,
+        resubscribe.subject_key,
+        resubscribe.purpose_id,
+        resubscribe.channel,
+        resubscribe.source_id,
+        other.source_id as unsubscribe_id,
+        max(case when lift.source_id is not null then 1 else 0 end) as is_lifted
+    from ordered as resubscribe
+    inner join group_unsubscribes as other
+        on other.tenant_id = resubscribe.tenant_id
+        and other.subject_key = resubscribe.subject_key
+        and other.purpose_id = resubscribe.purpose_id
+        and other.channel = resubscribe.channel
+        and coalesce(other.asm_group_id, -1) <> coalesce(resubscribe.asm_group_id, -1)
+        and other.event_at <= resubscribe.event_at
+    left join group_lifts as lift
+        on lift.tenant_id = other.tenant_id
+        and lift.subject_key = other.subject_key
+        and lift.purpose_id = other.purpose_id
+        and lift.channel = other.channel
+        and lift.event_at > other.event_at
+        and lift.event_at <= resubscribe.event_at
+        and lift.source_id <> resubscribe.source_id
+        and (lift.event_type = 'crm_opt_in' or coalesce(lift.asm_group_id, -1) = coalesce(other.asm_group_id, -1))
+    where resubscribe.event_type = 'sendgrid_group_resubscribe'
+    group by
+        resubscribe.tenant_id, resubscribe.subject_key, resubscribe.purpose_id, resubscribe.channel,
+        resubscribe.source_id, other.source_id
+),
+
 resubscribes as (
-    -- group_resubscribe lifts a group_unsubscribe; it cannot undo a global unsubscribe, spam report or CRM opt-out.
+    -- group_resubscribe lifts a group_unsubscribe; it cannot undo a global unsubscribe, spam report or CRM opt-out,
+    -- nor re-grant while another group carrying the purpose stays unsubscribed.
     select * from ordered
     where event_type = 'sendgrid_group_resubscribe'
         and (
@@ -77,6 +121,15 @@ resubscribes as (
                 previous_event_type = 'sendgrid_group_unsubscribe'
                 and coalesce(previous_asm_group_id, -1) = coalesce(asm_group_id, -1)
             )
+        )
+        and not exists (
+            select 1 from still_unsubscribed
+            where still_unsubscribed.tenant_id = ordered.tenant_id
+                and still_unsubscribed.subject_key = ordered.subject_key
+                and still_unsubscribed.purpose_id = ordered.purpose_id
+                and still_unsubscribed.channel = ordered.channel
+                and still_unsubscribed.source_id = ordered.source_id
+                and still_unsubscribed.is_lifted = 0
         )
 ),
 
