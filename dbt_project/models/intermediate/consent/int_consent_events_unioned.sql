@@ -176,19 +176,26 @@ crm_consent_events as (
 ),
 
 flag_withdrawals as (
-    -- Opt-out flags are the CRM's present state; LastModifiedDate is the latest they can have been set.
-    select tenant_id, subject_key, 'email' as channel, contact_modified_at as event_at,
+    -- Opt-out flags are the CRM's present state; LastModifiedDate is the latest they can have been set. A record
+    -- modified after as-of (a CRM export newer than the day judged, a backfill) still shows the flag set: it
+    -- counts from as-of at the latest, never dropped as a future event (that would mail someone who opted out).
+    select tenant_id, subject_key, 'email' as channel,
+        case when contact_modified_at > {{ as_of() }}
+            then {{ as_of() }} else contact_modified_at end as event_at,
         'crm_has_opted_out_of_email' as event_type, crm_contact_id as source_id,
         'salesforce.Contact' as source_system
     from identities where has_opted_out_of_email
     union all
-    select tenant_id, subject_key, 'phone' as channel, contact_modified_at as event_at,
+    select tenant_id, subject_key, 'phone' as channel,
+        case when contact_modified_at > {{ as_of() }} then {{ as_of() }} else contact_modified_at end
+            as event_at,
         'crm_do_not_call' as event_type, crm_contact_id as source_id,
         'salesforce.Contact' as source_system
     from identities where do_not_call
     union all
     select identities.tenant_id, identities.subject_key, all_channels.channel,
-        individuals.last_modified_date as event_at,
+        case when individuals.last_modified_date > {{ as_of() }} then {{ as_of() }}
+            else individuals.last_modified_date end as event_at,
         'crm_has_opted_out_solicit' as event_type, individuals.id as source_id,
         'salesforce.Individual' as source_system
     from identities
