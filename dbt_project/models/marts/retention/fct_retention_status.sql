@@ -24,6 +24,18 @@ erasure_requests as (
     select * from {{ ref('int_erasure_requests_resolved') }}
 ),
 
+crm_contacts as (
+    select * from {{ ref('int_consent_subject_identities') }}
+),
+
+contact_records as (
+    select * from {{ ref('stg_connect__contact_records') }}
+),
+
+email_events as (
+    select * from {{ ref('stg_sendgrid__email_events') }}
+),
+
 -- a hold is open at as_of from its start date through its end date (inclusive; no end = open-ended)
 open_holds as (
     select
@@ -35,6 +47,53 @@ open_holds as (
         and start_date <= {{ dbt.cast(as_of(), api.Column.translate_type('date')) }}
         and (end_date is null or end_date >= {{ dbt.cast(as_of(), api.Column.translate_type('date')) }})
     group by tenant_id, subject_key
+),
+
+-- every address of a held person's CRM contacts: a call or mail from one is kept even when the marts give it to
+-- someone else who shares the address (a household landline), as the purge's own hold check keeps it
+held_addresses as (
+    select crm_contacts.tenant_id, crm_contacts.email as address
+    from crm_contacts
+    inner join open_holds
+        on open_holds.tenant_id = crm_contacts.tenant_id
+        and open_holds.subject_key = crm_contacts.subject_key
+    where crm_contacts.email is not null
+    union
+    select crm_contacts.tenant_id, crm_contacts.phone
+    from crm_contacts
+    inner join open_holds
+        on open_holds.tenant_id = crm_contacts.tenant_id
+        and open_holds.subject_key = crm_contacts.subject_key
+    where crm_contacts.phone is not null
+    union
+    select crm_contacts.tenant_id, crm_contacts.mobile_phone
+    from crm_contacts
+    inner join open_holds
+        on open_holds.tenant_id = crm_contacts.tenant_id
+        and open_holds.subject_key = crm_contacts.subject_key
+    where crm_contacts.mobile_phone is not null
+),
+
+held_calls as (
+    select distinct contact_records.tenant_id, contact_records.contact_id
+    from contact_records
+    inner join held_addresses
+        on held_addresses.tenant_id = contact_records.tenant_id
+        and held_addresses.address = contact_records.customer_address
+),
+
+held_by_address as (
+    select tenant_id, 'contact_records' as source_table, contact_id as record_id from held_calls
+    union all
+    select tenant_id, 'recordings' as source_table, contact_id as record_id from held_calls
+    union all
+    select tenant_id, 'transcripts' as source_table, contact_id as record_id from held_calls
+    union all
+    select distinct email_events.tenant_id, 'email_events' as source_table, email_events.sg_event_id as record_id
+    from email_events
+    inner join held_addresses
+        on held_addresses.tenant_id = email_events.tenant_id
+        and held_addresses.address = email_events.email
 ),
 
 erasures as (
@@ -55,7 +114,7 @@ dated as (
             else {{ dbt.dateadd('day', 'retention_policy.retention_days', 'records.anchor_at') }}
         end as retention_due_at,
         erasures.erasure_requested_at,
-        coalesce(open_holds.open_hold_count, 0) > 0 as is_held
+        coalesce(open_holds.open_hold_count, 0) > 0 or held_by_address.record_id is not null as is_held
     from records
     left join retention_policy
         on retention_policy.tenant_id = records.tenant_id
@@ -66,6 +125,10 @@ dated as (
     left join open_holds
         on open_holds.tenant_id = records.tenant_id
         and open_holds.subject_key = records.subject_key
+    left join held_by_address
+        on held_by_address.tenant_id = records.tenant_id
+        and held_by_address.source_table = records.source_table
+        and held_by_address.record_id = records.record_id
 ),
 
 judged as (
