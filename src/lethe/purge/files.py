@@ -122,8 +122,13 @@ def _quarantined(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, landi
     )
 
 
-def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: LandingSource) -> dict[Path, tuple[bytes | None, int]]:
-    """New content (None = nothing survives) and records touched for every JSON file that holds a planned record."""
+def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: LandingSource,
+                  gaps: dict[Path, list[int]] | None = None) -> dict[Path, tuple[bytes | None, int]]:
+    """New content (None = nothing survives) and records touched for every JSON file that holds a planned record.
+    `gaps`, when given, maps the files to report on (those holding quarantined rows) to the positions (as ingest
+    numbered them) their new content no longer has: the records dropped, and the blank lines of a JSONL file
+    (see _renumber_quarantine). Filled in place."""
+    want = [str(p) for p in gaps] if gaps else []
     out: dict[Path, tuple[bytes | None, int]] = {}
     batch: list[Path] = []
     size = 0
@@ -161,13 +166,13 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 f"""
                 with recs as ({records}),
                 hit as (
-                    select r.file, r.i, r.rec, coalesce(o.drop, false) or q.pos is not null as drop,
+                    select r.file, r.i, r.rec, trim(r.rec) = '' as blank,
+                           coalesce(o.drop, false) or q.pos is not null as drop,
                            case when o.patches is null then r.rec else list_reduce(list_prepend(r.rec,
                                list_transform(o.patches, x -> case when x = 'patch' then '{source.patch or "{}"}'
                                else x end)), (a, b) -> json_merge_patch(a, b)::varchar) end as new_rec
                     from recs r left join _ops o on {by_key}
                     left join _qpos q on q.file = r.file and q.pos = r.i + 1
-                    where trim(r.rec) <> ''
                 ),
                 changed as (
                     select *, drop or case when new_rec <> rec  -- only a keyed (valid) record is ever patched
@@ -176,17 +181,21 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 )
                 select file,
                        {head} || string_agg(case when touched then new_rec else rec end, {joiner} order by i)
-                           filter (where not drop) || {tail},
-                       count(*) filter (where touched)
-                from changed
+                           filter (where not drop and not blank) || {tail},
+                       count(*) filter (where touched),
+                       coalesce(list(i + 1 order by i) filter (where (drop or blank) and wanted), [])
+                from (select *, file in (select unnest($want::varchar[])) as wanted from changed)
                 group by file
                 having count(*) filter (where touched) > 0
-                """  # noqa: S608
+                """,  # noqa: S608
+                {"want": want},
             ).fetchall()
         finally:
             con.unregister("_landing")
-        for file, text, touched in rows:
+        for file, text, touched, gone in rows:
             out[Path(file)] = (None if text is None else text.encode(), int(touched))
+            if gaps is not None and Path(file) in gaps:
+                gaps[Path(file)] = gone
         batch, size = [], 0
     return out
 
@@ -198,13 +207,15 @@ def _csv_ops(con: duckdb.DuckDBPyConnection) -> tuple[pl.Series, pl.Series, pl.D
 
 
 def _rewrite_csv(
-    path: Path, source: LandingSource, ops: tuple[pl.Series, pl.Series, pl.DataFrame]
+    path: Path, source: LandingSource, ops: tuple[pl.Series, pl.Series, pl.DataFrame],
+    gaps: dict[Path, list[int]] | None = None,
 ) -> tuple[bytes | None, int] | None:
     """New content (None = nothing survives) and records touched, or None when the file holds no planned record.
 
     The file is split into records as ingest numbered them (blank lines are no record; a row of the wrong width,
     which ingest quarantined, is one); only dropped and patched records change, every other one is kept byte
-    for byte (its quoting and line ending too)."""
+    for byte (its quoting and line ending too). `gaps`, when given and holding this file (it has quarantined
+    rows), receives the positions of the records dropped from it (see _renumber_quarantine)."""
     raw = _read(path)
     bom = raw.startswith(BOM)
     text = (raw[len(BOM):] if bom else raw).decode("utf-8", errors="replace")
@@ -235,6 +246,8 @@ def _rewrite_csv(
     touched = marks.select((pl.col("drop") | pl.col("patch")).sum()).item()
     if not touched:
         return None
+    if gaps is not None and path in gaps:
+        gaps[path] = frame.select("_pos").with_columns(marks["drop"]).filter(pl.col("drop"))["_pos"].to_list()
     kept = pl.concat([records.slice(1), marks], how="horizontal").filter(~pl.col("drop")).select(
         pl.when(pl.col("patch"))
         .then(pl.col("line") + pl.when(pl.col("raw").str.ends_with("\r")).then(pl.lit("\r")).otherwise(pl.lit("")))
@@ -301,11 +314,12 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path,
         done = _already_written(con, run_id, tenant, dataset, landing, paths)
         counts += [(tenant, f"landing:{dataset}", action, n) for action, n in done.values()]
         paths = [p for p in paths if p.relative_to(landing).as_posix() not in done]
+        gaps = _with_quarantined_rows(con, tenant, landing, paths)
         if source.fmt == "csv":
             ops = _csv_ops(con)
-            results = {p: r for p in paths if (r := _rewrite_csv(p, source, ops)) is not None}
+            results = {p: r for p in paths if (r := _rewrite_csv(p, source, ops, gaps)) is not None}
         else:
-            results = _rewrite_json(con, paths, source)
+            results = _rewrite_json(con, paths, source, gaps)
         kept: dict[Path, bytes] = {}
         gone: list[Path] = []
         digests: dict[Path, str] = {}
@@ -319,7 +333,19 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path,
             action = "rewrite" if data else "delete_file"
             counts.append((tenant, f"landing:{dataset}", action, touched))
             written.append((path.relative_to(landing).as_posix(), action, digests.get(path), touched))
-        _note_written(con, run_id, tenant, dataset, written)
+        noted = {r for (r,) in con.execute(
+            "select distinct path from lethe_meta.purge_landing_written where run_id = ? and tenant_id = ? "
+            "and dataset = ?", [run_id, tenant, dataset]).fetchall()}
+        con.execute("begin")
+        try:  # a file's quarantined rows are renumbered once, with the note that says the file is being rewritten
+            _note_written(con, run_id, tenant, dataset, written)
+            _renumber_quarantine(con, tenant, {
+                rel: gaps[path] for path in kept
+                if path in gaps and (rel := path.relative_to(landing).as_posix()) not in noted})
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
         record_in_manifest(con, landing, kept, gone, digests)  # before the disk: a killed run redoes the same bytes
         write_many(kept)
         for path in gone:
@@ -331,6 +357,54 @@ def purge_landing(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path,
             point(f"landing:{dataset}")
     _forget_copies(con, run_id)
     return counts
+
+
+def _with_quarantined_rows(con: duckdb.DuckDBPyConnection, tenant: str, landing: Path,
+                           paths: list[Path]) -> dict[Path, list[int]]:
+    """{path: []} for the files among `paths` that quarantined rows of the tenant name by position: the files
+    whose dropped positions a rewrite reports (see _renumber_quarantine)."""
+    if not paths or not catalog.table_exists(con, "quarantine", "rows"):
+        return {}
+    rels = {p.relative_to(landing).as_posix(): p for p in paths}
+    found = con.execute(
+        "select distinct source_file from quarantine.rows where tenant_id = ? and source_row is not null "
+        "and list_contains(?, source_file)",
+        [tenant, list(rels)],
+    ).fetchall()
+    return {rels[rel]: [] for (rel,) in found}
+
+
+def _renumber_quarantine(con: duckdb.DuckDBPyConnection, tenant: str, gaps: dict[str, list[int]]) -> None:
+    """Point the quarantined rows of rewritten files (relative path: the positions the new content no longer has)
+    at their lines' new positions. The purge drops a quarantined line by the position ingest gave it, and a
+    rewrite moves every line after a dropped record (or a blank JSONL line) up: a later purge (the row falls due,
+    or its subject is erased) must drop that line, not the one that took its old place. A quarantined row whose
+    own line was dropped (a copy of a record the run deleted by its id) keeps no position: it names no line."""
+    frame = pl.DataFrame({"file": list(gaps), "pos": list(gaps.values())},
+                         schema={"file": pl.String, "pos": pl.List(pl.Int64)}).explode("pos").drop_nulls()
+    if frame.height == 0:
+        return
+    con.register("_gaps", frame)
+    try:
+        con.execute(
+            """
+            update quarantine.rows q
+            set source_row = case when m.dropped then null else q.source_row - m.shift end
+            from (
+                select r.source_file, r.source_row, count(g.pos) filter (where g.pos < r.source_row) as shift,
+                       bool_or(g.pos = r.source_row) as dropped
+                from (select distinct source_file, source_row from quarantine.rows
+                      where tenant_id = $tenant and source_row is not null
+                        and source_file in (select distinct file from _gaps)) r
+                join _gaps g on g.file = r.source_file and g.pos <= r.source_row
+                group by all
+            ) m
+            where q.tenant_id = $tenant and q.source_file = m.source_file and q.source_row = m.source_row
+            """,
+            {"tenant": tenant},
+        )
+    finally:
+        con.unregister("_gaps")
 
 
 def _already_written(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str, landing: Path,

@@ -1,4 +1,5 @@
-"""Build and persist a purge plan: what is due (marts.retention_due) plus what erasure subjects hold, minus legal holds."""
+"""Build and persist a purge plan: what is due (marts.retention_due), quarantined rows past their retention, plus
+what erasure subjects hold, minus legal holds."""
 
 # ruff: noqa: S608 -- SQL is assembled from our own table and column names; values are bound parameters.
 
@@ -28,6 +29,23 @@ def _record_of(record_id: str) -> str:
     return f"regexp_replace({record_id}, '[:|][0-9]+$', '')"
 
 MART = ("marts", "retention_due")
+
+# A quarantined row falls due for retention under the data category of its dataset (CONTRACT section 3, as the
+# data contracts classify each dataset), counted from when it was quarantined. Left out: campaigns and
+# crm_purposes hold no personal data and have no category (their contracts name none), and the contact centre's
+# own _centre datasets (agents, breaches) have no tenant policy to take days from (the breach register is the
+# centre's Art. 33(5) record and is kept).
+QUARANTINE_CATEGORIES: dict[str, str] = {
+    "contact_records": "interaction.metadata",
+    "transcripts": "interaction.transcript",
+    "recordings": "interaction.recording",
+    "email_events": "campaign.event",
+    "crm_contacts": "crm.contact",
+    "crm_individuals": "crm.contact",
+    "crm_consents": "crm.contact",
+    "dsr_requests": "crm.contact",
+    "legal_holds": "crm.contact",
+}
 
 
 @dataclass(frozen=True)
@@ -327,6 +345,8 @@ def build_plan(
         )
     elif from_mart:
         log.warning("marts.retention_due does not exist yet (run `lethe build`); nothing is due")
+    if from_mart and "quarantine.rows" in have:
+        _due_quarantine(con, as_of, policy)
 
     # Erasure subjects: named by a request (DSR erase) or by the mart's erasure_request rows.
     _load_subjects(con, "_erase", subjects)
@@ -372,6 +392,8 @@ def build_plan(
         "delete from _items i using _held_records h where i.tenant_id = h.tenant_id "
         f"and i.source_table = h.source_table and {_record_of('i.record_id')} = h.record_id"
     )
+    if "quarantine.rows" in have:
+        _keep_held_quarantine(con)
 
     # One row per record and action; erasure wins over retention; a deleted record is not also anonymised.
     con.execute(
@@ -418,6 +440,87 @@ def build_plan(
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
+
+
+def _due_quarantine(con: duckdb.DuckDBPyConnection, as_of: datetime, policy: Policy) -> None:
+    """Add to _items every quarantined row past its retention: its tenant's days for its dataset's category
+    (QUARANTINE_CATEGORIES; the defaults for a category the policy leaves out), counted from quarantined_at (the
+    row's own dates may be what is broken). It is planned as an erased one is: the executor deletes it from
+    quarantine.rows and drops its landing line by position. A landing line quarantined more than once (one
+    record_id) is due when its latest copy is."""
+    tenants, datasets, days = [], [], []
+    for tenant in policy.tenants.values():  # the policy's (tenant, dataset) pairs, not the data
+        for dataset, category in QUARANTINE_CATEGORIES.items():
+            tenants.append(tenant.tenant_id)
+            datasets.append(dataset)
+            days.append(tenant.retention[category])
+    con.execute(
+        """
+        insert into _items
+        select q.tenant_id, 'quarantine.rows', q.source_file || '#' || coalesce(q.source_row, 0), 'quarantine',
+               'delete', null, 'retention_expired'
+        from quarantine.rows q
+        join (select unnest($tenants::varchar[]) as tenant_id, unnest($datasets::varchar[]) as dataset,
+                     unnest($days::integer[]) as days) r
+            on r.tenant_id = q.tenant_id and r.dataset = q.dataset
+        where q.source_file is not null
+        group by q.tenant_id, q.source_file, coalesce(q.source_row, 0)
+        having bool_and(coalesce(q.quarantined_at + to_days(r.days) <= $as_of, false))
+        """,
+        {"tenants": tenants, "datasets": datasets, "days": days, "as_of": naive_utc(as_of)},
+    )
+
+
+def _keep_held_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """Legal holds win over quarantined rows too. A quarantined row has no resolved subject, so the hold is judged
+    on its text, conservatively: beyond the quoted values _held_records matches (a held subject's address or CRM
+    id), a planned quarantined row stays when its text holds any identity of a held subject in any form (an
+    address, a phone number in any human format: the raw text of a line that did not parse, a number in free
+    text; the CRM contact id, or the ContactId of one of their calls or chats), matched as erased identities are
+    matched in refused files (lethe.refused.identities_in_texts)."""
+    from lethe.refused import identities_in_texts
+
+    if not con.execute("select count(*) from _held").fetchone()[0]:
+        return
+    texts = con.execute(
+        "select q.tenant_id as tenant, q.source_file || '#' || coalesce(q.source_row, 0) as rel, q.record as text "
+        "from quarantine.rows q where q.record is not null and q.tenant_id in (select tenant_id from _held) "
+        "and (q.tenant_id, q.source_file || '#' || coalesce(q.source_row, 0)) in "
+        "(select tenant_id, record_id from _items where source_table = 'quarantine.rows')"
+    ).pl()
+    if texts.height == 0:
+        return
+    con.execute(
+        f"""
+        create or replace temp table _held_identities as
+        select distinct tenant_id, 'contact' as kind, {sql_keyed_hash('tenant_id', 'contact', 'contact_id')}
+            as identity_hash from _held where contact_id is not null
+        union
+        select distinct tenant_id, case when address like '%@%' then 'email' else 'phone' end,
+            case when address like '%@%' then {sql_keyed_hash('tenant_id', 'email', 'lower(address)')}
+                 else {sql_keyed_hash('tenant_id', 'phone', 'address')} end
+        from _held where address is not null
+        union
+        select distinct tenant_id, 'connect_contact', {sql_keyed_hash('tenant_id', 'connect_contact', 'record_id')}
+        from _held_records where source_table in ('contact_records', 'transcripts')
+        """  # noqa: S608
+    )
+    try:
+        found = identities_in_texts(con, texts, "_held_identities")
+    finally:
+        con.execute("drop table if exists _held_identities")
+    if not found:
+        return
+    frame = pl.DataFrame([(t, r) for t, r, _ in found], schema={"tenant_id": pl.String, "record_id": pl.String},
+                         orient="row")
+    con.register("_held_quarantine", frame)
+    try:
+        con.execute(
+            "delete from _items i using _held_quarantine h where i.source_table = 'quarantine.rows' "
+            "and i.tenant_id = h.tenant_id and i.record_id = h.record_id"
+        )
+    finally:
+        con.unregister("_held_quarantine")
 
 
 def _plan_unparsed(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -503,9 +606,41 @@ def _plan_files(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> 
                 f"and {_record_of('p.record_id')} = c.record_id "
                 "where c.dataset = 'transcripts'"
             )
+    if "quarantine.rows" in have:
+        parts.append(_quarantined_transcripts(con, have))
     if parts:
         union = " union ".join(parts)
         con.execute(f"insert into lethe_meta.purge_files select distinct $run, * from ({union})", {"run": run_id})  # noqa: S608
+
+
+def _quarantined_transcripts(con: duckdb.DuckDBPyConnection, have: set[str]) -> str:
+    """SQL: the transcript files nothing of which survives the plan's quarantine deletions. A transcript file is
+    one chat, with no lines to drop: once every row of it in quarantine.rows is planned and no message of it is
+    in raw.transcripts (nor a copy of one: lethe_meta.record_copies; a tenant loaded before copies were recorded
+    is left alone), the file goes whole. A file with a message in raw goes with that transcript's own purge."""
+    file = "regexp_replace(p.record_id, '#[0-9]+$', '')"
+    keep = [
+        "exists (select 1 from quarantine.rows q where q.tenant_id = f.tenant_id and q.source_file = f.file "
+        "and not exists (select 1 from lethe_meta.purge_plans o where o.run_id = $run "
+        "and o.source_table = 'quarantine.rows' and o.tenant_id = q.tenant_id "
+        "and o.record_id = q.source_file || '#' || coalesce(q.source_row, 0)))"
+    ]
+    if "transcripts" in have:
+        keep.append("exists (select 1 from raw.transcripts t where t.tenant_id = f.tenant_id and t._source_file = f.file)")
+    if _copies_tracked(con):
+        keep.append("exists (select 1 from lethe_meta.record_copies c where c.tenant_id = f.tenant_id "
+                    "and c.dataset = 'transcripts' and c.source_file = f.file)")
+        if catalog.table_exists(con, "lethe_meta", "record_copies_untracked"):
+            keep.append("exists (select 1 from lethe_meta.record_copies_untracked u where u.tenant_id = f.tenant_id "
+                        "and u.dataset = 'transcripts')")
+    else:
+        keep.append("true")
+    return (
+        "select f.tenant_id, 'transcripts', f.file, 'interaction.transcript' from ("  # noqa: S608
+        f"select distinct p.tenant_id, {file} as file from lethe_meta.purge_plans p where p.run_id = $run "
+        "and p.source_table = 'quarantine.rows' and starts_with(p.record_id, p.tenant_id || '/transcripts/')) f "
+        f"where not ({' or '.join(keep)})"
+    )
 
 
 def _copies_tracked(con: duckdb.DuckDBPyConnection) -> bool:
@@ -576,11 +711,11 @@ def summarise(
     policy_sha256: str,
     mart_found: bool = True,
 ) -> Plan:
-    """The persisted plan's counts per tenant, category, reason and action (quarantine rows left out)."""
+    """The persisted plan's counts per tenant, category, reason and action (quarantined rows under 'quarantine')."""
     rows = con.execute(
         """
         select tenant_id, data_category, reason, action, count(distinct source_table || '/' || record_id)
-        from lethe_meta.purge_plans where run_id = ? and source_table <> 'quarantine.rows'
+        from lethe_meta.purge_plans where run_id = ?
         group by all order by all
         """,
         [run_id],

@@ -24,8 +24,15 @@ def leftovers(con: duckdb.DuckDBPyConnection, run_id: str, landing: Path) -> lis
     """What the plan named that still exists: '<count> <table> <action>' lines and file paths."""
     problems: list[str] = []
     for step in steps(catalog.raw_tables(con)):
+        where = step.where
+        if step.table == "quarantine.rows":
+            # the landing phase renumbers the quarantined rows of the files it rewrites (files._renumber_quarantine),
+            # after the raw phase deleted the planned ones: their positions count the lines of the new content, so a
+            # plan key (a position in the old one) no longer names them
+            where += (" and not exists (select 1 from lethe_meta.purge_landing_written w where w.run_id = $run "
+                      "and w.tenant_id = t.tenant_id and w.path = t.source_file)")
         n = con.execute(
-            f"select count(*) from {targets.qualified(step.table)} t where {step.where}",  # noqa: S608
+            f"select count(*) from {targets.qualified(step.table)} t where {where}",  # noqa: S608
             {"run": run_id},
         ).fetchone()[0]
         if n:
