@@ -51,27 +51,20 @@ open_holds as (
 
 -- every address of a held person's CRM contacts: a call or mail from one is kept even when the marts give it to
 -- someone else who shares the address (a household landline), as the purge's own hold check keeps it
+held_contacts as (
+    select crm_contacts.*
+    from crm_contacts
+    inner join open_holds
+        on open_holds.tenant_id = crm_contacts.tenant_id
+        and open_holds.subject_key = crm_contacts.subject_key
+),
+
 held_addresses as (
-    select crm_contacts.tenant_id, crm_contacts.email as address
-    from crm_contacts
-    inner join open_holds
-        on open_holds.tenant_id = crm_contacts.tenant_id
-        and open_holds.subject_key = crm_contacts.subject_key
-    where crm_contacts.email is not null
+    select tenant_id, email as address from held_contacts where email is not null
     union
-    select crm_contacts.tenant_id, crm_contacts.phone
-    from crm_contacts
-    inner join open_holds
-        on open_holds.tenant_id = crm_contacts.tenant_id
-        and open_holds.subject_key = crm_contacts.subject_key
-    where crm_contacts.phone is not null
+    select tenant_id, phone as address from held_contacts where phone is not null
     union
-    select crm_contacts.tenant_id, crm_contacts.mobile_phone
-    from crm_contacts
-    inner join open_holds
-        on open_holds.tenant_id = crm_contacts.tenant_id
-        and open_holds.subject_key = crm_contacts.subject_key
-    where crm_contacts.mobile_phone is not null
+    select tenant_id, mobile_phone as address from held_contacts where mobile_phone is not null
 ),
 
 held_calls as (
