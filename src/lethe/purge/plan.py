@@ -36,15 +36,7 @@ MART = ("marts", "retention_due")
 # own _centre datasets (agents, breaches) have no tenant policy to take days from (the breach register is the
 # centre's Art. 33(5) record and is kept).
 QUARANTINE_CATEGORIES: dict[str, str] = {
-    "contact_records": "interaction.metadata",
-    "transcripts": "interaction.transcript",
-    "recordings": "interaction.recording",
-    "email_events": "campaign.event",
-    "crm_contacts": "crm.contact",
-    "crm_individuals": "crm.contact",
-    "crm_consents": "crm.contact",
-    "dsr_requests": "crm.contact",
-    "legal_holds": "crm.contact",
+    dataset: category for dataset, category in targets.CATEGORY.items() if dataset != "quarantine.rows"
 }
 
 
