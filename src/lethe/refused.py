@@ -52,11 +52,12 @@ def _phones(candidate: str, region: str) -> list[str]:
     })
 
 
-def _phone_values(con: duckdb.DuckDBPyConnection, regions: dict[str, str]) -> None:
-    """Temp table _refused_phones(tenant, rel, v): the E.164 numbers in each _refused file. The matcher is pure
-    Python and slow on long text, so it runs only on the DISTINCT runs of digits and phone separators
-    (PHONE_RUN_RE: every number it can find lies inside one) long enough to hold a subject's number, per
-    region, not over whole files."""
+def _phone_values(con: duckdb.DuckDBPyConnection, regions: dict[str, list[str]]) -> None:
+    """Temp table _refused_phones(tenant, rel, v): the E.164 numbers in each _refused file, a national-format
+    number read in each of its tenant's regions (as ingest may have normalised it: lethe.dsr.identity
+    phone_regions). The matcher is pure Python and slow on long text, so it runs only on the DISTINCT runs of
+    digits and phone separators (PHONE_RUN_RE: every number it can find lies inside one) long enough to hold a
+    subject's number, per region, not over whole files."""
     con.execute(
         "create or replace temp table _refused_runs as "
         "select distinct tenant, rel, run from (select tenant, rel, unnest(regexp_extract_all(text, $run)) as run "
@@ -64,7 +65,8 @@ def _phone_values(con: duckdb.DuckDBPyConnection, regions: dict[str, str]) -> No
         {"run": PHONE_RUN_RE, "digits": PHONE_MIN_DIGITS},
     )
     pairs = con.execute("select distinct tenant, run from _refused_runs").fetchall()
-    found = [(tenant, run, phone) for tenant, run in pairs for phone in _phones(run, regions[tenant])]
+    found = list(dict.fromkeys((tenant, run, phone) for tenant, run in pairs for region in regions[tenant]
+                               for phone in _phones(run, region)))
     frame = pl.DataFrame(found, schema={"tenant": pl.String, "run": pl.String, "v": pl.String}, orient="row")
     con.register("_run_phones", frame)
     try:
@@ -105,9 +107,9 @@ def identities_in_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame, ide
     keyed-hashed per identity kind and matched."""
     if texts.height == 0:
         return []
-    from lethe.ingest.normalise import tenant_region
+    from lethe.dsr.identity import phone_regions
 
-    regions = {tenant: tenant_region(con, tenant) for tenant in texts["tenant"].unique().to_list()}
+    regions = {tenant: phone_regions(con, tenant) for tenant in texts["tenant"].unique().to_list()}
     con.register("_refused", texts.select("tenant", "rel", "text"))
     try:
         _phone_values(con, regions)

@@ -82,8 +82,30 @@ def test_phone_numbers_in_refused_text_are_found_in_any_human_format() -> None:
     }
     con = duckdb.connect()
     con.register("_refused", pl.DataFrame({"tenant": ["t"] * 3, "rel": list(texts), "text": list(texts.values())}))
-    _phone_values(con, {"t": "GB"})
+    _phone_values(con, {"t": ["GB"]})
     found = {(rel, v) for rel, v in con.execute("select rel, v from _refused_phones").fetchall()}
     assert {("a.csv", "+442079460018"), ("a.csv", "+442079460019"), ("b.json", "+447700900103"),
             ("c.txt", "+15551234567")} <= found
     assert not {v for _, v in found if len(v) < 9}, found
+
+
+def test_a_national_number_in_refused_text_is_read_in_every_region_of_the_tenant() -> None:
+    """A French customer's "06 23 29 76 05" in a refused or quarantined text is their +33623297605 (ingest read
+    their CRM phone in their MailingCountry's region), not only the UK reading: an erasure must find it."""
+    import duckdb
+    import polars as pl
+
+    from lethe.keys import keyed_hash
+    from lethe.refused import identities_in_texts
+
+    con = duckdb.connect()
+    con.execute("set variable lethe_key = 'k'")
+    con.execute("create schema raw")
+    con.execute("create table raw.crm_contacts (tenant_id varchar, id varchar, mailing_country varchar)")
+    con.execute("insert into raw.crm_contacts values ('t', 'c1', 'United Kingdom'), ('t', 'c2', 'United Kingdom'), "
+                "('t', 'c3', 'France')")
+    con.execute("create table erased (tenant_id varchar, kind varchar, identity_hash varchar)")
+    con.execute("insert into erased values ('t', 'phone', ?)", [keyed_hash(b"k", "t", "phone", "+33623297605")])
+    texts = pl.DataFrame({"tenant": ["t", "t"], "rel": ["fr.json", "other.json"],
+                          "text": ['{"Content": "rappelez-moi au 06 23 29 76 05"}', '{"Content": "07700 900103"}']})
+    assert [(t, rel) for t, rel, _ in identities_in_texts(con, texts, "erased")] == [("t", "fr.json")]

@@ -60,7 +60,7 @@ def normalised_address(ref: SubjectRef) -> tuple[str | None, str | None]:
     return (ref.email.strip().lower() if ref.email else None, normalise_phone(ref.phone) if ref.phone else None)
 
 
-def _phone_regions(con: duckdb.DuckDBPyConnection, tenant_id: str) -> list[str]:
+def phone_regions(con: duckdb.DuckDBPyConnection, tenant_id: str) -> list[str]:
     """The regions ingest parsed this tenant's phones in: the tenant's own (its most common MailingCountry, else
     GB) first, then the region of every MailingCountry its CRM contacts give."""
     from lethe.ingest.normalise import _region_sql, tenant_region
@@ -78,11 +78,11 @@ def _phone_regions(con: duckdb.DuckDBPyConnection, tenant_id: str) -> list[str]:
 
 def phone_candidates(con: duckdb.DuckDBPyConnection, tenant_id: str, value: str) -> tuple[str, ...]:
     """Every E.164 number a phone as given may be, as ingest normalised the tenant's phones: one in international
-    format (leading '+') as written; one in national format read in each region of _phone_regions (tenant's
+    format (leading '+') as written; one in national format read in each region of phone_regions (tenant's
     region first). IdentityError naming the value if it is a phone number in none of them."""
     if value.strip().startswith("+"):
         return (normalise_phone(value),)
-    regions = _phone_regions(con, tenant_id)
+    regions = phone_regions(con, tenant_id)
     found: list[str] = []
     for region in regions:
         try:
