@@ -106,8 +106,10 @@ create table if not exists lethe_meta.dsr_processed (
     outcome varchar not null,         -- erased | held | no_match | ambiguous | exported | applied | recorded
     run_id varchar,
     processed_at timestamp not null,
+    received_at timestamp,            -- when the request was made (a CRM flag: the Individual's LastModifiedDate)
     primary key (tenant_id, request_id)
-)
+);
+alter table lethe_meta.dsr_processed add column if not exists received_at timestamp
 """
 
 

@@ -41,6 +41,14 @@ def test_exported_and_erased_requests_are_done_once_processed(built: Path, tmp_p
     flagged = query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
                                    "where request_id like 'individual:%:access'")
     assert flagged and all(row == ("done", "exported") for row in flagged), flagged
+    # an erasure requested in the CRM (ShouldForget) stays tracked, done, after the erasure deleted its Individual
+    erased = {r for (r,) in query_rows(settings, "select request_id from lethe_meta.dsr_processed "
+                                                 "where outcome = 'erased' and request_id like 'individual:%:erasure'")}
+    assert erased
+    kept = {r: (status, key) for r, status, key in query_rows(
+        settings, "select request_id, status, subject_key from marts.fct_dsr_requests where request_id in "
+                  "(select unnest(?))", [sorted(erased)])}
+    assert set(kept) == erased and all(status == "done" for status, _ in kept.values()), kept
     # a request that was never verified is not processed, and is not done
     unverified = query_rows(settings, "select status from marts.fct_dsr_requests where verified_at is null "
                                  "and request_type in ('access', 'erasure', 'portability')")

@@ -39,11 +39,12 @@ RETRIED = ("held", "no_match", "ambiguous")
 
 
 def _upsert(select: str) -> str:
-    """INSERT of `select`'s (tenant_id, request_id, type, outcome, run_id, processed_at) rows into dsr_processed,
+    """INSERT of `select`'s (tenant_id, request_id, type, outcome, run_id, processed_at, received_at) rows into dsr_processed,
     updating a retried request's row (keeping its processed_at while its outcome stays the same)."""
     return (
-        f"insert into lethe_meta.dsr_processed {select} on conflict (tenant_id, request_id) do update set "
-        "outcome = excluded.outcome, run_id = excluded.run_id, processed_at = case when "
+        "insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at) "
+        f"{select} on conflict (tenant_id, request_id) do update set "
+        "outcome = excluded.outcome, run_id = excluded.run_id, received_at = excluded.received_at, processed_at = case when "
         "lethe_meta.dsr_processed.outcome = excluded.outcome then lethe_meta.dsr_processed.processed_at "
         "else excluded.processed_at end"
     )
@@ -79,19 +80,20 @@ def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of
         kinds = ", ".join(f"'{t}'" for t in types)
         parts.append(
             f"select tenant_id, request_id, type, crm_contact_id, subject_email as email, subject_phone as phone, "
-            f"null::varchar as individual_id from raw.dsr_requests where type in ({kinds}) "
+            f"null::varchar as individual_id, received_at from raw.dsr_requests where type in ({kinds}) "
             f"and received_at <= {at} and verified_at <= {at}"
         )
     if flag and "crm_individuals" in have:
         kind = types[0]
         parts.append(
-            f"select tenant_id, 'individual:' || id || ':{kind}', '{kind}', null, null, null, id "
+            f"select tenant_id, 'individual:' || id || ':{kind}', '{kind}', null, null, null, id, last_modified_date "
             f"from raw.crm_individuals where {flag} and last_modified_date <= {at}"
         )
     if not parts:
         return (
             "select null::varchar tenant_id, null::varchar request_id, null::varchar type, null::varchar crm_contact_id, "
-            "null::varchar email, null::varchar phone, null::varchar individual_id where false"
+            "null::varchar email, null::varchar phone, null::varchar individual_id, null::timestamp received_at "
+            "where false"
         )
     union = " union all ".join(parts)
     return (
@@ -104,7 +106,8 @@ def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of
 def _resolved_sql(have: set[str], pending: str) -> str:
     """Each pending request with its outcome and (for erase) its subject's contact and addresses.
 
-    Columns: tenant_id, request_id, type, outcome, contact_id, individual_id, address (one row per address).
+    Columns: tenant_id, request_id, type, outcome, contact_id, individual_id, address (one row per address),
+    received_at.
     """
     crm = "crm_contacts" in have
     # one equality join per identifier (hash joins), not one join with OR (a nested loop)
@@ -144,7 +147,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         matched as ({matched}),
         counts as (
             select p.tenant_id, p.request_id, p.type, p.email, p.phone, p.individual_id is not null as by_individual,
-                   count(distinct m.person) as n
+                   p.received_at, count(distinct m.person) as n
             from pending p left join matched m on m.tenant_id = p.tenant_id and m.request_id = p.request_id
             group by all
         ),
@@ -184,7 +187,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
                     when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
-               s.contact_id, s.individual_id, s.address
+               s.contact_id, s.individual_id, s.address, c.received_at
         from counts c
         left join (select distinct tenant_id, request_id from addr_only) a using (tenant_id, request_id)
         left join held h using (tenant_id, request_id)
@@ -195,7 +198,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
 def _record(con: duckdb.DuckDBPyConnection, resolved: str, run_id: str | None, ok: str, at: datetime) -> None:
     con.execute(
         _upsert(f"""select distinct tenant_id, request_id, type, case when outcome = 'ok' then '{ok}' else outcome end,
-                   $run, $at from ({resolved})"""),
+                   $run, $at, received_at from ({resolved})"""),
         {"run": run_id, "at": at, "d": at.date()},
     )
 
@@ -262,8 +265,8 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
     try:
         rows = con.execute(
             f"select tenant_id, request_id, any_value(type), any_value(outcome), any_value(contact_id), "
-            f"any_value(individual_id), coalesce(list(distinct address) filter (where address is not null), []) "
-            f"from ({resolved}) group by 1, 2 order by 1, 2",
+            f"any_value(individual_id), coalesce(list(distinct address) filter (where address is not null), []), "
+            f"any_value(received_at) from ({resolved}) group by 1, 2 order by 1, 2",
             {"d": at.date()},
         ).fetchall()
         for start in range(0, len(rows), ACCESS_CHUNK):
@@ -271,7 +274,8 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
             ok = [(tenant, request_id, Subject(tenant, contact_id, individual_id,
                                               tuple(sorted(a for a in addresses if "@" in a)),
                                               tuple(sorted(a for a in addresses if "@" not in a))))
-                  for tenant, request_id, _, outcome, contact_id, individual_id, addresses in chunk if outcome == "ok"]
+                  for tenant, request_id, _, outcome, contact_id, individual_id, addresses, _at in chunk
+                  if outcome == "ok"]
             documents = build_documents(con, settings, [subject for *_, subject in ok])
             for (tenant, request_id, subject), (doc, frames) in zip(ok, documents, strict=True):
                 out = settings.exports_dir / tenant / f"{subject_key(settings, subject)}.{_safe(request_id)}.json"
@@ -279,13 +283,14 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
                 written.append(str(out))
             con.register("_done", pl.DataFrame(
                 {"tenant_id": [r[0] for r in chunk], "request_id": [r[1] for r in chunk], "type": [r[2] for r in chunk],
-                 "outcome": ["exported" if r[3] == "ok" else r[3] for r in chunk]},
-                schema={"tenant_id": pl.String, "request_id": pl.String, "type": pl.String, "outcome": pl.String}))
+                 "outcome": ["exported" if r[3] == "ok" else r[3] for r in chunk], "received_at": [r[7] for r in chunk]},
+                schema={"tenant_id": pl.String, "request_id": pl.String, "type": pl.String, "outcome": pl.String,
+                        "received_at": pl.Datetime("us")}))
             try:
-                con.execute(_upsert("select tenant_id, request_id, type, outcome, null, ? from _done"), [at])
+                con.execute(_upsert("select tenant_id, request_id, type, outcome, null, ?, received_at from _done"), [at])
             finally:
                 con.unregister("_done")
-            for *_, outcome, _cid, _ind, _addr in chunk:
+            for *_, outcome, _cid, _ind, _addr, _at in chunk:
                 key = "exported" if outcome == "ok" else f"access {outcome}"
                 outcomes[key] = outcomes.get(key, 0) + 1
     finally:
@@ -313,7 +318,7 @@ def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> Non
             select distinct tenant_id, request_id, type,
                    case when outcome <> 'ok' then outcome when type = 'rectification' then 'recorded'
                         else 'applied' end,
-                   null, $at
+                   null, $at, received_at
             from ({resolved})""") + " returning type, outcome",
             {"at": at, "d": at.date()},
         ).fetchall()

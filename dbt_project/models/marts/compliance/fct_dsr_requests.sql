@@ -1,5 +1,6 @@
 -- Data-subject requests received by as_of: due date (received + dsr_sla_days), status and days left. From the
--- DSR files and `lethe dsar`, and from the CRM's Individual flags ShouldForget and SendIndividualData.
+-- DSR files and `lethe dsar`, and from the CRM's Individual flags ShouldForget and SendIndividualData (kept, from
+-- Lethe's own record, once processed, when the flag or the Individual is gone).
 with
 
 dsr_requests as (
@@ -60,12 +61,36 @@ flag_requests_resolved as (
     {{ resolve_subject('flag_requests', 'identities', [('individual', 'individual_id')]) }}
 ),
 
+-- a CRM flag request Lethe processed whose flag is gone since: the erasure deleted the Individual, or the CRM
+-- cleared SendIndividualData once the data was sent. Its record stays (Art. 5(2)): from lethe_meta.dsr_processed,
+-- with no subject left to name
+processed_flag_requests as (
+    select
+        processed.tenant_id,
+        processed.request_id,
+        processed.type as request_type,
+        processed.received_at,
+        processed.received_at as verified_at,
+        {{ dbt.cast('null', api.Column.translate_type('string')) }} as subject_key
+    from processed
+    where {{ dbt.position("'individual:'", 'processed.request_id') }} = 1
+        and processed.received_at is not null
+        and not exists (
+            select 1 from flag_requests
+            where flag_requests.tenant_id = processed.tenant_id
+                and flag_requests.request_id = processed.request_id
+        )
+),
+
 all_requests as (
     select tenant_id, request_id, request_type, received_at, verified_at, subject_key
     from dsr_requests
     union all
     select tenant_id, request_id, request_type, received_at, received_at as verified_at, subject_key
     from flag_requests_resolved
+    union all
+    select tenant_id, request_id, request_type, received_at, verified_at, subject_key
+    from processed_flag_requests
 ),
 
 requests as (
