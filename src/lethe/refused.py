@@ -54,8 +54,8 @@ def _phones(candidate: str, region: str) -> list[str]:
 
 def _phone_values(con: duckdb.DuckDBPyConnection, regions: dict[str, list[str]]) -> None:
     """Temp table _refused_phones(tenant, rel, v): the E.164 numbers in each _refused file, a national-format
-    number read in each of its tenant's regions (as ingest may have normalised it: lethe.dsr.identity
-    phone_regions). The matcher is pure Python and slow on long text, so it runs only on the DISTINCT runs of
+    number read in each of its tenant's regions (as ingest may have normalised it: lethe.ingest.normalise
+    tenant_regions). The matcher is pure Python and slow on long text, so it runs only on the DISTINCT runs of
     digits and phone separators (PHONE_RUN_RE: every number it can find lies inside one) long enough to hold a
     subject's number, per region, not over whole files."""
     con.execute(
@@ -107,9 +107,9 @@ def identities_in_texts(con: duckdb.DuckDBPyConnection, texts: pl.DataFrame, ide
     keyed-hashed per identity kind and matched."""
     if texts.height == 0:
         return []
-    from lethe.dsr.identity import phone_regions
+    from lethe.ingest.normalise import tenant_regions
 
-    regions = {tenant: phone_regions(con, tenant) for tenant in texts["tenant"].unique().to_list()}
+    regions = {tenant: tenant_regions(con, tenant) for tenant in texts["tenant"].unique().to_list()}
     con.register("_refused", texts.select("tenant", "rel", "text"))
     try:
         _phone_values(con, regions)

@@ -60,29 +60,16 @@ def normalised_address(ref: SubjectRef) -> tuple[str | None, str | None]:
     return (ref.email.strip().lower() if ref.email else None, normalise_phone(ref.phone) if ref.phone else None)
 
 
-def phone_regions(con: duckdb.DuckDBPyConnection, tenant_id: str) -> list[str]:
-    """The regions ingest parsed this tenant's phones in: the tenant's own (its most common MailingCountry, else
-    GB) first, then the region of every MailingCountry its CRM contacts give."""
-    from lethe.ingest.normalise import _region_sql, tenant_region
-
-    default = tenant_region(con, tenant_id)
-    if not catalog.table_exists(con, "raw", "crm_contacts"):
-        return [default]
-    rows = con.execute(
-        f"select distinct region from (select {_region_sql('mailing_country')} as region from raw.crm_contacts "  # noqa: S608
-        "where tenant_id = ?) where region is not null order by region",
-        [tenant_id],
-    ).fetchall()
-    return [default, *(r for (r,) in rows if r != default)]
-
-
 def phone_candidates(con: duckdb.DuckDBPyConnection, tenant_id: str, value: str) -> tuple[str, ...]:
     """Every E.164 number a phone as given may be, as ingest normalised the tenant's phones: one in international
-    format (leading '+') as written; one in national format read in each region of phone_regions (tenant's
-    region first). IdentityError naming the value if it is a phone number in none of them."""
+    format (leading '+') as written; one in national format read in each region ingest may have parsed the
+    tenant's phones in (lethe.ingest.normalise.tenant_regions: the tenant's region first). IdentityError naming
+    the value if it is a phone number in none of them."""
+    from lethe.ingest.normalise import tenant_regions
+
     if value.strip().startswith("+"):
         return (normalise_phone(value),)
-    regions = phone_regions(con, tenant_id)
+    regions = tenant_regions(con, tenant_id)
     found: list[str] = []
     for region in regions:
         try:

@@ -40,16 +40,23 @@ def _region_sql(column: str) -> str:
     return f"(case {key} {cases} else case when regexp_matches({key}, '^[a-z]{{2}}$') then upper({key}) end end)"
 
 
+def tenant_regions(con: duckdb.DuckDBPyConnection, tenant: str) -> list[str]:
+    """The regions of the MailingCountry values among the tenant's loaded CRM contacts, the most common first;
+    [GB] if none: every region a phone of the tenant may have been parsed in (a contact's own country, else the
+    tenant's region)."""
+    if not catalog.table_exists(con, "raw", "crm_contacts"):
+        return [DEFAULT_REGION]
+    rows = con.execute(
+        f"select region from (select {_region_sql('mailing_country')} as region from raw.crm_contacts "
+        "where tenant_id = ?) where region is not null group by region order by count(*) desc, region",
+        [tenant],
+    ).fetchall()
+    return [r for (r,) in rows] or [DEFAULT_REGION]
+
+
 def tenant_region(con: duckdb.DuckDBPyConnection, tenant: str) -> str:
     """The tenant's most common MailingCountry among loaded CRM contacts, as a region; GB if none."""
-    if not catalog.table_exists(con, "raw", "crm_contacts"):
-        return DEFAULT_REGION
-    row = con.execute(
-        f"select region from (select {_region_sql('mailing_country')} as region from raw.crm_contacts "
-        "where tenant_id = ?) where region is not null group by region order by count(*) desc, region limit 1",
-        [tenant],
-    ).fetchone()
-    return row[0] if row else DEFAULT_REGION
+    return tenant_regions(con, tenant)[0]
 
 
 def _e164(raw: str, region: str) -> str | None:
