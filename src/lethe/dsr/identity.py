@@ -54,10 +54,17 @@ def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalised_address(ref: SubjectRef) -> tuple[str | None, str | None]:
-    """The email (trimmed, lower case) and the E.164 phone a reference names, a national-format phone read as a
-    UK number (resolve reads it in every region the tenant's phones were normalised in: phone_candidates)."""
-    return (ref.email.strip().lower() if ref.email else None, normalise_phone(ref.phone) if ref.phone else None)
+def _email(ref: SubjectRef) -> str | None:
+    """The email a reference names, as staging normalises it (trimmed, lower case)."""
+    return ref.email.strip().lower() if ref.email else None
+
+
+def normalised_address(con: duckdb.DuckDBPyConnection, ref: SubjectRef, subject: Subject) -> tuple[str | None, str | None]:
+    """The email and the E.164 phone a reference names, as staging normalises them; a phone in national format as
+    the reading of it (phone_candidates) that `subject`, the person resolve found by it, holds."""
+    if not ref.phone:
+        return _email(ref), None
+    return _email(ref), next((p for p in phone_candidates(con, subject.tenant_id, ref.phone) if p in subject.phones), None)
 
 
 def phone_candidates(con: duckdb.DuckDBPyConnection, tenant_id: str, value: str) -> tuple[str, ...]:
@@ -102,7 +109,7 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
     given = [v for v in (ref.contact_id, ref.email, ref.phone) if v]
     if len(given) != 1:
         raise IdentityError("name the subject with exactly one of --contact-id, --email or --phone")
-    email = ref.email.strip().lower() if ref.email else None
+    email = _email(ref)
     phones = list(phone_candidates(con, tenant_id, ref.phone)) if ref.phone else []
     contacts: list[tuple] = []
     if catalog.table_exists(con, "raw", "crm_contacts"):

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lethe.dsr.identity import SubjectRef, normalised_address, phone_candidates, resolve
+from lethe.dsr.identity import SubjectRef, normalised_address, resolve
 from lethe.policy import load_policy
 from lethe.settings import Settings
 from lethe.warehouse import connect
@@ -50,11 +50,9 @@ def record_request(settings: Settings, tenant: str, ref: SubjectRef, command: st
     try:
         subject = resolve(con, tenant, ref)
         _ensure_table(con)
-        # what the requester named, normalised as staging does, plus the CRM contact it resolved to; a phone in
-        # national format as the number it resolved to (read as a UK number it could be someone else's)
-        email, phone = normalised_address(ref)
-        if ref.phone:
-            phone = next((p for p in phone_candidates(con, tenant, ref.phone) if p in subject.phones), phone)
+        # what the requester named, normalised as staging does (a phone in national format as the number it
+        # resolved to: read as a UK number it could be someone else's), plus the CRM contact it resolved to
+        email, phone = normalised_address(con, ref, subject)
         con.execute(
             """
             insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, subject_email,
