@@ -411,13 +411,7 @@ def build_plan(
     con.execute(
         f"""
         insert into lethe_meta.purge_identities
-        select distinct $run, tenant_id, 'contact', {sql_keyed_hash('tenant_id', 'contact', 'contact_id')}, subject_key
-        from _erase where contact_id is not null
-        union
-        select distinct $run, tenant_id, case when address like '%@%' then 'email' else 'phone' end,
-            case when address like '%@%' then {sql_keyed_hash('tenant_id', 'email', 'address')}
-                 else {sql_keyed_hash('tenant_id', 'phone', 'address')} end, subject_key
-        from _erase where address is not null
+        select $run, * from ({_identities_sql('_erase')})
         union
         select distinct $run, tenant_id, 'connect_contact',
             {sql_keyed_hash('tenant_id', 'connect_contact', _record_of('record_id'))}, subject_key
@@ -432,6 +426,22 @@ def build_plan(
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
+
+
+def _identities_sql(table: str) -> str:
+    """SQL: (tenant_id, kind, identity_hash, subject_key) of a subjects table's CRM contact ids and addresses, as
+    keyed hashes (the form tombstones and lethe.refused.identities_in_texts match; addresses are stored
+    normalised, emails in lower case)."""
+    return f"""
+        select distinct tenant_id, 'contact' as kind, {sql_keyed_hash('tenant_id', 'contact', 'contact_id')}
+            as identity_hash, subject_key
+        from {table} where contact_id is not null
+        union
+        select distinct tenant_id, case when address like '%@%' then 'email' else 'phone' end,
+            case when address like '%@%' then {sql_keyed_hash('tenant_id', 'email', 'address')}
+                 else {sql_keyed_hash('tenant_id', 'phone', 'address')} end, subject_key
+        from {table} where address is not null
+    """  # noqa: S608
 
 
 def _due_quarantine(con: duckdb.DuckDBPyConnection, as_of: datetime, policy: Policy) -> None:
@@ -485,13 +495,7 @@ def _keep_held_quarantine(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         create or replace temp table _held_identities as
-        select distinct tenant_id, 'contact' as kind, {sql_keyed_hash('tenant_id', 'contact', 'contact_id')}
-            as identity_hash from _held where contact_id is not null
-        union
-        select distinct tenant_id, case when address like '%@%' then 'email' else 'phone' end,
-            case when address like '%@%' then {sql_keyed_hash('tenant_id', 'email', 'lower(address)')}
-                 else {sql_keyed_hash('tenant_id', 'phone', 'address')} end
-        from _held where address is not null
+        select tenant_id, kind, identity_hash from ({_identities_sql('_held')})
         union
         select distinct tenant_id, 'connect_contact', {sql_keyed_hash('tenant_id', 'connect_contact', 'record_id')}
         from _held_records where source_table in ('contact_records', 'transcripts')
