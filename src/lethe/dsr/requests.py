@@ -40,13 +40,14 @@ RETRIED = ("held", "no_match", "ambiguous")
 
 def _upsert(select: str) -> str:
     """INSERT of `select`'s (tenant_id, request_id, type, outcome, run_id, processed_at, received_at) rows into dsr_processed,
-    updating a retried request's row (keeping its processed_at while its outcome stays the same)."""
+    updating a retried request's row (keeping its processed_at while its outcome stays the same) and a CRM flag
+    request made again (a later received_at: processed anew)."""
     return (
         "insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at) "
         f"{select} on conflict (tenant_id, request_id) do update set "
         "outcome = excluded.outcome, run_id = excluded.run_id, received_at = excluded.received_at, processed_at = case when "
-        "lethe_meta.dsr_processed.outcome = excluded.outcome then lethe_meta.dsr_processed.processed_at "
-        "else excluded.processed_at end"
+        "lethe_meta.dsr_processed.outcome = excluded.outcome and lethe_meta.dsr_processed.received_at is not distinct "
+        "from excluded.received_at then lethe_meta.dsr_processed.processed_at else excluded.processed_at end"
     )
 
 
@@ -96,10 +97,13 @@ def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of
             "where false"
         )
     union = " union all ".join(parts)
+    # done once processed; a CRM flag request again when the flag is still set on an Individual modified after
+    # the one Lethe processed (the person asked again: a DSR file row keeps its received_at, so never matches)
     return (
         f"select * from ({union}) r where not exists (select 1 from lethe_meta.dsr_processed d "
         "where d.tenant_id = r.tenant_id and d.request_id = r.request_id "
-        f"and d.outcome not in ({', '.join(repr(o) for o in RETRIED)}))"
+        f"and d.outcome not in ({', '.join(repr(o) for o in RETRIED)}) "
+        "and (d.received_at is null or d.received_at >= r.received_at))"
     )
 
 
@@ -382,8 +386,10 @@ def _record_fulfilments(settings: Settings) -> int:
                           select 1 from lethe_meta.purge_runs r where r.run_id = d.run_id and r.status = 'done'))
                 {applied}
             ) n
+            -- a CRM flag request made again is fulfilled again: a later fulfilment is a new row
             where not exists (select 1 from lethe_meta.dsr_fulfilments f
-                              where f.tenant_id = n.tenant_id and f.request_id = n.request_id)
+                              where f.tenant_id = n.tenant_id and f.request_id = n.request_id
+                                and (n.outcome = 'applied' or f.fulfilled_at >= n.processed_at))
             returning request_id
             """,
             {"at": at} if applied else {},

@@ -11,8 +11,15 @@ tenant_policy as (
     select * from {{ source('lethe_meta', 'tenant_policy') }}
 ),
 
+-- the latest fulfilment of each request: a CRM flag request made again (the flag still set on an Individual
+-- modified after Lethe served it) is fulfilled again, and counts only once fulfilled after it was made
 fulfilments as (
-    select * from {{ source('lethe_meta', 'dsr_fulfilments') }}
+    select
+        tenant_id,
+        request_id,
+        max(fulfilled_at) as fulfilled_at
+    from {{ source('lethe_meta', 'dsr_fulfilments') }}
+    group by tenant_id, request_id
 ),
 
 processed as (
@@ -148,7 +155,7 @@ evidenced as (
     select
         requests.*,
         case
-            when fulfilments.fulfilled_at is not null then fulfilments.fulfilled_at
+            when fulfilments.fulfilled_at >= requests.received_at then fulfilments.fulfilled_at
             when requests.type = 'rectification' and subject_contacts.contact_modified_at > requests.received_at
                 then subject_contacts.contact_modified_at
             when requests.type = 'restriction' and subject_individual_flags.restricted_at > requests.received_at
@@ -163,6 +170,7 @@ evidenced as (
     left join processed
         on processed.tenant_id = requests.tenant_id
         and processed.request_id = requests.request_id
+        and (processed.received_at is null or processed.received_at >= requests.received_at)
     left join fulfilments
         on fulfilments.tenant_id = requests.tenant_id
         and fulfilments.request_id = requests.request_id
