@@ -199,10 +199,12 @@ final as (
         verified_at,
         due_at,
         case when completed_at <= {{ as_of() }} then completed_at end as completed_at,
-        -- status at as_of
+        -- status at as_of: a time limit in days ends with the last hour of its last day (Regulation 1182/71,
+        -- Art. 3), so a request due today is open, with 0 days left, until the day is over
         case
             when completed_at <= {{ as_of() }} or is_erased then 'done'
-            when due_at < {{ as_of() }} then 'overdue'
+            when {{ dbt.cast('due_at', api.Column.translate_type('date')) }}
+                < {{ dbt.cast(as_of(), api.Column.translate_type('date')) }} then 'overdue'
             else 'open'
         end as status,
         {{ dbt.cast(dbt.datediff(as_of(), 'due_at', 'day'), api.Column.translate_type('bigint')) }} as days_left,
