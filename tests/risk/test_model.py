@@ -28,6 +28,31 @@ def test_model_beats_the_recency_baseline_on_the_held_out_period(trained):
     assert "ROC AUC" in result.render()
 
 
+def test_a_model_that_does_not_beat_the_baseline_says_so():
+    from datetime import datetime
+
+    import numpy as np
+    import polars as pl
+
+    from lethe.risk.train import BASELINE_NAME, MODEL_NAME, Metric, RiskResult, _baseline_direction
+
+    def result(model_auc: float) -> RiskResult:
+        at = datetime(2026, 11, 1)
+        metrics = tuple(Metric(m, k, v) for m, k, v in (
+            (MODEL_NAME, "roc_auc", model_auc), (MODEL_NAME, "lift_top_decile", 1.0),
+            (BASELINE_NAME, "roc_auc", 0.7), (BASELINE_NAME, "lift_top_decile", 1.0),
+            (MODEL_NAME, "withdrawal_rate_test", 0.1)))
+        return RiskResult(as_of=at, scored=1, n_train=10, n_test=10, positives_train=1, positives_test=1,
+                          cutoff=at, metrics=metrics, trained_as_of=at)
+
+    assert not result(0.69).beats_baseline and "does not beat the recency_baseline" in result(0.69).render()
+    assert result(0.8).beats_baseline and "WARNING" not in result(0.8).render()
+    # recent opens before withdrawals: fewer days since the last open is the risk, so the baseline turns round
+    train = pl.DataFrame({"days_since_last_open": [1.0, 2.0, 30.0, 60.0]})
+    assert _baseline_direction(train, np.array([1, 1, 0, 0])) == -1.0
+    assert _baseline_direction(train, np.array([0, 0, 1, 1])) == 1.0
+
+
 @pytest.mark.slow
 def test_evaluation_is_stored_in_the_warehouse(trained):
     settings, _, result = trained
