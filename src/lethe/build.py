@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,32 @@ alter table lethe_meta.dsr_processed add column if not exists received_at timest
 """
 
 
+# the as-of the last build judged at (written when it starts): the Airflow transform never judges earlier
+BUILD_AS_OF_DDL = "create table if not exists lethe_meta.build_as_of (as_of timestamp not null)"
+
+
+def last_build_as_of(settings: Settings) -> datetime | None:
+    """The as-of the last build (of this home, by any route) judged at, UTC; None before the first."""
+    import duckdb
+
+    if not settings.warehouse.exists():
+        return None
+    from lethe.warehouse import connect
+
+    con = connect(settings)
+    try:
+        try:
+            row = con.execute("select max(as_of) from lethe_meta.build_as_of").fetchone()
+        except duckdb.CatalogException:
+            return None
+    finally:
+        con.close()
+    return row[0].replace(tzinfo=UTC) if row and row[0] is not None else None
+
+
 def write_policy(settings: Settings) -> Policy:
-    """Load the tenant policy file and replace lethe_meta.tenant_policy / retention_policy with it."""
+    """Load the tenant policy file and replace lethe_meta.tenant_policy / retention_policy with it; record the
+    as-of the build judges at (lethe_meta.build_as_of)."""
     from lethe.warehouse import connect
 
     policy = load_policy(settings.tenants_file)
@@ -126,6 +151,13 @@ def write_policy(settings: Settings) -> Policy:
         con.execute(FULFILMENTS_DDL)
         con.execute(PROCESSED_DDL)
         unlisted = _tenants_without_policy(con, set(policy.tenants))
+        if not unlisted:
+            con.execute(BUILD_AS_OF_DDL)
+            con.execute("begin")
+            con.execute("delete from lethe_meta.build_as_of")
+            con.execute("insert into lethe_meta.build_as_of values (?)",
+                        [settings.as_of.astimezone(UTC).replace(tzinfo=None)])
+            con.execute("commit")
     finally:
         con.close()
     if unlisted:

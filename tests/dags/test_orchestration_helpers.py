@@ -85,3 +85,20 @@ def test_other_errors_propagate_so_airflow_retries_them(monkeypatch) -> None:
 
     with pytest.raises(OSError, match="lock"):
         tasks.run_step(locked)
+
+
+def test_a_backfill_never_rewinds_the_marts_to_an_older_as_of(lethe_home) -> None:
+    """An ingest backfill of an old day emits the raw asset with that day's as-of. Before, the transform rebuilt
+    every mart at it, and the enforce DAG published that over the newer snapshot: whoever unsubscribed since was
+    back in the marketing audience. The transform judges at the last build's as-of when its own is older; the
+    dbt tasks (the as-of write_policy returns), the risk scores and the marts asset all take it."""
+    from lethe.build import last_build_as_of
+    from lethe.orchestration import steps
+
+    assert steps.write_policy("2026-11-01T00:00:00+00:00") == "2026-11-01T00:00:00"
+    assert steps.write_policy("2026-06-01T00:00:00+00:00") == "2026-11-01T00:00:00"
+    assert steps.not_before_last_build("2026-06-01T00:00:00+00:00") == "2026-11-01T00:00:00+00:00"
+    assert last_build_as_of(steps.get_settings()) == datetime(2026, 11, 1, tzinfo=UTC)
+    # a later run moves it on
+    assert steps.write_policy("2026-11-02T00:00:00+00:00") == "2026-11-02T00:00:00"
+    assert last_build_as_of(steps.get_settings()) == datetime(2026, 11, 2, tzinfo=UTC)

@@ -57,19 +57,39 @@ def build(as_of: str, select: str | None = None) -> dict[str, Any]:
     return {"as_of": as_of, "select": select, "result": result.render()}
 
 
+def not_before_last_build(as_of: str) -> str:
+    """The as-of a transform run judges at: its own, or the last build's when that is later. A backfill of an
+    old day (ingest of late files, a cleared task) would otherwise rebuild every mart at that old instant and
+    publish it over the newer one: an unsubscribe since then unseen, the person back in the audience. The marts
+    always describe the latest instant judged; `lethe build --as-of` is the way to judge at an earlier one."""
+    from lethe.build import last_build_as_of
+    from lethe.settings import parse_as_of
+
+    last = last_build_as_of(get_settings())
+    if last is None or parse_as_of(as_of) >= last:
+        return as_of
+    kept = last.replace(microsecond=0).isoformat()
+    log.warning("this run's as-of %s is before the last build's (%s): the marts are judged at %s, never rewound",
+                as_of, kept, kept)
+    return kept
+
+
 def write_policy(as_of: str) -> str:
-    """Write the tenant policy tables the dbt models read; return the as-of the dbt tasks run at."""
+    """Write the tenant policy tables the dbt models read; return the as-of the dbt tasks run at (never before
+    the last build's: not_before_last_build)."""
     from lethe.build import dbt_vars, write_policy
 
-    settings = settings_at(as_of)
+    settings = settings_at(not_before_last_build(as_of))
     write_policy(settings)
     return str(dbt_vars(settings)["as_of"])
 
 
 def train_risk(as_of: str) -> dict[str, Any]:
-    """Train the withdrawal-risk model and score every subject (lethe.risk.train_and_score)."""
+    """Train the withdrawal-risk model and score every subject (lethe.risk.train_and_score), at the as-of the
+    run's dbt tasks judged at."""
     from lethe.risk import train_and_score
 
+    as_of = not_before_last_build(as_of)
     result = train_and_score(settings_at(as_of))
     return {"as_of": as_of, "result": result.render() if hasattr(result, "render") else str(result)}
 
