@@ -41,10 +41,11 @@ RAW = Asset(RAW_ASSET_URI)
 def lethe_ingest() -> None:
     @task
     def tenants(family: str) -> list[str]:
-        """The tenant folders this family is loaded for."""
+        """The tenant folders this family is loaded for (a missing landing zone fails at once, not retried)."""
         from lethe.orchestration.steps import tenants_for
+        from lethe.orchestration.tasks import run_step
 
-        return tenants_for(family)
+        return run_step(lambda _as_of: tenants_for(family))
 
     @task(pool=POOL, map_index_template="{{ tenant }}")
     def load(family: str, tenant: str) -> dict:

@@ -155,3 +155,22 @@ def test_ingest_schedule_is_hourly_unless_the_variable_says_otherwise(dagbag, ai
 def test_dag_ids_are_documented_in_their_files(dag_id: str) -> None:
     text = (DAGS_DIR / f"{dag_id}.py").read_text()
     assert f'dag_id="{dag_id}"' in text
+
+
+def test_a_missing_landing_zone_fails_the_tenants_task_at_once(dagbag, tmp_path, monkeypatch) -> None:
+    """Before, the tenants task raised the ConfigError itself: Airflow retried each family twice, 30 s apart,
+    with a traceback each time, for a problem no retry fixes."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from lethe.orchestration import tasks
+    from lethe.settings import get_settings
+
+    monkeypatch.setenv("LETHE_LANDING", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(tasks, "current_as_of", lambda: "2026-11-01T00:00:00+00:00")
+    get_settings.cache_clear()
+    try:
+        task = dagbag.dags["lethe_ingest"].get_task("email_events.tenants")
+        with pytest.raises(AirflowFailException, match="ConfigError: .*nowhere"):
+            task.python_callable(family="email_events")
+    finally:
+        get_settings.cache_clear()
