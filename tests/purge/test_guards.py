@@ -53,6 +53,24 @@ def test_policy_file_changed_since_the_plan_is_refused(scenario: Settings) -> No
     assert _unchanged(scenario, before)
 
 
+def test_an_abandoned_plan_is_never_revived(scenario: Settings) -> None:
+    """A purge begun between the DAG's plan and its guards (`lethe dsar erase`, say) abandons the DAG's plan;
+    before, check_guards set it running again and execute carried it out, on marts and holds that may have
+    changed, with an audit log saying planned, abandoned, completed for the same run."""
+    from lethe.purge import resume_unfinished
+
+    plan = plan_step(scenario)
+    resume_unfinished(scenario)
+    before = (landing_digest(scenario), table_counts(scenario))
+    with pytest.raises(GuardError, match=rf"purge run {plan.run_id} is abandoned, not planned: plan again"):
+        check_guards(scenario, plan.run_id)
+    with pytest.raises(GuardError):
+        execute(scenario, plan.run_id)
+    assert _unchanged(scenario, before)
+    assert [e["event"] for e in read_entries(scenario.audit_log) if e.get("run_id") == plan.run_id] == [
+        "purge.planned", "purge.abandoned"]
+
+
 def test_airflow_steps_run_separately_on_the_persisted_plan(scenario: Settings) -> None:
     plan = plan_step(scenario)
     assert plan.record_count > 0

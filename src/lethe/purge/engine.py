@@ -161,6 +161,11 @@ def check_guards(settings: Settings, run_id: str, con: duckdb.DuckDBPyConnection
     con = con or connect(settings)
     try:
         journal.ensure(con)
+        state = journal.get(con, run_id)
+        if state is None or state.status not in ("planned", "running"):
+            # a plan abandoned (another purge began meanwhile), refused or finished is never revived: it was made
+            # from marts and holds that may have changed since
+            raise GuardError(f"purge run {run_id} is {state.status if state else 'unknown'}, not planned: plan again")
         plan = planning.load(con, run_id)
         try:
             guards.check_all(con, plan, policy)
