@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import streamlit as st
@@ -67,9 +68,14 @@ with st.sidebar:
     choices = data.tenants(viewer)
     st.multiselect("Tenants", choices, key="tenant_filter", placeholder="all tenants")
 
-as_of = info.as_of.strftime("%Y-%m-%d %H:%M UTC") if info.as_of else "unknown"
-published = info.published_at.strftime("%Y-%m-%d %H:%M:%S UTC") if info.published_at else "unknown"
+as_of = info.as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if info.as_of else "unknown"
+published = info.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if info.published_at else "unknown"
 st.caption(f"Data as of {as_of} · snapshot published {published}")
+if data.is_stale(info):
+    st.warning(
+        f"Stale snapshot: published {published} (data as of {as_of}), more than {data.STALE_AFTER_HOURS} hours "
+        "ago. The pipeline may have stopped: check Data quality and runs, or run `lethe run`."
+    )
 
 pages = [
     st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=file.removesuffix(".py"))

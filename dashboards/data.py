@@ -10,17 +10,19 @@ snapshot's own catalogue or from fixed fragments. The KPIs are `lethe.status`'s 
 # ruff: noqa: S608  (SQL text is assembled from fixed fragments and catalogue names; user values are always bound)
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
 import io
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -28,8 +30,9 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from lethe import status
-from lethe.errors import ConfigError, LetheError
+from lethe import audience, status
+from lethe.dsr.identity import DEFAULT_REGION, normalise_phone
+from lethe.errors import ConfigError, IdentityError, LetheError
 from lethe.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 DEFAULT_USERS_FILE = PROJECT_ROOT / "config" / "users.yml"
 ROLES = ("manager", "marketing", "dpo", "engineer")
 QUERY_TTL_SECONDS = 300
+STALE_AFTER_HOURS = 26  # a snapshot published longer ago than this is flagged on every page
+DSR_QUEUE_LIMIT = 2000  # requests the queue shows; dsr_counts counts them all
 
 # What each capability needs; every public query names its capability.
 CAN: dict[str, frozenset[str]] = {
@@ -103,7 +108,21 @@ def load_users(path: Path | None = None) -> dict:
         roles = user.get("roles") or []
         if len(roles) != 1 or roles[0] not in ROLES:
             raise ConfigError(f"{path}: credentials.usernames.{name}.roles must be one of {', '.join(ROLES)}")
+        _user_tenants(path, name, user)
     return config
+
+
+def _user_tenants(path: Path, name: str, user: dict) -> tuple[str, ...] | None:
+    """A user's tenants: None (every tenant) only when `tenants` is left out; an empty list is no tenant at all."""
+    if "tenants" not in user:
+        return None
+    tenants = user["tenants"]
+    if not isinstance(tenants, list) or not all(isinstance(t, str) and t for t in tenants):
+        raise ConfigError(
+            f"{path}: credentials.usernames.{name}.tenants must be a list of tenant ids "
+            "(leave it out for every tenant; [] for none)"
+        )
+    return tuple(tenants)
 
 
 def viewer_for(username: str, config: dict | None = None) -> Viewer:
@@ -112,12 +131,11 @@ def viewer_for(username: str, config: dict | None = None) -> Viewer:
     if username not in users:
         raise AccessDenied(f"unknown dashboard user {username!r}")
     user = users[username]
-    tenants = user.get("tenants")
     return Viewer(
         username=username,
         name=str(user.get("name") or username),
         role=user["roles"][0],
-        tenants=tuple(tenants) if tenants else None,
+        tenants=_user_tenants(users_file(), username, user),
     )
 
 
@@ -167,6 +185,7 @@ class _Reader:
         # An in-memory database that ATTACHes the file: DuckDB's instance cache would otherwise
         # hand back the replaced file's database for the same path.
         con = duckdb.connect(":memory:", config={"threads": "2"})
+        status.use_utc(con)
         literal = str(self.path).replace("'", "''")
         con.execute(f"attach '{literal}' as snap (read_only)")
         con.execute("use snap")
@@ -258,7 +277,23 @@ def snapshot_info() -> SnapshotInfo:
     if df.empty:
         return SnapshotInfo(None, None, ())
     row = df.iloc[0]
-    return SnapshotInfo(row.as_of.to_pydatetime(), row.published_at.to_pydatetime(), tuple(row.marts))
+    return SnapshotInfo(_utc(row.as_of), _utc(row.published_at), tuple(row.marts))
+
+
+def _utc(value: object) -> datetime | None:
+    """A snapshot timestamp as an aware UTC datetime (naive ones are UTC already)."""
+    if value is None or pd.isna(value):
+        return None
+    at = pd.Timestamp(value).to_pydatetime()
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def is_stale(info: SnapshotInfo, now: datetime | None = None) -> bool:
+    """Whether the snapshot was published more than STALE_AFTER_HOURS before now (wall clock): the pipeline
+    that republishes it daily has stopped, and every page shows old figures."""
+    if info.published_at is None:
+        return False
+    return (now or datetime.now(UTC)) - info.published_at > timedelta(hours=STALE_AFTER_HOURS)
 
 
 def tenants(viewer: Viewer) -> list[str]:
@@ -282,7 +317,7 @@ def tenants(viewer: Viewer) -> list[str]:
 
 def kpis(
     viewer: Viewer, tenants: Sequence[str] | None = None, names: Sequence[str] | None = None
-) -> tuple[dict[str, float], pd.DataFrame]:
+) -> tuple[dict[str, int | float], pd.DataFrame]:
     """The `lethe status` KPIs within the viewer's tenants: totals, and one row per tenant."""
     wanted = list(names) if names is not None else [k.name for k in status.KPIS]
     for name in wanted:
@@ -298,8 +333,10 @@ def kpis(
     return totals, table
 
 
+# The snapshot's as-of as a (UTC) timestamp, like the marts' own: the reader's session is in UTC (status.use_utc).
+_AS_OF = status.AS_OF_SQL
 # Trends cover the 24 months up to the snapshot's as-of.
-_SINCE = "date_trunc('month', (select as_of::timestamp from main.snapshot_info) - interval 23 month)"
+_SINCE = f"date_trunc('month', {_AS_OF} - interval 23 month)"
 
 
 def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
@@ -310,10 +347,10 @@ def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame
         parts.append("select date_trunc('month', occurred_at) as month, 'violations' as series, tenant_id "
                      "from marts.fct_violations")
     if _has("marts.fct_dsr_requests"):
-        parts.append("select date_trunc('month', received_at), 'requests received', tenant_id "
+        parts.append("select date_trunc('month', received_at) as month, 'requests received' as series, tenant_id "
                      "from marts.fct_dsr_requests")
     if _has("marts.fct_consent_status"):
-        parts.append("select date_trunc('month', status_since), 'consents withdrawn', tenant_id "
+        parts.append("select date_trunc('month', status_since) as month, 'consents withdrawn' as series, tenant_id "
                      "from marts.fct_consent_status where consent_status = 'withdrawn'")
     if not parts:
         return pd.DataFrame(columns=["month", "series", "count"])
@@ -439,8 +476,8 @@ def retention_held(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.D
         "count(*) filter (where is_due and not is_held) as due, "
         "count(*) filter (where is_held) as under_legal_hold, "
         "count(*) filter (where is_active_customer) as active_customer, "
-        "count(*) filter (where not is_due and due_at <= (select as_of::timestamp from main.snapshot_info) "
-        "+ interval 30 day) as due_within_30_days "
+        f"count(*) filter (where not is_held and due_at > {_AS_OF} and due_at <= {_AS_OF} + interval 30 day) "
+        "as due_within_30_days "
         f"from marts.fct_retention_status where {_TF} group by all order by tenant_id, data_category",
         viewer,
         tenants,
@@ -678,13 +715,17 @@ def audience_download(viewer: Viewer, tenant: str, purpose: str, channel: str) -
         raise AccessDenied(f"{viewer.username} may not download audiences of tenant {tenant!r}")
     if not _has("restricted.audience_eligible"):
         raise SnapshotMissing("the audience mart is not available yet: run lethe build, then lethe publish")
+    # lethe.audience.read_audience's query: one row per subject (two purposes may share a Name), ordered by key
     df = _q(
-        "select subject_key, address from restricted.audience_eligible where tenant_id = $1 "
-        "and lower(purpose_name) = lower($2) and channel = lower($3) order by subject_key",
+        "select subject_key, min(address) as address from restricted.audience_eligible where tenant_id = $1 "
+        "and lower(trim(purpose_name)) = lower(trim($2)) and channel = lower($3) "
+        "group by subject_key order by subject_key",
         [tenant, purpose, channel],
     )
-    buf = io.StringIO()
-    df[["subject_key", "address"]].to_csv(buf, index=False, lineterminator="\n")
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")  # as `lethe audience` writes it
+    writer.writerow(audience.HEADER)
+    writer.writerows(df[list(audience.HEADER)].itertuples(index=False, name=None))
     return buf.getvalue().encode()
 
 
@@ -705,7 +746,7 @@ def dsr_summary(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.Data
 
 
 def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """Requests not done, most urgent first, with due dates, SLA status and what Lethe did with each (or why it
+    """The first DSR_QUEUE_LIMIT requests not done, most urgent first, with due dates, SLA status and what Lethe did with each (or why it
     could not act: no match, several matches, a legal hold, not verified yet).
 
     The DPO also gets the subject key and whether the subject's processing is restricted or objected to.
@@ -730,10 +771,27 @@ def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFr
     return _scoped(
         f"select {cols} from marts.fct_dsr_requests r {join} "
         f"where r.status <> 'done' and {_TF.replace('tenant_id', 'r.tenant_id')} "
-        "order by r.days_left, r.due_at limit 2000",
+        "order by r.days_left, r.due_at limit $2",
+        viewer,
+        tenants,
+        [DSR_QUEUE_LIMIT],
+    )
+
+
+def dsr_counts(viewer: Viewer, tenants: Sequence[str] | None = None) -> dict[str, int] | None:
+    """Over every request (not just the queue's first rows): how many are not done, and how many open ones fall
+    due within 7 days."""
+    _require(viewer, "compliance")
+    if not _has("marts.fct_dsr_requests"):
+        return None
+    df = _scoped(
+        "select count(*) filter (where status <> 'done') as not_done, "
+        "count(*) filter (where status = 'open' and days_left <= 7) as due_within_7_days "
+        f"from marts.fct_dsr_requests where {_TF}",
         viewer,
         tenants,
     )
+    return {name: int(df[name].iloc[0]) for name in df.columns}
 
 
 def breaches(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
@@ -758,7 +816,7 @@ def training_gaps(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.Da
         return None
     return _scoped(
         "select tenant_id, gap_reason, count(distinct agent_key) as agents, count(*) as contacts "
-        "from marts.fct_agent_training_gaps where contacted_at > (select as_of::timestamp from main.snapshot_info) "
+        f"from marts.fct_agent_training_gaps where contacted_at > {_AS_OF} "
         f"- interval {status.AGENT_WINDOW_DAYS} day and {_TF} group by all order by contacts desc",
         viewer,
         tenants,
@@ -801,6 +859,34 @@ def _log_access(viewer: Viewer, tenant: str, subject_keys: list[str], reason: st
         os.close(fd)
 
 
+# A search term read as a phone: digits with the usual separators, nothing else (an email or an id is not one).
+_PHONE_LIKE = re.compile(r"\+?[0-9 ().-]*[0-9][0-9 ().-]*")
+
+
+def _tenant_regions(tenant: str) -> list[str]:
+    """The regions the tenant's phones were read in at ingest, the most common first (published by lethe.publish)."""
+    if _has("main.tenant_regions"):
+        df = _q("select region from main.tenant_regions where tenant_id = $1 order by region_order", [tenant])
+        if not df.empty:
+            return list(df.region)
+    return [DEFAULT_REGION]
+
+
+def _phone_candidates(tenant: str, term: str) -> list[str]:
+    """Every E.164 number a search term may be, read as `lethe dsar` reads --phone (identity.phone_candidates):
+    as written when international ('+'), else in national format in each of the tenant's regions; none when
+    the term does not look like a phone."""
+    if not _PHONE_LIKE.fullmatch(term):
+        return []
+    found: list[str] = []
+    for region in [DEFAULT_REGION] if term.startswith("+") else _tenant_regions(tenant):
+        try:
+            found.append(normalise_phone(term, region))
+        except IdentityError:
+            continue
+    return list(dict.fromkeys(found))
+
+
 def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[str, pd.DataFrame]:
     """Everything the snapshot holds on one subject, found by CRM id, email, phone or subject key.
 
@@ -813,13 +899,11 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
         raise AccessDenied("a reason is required to look up a data subject")
     if not term:
         return {}
-    digits = "".join(ch for ch in term if ch.isdigit()).lstrip("0")  # national or international format
     identity = _q(
-        "select * from restricted.subjects where tenant_id = ? and ("
-        "crm_contact_id = ? or subject_key = ? or lower(email) = lower(?) "
-        "or (length(?) >= 7 and (regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') like '%' || ? "
-        "or regexp_replace(coalesce(mobile_phone, ''), '[^0-9]', '', 'g') like '%' || ?))) limit 20",
-        [tenant, term, term, term, digits, digits, digits],
+        "select * from restricted.subjects where tenant_id = $1 and ("
+        "crm_contact_id = $2 or subject_key = $2 or lower(email) = lower($2) "
+        "or list_contains($3::varchar[], phone) or list_contains($3::varchar[], mobile_phone)) limit 20",
+        [tenant, term, _phone_candidates(tenant, term)],
     )
     keys = sorted(set(identity.subject_key)) if not identity.empty else []
     _log_access(viewer, tenant, keys, reason, len(identity))

@@ -19,12 +19,15 @@ if queue is None:
 else:
     totals, _ = data.kpis(v, tf, ["dsr_overdue", "dsr_open"])
     kpi_metrics(["dsr_overdue", "dsr_open"], totals, columns=3)
-    due_soon = int(((queue.status == "open") & (queue.days_left <= 7)).sum())
-    st.columns(3)[2].metric("Due within 7 days", fmt(due_soon))
+    counts = data.dsr_counts(v, tf) or {"not_done": len(queue), "due_within_7_days": 0}
+    st.columns(3)[2].metric("Due within 7 days", fmt(counts["due_within_7_days"]),
+                            help="open requests (not overdue yet) whose due date is at most 7 days after as-of")
     st.subheader("Queue: open requests, most urgent first")
     if queue.empty:
         st.success("No open request.")
     else:
+        if len(queue) < counts["not_done"]:
+            st.caption(f"showing {fmt(len(queue))} of {fmt(counts['not_done'])}, the most urgent first")
         st.dataframe(queue, hide_index=True, width="stretch")
     st.subheader("By tenant, type and status")
     st.dataframe(data.dsr_summary(v, tf), hide_index=True, width="stretch")

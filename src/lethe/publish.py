@@ -6,13 +6,16 @@ moved into place with `os.replace`, so a reader that has the old file open keeps
 Layout of the snapshot (what `dashboards/data.py` reads):
 
 - `main.snapshot_info(as_of, published_at, marts)`: one row.
+- `main.tenant_regions(tenant_id, region, region_order)`: the regions each tenant's national phone numbers
+  are read in (lethe.ingest.normalise.tenant_regions), for the DPO's lookup by phone.
 - `intake.summary`: per tenant and dataset, files and rows loaded, quarantined, duplicates skipped.
 - `intake.manifest`, `intake.quarantine_files`, `intake.quarantine_rows` (without the offending
   record), `intake.quarantine_reasons`, `intake.validation_results` (when the warehouse has it).
 - `marts.<name>`: every mart in the warehouse, without personal columns (names, emails, phones).
 - `restricted.<name>`: the full copy of a mart that has personal columns (the audience addresses,
   agent usernames), and `restricted.subjects` (identity of each CRM contact): only the DPO and
-  marketing's audience download read these, through `dashboards/data.py`. In `marts.<name>` an agent
+  marketing's audience download read these, through `dashboards/data.py`; a subject's key is the one
+  identity resolution gives the contact (int_subject_identities_resolved), so duplicates share it. In `marts.<name>` an agent
   username is replaced by `agent_key`, a keyed hash, so aggregates can still count agents.
 - `audit.entries` (the purge audit log without the erased subjects' keys), `audit.purges` (one row
   per purge run: kind, as-of, status, records planned, rows touched), `audit.purge_counts` (records
@@ -211,7 +214,8 @@ def _copy_marts(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str, s
 
 
 def _copy_subjects(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str, str], list[str]]) -> None:
-    """The identity of every CRM contact under its subject key, for the DPO's subject lookup only."""
+    """The identity of every CRM contact under the key of the subject it resolves to (an old duplicate contact
+    under its person's key, as every mart has it), for the DPO's subject lookup only."""
     cols = set(have.get(("raw", "crm_contacts"), []))
     wanted = ["id", "first_name", "last_name", "email", "phone", "mobile_phone"]
     if not {"tenant_id", "id"} <= cols:
@@ -222,16 +226,38 @@ def _copy_subjects(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str
         )
         return
     select = ", ".join(
-        f"{_ident(c)}::varchar as {'crm_contact_id' if c == 'id' else c}"
+        f"c.{_ident(c)}::varchar as {'crm_contact_id' if c == 'id' else c}"
         if c in cols
         else f"null::varchar as {c}"
         for c in wanted
     )
-    key = sql_keyed_hash("tenant_id", "contact", "id")
+    key = sql_keyed_hash("c.tenant_id", "contact", "c.id")  # a contact identity resolution has not seen yet
+    resolved = ("intermediate", "int_subject_identities_resolved")
+    join = ""
+    if {"tenant_id", "identity_kind", "identity_value", "subject_key"} <= set(have.get(resolved, [])):
+        key = f"coalesce(r.subject_key, {key})"
+        join = (
+            f"left join {wh}.intermediate.int_subject_identities_resolved r on r.tenant_id = c.tenant_id "
+            "and r.identity_kind = 'contact' and r.identity_value = c.id"
+        )
     con.execute(
-        f"create table snap.restricted.subjects as select tenant_id, {key} as subject_key, {select} "  # noqa: S608
-        f"from {wh}.raw.crm_contacts"
+        f"create table snap.restricted.subjects as select c.tenant_id, {key} as subject_key, "  # noqa: S608
+        f"{select} from {wh}.raw.crm_contacts c {join}"
     )
+
+
+def _copy_tenant_regions(con: duckdb.DuckDBPyConnection, have: dict[tuple[str, str], list[str]]) -> None:
+    """The regions a tenant's phones in national format were read in at ingest (`tenant_regions`, the most common
+    first), so the DPO's lookup reads a phone as `lethe dsar` does; empty when no contact carries a country."""
+    from lethe.ingest.normalise import tenant_regions
+
+    con.execute("create table snap.main.tenant_regions (tenant_id varchar, region varchar, region_order integer)")
+    if not {"tenant_id", "mailing_country"} <= set(have.get(("raw", "crm_contacts"), [])):
+        return
+    tenants = [t for (t,) in con.execute("select distinct tenant_id from raw.crm_contacts order by 1").fetchall()]
+    rows = [(t, region, i) for t in tenants for i, region in enumerate(tenant_regions(con, t))]
+    if rows:
+        con.executemany("insert into snap.main.tenant_regions values (?, ?, ?)", rows)
 
 
 _AUDIT_COLUMNS = (
@@ -345,6 +371,7 @@ def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) ->
             _copy_intake(con, have)
             marts = _copy_marts(con, wh, have)
             _copy_subjects(con, wh, have)
+            _copy_tenant_regions(con, have)
             _copy_audit(con, settings.audit_log)
             _jsonl(con, settings.runs_dir / "runs.jsonl", "snap.pipeline.runs", _RUNS_COLUMNS)
             _jsonl(con, settings.runs_dir / "failures.jsonl", "snap.pipeline.failures", _FAILURES_COLUMNS)

@@ -1,7 +1,7 @@
 """The compliance KPIs (`lethe status`, the dashboard's Overview): one SQL definition over the snapshot.
 
 Each KPI is one query over the published snapshot returning `(tenant_id, num, den)` rows: a count KPI
-is `sum(num)`, a percentage is `100 * sum(num) / sum(den)`, per tenant and in total. A KPI whose
+is `sum(num)` (an int), a percentage is `100 * sum(num) / sum(den)`, per tenant and in total. A KPI whose
 tables the snapshot does not carry yet (nothing built) is left out rather than reported as zero.
 `dashboards/data.py` runs the same `kpi_sql` through its own connection, so both show the same numbers.
 """
@@ -26,7 +26,8 @@ HIGH_RISK_MULTIPLE = 3.0
 # Agents count as "without valid training" when they handled a contact this recently without it.
 AGENT_WINDOW_DAYS = 30
 
-_AS_OF = "(select as_of::timestamp from main.snapshot_info)"
+# The snapshot's as-of as a timestamp comparable with the marts' (UTC) ones: read on a UTC session (use_utc).
+AS_OF_SQL = "(select as_of::timestamp from main.snapshot_info)"
 BASE_RATE_SQL = (
     "coalesce((select max(value) from marts.withdrawal_risk_evaluation where metric = 'withdrawal_rate_test' "
     "and isfinite(value) and value > 0), (select avg(score) from marts.withdrawal_risk_scores))"
@@ -124,7 +125,7 @@ KPIS: tuple[Kpi, ...] = (
         "Agents without valid training",
         f"agents who handled a contact in the {AGENT_WINDOW_DAYS} days up to as-of without valid GDPR "
         "training at that moment (no training, score under 90, expired, or trained only afterwards)",
-        f"select tenant_id, count(distinct agent_key) filter (where contacted_at > {_AS_OF} - "  # noqa: S608
+        f"select tenant_id, count(distinct agent_key) filter (where contacted_at > {AS_OF_SQL} - "  # noqa: S608
         f"interval {AGENT_WINDOW_DAYS} day), null from marts.fct_agent_training_gaps group by 1",
         ("marts.fct_agent_training_gaps",),
     ),
@@ -173,15 +174,16 @@ def present(available: Collection[str]) -> tuple[Kpi, ...]:
     return tuple(k for k in KPIS if all(t in available for t in k.tables))
 
 
-def _value(kpi: Kpi, num: float, den: float) -> float:
+def _value(kpi: Kpi, num: float, den: float) -> int | float:
+    """A percentage (float, one decimal) or a count (a whole number, so JSON prints 11, not 11.0)."""
     if kpi.percent:
         return round(100.0 * num / den, 1) if den else 0.0
-    return float(num)
+    return round(num)
 
 
 def summarise(
     rows: Sequence[tuple[str, str, float | None, float | None]], available: Collection[str]
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, int | float], dict[str, dict[str, int | float]]]:
     """Totals and per-tenant values from `kpi_sql` rows; every present KPI has a total (0 when no rows)."""
     sums: dict[str, list[float]] = {k.name: [0.0, 0.0] for k in present(available)}
     tenant_sums: dict[str, dict[str, list[float]]] = {}
@@ -209,6 +211,12 @@ def available_tables(query: Callable[[str], Sequence[tuple]]) -> set[str]:
     return {r[0] for r in rows}
 
 
+def use_utc(con: duckdb.DuckDBPyConnection) -> None:
+    """Judge in UTC on a connection that reads the snapshot: `snapshot_info.as_of` is a TIMESTAMPTZ, and casting
+    it to the marts' (UTC) timestamps happens in the session's time zone, which is otherwise the server's."""
+    con.execute("set TimeZone = 'UTC'")
+
+
 def check_judged_at(settings: Settings, judged: datetime | None, where: str) -> None:
     """Refuse figures judged at another instant than the --as-of (or LETHE_AS_OF) the user named: a read-only
     command reports what the last build judged and cannot judge again; silently answering for another instant
@@ -224,13 +232,14 @@ def check_judged_at(settings: Settings, judged: datetime | None, where: str) -> 
         )
 
 
-def compute_status(settings: Settings, tenants: Sequence[str] | None = None) -> dict[str, float]:
+def compute_status(settings: Settings, tenants: Sequence[str] | None = None) -> dict[str, int | float]:
     """The KPIs of the published snapshot: totals (`<kpi>`), then per tenant (`<kpi>.<tenant>`)."""
     path = settings.snapshot
     if not path.exists():
         raise LetheError("no snapshot published yet: run lethe run or lethe publish")
     con = duckdb.connect(":memory:")
     try:
+        use_utc(con)
         con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as snap (read_only)")
         con.execute("use snap")
         available = available_tables(lambda sql: con.execute(sql).fetchall())

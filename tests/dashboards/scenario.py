@@ -163,3 +163,25 @@ def build_warehouse(home: Path, marts: bool = True) -> Settings:
         + "\n"
     )
     return settings
+
+
+def add_duplicate_contact(settings: Settings) -> str:
+    """Alice Archer's old CRM contact 003D (her previous email), which identity resolution merges into her
+    subject (one Individual, keyed by the smallest Contact Id 003A); return the old email."""
+    old_email = "alice.old@example.net"
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("insert into raw.crm_contacts values ('acme-energy', '003D', 'Alice', 'Archer', ?, null, null)",
+                [old_email])
+    con.execute("create schema if not exists intermediate")
+    anchors = {"003A": "003A", "003B": "003B", "003C": "003C", "003D": "003A"}
+    con.execute(
+        "create or replace table intermediate.int_subject_identities_resolved (tenant_id varchar, "
+        "identity_kind varchar, identity_value varchar, subject_key varchar, crm_contact_id varchar, "
+        "is_resolved boolean)"
+    )
+    con.executemany(
+        "insert into intermediate.int_subject_identities_resolved values (?, 'contact', ?, ?, ?, true)",
+        [(PEOPLE[anchor][0], cid, subject_key(anchor), anchor) for cid, anchor in anchors.items()],
+    )
+    con.close()
+    return old_email

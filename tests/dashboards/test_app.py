@@ -211,3 +211,112 @@ def test_pages_keep_working_while_the_pipeline_republishes(real_home_dir, tmp_pa
         worker.join()
     assert not errors
     assert publishes[0] >= 2
+
+
+def dsr_backlog_home(home, published_hours_ago: float = 0.0):
+    """A snapshot holding 2,001 overdue requests (more than the queue shows) and one open request due in 3 days,
+    published `published_hours_ago` hours before now."""
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    path = home / "snapshot" / "current.duckdb"
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "create table main.snapshot_info as select timestamptz '2026-11-01 00:00:00+00' as as_of, "
+        "?::timestamptz as published_at, ['fct_dsr_requests'] as marts",
+        [datetime.now(UTC) - timedelta(hours=published_hours_ago)],
+    )
+    for schema in ("intake", "marts", "audit", "pipeline", "restricted"):
+        con.execute(f"create schema {schema}")
+    con.execute(
+        "create table intake.summary (tenant_id varchar, dataset varchar, files bigint, files_quarantined bigint, "
+        "rows_loaded bigint, rows_quarantined bigint, duplicates_skipped bigint, last_loaded_at timestamp)"
+    )
+    con.execute(
+        """
+        create table marts.fct_dsr_requests as
+        select 'acme-energy' as tenant_id, 'R' || i as request_id, null::varchar as subject_key, 'access' as request_type,
+            true as is_subject_found, timestamp '2026-08-01' as received_at, timestamp '2026-08-01' as verified_at,
+            timestamp '2026-08-31' as due_at, null::timestamp as completed_at, 'overdue' as status,
+            -62::bigint as days_left, null::varchar as processing_outcome
+        from range(2001) t(i)
+        union all
+        select 'acme-energy', 'SOON', null, 'erasure', true, timestamp '2026-10-05', timestamp '2026-10-05',
+            timestamp '2026-11-04', null, 'open', 3, null
+        """
+    )
+    con.execute(
+        "create table audit.purge_counts (run_id varchar, kind varchar, as_of timestamptz, status varchar, "
+        "tenant_id varchar, data_category varchar, reason varchar, action varchar, record_count bigint)"
+    )
+    con.execute(
+        "create table audit.purges (run_id varchar, kind varchar, as_of timestamptz, planned_at timestamptz, "
+        "finished_at timestamptz, status varchar, records bigint, rows_touched bigint, subjects_erased bigint, "
+        "reason varchar)"
+    )
+    con.close()
+    return home
+
+
+def test_requests_page_counts_every_request_not_just_the_queue_shown(tmp_path, monkeypatch):
+    use_home(monkeypatch, dsr_backlog_home(tmp_path / "home"), "backlog-key")
+    at = open_page(login("manager"), "requests")
+    shown = metrics(at)
+    assert shown["DSRs overdue"] == "2,001" and shown["DSRs open"] == "2,002"
+    assert shown["Due within 7 days"] == "1", "the request due in 3 days is behind 2,000 overdue ones in the queue"
+    assert len(at.dataframe[0].value) == 2000
+    assert any(c.value.startswith("showing 2,000 of 2,002") for c in at.caption)
+    assert not at.warning, "a snapshot published just now is not stale"
+
+
+def test_a_snapshot_published_over_26_hours_ago_is_flagged_on_every_page(tmp_path, monkeypatch):
+    use_home(monkeypatch, dsr_backlog_home(tmp_path / "home", published_hours_ago=27), "backlog-key")
+    at = login("manager")
+    for page in ("requests", "overview"):
+        open_page(at, page)
+        (warning,) = [w.value for w in at.warning if "Stale snapshot" in w.value]
+        assert "data as of 2026-11-01 00:00 UTC" in warning and "more than 26 hours" in warning
+        assert re.search(r"published \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", warning)
+
+
+TZ_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from dash_helpers import login, metrics, open_page
+at = open_page(login("manager"), "overview")
+print(json.dumps({"metrics": metrics(at), "captions": [c.value for c in at.caption]}))
+"""
+
+
+@pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/New_York"])
+def test_numbers_and_caption_do_not_depend_on_the_servers_time_zone(tmp_path, tz):
+    """The scenario's second untrained agent handled a contact 30 days minus 19 hours before as-of (UTC)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import duckdb
+    import scenario
+
+    from lethe.publish import publish
+
+    settings = scenario.build_warehouse(tmp_path / "home")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("insert into marts.fct_agent_training_gaps values ('acme-energy', 'late.agent@acme', 'K2', 'VOICE', "
+                "'no_training', null, timestamp '2026-01-30 05:00', null)")
+    con.close()
+    publish(settings)
+    env = {**os.environ, "LETHE_HOME": str(settings.home), "LETHE_SECRET_KEY": scenario.KEY, "TZ": tz}
+    env.pop("LETHE_AS_OF", None)
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", TZ_PROBE, str(Path(__file__).resolve().parent)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shown = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert shown["metrics"]["Agents without valid training"] == "2"
+    assert any(c.startswith("Data as of 2026-03-01 00:00 UTC") for c in shown["captions"]), shown["captions"]

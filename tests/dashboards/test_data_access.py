@@ -119,7 +119,7 @@ def test_audience_download_has_the_contract_columns_and_matches_lethe_audience(r
          "Marketing", "--channel", "email"],
         env=real_home.env_for(real.home), capture_output=True, text=True, check=True,
     )
-    assert sorted(cli.stdout.splitlines()[1:]) == sorted(lines[1:]), "the download is what lethe audience exports"
+    assert cli.stdout == csv, "the download is byte for byte what lethe audience exports"
     with pytest.raises(data.AccessDenied):
         data.audience_download(viewer("manager"), "acme-energy", "Marketing", "email")
 
@@ -186,3 +186,117 @@ def test_the_request_queue_says_what_lethe_did_with_each_open_request(real):
     shown = set(queue["lethe_outcome"].dropna())
     assert shown and shown <= {"not verified", "no_match", "ambiguous", "held", "recorded", "applied", "exported",
                                "erased"}, shown
+
+
+def test_lookup_by_an_email_never_matches_someone_by_the_digits_in_it(real, tmp_path, monkeypatch):
+    """An email holding a phone's last digits is not that phone; a phone in any human format is matched exactly."""
+    import phonenumbers
+
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
+    v = viewer("dpo")
+    tenant, key, phone = snap(
+        real,
+        "select list_value(tenant_id, subject_key, mobile_phone) from restricted.subjects "
+        "where mobile_phone like '+44%' order by crm_contact_id limit 1",
+    )
+    national = phonenumbers.format_number(phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.NATIONAL)
+    for term in (f"u{phone[-9:]}@uni.example.ac.uk", f"+1 555 {phone[-7:]}", phone[-7:]):
+        assert data.lookup_subject(v, tenant, term, "DSR-9")["identity"].empty, term
+    for term in (phone, national, f"+44 ({national[1:]})"):
+        assert key in set(data.lookup_subject(v, tenant, term, "DSR-9")["identity"].subject_key), term
+
+
+def test_lookup_by_a_duplicate_contact_finds_the_person_the_marts_know(tmp_path, monkeypatch):
+    """Alice's old contact (old email, own Contact Id) resolves to her subject key, which the marts carry."""
+    from lethe.publish import publish
+
+    settings = scenario.build_warehouse(tmp_path / "home")
+    old_email = scenario.add_duplicate_contact(settings)
+    publish(settings)
+    from dash_helpers import use_home
+
+    use_home(monkeypatch, settings.home, scenario.KEY)
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
+    for term in (old_email, "003D"):
+        found = data.lookup_subject(viewer("dpo"), "acme-energy", term, "DSR-3")
+        assert list(found["identity"].subject_key) == [scenario.subject_key("003A")], term
+        assert "restricted.audience_eligible" in found, "her audience rows are found by the key"
+
+
+def write_users(tmp_path, **tenants):
+    """The demo users file with `tenants:` set per user (a value of ... leaves the key out)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "users.yml").read_text())
+    for name, value in tenants.items():
+        config["credentials"]["usernames"][name].pop("tenants", None)
+        if value is not ...:
+            config["credentials"]["usernames"][name]["tenants"] = value
+    path = tmp_path / "users.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_an_empty_tenant_list_grants_no_tenant(real, tmp_path):
+    path = write_users(tmp_path, marketing=[])
+    v = data.viewer_for("marketing", data.load_users(path))
+    assert v.tenants == ()
+    assert data.tenants(v) == []
+    assert data.audience_counts(v).empty
+    assert data.audience_counts(v, ["cobalt-insurance"]).empty
+    assert data.kpis(v, names=["consent_coverage_pct"])[0] == {"consent_coverage_pct": 0.0}
+    with pytest.raises(data.AccessDenied):
+        data.audience_download(v, "cobalt-insurance", "Marketing", "email")
+    # only leaving the key out means every tenant
+    everyone = data.viewer_for("marketing", data.load_users(write_users(tmp_path, marketing=...)))
+    assert everyone.tenants is None
+
+
+@pytest.mark.parametrize("value", ["acme-energy", None, {"acme-energy": True}, [1]])
+def test_tenants_that_are_not_a_list_are_refused_in_one_line(tmp_path, value):
+    from lethe.errors import ConfigError
+
+    path = write_users(tmp_path, marketing=value)
+    with pytest.raises(ConfigError) as err:
+        data.load_users(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and "credentials.usernames.marketing.tenants" in message
+
+
+def test_audience_download_is_exactly_lethe_audience_when_two_purposes_share_a_name(tmp_path, monkeypatch):
+    """Two DataUsePurposes named Newsletter: Alice is in both, and still one row, as `lethe audience` writes it."""
+    import duckdb
+    from dash_helpers import use_home
+
+    from lethe.audience import export_audience
+    from lethe.publish import publish
+
+    settings = scenario.build_warehouse(tmp_path / "home")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "insert into marts.audience_eligible select tenant_id, 'P9', 'newsletter', channel, subject_key, address, "
+        "'C9', consent_captured_at, as_of from marts.audience_eligible where purpose_id = 'P1'"
+    )
+    con.execute("create table marts.audience_exclusions (tenant_id varchar, purpose_name varchar, channel varchar, "
+                "exclusion_reason varchar, subject_count bigint)")
+    con.close()
+    publish(settings)
+    settings.warehouse.unlink()  # `lethe audience` reads the published snapshot, as the dashboard does
+    use_home(monkeypatch, settings.home, scenario.KEY)
+    out = tmp_path / "audience.csv"
+    export_audience(settings, "acme-energy", "Newsletter", "email", out)
+    csv = data.audience_download(viewer("dpo"), "acme-energy", "NEWSLETTER", "email")
+    assert csv == out.read_bytes()
+    assert csv.decode().splitlines() == ["subject_key,address", f"{scenario.subject_key('003A')},alice.archer@example.com"]
+
+
+def test_coming_due_within_30_days_counts_only_records_not_due_yet(real):
+    held = data.retention_held(viewer("manager"))
+    as_of = "(select as_of::timestamp from snapshot_info)"
+    assert snap(real, f"select count(*) from marts.fct_retention_status where is_held and due_at <= {as_of}") > 0, (
+        "the snapshot holds records under legal hold past their due date")
+    assert held.due_within_30_days.sum() == snap(
+        real,
+        f"select count(*) from marts.fct_retention_status where not is_held and due_at > {as_of} "
+        f"and due_at <= {as_of} + interval 30 day",
+    )

@@ -129,3 +129,26 @@ def test_snapshot_as_of_is_the_instant_the_marts_were_judged_at(tmp_path):
     path = publish(settings)
     (as_of,) = q(path, "select as_of from snapshot_info")[0]
     assert as_of.isoformat().startswith("2026-03-01T00:00:00"), "a later publish does not relabel old marts"
+
+
+def test_an_old_duplicate_contact_is_published_under_its_persons_subject_key(tmp_path):
+    settings = scenario.build_warehouse(tmp_path / "home")
+    scenario.add_duplicate_contact(settings)
+    path = publish(settings)
+    alice = scenario.subject_key("003A")
+    assert q(path, "select crm_contact_id, subject_key from restricted.subjects where first_name = 'Alice' "
+                   "order by 1") == [("003A", alice), ("003D", alice)], "one person, one key, each contact kept"
+    # every published subject key is one the marts use
+    assert q(path, "select count(*) from restricted.subjects where subject_key not in "
+                   "(select subject_key from marts.audience_eligible union select subject_key from marts.fct_consent_status)"
+             ) == [(0,)]
+
+
+def test_tenant_regions_are_published_for_the_phone_lookup(real):
+    # the generated contacts carry a MailingCountry: the tenant's regions, most common first
+    con = duckdb.connect(str(real.snapshot), read_only=True)
+    try:
+        rows = con.execute("select tenant_id, region from main.tenant_regions where region_order = 0 order by 1").fetchall()
+    finally:
+        con.close()
+    assert rows and all(len(region) == 2 for _, region in rows)

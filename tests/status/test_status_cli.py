@@ -24,6 +24,9 @@ def test_status_json_is_an_object_of_numbers_for_every_kpi_and_tenant(status_hom
     assert proc.returncode == 0, proc.stderr
     kpis = json.loads(proc.stdout)
     assert isinstance(kpis, dict) and all(isinstance(v, int | float) for v in kpis.values())
+    # counts are whole numbers, printed as JSON integers (11, not 11.0); percentages stay numbers with a decimal
+    for key, value in kpis.items():
+        assert isinstance(value, float if status.BY_NAME[key.split(".")[0]].percent else int), (key, value)
     assert [k for k in kpis if "." not in k] == [k.name for k in status.KPIS]
     for tenant in ("acme-energy", "borealis-telecom", "cobalt-insurance"):
         assert {f"{k.name}.{tenant}" for k in status.KPIS} <= set(kpis)
@@ -90,3 +93,28 @@ def test_status_at_another_as_of_than_the_snapshot_was_judged_at_is_refused_in_o
     (line,) = proc.stderr.strip().splitlines()
     assert "not at the as-of asked for (2030-01-01T00:00:00Z)" in line and "judged at " in line
     assert proc.stdout == ""
+
+
+def test_status_does_not_depend_on_the_servers_time_zone(tmp_path):
+    """An untrained agent's contact 30 days minus 19 hours before as-of counts wherever the server runs."""
+    import os
+
+    import scenario
+
+    from lethe.publish import publish
+
+    settings = scenario.build_warehouse(tmp_path / "home")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("insert into marts.fct_agent_training_gaps values ('acme-energy', 'late.agent@acme', 'K2', 'VOICE', "
+                "'no_training', null, timestamp '2026-01-30 05:00', null)")
+    con.close()
+    publish(settings)
+    env = {**os.environ, "LETHE_HOME": str(settings.home), "LETHE_SECRET_KEY": scenario.KEY}
+    env.pop("LETHE_AS_OF", None)
+    for tz in ("UTC", "Asia/Tokyo", "America/New_York"):
+        proc = subprocess.run([real_home.LETHE, "status", "--json"], env={**env, "TZ": tz},  # noqa: S603
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        kpis = json.loads(proc.stdout)
+        assert kpis["agents_without_valid_training"] == 2, tz
+        assert kpis["agents_without_valid_training.acme-energy"] == 2, tz
