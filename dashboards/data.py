@@ -417,22 +417,50 @@ def validation_results(viewer: Viewer, tenants: Sequence[str] | None = None) -> 
     )
 
 
+def _live_log(name: str, columns: dict[str, str], sql: str) -> pd.DataFrame | None:
+    """`sql` over the Airflow callbacks' log as written now ($LETHE_HOME/runs/<name>.jsonl, as table
+    pipeline.<name>), or None when this process cannot read it. Only the enforce DAG publishes the snapshot, so
+    its copy never holds the failure of an ingest or transform run, which stops the chain before enforce."""
+    from lethe.publish import jsonl_select
+
+    path = get_settings().runs_dir / f"{name}.jsonl"
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        con = duckdb.connect(":memory:")
+        try:
+            status.use_utc(con)
+            con.execute("create schema pipeline")
+            con.execute(f"create table pipeline.{name} as {jsonl_select(path, columns)}")
+            return con.execute(sql).df()
+        finally:
+            con.close()
+    except (OSError, duckdb.Error) as exc:
+        log.warning("could not read %s (%s): showing the snapshot's copy", path, exc)
+        return None
+
+
 def pipeline_runs(viewer: Viewer) -> pd.DataFrame:
-    """DAG runs recorded by the Airflow callbacks, newest first."""
+    """DAG runs recorded by the Airflow callbacks, newest first: from the live log when this process can read
+    it (a failed ingest or transform run shows at once), else the snapshot's copy."""
+    from lethe.publish import RUNS_COLUMNS
+
     _require(viewer, "runs")
-    return _q(
-        "select dag_id, run_id, state, run_type, data_interval_end, start_date, end_date, reason "
-        "from pipeline.runs order by end_date desc nulls last limit 1000"
-    )
+    sql = ("select dag_id, run_id, state, run_type, data_interval_end, start_date, end_date, reason "
+           "from pipeline.runs order by end_date desc nulls last limit 1000")
+    live = _live_log("runs", RUNS_COLUMNS, sql)
+    return live if live is not None else _q(sql)
 
 
 def pipeline_failures(viewer: Viewer) -> pd.DataFrame:
-    """Failed tasks with their reasons, newest first."""
+    """Failed tasks with their reasons, newest first (the live log, else the snapshot's copy, as pipeline_runs)."""
+    from lethe.publish import FAILURES_COLUMNS
+
     _require(viewer, "runs")
-    return _q(
-        "select \"at\", dag_id, task_id, map_index, run_id, try_number, reason "
-        "from pipeline.failures order by \"at\" desc nulls last limit 1000"
-    )
+    sql = ("select \"at\", dag_id, task_id, map_index, run_id, try_number, reason "
+           "from pipeline.failures order by \"at\" desc nulls last limit 1000")
+    live = _live_log("failures", FAILURES_COLUMNS, sql)
+    return live if live is not None else _q(sql)
 
 
 # ---- retention

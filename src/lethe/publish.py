@@ -75,25 +75,29 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[tuple[str, str
     return {(schema, table): list(cols) for schema, table, cols in rows}
 
 
-_RUNS_COLUMNS = {
+RUNS_COLUMNS = {
     "dag_id": "VARCHAR", "run_id": "VARCHAR", "state": "VARCHAR", "run_type": "VARCHAR",
     "data_interval_end": "TIMESTAMPTZ", "start_date": "TIMESTAMPTZ", "end_date": "TIMESTAMPTZ", "reason": "VARCHAR",
 }
-_FAILURES_COLUMNS = {
+FAILURES_COLUMNS = {
     "dag_id": "VARCHAR", "task_id": "VARCHAR", "map_index": "BIGINT", "run_id": "VARCHAR",
     "try_number": "BIGINT", "reason": "VARCHAR", "at": "TIMESTAMPTZ",
 }
 
 
+def jsonl_select(path: Path, columns: dict[str, str]) -> str:
+    """SELECT of a JSON-lines log's known columns (bad lines skipped): the snapshot's copy, and the dashboard's
+    read of the live log."""
+    spec = "{" + ", ".join(f"{_ident(k)}: '{v}'" for k, v in columns.items()) + "}"
+    return (f"select * from read_json('{sql_path(path)}', format='newline_delimited', ignore_errors=true, "
+            f"columns={spec})")
+
+
 def _jsonl(con: duckdb.DuckDBPyConnection, path: Path, target: str, columns: dict[str, str]) -> None:
     """Copy a JSON-lines log (known columns) into a snapshot table; an absent or bad log gives an empty one."""
-    spec = "{" + ", ".join(f"{_ident(k)}: '{v}'" for k, v in columns.items()) + "}"
     if path.exists() and path.stat().st_size > 0:
         try:
-            con.execute(
-                f"create table {target} as select * from read_json('{sql_path(path)}', "  # noqa: S608 (ours)
-                f"format='newline_delimited', ignore_errors=true, columns={spec})"
-            )
+            con.execute(f"create table {target} as {jsonl_select(path, columns)}")  # noqa: S608 (ours)
             return
         except duckdb.Error as exc:
             log.warning("could not read %s (%s); publishing it empty", path, exc)
@@ -373,8 +377,8 @@ def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) ->
             _copy_subjects(con, wh, have)
             _copy_tenant_regions(con, have)
             _copy_audit(con, settings.audit_log)
-            _jsonl(con, settings.runs_dir / "runs.jsonl", "snap.pipeline.runs", _RUNS_COLUMNS)
-            _jsonl(con, settings.runs_dir / "failures.jsonl", "snap.pipeline.failures", _FAILURES_COLUMNS)
+            _jsonl(con, settings.runs_dir / "runs.jsonl", "snap.pipeline.runs", RUNS_COLUMNS)
+            _jsonl(con, settings.runs_dir / "failures.jsonl", "snap.pipeline.failures", FAILURES_COLUMNS)
             published_at = datetime.now(UTC)
             as_of = (_snapshot_as_of(con, wh, have) if has_wh else None) or settings.as_of
             con.execute(

@@ -300,3 +300,33 @@ def test_coming_due_within_30_days_counts_only_records_not_due_yet(real):
         f"select count(*) from marts.fct_retention_status where not is_held and due_at > {as_of} "
         f"and due_at <= {as_of} + interval 30 day",
     )
+
+
+def test_a_failure_after_the_last_publish_shows_on_the_engineer_page(published):
+    """Only the enforce DAG publishes, and a failed ingest or transform run stops the chain before it: before,
+    the engineer page kept showing the snapshot's copy ("Failed tasks 0") exactly while the pipeline was broken.
+    The page reads the callbacks' live log; the snapshot's copy when the log cannot be read."""
+    from types import SimpleNamespace
+
+    from lethe.errors import PolicyError
+    from lethe.orchestration import callbacks
+
+    v = viewer("engineer")
+    assert list(data.pipeline_failures(v).task_id) == ["purge"]  # what the snapshot holds too
+    ti = SimpleNamespace(dag_id="lethe_ingest", task_id="email_events.load", run_id="scheduled__2", try_number=1,
+                         map_index=0)
+    callbacks.record_task_failure({"ti": ti, "exception": PolicyError("tenants.yml: unknown category")})
+    run = SimpleNamespace(dag_id="lethe_ingest", run_id="scheduled__2", run_type="scheduled",
+                          data_interval_end=None, start_date=None, end_date=None)
+    callbacks.record_run_failure({"dag_run": run, "reason": "task_failure"})
+
+    failures = data.pipeline_failures(v)
+    assert failures.iloc[0].task_id == "email_events.load", failures
+    assert "unknown category" in failures.iloc[0].reason
+    assert set(data.pipeline_runs(v).state) == {"success", "failed"}
+    # the snapshot still holds only what was published
+    assert snap(published, "select count(*) from pipeline.failures") == 1
+    # a log this process cannot read: the snapshot's copy
+    published.runs_dir.joinpath("failures.jsonl").unlink()
+    published.runs_dir.joinpath("failures.jsonl").mkdir()
+    assert list(data.pipeline_failures(v).task_id) == ["purge"]
