@@ -65,6 +65,10 @@ class Contract:
     data_category: str | None
     legal_basis: str | None
     purpose: str | None
+    # customProperty latestDeliveryWins: a record with no modification time of its own (Lethe-format CSVs) is
+    # replaced by its latest delivery: the row of the file loaded last (a later batch), within a batch the later
+    # file by path and the later row
+    latest_delivery_wins: bool = False
 
     @property
     def centre(self) -> bool:
@@ -190,6 +194,11 @@ def load_contract(path: Path) -> Contract:
     for col in (*dedupe, *([latest] if latest else [])):
         if col not in names:
             raise _fail(path, f"customProperties: {col!r} (dedupeKey/latestWinsBy) is not a property")
+    delivery = custom.get("latestDeliveryWins", False)
+    if not isinstance(delivery, bool):
+        raise _fail(path, f"customProperties/latestDeliveryWins: {delivery!r} is not true or false")
+    if delivery and latest:
+        raise _fail(path, "customProperties: latestDeliveryWins and latestWinsBy exclude each other (name one)")
     retention = _custom(doc.get("slaProperties")).get("retention")
     description = doc.get("description") or {}
     return Contract(
@@ -206,6 +215,7 @@ def load_contract(path: Path) -> Contract:
         data_category=custom.get("dataCategory"),
         legal_basis=custom.get("legalBasis"),
         purpose=description.get("purpose") if isinstance(description, dict) else None,
+        latest_delivery_wins=delivery,
     )
 
 

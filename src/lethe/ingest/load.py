@@ -89,9 +89,11 @@ def _stage_recordings(con: duckdb.DuckDBPyConnection, tenant: str, files: list[L
     con.unregister("_rec")
 
 
-def _identity_sql(contract: Contract, tenant: str) -> str | None:
-    """SQL true where a row's identity matches a tombstone of the same tenant."""
-    if contract.dataset in TOMBSTONE_EXEMPT:
+def _identity_sql(contract: Contract, tenant: str, *, exempt: bool = False) -> str | None:
+    """SQL true where a row's identity matches a tombstone of the same tenant (None for a dataset exempt from
+    the tombstone check, unless `exempt`: then also its CRM contact id, to tell a re-delivery naming an erased
+    subject)."""
+    if contract.dataset in TOMBSTONE_EXEMPT and not exempt:
         return None
     checks = []
     t = _lit(tenant)
@@ -110,6 +112,8 @@ def _identity_sql(contract: Contract, tenant: str) -> str | None:
             checks.append(f"case when {col} like '%@%' then {hit('email', col)} else {hit('phone', col)} end")
     if contract.dataset == "crm_contacts":
         checks.append(hit("contact", q("id")))
+    if exempt and "crm_contact_id" in contract.column_names:
+        checks.append(hit("contact", q("crm_contact_id")))
     if contract.dataset in ("contact_records", "transcripts"):
         checks.append(hit("connect_contact", q("contact_id")))
     if contract.dataset == "recordings":
@@ -118,7 +122,8 @@ def _identity_sql(contract: Contract, tenant: str) -> str | None:
     return " or ".join(f"coalesce({c}, false)" for c in checks) if checks else None
 
 
-def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: datetime, tomb: str | None) -> list:
+def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: datetime, tomb: str | None,
+           erased: str | None = None) -> list:
     rules = build_rules(contract, future_limit)
     typed = ", ".join(f"{typed_sql(p, q(p.name))} as {q(p.name + '__typed')}" for p in contract.properties)
     flags = ", ".join(f"{failing_sql(r)} as _f{i}" for i, r in enumerate(rules))
@@ -129,7 +134,8 @@ def _check(con: duckdb.DuckDBPyConnection, contract: Contract, future_limit: dat
         select *,
                case when _parse_error is not null then 'parse' {first_rule} end as _rule,
                case when _parse_error is not null then _parse_error {first_reason} end as _reason,
-               {tomb or 'false'} as _tombstoned
+               {tomb or 'false'} as _tombstoned,
+               {erased or 'false'} as _erased
         from (select *, {flags} from (select *, {typed} from {STAGE}))
     """)
     return rules
@@ -264,7 +270,9 @@ def load_batch(
         normalise(con, contract, tenant)
     clock.append(time.perf_counter())
     tomb = _identity_sql(contract, tenant)
-    rules = _check(con, contract, future_limit, tomb)
+    # a re-delivery naming an erased subject never replaces the raw row the erasure anonymised
+    erased = _identity_sql(contract, tenant, exempt=True) if contract.latest_delivery_wins and not tomb else None
+    rules = _check(con, contract, future_limit, tomb, erased)
     if tomb:
         _tombstone_unparsed(con, tenant)
     tombstoned, files, scrubbed = _scrub(con, contract, files) if tomb else (0, files, set())
@@ -274,8 +282,12 @@ def load_batch(
 
     key = [q(k + "__typed") for k in contract.dedupe_key]
     latest = q(contract.latest_wins_by + "__typed") if contract.latest_wins_by else None
-    order = (f"{latest} desc nulls last, _source_file desc, _source_row desc" if latest
-             else "_source_file asc, _source_row asc")
+    if latest:
+        order = f"{latest} desc nulls last, _source_file desc, _source_row desc"
+    elif contract.latest_delivery_wins:
+        order = "_source_file desc, _source_row desc"
+    else:
+        order = "_source_file asc, _source_row asc"
     con.execute(f"""
         create or replace temp table _cand as
         select *, row_number() over (partition by {', '.join(key)} order by {order}) as _rn
@@ -283,10 +295,21 @@ def load_batch(
     """)
     raw = f"raw.{q(contract.dataset)}"
     tenant_filter = "" if contract.centre else f"and r.tenant_id = {_lit(tenant)}"
-    key_match = " and ".join(f"r.{q(k)} = c.{q(k + '__typed')}" for k in contract.dedupe_key)
+    key_match = " and ".join(
+        f"r.{q(k)} = c.{q(k + '__typed')}" if contract.prop(k).required
+        else f"r.{q(k)} is not distinct from c.{q(k + '__typed')}"  # an optional key part may be empty
+        for k in contract.dedupe_key
+    )
+    types = dict(raw_columns(contract))
     if latest:
         raw_wins = (f"(r.{q(contract.latest_wins_by)} > c.{latest} or c.{latest} is null "
                     f"or (r.{q(contract.latest_wins_by)} = c.{latest} and r._source_file > c._source_file))")
+    elif contract.latest_delivery_wins:
+        # this batch is the later delivery: it replaces the raw row, unless it repeats it field for field (a plain
+        # duplicate, skipped) or names an erased subject (the raw row, anonymised by the erasure, stays)
+        same = " and ".join(f"r.{q(p.name)} is not distinct from cast(c.{q(p.name + '__typed')} as {types[p.name]})"
+                            for p in contract.properties)
+        raw_wins = f"(({same}) or c._erased)"
     else:
         raw_wins = "true"
     con.execute(f"""
@@ -306,7 +329,7 @@ def load_batch(
         elif c.startswith("_"):
             values.append(q(c))
         else:
-            values.append(f"cast({q(c + '__typed')} as {dict(raw_columns(contract))[c]})")
+            values.append(f"cast({q(c + '__typed')} as {types[c]})")
     text_cols = [p.name for p in contract.properties]
     record = "{" + ", ".join(f"{_lit(c)}: {q(c)}" for c in text_cols) + "}"
     ts = f"timestamp '{now.isoformat(sep=' ')}'"

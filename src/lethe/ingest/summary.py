@@ -49,6 +49,7 @@ class IngestSummary:
             "totals": {
                 "files": sum(s.files for s in self.sources),
                 "loaded": self.loaded,
+                "replaced": sum(s.replaced for s in self.sources),
                 "duplicates_skipped": sum(s.duplicates_skipped for s in self.sources),
                 "quarantined_rows": self.quarantined_rows,
                 "quarantined_files": self.quarantined_files,
@@ -63,9 +64,12 @@ class IngestSummary:
         skipped = ["", "not loaded:", *(f"  {reason}" for reason in self.not_loaded)] if self.not_loaded else []
         if not self.sources:
             return "\n".join(["nothing new to ingest", *skipped])
-        head = ("tenant", "source", "files", "loaded", "dup skipped", "q rows", "q files", "changed", "tombstoned")
+        # "replaced": loaded rows that took the place of an earlier copy of their record (a newer version, or
+        # the later delivery); "dup skipped": rows that lost to a copy loaded before or in the same batch
+        head = ("tenant", "source", "files", "loaded", "replaced", "dup skipped", "q rows", "q files", "changed",
+                "tombstoned")
         rows = [
-            (s.tenant, s.dataset, s.files, s.loaded, s.duplicates_skipped, s.quarantined_rows,
+            (s.tenant, s.dataset, s.files, s.loaded, s.replaced, s.duplicates_skipped, s.quarantined_rows,
              s.quarantined_files, s.changed_files, s.tombstoned)
             for s in self.sources
         ]
@@ -82,7 +86,8 @@ class IngestSummary:
         t = self.to_dict()["totals"]
         lines.append("")
         lines.append(
-            f"{t['files']} files, {t['loaded']} rows loaded, {t['duplicates_skipped']} duplicates skipped, "
+            f"{t['files']} files, {t['loaded']} rows loaded ({t['replaced']} replacing an earlier copy), "
+            f"{t['duplicates_skipped']} duplicates skipped, "
             f"{t['quarantined_rows']} rows and {t['quarantined_files']} files quarantined in {self.seconds:.1f} s"
         )
         return "\n".join(lines)
