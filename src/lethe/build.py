@@ -150,6 +150,7 @@ def write_policy(settings: Settings) -> Policy:
         con.execute("create or replace table lethe_meta.retention_policy as select * from retention_policy")
         con.execute(FULFILMENTS_DDL)
         con.execute(PROCESSED_DDL)
+        _raw_schema_current(con)
         unlisted = _tenants_without_policy(con, set(policy.tenants))
         if not unlisted:
             con.execute(BUILD_AS_OF_DDL)
@@ -167,6 +168,15 @@ def write_policy(settings: Settings) -> Policy:
             f"or, if its contract has ended, delete its data with `lethe tenant offboard --tenant {unlisted[0]}`"
         )
     return policy
+
+
+def _raw_schema_current(con: Any) -> None:
+    """Raw columns newer code reads (ingest adds them too): a home loaded by older code builds before its next
+    ingest."""
+    from lethe.contracts import load_all_contracts
+    from lethe.ingest.schema import add_tracked_columns
+
+    add_tracked_columns(con, load_all_contracts())
 
 
 def _tenants_without_policy(con: Any, listed: set[str]) -> list[str]:

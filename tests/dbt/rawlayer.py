@@ -32,7 +32,9 @@ def contract_columns(dataset: str) -> list[tuple[str, str]]:
     props = [(p["name"], DUCKDB_TYPES[p["logicalType"]]) for p in doc["schema"][0]["properties"]]
     names = {name for name, _ in props}
     tenant = [] if "tenant_id" in names else [("tenant_id", "varchar")]
-    return tenant + props + METADATA
+    custom = {c["property"]: c["value"] for c in doc.get("customProperties") or []}
+    since = [(f"_{name}_since", "timestamp") for name in custom.get("trackedSince") or []]
+    return tenant + props + since + METADATA
 
 
 def datasets() -> list[str]:

@@ -116,10 +116,10 @@ def test_a_restriction_and_an_objection_are_done_once_a_build_applied_them(built
 
 
 def test_an_access_request_made_again_in_the_crm_is_served_again(built: Path, tmp_path: Path) -> None:
-    """SendIndividualData set again on an Individual Lethe already exported for (a new CRM export modifies it
-    later, the flag still set) is the person asking again: open in the tracking mart from its new date, not done
-    by the first export, and exported again by the next run. Before, its request id was already processed, so
-    the second request was never served and showed as done."""
+    """SendIndividualData cleared after the export and set again later is the person asking again: open in the
+    tracking mart from the day it was set again, not done by the first export, and exported again by the next
+    run. Before, its request id was already processed, so the second request was never served and showed as
+    done. An edit of the Individual while the flag stays set is not a new request, and does not re-date it."""
     import polars as pl
 
     from lethe.build import run_build
@@ -128,36 +128,46 @@ def test_an_access_request_made_again_in_the_crm_is_served_again(built: Path, tm
 
     settings = generated_home.copy(built, tmp_path / "h")
     process_requests(settings)
-    (tenant, request_id, source_file), *_ = query_rows(settings, """
-        select p.tenant_id, p.request_id, i._source_file from lethe_meta.dsr_processed p
+    (tenant, request_id, source_file, first_at), *_ = query_rows(settings, """
+        select p.tenant_id, p.request_id, i._source_file, p.received_at from lethe_meta.dsr_processed p
         join raw.crm_individuals i on i.tenant_id = p.tenant_id and p.request_id = 'individual:' || i.id || ':access'
         where p.outcome = 'exported' order by 1, 2""")
     individual = request_id.split(":")[1]
     (first_export,) = (settings.exports_dir / tenant).glob(f"*.{request_id.replace(':', '_')}.json")
     first_export.unlink()  # what the first request produced was sent and deleted: a new one must be written
-
-    # the CRM's export of the next day: the same Individual, the flag still set, modified after Lethe served it
     path = Path(source_file) if Path(source_file).is_absolute() else settings.landing / source_file
-    again = settings.as_of.replace(tzinfo=None) + timedelta(hours=20)
-    settings = settings.with_as_of((settings.as_of + timedelta(days=1)).isoformat())
-    row = (pl.read_csv(path, infer_schema=False).filter(pl.col("Id") == individual)
-           .with_columns(pl.lit(again.strftime("%Y-%m-%dT%H:%M:%SZ")).alias("LastModifiedDate")))
+    row = pl.read_csv(path, infer_schema=False).filter(pl.col("Id") == individual)
     assert row.height == 1 and row["SendIndividualData"][0] == "true"
-    out = settings.landing / tenant / "crm" / "individuals" / "asked-again.csv"
-    row.write_csv(out)
-    run_ingest(settings, landing=settings.landing)
-    run_build(settings)
+    folder = settings.landing / tenant / "crm" / "individuals"
+    start = settings.as_of.replace(tzinfo=None)
 
-    status = query_rows(settings, "select status, received_at, processing_outcome from marts.fct_dsr_requests "
-                                  "where tenant_id = ? and request_id = ?", [tenant, request_id])
-    assert status == [("open", again, None)], status
+    def deliver(name: str, hours: int, flag: str) -> None:
+        at = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        row.with_columns(pl.lit(at).alias("LastModifiedDate"), pl.lit(flag).alias("SendIndividualData")).write_csv(
+            folder / name)
+        run_ingest(settings, landing=settings.landing)
+
+    def tracked() -> list[tuple]:
+        return query_rows(settings, "select status, received_at, processing_outcome from marts.fct_dsr_requests "
+                                    "where tenant_id = ? and request_id = ?", [tenant, request_id])
+
+    settings = settings.with_as_of((settings.as_of + timedelta(days=1)).isoformat())
+    deliver("edited.csv", 4, "true")  # another edit of the Individual, the flag still set: the same request
+    run_build(settings)
+    assert tracked() == [("done", first_at, "exported")]
+    assert process_requests(settings).outcomes.get("exported") is None
+
+    deliver("cleared.csv", 10, "false")  # the CRM clears the flag once the data was sent ...
+    deliver("asked-again.csv", 20, "true")  # ... and the person asks again
+    run_build(settings)
+    again = start + timedelta(hours=20)
+    assert tracked() == [("open", again, None)]
 
     result = process_requests(settings)
 
     assert result.outcomes.get("exported") == 1, result.outcomes
     assert first_export.exists()
-    assert query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
-                                "where tenant_id = ? and request_id = ?", [tenant, request_id]) == [("done", "exported")]
+    assert tracked() == [("done", again, "exported")]
     assert query_rows(settings, "select count(*) from lethe_meta.dsr_fulfilments where tenant_id = ? and request_id = ?",
                       [tenant, request_id]) == [(2,)]
     # served once: the next run exports nothing more for it

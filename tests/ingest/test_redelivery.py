@@ -131,3 +131,34 @@ def test_untrained_agent_delivered_again_is_one_row(settings, landing):
     agents = _source(run_ingest(settings, landing, families=["centre"]), "agents")
     assert (agents.loaded, agents.duplicates_skipped) == (0, 1)
     assert query(settings, "select count(*) from raw.agents where agent_username = 'agent.new'") == [(1,)]
+
+
+INDIVIDUAL_HEADER = ("Id,HasOptedOutProcessing,HasOptedOutProfiling,HasOptedOutSolicit,ShouldForget,SendIndividualData,"
+                     "LastModifiedDate\n")
+
+
+def test_a_request_flag_keeps_when_it_was_first_set_across_later_edits(settings, landing):
+    """SendIndividualData set on 2024-01-05 and still set on a later edit (the person objected to profiling on
+    2024-03-01) was requested on 2024-01-05: before, the raw row kept only the latest LastModifiedDate, so every
+    edit re-dated the request, restarting its SLA (an overdue request went back to open). Cleared and set again,
+    it is a new request, dated by the version that set it again."""
+    def individuals() -> list[tuple]:
+        return query(settings, "select cast(last_modified_date as varchar), send_individual_data, "
+                               "cast(_send_individual_data_since as varchar), cast(_should_forget_since as varchar) "
+                               "from raw.crm_individuals where id = '0PKA000003'")
+
+    run_ingest(settings, landing, families=["crm"])
+    assert individuals() == [("2024-01-05 00:00:00", True, "2024-01-05 00:00:00", None)]
+    folder = landing / TENANT / "crm" / "individuals"
+    _write(folder / "2024-03.csv", INDIVIDUAL_HEADER + "0PKA000003,false,true,false,false,true,2024-03-01T00:00:00Z\n")
+    run_ingest(settings, landing, families=["crm"])
+    assert individuals() == [("2024-03-01 00:00:00", True, "2024-01-05 00:00:00", None)]
+    _write(folder / "2024-04.csv", INDIVIDUAL_HEADER + "0PKA000003,false,true,false,false,false,2024-04-01T00:00:00Z\n")
+    _write(folder / "2024-05.csv", INDIVIDUAL_HEADER + "0PKA000003,false,true,false,true,true,2024-05-01T00:00:00Z\n")
+    run_ingest(settings, landing, families=["crm"])  # the two files in one batch: only the later version is seen
+    assert individuals() == [("2024-05-01 00:00:00", True, "2024-01-05 00:00:00", "2024-05-01 00:00:00")]
+    _write(folder / "2024-06.csv", INDIVIDUAL_HEADER + "0PKA000003,false,true,false,true,false,2024-06-01T00:00:00Z\n")
+    run_ingest(settings, landing, families=["crm"])
+    _write(folder / "2024-07.csv", INDIVIDUAL_HEADER + "0PKA000003,false,true,false,true,true,2024-07-01T00:00:00Z\n")
+    run_ingest(settings, landing, families=["crm"])
+    assert individuals() == [("2024-07-01 00:00:00", True, "2024-07-01 00:00:00", "2024-05-01 00:00:00")]

@@ -69,6 +69,14 @@ class Contract:
     # replaced by its latest delivery: the row of the file loaded last (a later batch), within a batch the later
     # file by path and the later row
     latest_delivery_wins: bool = False
+    # customProperty trackedSince: boolean properties whose raw row also keeps `_<name>_since`, the latestWinsBy
+    # time of the first version seen with it true since it was last seen false (a flag re-dated by every later
+    # edit of its record would hide how long a request made with it has waited)
+    tracked_since: tuple[str, ...] = ()
+
+    def since_column(self, name: str) -> str:
+        """The raw column keeping when a tracked flag was first seen set."""
+        return f"_{name}_since"
 
     @property
     def centre(self) -> bool:
@@ -199,6 +207,15 @@ def load_contract(path: Path) -> Contract:
         raise _fail(path, f"customProperties/latestDeliveryWins: {delivery!r} is not true or false")
     if delivery and latest:
         raise _fail(path, "customProperties: latestDeliveryWins and latestWinsBy exclude each other (name one)")
+    tracked = custom.get("trackedSince") or []
+    if not isinstance(tracked, list):
+        raise _fail(path, f"customProperties/trackedSince: {tracked!r} is not a list of properties")
+    kinds = {p.name: p.logical_type for p in props}
+    for name in tracked:
+        if kinds.get(name) != "boolean":
+            raise _fail(path, f"customProperties/trackedSince: {name!r} is not a boolean property")
+    if tracked and not latest:
+        raise _fail(path, "customProperties: trackedSince needs latestWinsBy (the time a version was made)")
     retention = _custom(doc.get("slaProperties")).get("retention")
     description = doc.get("description") or {}
     return Contract(
@@ -216,6 +233,7 @@ def load_contract(path: Path) -> Contract:
         legal_basis=custom.get("legalBasis"),
         purpose=description.get("purpose") if isinstance(description, dict) else None,
         latest_delivery_wins=delivery,
+        tracked_since=tuple(tracked),
     )
 
 

@@ -22,10 +22,12 @@ import polars as pl
 
 from lethe import catalog
 from lethe.build import FULFILMENTS_DDL, PROCESSED_DDL
+from lethe.contracts import load_all_contracts
 from lethe.dsr.export import build_documents, render, subject_key
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
 from lethe.fsutil import write_atomic
+from lethe.ingest.schema import add_tracked_columns
 from lethe.settings import Settings
 from lethe.warehouse import connect
 
@@ -86,9 +88,11 @@ def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of
         )
     if flag and "crm_individuals" in have:
         kind = types[0]
+        # dated when the flag was first seen set (a later edit of the Individual does not re-date the request)
+        since = f"coalesce(_{flag}_since, last_modified_date)"
         parts.append(
-            f"select tenant_id, 'individual:' || id || ':{kind}', '{kind}', null, null, null, id, last_modified_date "
-            f"from raw.crm_individuals where {flag} and last_modified_date <= {at}"
+            f"select tenant_id, 'individual:' || id || ':{kind}', '{kind}', null, null, null, id, {since} "
+            f"from raw.crm_individuals where {flag} and {since} <= {at}"
         )
     if not parts:
         return (
@@ -97,8 +101,8 @@ def _pending_sql(have: set[str], types: tuple[str, ...], flag: str | None, as_of
             "where false"
         )
     union = " union all ".join(parts)
-    # done once processed; a CRM flag request again when the flag is still set on an Individual modified after
-    # the one Lethe processed (the person asked again: a DSR file row keeps its received_at, so never matches)
+    # done once processed; a CRM flag request again when the flag was cleared and set again since the one Lethe
+    # processed (a later first-seen time; a DSR file row keeps its received_at, so never matches)
     return (
         f"select * from ({union}) r where not exists (select 1 from lethe_meta.dsr_processed d "
         "where d.tenant_id = r.tenant_id and d.request_id = r.request_id "
@@ -341,6 +345,7 @@ def process_requests(settings: Settings) -> RequestsResult:
     try:
         have = catalog.raw_tables(con)
         con.execute(PROCESSED_DDL)  # lethe.build creates it too (fct_dsr_requests reads it); a home never built lacks it
+        add_tracked_columns(con, load_all_contracts())  # when a CRM flag was first seen set (ingest adds them too)
     finally:
         con.close()
     outcomes: dict[str, int] = {}

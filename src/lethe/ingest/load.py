@@ -312,12 +312,20 @@ def load_batch(
         raw_wins = f"(({same}) or c._erased)"
     else:
         raw_wins = "true"
+    # a tracked flag keeps when it was first seen set: from the raw row this version replaces while it stays set
+    old_since = "".join(
+        f", (select case when r.{q(name)} then coalesce(r.{q(contract.since_column(name))}, "
+        f"r.{q(contract.latest_wins_by)}) end from {raw} r where {key_match} {tenant_filter} limit 1) "
+        f"as {q('_old' + contract.since_column(name))}"
+        for name in contract.tracked_since
+    )
     con.execute(f"""
         create or replace temp table _win as
-        select c.*, exists (select 1 from {raw} r where {key_match} {tenant_filter} and {raw_wins}) as _raw_wins
+        select c.*, exists (select 1 from {raw} r where {key_match} {tenant_filter} and {raw_wins}) as _raw_wins{old_since}
         from _cand c where _rn = 1
     """)
     cols = [c for c, _ in raw_columns(contract)]
+    since = {contract.since_column(name): name for name in contract.tracked_since}
     values = []
     for c in cols:
         if c == "tenant_id" and not contract.centre:
@@ -326,6 +334,8 @@ def load_batch(
             values.append(_lit(batch_id))
         elif c == "_loaded_at":
             values.append(f"timestamp '{now.isoformat(sep=' ')}'")
+        elif c in since:
+            values.append(f"case when {q(since[c] + '__typed')} then coalesce({q('_old' + c)}, {latest}) end")
         elif c.startswith("_"):
             values.append(q(c))
         else:

@@ -35,9 +35,11 @@ UNTRACKED_DDL = "create table lethe_meta.record_copies_untracked (tenant_id varc
 
 
 def raw_columns(contract: Contract) -> list[tuple[str, str]]:
-    """(name, DuckDB type) of a raw table: tenant_id, the contract's properties in order, load metadata."""
+    """(name, DuckDB type) of a raw table: tenant_id, the contract's properties in order, when each tracked flag
+    was first seen set (trackedSince), load metadata."""
     cols = [] if contract.centre else [("tenant_id", "varchar")]
     cols += [(p.name, SQL_TYPE[p.logical_type]) for p in contract.properties]
+    cols += [(contract.since_column(name), "timestamp") for name in contract.tracked_since]
     cols += [("_source_file", "varchar"), ("_source_row", "bigint"), ("_batch_id", "varchar"), ("_loaded_at", "timestamp")]
     return cols
 
@@ -53,6 +55,19 @@ def ensure(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> No
     for contract in contracts.values():
         cols = ", ".join(f"{q(n)} {t}" for n, t in raw_columns(contract))
         con.execute(f"create table if not exists raw.{q(contract.dataset)} ({cols})")
+    add_tracked_columns(con, contracts)
+
+
+def add_tracked_columns(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> None:
+    """Add the trackedSince columns to raw tables made before they existed (null there: read as the row's own
+    time), so a build or a DSR run on such a home reads them before its next ingest."""
+    from lethe.catalog import table_exists
+
+    for contract in contracts.values():
+        if contract.tracked_since and table_exists(con, "raw", contract.dataset):
+            for name in contract.tracked_since:
+                con.execute(f"alter table raw.{q(contract.dataset)} add column if not exists "
+                            f"{q(contract.since_column(name))} timestamp")
 
 
 def ensure_copies(con: duckdb.DuckDBPyConnection) -> None:

@@ -34,7 +34,7 @@ dsr_erasures as (
 forgetting_individuals as (
     select * from individuals
     where should_forget
-        and last_modified_date <= {{ as_of() }}
+        and should_forget_since <= {{ as_of() }}
 ),
 
 forget_matched as (
@@ -47,7 +47,7 @@ forget_flags as (
         subject_key,
         'should_forget' as requested_via,
         id as request_ref,
-        last_modified_date as requested_at
+        should_forget_since as requested_at  -- when first seen set: a later edit does not put the erasure off
     from forget_matched
 ),
 

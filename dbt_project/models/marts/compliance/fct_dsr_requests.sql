@@ -11,8 +11,8 @@ tenant_policy as (
     select * from {{ source('lethe_meta', 'tenant_policy') }}
 ),
 
--- the latest fulfilment of each request: a CRM flag request made again (the flag still set on an Individual
--- modified after Lethe served it) is fulfilled again, and counts only once fulfilled after it was made
+-- the latest fulfilment of each request: a CRM flag request made again (the flag cleared, then set again) is
+-- fulfilled again, and counts only once fulfilled after it was made
 fulfilments as (
     select
         tenant_id,
@@ -43,14 +43,15 @@ individuals as (
 ),
 
 -- requests made in the CRM: ShouldForget (erasure) and SendIndividualData (access) on an Individual, dated by
--- its LastModifiedDate and verified (the controller's own system); the request ids lethe.dsr gives them
+-- when the flag was first seen set (a later edit of the Individual does not re-date them) and verified (the
+-- controller's own system); the request ids lethe.dsr gives them
 flag_requests as (
     select
         tenant_id,
         {{ dbt.concat(["'individual:'", 'id', "':erasure'"]) }} as request_id,
         'erasure' as request_type,
         id as individual_id,
-        last_modified_date as received_at
+        should_forget_since as received_at
     from individuals
     where should_forget
     union all
@@ -59,7 +60,7 @@ flag_requests as (
         {{ dbt.concat(["'individual:'", 'id', "':access'"]) }} as request_id,
         'access' as request_type,
         id as individual_id,
-        last_modified_date as received_at
+        send_individual_data_since as received_at
     from individuals
     where send_individual_data
 ),
