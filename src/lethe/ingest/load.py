@@ -314,8 +314,8 @@ def load_batch(
         raw_wins = "true"
     # a tracked flag keeps when it was first seen set: from the raw row this version replaces while it stays set
     old_since = "".join(
-        f", (select case when r.{q(name)} then coalesce(r.{q(contract.since_column(name))}, "
-        f"r.{q(contract.latest_wins_by)}) end from {raw} r where {key_match} {tenant_filter} limit 1) "
+        f", (select max(case when r.{q(name)} then coalesce(r.{q(contract.since_column(name))}, "
+        f"r.{q(contract.latest_wins_by)}) end) from {raw} r where {key_match} {tenant_filter}) "
         f"as {q('_old' + contract.since_column(name))}"
         for name in contract.tracked_since
     )
