@@ -363,6 +363,10 @@ def publish(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) ->
             con = duckdb.connect(":memory:")
             con.execute("set variable lethe_key = ?", [settings.secret_key.decode()])
     assert con is not None
+    # a publish killed before its swap left its half-built copy (personal data, which no erasure reaches):
+    # remove any, now that this process holds the warehouse (publishes never run side by side)
+    for stale in target.parent.glob(f".{target.stem}-*.building.duckdb*"):
+        stale.unlink(missing_ok=True)
     try:
         has_wh = settings.warehouse.exists()
         wh_catalog = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]

@@ -152,3 +152,16 @@ def test_tenant_regions_are_published_for_the_phone_lookup(real):
     finally:
         con.close()
     assert rows and all(len(region) == 2 for _, region in rows)
+
+
+def test_a_killed_publish_leaves_no_copy_behind_the_next_one(tmp_path):
+    """A publish killed before its swap left `.current-<id>.building.duckdb` (and its WAL) in snapshot/, with
+    restricted.subjects in it: names, emails and phones that no later erasure reached. The next publish removes
+    any such copy."""
+    settings = scenario.build_warehouse(tmp_path / "home")
+    path = publish(settings)
+    stale = path.parent / f".{path.stem}-0123abcd.building.duckdb"
+    duckdb.connect(str(stale)).execute("create table t as select 'someone@example.org' as email").close()
+    stale.with_name(stale.name + ".wal").write_bytes(b"someone@example.org")
+    publish(settings)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
