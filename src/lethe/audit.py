@@ -33,8 +33,21 @@ def _last_hash(path: Path) -> tuple[str, int]:
         lines = [line for line in fh.read().splitlines() if line.strip()]
     if not lines:
         return GENESIS, 0
-    last = json.loads(lines[-1])
-    return str(last["hash"]), int(last["seq"])
+    try:
+        last = json.loads(lines[-1])
+        return str(last["hash"]), int(last["seq"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise AuditError(
+            f"{path}: its last line ({len(lines)}) is not a complete entry (a write cut short by a crash, or an "
+            "edit): nothing can be chained to it, so nothing was done; `lethe audit verify` checks the rest. A "
+            "line cut short by a crash was never completed: move the log aside, or remove that line, and run again"
+        ) from None
+
+
+def check_appendable(path: Path) -> None:
+    """Raise AuditError (one line) when the log's last line is not a complete entry: a run must refuse before it
+    plans or changes anything, not fail half way when it first writes to the log."""
+    _last_hash(path)
 
 
 def append(path: Path, event: str, **fields: Any) -> dict[str, Any]:

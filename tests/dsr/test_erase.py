@@ -171,3 +171,59 @@ def test_a_legal_hold_delays_erasure_but_not_access(scenario: Settings) -> None:
     outcomes = dict(duckdb.connect(str(scenario.warehouse), read_only=True).execute(
         "select request_id, outcome from lethe_meta.dsr_processed").fetchall())
     assert outcomes[f"individual:{HANK['ind']}:access"] == "exported" and outcomes["dsr-hank"] == "held"
+
+
+def test_an_erasure_killed_half_way_is_finished_by_the_same_command_run_again(scenario: Settings) -> None:
+    """`lethe dsar erase` killed after its landing phase had deleted Rita's contact; run again it answered
+    "matches nobody" and left the run unfinished (her data still in the snapshot and the file's free blocks).
+    It now finishes the interrupted run first, then finds nothing left to erase."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from lethe.errors import IdentityError
+
+    code = textwrap.dedent(f"""
+        import os, signal
+        import lethe.purge.engine as engine
+        from lethe.dsr import SubjectRef, erase_subject
+        from lethe.settings import load_settings
+
+        def hook(name):
+            if name == "after:landing":
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        engine.HOOK = hook
+        settings = load_settings({{"LETHE_HOME": {str(scenario.home)!r}, "LETHE_LANDING": {str(scenario.landing)!r},
+                                  "LETHE_TENANTS": {str(scenario.tenants_file)!r},
+                                  "LETHE_AS_OF": {scenario.as_of.isoformat()!r},
+                                  "LETHE_SECRET_KEY": {scenario.secret_key.decode()!r}}})
+        erase_subject(settings, {TENANT!r}, SubjectRef(phone="+44 (0)7700 900101"))
+    """)
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    with pytest.raises(IdentityError, match="matches nobody"):
+        erase_subject(scenario, TENANT, SubjectRef(phone="+44 (0)7700 900101"))
+
+    events = [e["event"] for e in read_entries(scenario.audit_log)]
+    assert events[-2:] == ["purge.resumed", "purge.completed"], events
+    assert _count(scenario, "select count(*) from lethe_meta.purge_runs where status <> 'done'", []) == 0
+    assert grep_home(scenario.home.parent, [RITA["email"], RITA["phone"], RITA["last"]]) == []
+
+
+def test_a_torn_last_audit_line_refuses_an_erasure_in_one_line_before_anything_changes(scenario: Settings) -> None:
+    """A write cut short (disk full, power loss) left a partial last line: every later purge or erasure failed
+    with a JSONDecodeError traceback after planning, leaving a run behind. It is refused up front, naming the
+    file and the line, with nothing planned or deleted."""
+    from lethe import audit
+
+    audit.append(scenario.audit_log, "purge.completed", run_id="earlier")
+    with scenario.audit_log.open("a") as fh:
+        fh.write('{"seq":2,"at":"2026-12-03T20:1')
+    runs = ("select count(*) from information_schema.tables where table_schema = 'lethe_meta' "
+            "and table_name = 'purge_runs'")  # no run planned (this home has had none)
+    before = (landing_digest(scenario), table_counts(scenario), _count(scenario, runs, []))
+    with pytest.raises(audit.AuditError, match=r"audit.*: its last line \(2\) is not a complete entry"):
+        erase_subject(scenario, TENANT, SubjectRef(phone="+44 (0)7700 900101"))
+    assert (landing_digest(scenario), table_counts(scenario), _count(scenario, runs, [])) == before

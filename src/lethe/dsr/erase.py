@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from lethe import audit
 from lethe.dsr.identity import SubjectRef, resolve
 from lethe.errors import GuardError
 from lethe.policy import load_policy
@@ -19,10 +20,14 @@ log = logging.getLogger(__name__)
 
 def erase_subject(settings: Settings, tenant: str, ref: SubjectRef) -> PurgeResult:
     """Resolve the subject (refusing nobody or several), refuse a legal hold, then erase everything they hold."""
-    from lethe.purge import run_engine
+    from lethe.purge import resume_unfinished, run_engine
     from lethe.purge.plan import held_subjects
 
     load_policy(settings.tenants_file).tenant(tenant)
+    # an erasure killed half way (of this person, say) is finished first: their contact may be gone already, and
+    # resolving them against what it left would answer "matches nobody" while the rest of their data remains
+    audit.check_appendable(settings.audit_log)  # a log nothing can be chained to refuses before anything runs
+    resume_unfinished(settings)
     con = connect(settings)
     try:
         subject = resolve(con, tenant, ref)

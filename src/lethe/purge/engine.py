@@ -464,6 +464,7 @@ def run_engine(
     load_policy(settings.tenants_file)
     if dry_run:
         return _dry_run(settings, kind=kind, subjects=subjects, from_mart=from_mart)
+    audit.check_appendable(settings.audit_log)
     resumed = resume_unfinished(settings)
     plan = plan_step(settings, kind=kind, subjects=subjects, from_mart=from_mart, on_planned=on_planned)
     check_guards(settings, plan.run_id)
