@@ -21,6 +21,7 @@ KILL_POINTS = [
     "after:landing", "before:exports", "before:compact",
     "after:compact",  # the compacted file holds no derived table the rebuild recreates: the re-run rebuilds them
     "before:publish",
+    "audited",  # the completion audited, the run not yet marked done: re-verified and audited again, never lost
 ]
 
 

@@ -404,10 +404,9 @@ def verify(settings: Settings, run_id: str) -> int:
             audit.append(settings.audit_log, "purge.verify_failed", run_id=run_id, reason=str(exc))
             raise
         journal.complete(con, run_id, "verify")
-        journal.set_status(con, run_id, "done")
-        # what the landing phase wrote matters only to a re-run of that phase (files.purge_landing)
-        con.execute("delete from lethe_meta.purge_landing_written where run_id = ?", [run_id])
         counts = _counts(con, run_id)
+        # audited before it is marked done: killed in between, the run is resumed, verified and audited again
+        # (a second entry), never done with no entry saying so
         audit.append(
             settings.audit_log,
             "purge.completed",
@@ -423,6 +422,10 @@ def verify(settings: Settings, run_id: str) -> int:
             records_total=sum(n for *_, n in counts),
             records_due_since_plan=due_later,
         )
+        _point("audited")
+        journal.set_status(con, run_id, "done")
+        # what the landing phase wrote matters only to a re-run of that phase (files.purge_landing)
+        con.execute("delete from lethe_meta.purge_landing_written where run_id = ?", [run_id])
     finally:
         con.close()
     _point("verified")
@@ -438,9 +441,9 @@ def resume_unfinished(settings: Settings) -> tuple[str, ...]:
         journal.ensure(con)
         pending = journal.unfinished(con)
         stale = con.execute("select run_id from lethe_meta.purge_runs where status = 'planned'").fetchall()
-        for (run_id,) in stale:
-            journal.set_status(con, run_id, "abandoned", "planned but never executed (interrupted before its guards)")
+        for (run_id,) in stale:  # audited first, as a completion is
             audit.append(settings.audit_log, "purge.abandoned", run_id=run_id)
+            journal.set_status(con, run_id, "abandoned", "planned but never executed (interrupted before its guards)")
     finally:
         con.close()
     for state in pending:
