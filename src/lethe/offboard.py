@@ -125,6 +125,16 @@ def _unfinished(settings: Settings, tenant: str) -> bool:
     return last == "tenant.offboard.started"
 
 
+def unfinished_offboardings(settings: Settings) -> list[str]:
+    """Tenants whose offboarding started and never finished (killed before its compaction): their deleted rows
+    may still sit in the warehouse file's free blocks until `lethe tenant offboard` is run again."""
+    last: dict[str, str] = {}
+    for entry in audit.read_entries(settings.audit_log):
+        if entry.get("event") in ("tenant.offboard.started", "tenant.offboarded") and entry.get("tenant"):
+            last[str(entry["tenant"])] = entry["event"]
+    return sorted(t for t, event in last.items() if event == "tenant.offboard.started")
+
+
 def _refuse_unless_offboardable(settings: Settings, tenant: str) -> None:
     policy = load_policy(settings.tenants_file)
     if tenant in RESERVED_TENANTS or not is_folder_name(tenant):

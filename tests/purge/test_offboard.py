@@ -147,9 +147,16 @@ def test_an_offboarding_stopped_before_the_compaction_finishes_when_run_again(bu
     with pytest.raises(Killed):
         module.offboard(settings, GONE)
     assert not (settings.landing / GONE).exists()
+    # a purge says so (before, nothing did, and the deleted bytes stayed in the file)
+    from lethe.purge import run_purge
+
+    assert module.unfinished_offboardings(settings) == [GONE]
+    notes = run_purge(settings, dry_run=True).notes
+    assert any(f"offboarding of tenant {GONE} was interrupted" in note for note in notes), notes
 
     monkeypatch.setattr(module, "HOOK", None)
     result = module.offboard(settings, GONE)
+    assert module.unfinished_offboardings(settings) == []
 
     assert result.rows == () and result.compacted is not None
     assert grep_home(tmp_path / "h", emails) == []

@@ -483,6 +483,7 @@ def run_engine(
     if due_later:
         notes += (f"{due_later} records fell due after the last build's due list (the rebuild at this run's "
                   "as-of found them): the next purge takes them",)
+    notes += _offboarding_notes(settings)
     return PurgeResult(plan.run_id, False, kind, plan.actions, counts, resumed, state, None, notes)
 
 
@@ -516,4 +517,17 @@ def _dry_run(settings: Settings, *, kind: str, subjects: Sequence[Subject] | str
     finally:
         con.close()
     notes = () if plan.mart_found else ("marts.retention_due not built yet: run `lethe build`",)
-    return PurgeResult(run_id, True, kind, plan.actions, notes=notes)
+    return PurgeResult(run_id, True, kind, plan.actions, notes=notes + _offboarding_notes(settings))
+
+
+def _offboarding_notes(settings: Settings) -> tuple[str, ...]:
+    """A note (and a warning in the log) for each tenant whose offboarding was interrupted: nothing else says
+    that its deleted data may still be in the warehouse file."""
+    from lethe.offboard import unfinished_offboardings
+
+    notes = []
+    for tenant in unfinished_offboardings(settings):
+        log.warning("the offboarding of tenant %s was interrupted", tenant)
+        notes.append(f"the offboarding of tenant {tenant} was interrupted before its compaction: its deleted data "
+                     f"may remain in the warehouse file until `lethe tenant offboard --tenant {tenant}` is run again")
+    return tuple(notes)
