@@ -21,6 +21,7 @@ from lethe.errors import LetheError
 from lethe.fsutil import check_output_file, write_atomic
 from lethe.keys import keyed_hash
 from lethe.policy import load_policy
+from lethe.purge.plan import crm_contact_attribute_sql
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,6 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
             return _select_many(con, dataset, f"select s._idx, t.rowid as _row from raw.{dataset} t join {source} s "
                                               f"on t.tenant_id = s.tenant_id and t.{column} = s.{key}", n)
 
-        interactions = by("contact_records", "customer_address")
         # the person's every CRM contact: the one named, and any other sharing its Individual (an old duplicate)
         contacts = _select_many(con, "crm_contacts", " union ".join(
             f"select s._idx, t.rowid as _row from raw.crm_contacts t join _subj s "
@@ -126,6 +126,14 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
              "tenant_id": [s.tenant_id for s, ids in zip(subjects, contact_ids, strict=True) for _ in ids],
              "cid": [c for ids in contact_ids for c in ids]},
             schema={"_idx": pl.Int64, "tenant_id": pl.String, "cid": pl.String}))
+        # interactions from any of their addresses, and those naming any of their CRM contacts in the
+        # crmContactId attribute (a TASK with no customer endpoint names its customer only there)
+        interactions = _select_many(con, "contact_records", (
+            "select s._idx, t.rowid as _row from raw.contact_records t join _addr s "
+            "on t.tenant_id = s.tenant_id and t.customer_address = s.addr union all "
+            "select s._idx, t.rowid as _row from raw.contact_records t join _cids s "
+            f"on t.tenant_id = s.tenant_id and {crm_contact_attribute_sql('t')} = s.cid "
+            "where t.attributes like '%crmContactId%'"), n)
         # requests naming any contact of the person (not only the one keying them), or any of their addresses
         dsr = _select_many(con, "dsr_requests", " union all ".join(
             f"select s._idx, t.rowid as _row from raw.dsr_requests t join {src} s "

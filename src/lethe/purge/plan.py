@@ -86,6 +86,26 @@ def _subject_key_sql(alias: str) -> str:
     )
 
 
+def crm_contact_attribute_sql(alias: str) -> str:
+    """SQL: the crmContactId of a raw.contact_records row's Attributes (a string map kept as JSON text), the CRM
+    Contact Id a contact flow stored on it; null when absent or when the text is not JSON (the dbt staging model's
+    `crm_contact_id`, macro json_string_field)."""
+    return (f"case when json_valid({alias}.attributes) "
+            f"then json_extract_string({alias}.attributes, '$.crmContactId') end")
+
+
+def _linked_contact_records_sql(subjects: str) -> str:
+    """SQL: (tenant_id, contact_id, recording_location, subject_key) of the contact records whose crmContactId
+    attribute is one of a subjects table's CRM contact ids (a TASK with no customer endpoint names its customer
+    only there)."""
+    return (
+        f"select c.tenant_id, c.contact_id, c.recording_location, s.subject_key from raw.contact_records c "
+        f"join (select distinct tenant_id, contact_id, subject_key from {subjects} where contact_id is not null) s "
+        f"on c.tenant_id = s.tenant_id and {crm_contact_attribute_sql('c')} = s.contact_id "
+        "where c.attributes like '%crmContactId%'"
+    )
+
+
 def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
     """SQL selecting (tenant_id, source_table, record_id, data_category, action, subject_key) held on subjects.
 
@@ -122,6 +142,16 @@ def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
                 f"from raw.contact_records c join {s} s on c.tenant_id = s.tenant_id and c.customer_address = s.address "
                 "where c.recording_location is not null"
             )
+            # records naming one of the person's CRM contacts in their crmContactId attribute are theirs too
+            linked = _linked_contact_records_sql(s)
+            parts.append(
+                "select l.tenant_id, 'contact_records', l.contact_id, 'interaction.metadata', 'delete', l.subject_key "
+                f"from ({linked}) l"
+            )
+            parts.append(
+                "select l.tenant_id, 'contact_records', l.contact_id, 'interaction.recording', 'delete', l.subject_key "
+                f"from ({linked}) l where l.recording_location is not null"
+            )
         else:
             parts.append(
                 f"select c.tenant_id, 'contact_records', c.contact_id, 'crm.contact', 'anonymise', s.subject_key "
@@ -132,6 +162,11 @@ def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
             f"select distinct t.tenant_id, 'transcripts', t.contact_id, 'interaction.transcript', 'delete', s.subject_key "
             f"from raw.transcripts t join raw.contact_records c on t.tenant_id = c.tenant_id and t.contact_id = c.contact_id "
             f"join {s} s on c.tenant_id = s.tenant_id and c.customer_address = s.address"
+        )
+        parts.append(
+            "select distinct t.tenant_id, 'transcripts', t.contact_id, 'interaction.transcript', 'delete', l.subject_key "
+            f"from raw.transcripts t join ({_linked_contact_records_sql(s)}) l "
+            "on t.tenant_id = l.tenant_id and t.contact_id = l.contact_id"
         )
     if "email_events" in have:
         category, action = ("campaign.event", "delete") if erase else ("crm.contact", "anonymise")

@@ -41,7 +41,8 @@ identities as (
     select * from {{ ref('int_subject_identities_resolved') }}
 ),
 
--- contact records with the subject of their customer endpoint
+-- contact records with the subject of their customer endpoint; a record with no customer address (a TASK, say)
+-- that names a CRM contact in its crmContactId attribute belongs to that contact's subject
 contact_subjects as (
     select
         contact_records.tenant_id,
@@ -49,7 +50,10 @@ contact_subjects as (
         contact_records.ended_at,
         contact_records.recording_location,
         {{ recording_file('contact_records.recording_location') }} as recording_file,
-        identities.subject_key
+        case
+            when contact_records.customer_address is null then by_crm_contact.subject_key
+            else identities.subject_key
+        end as subject_key
     from contact_records
     left join identities
         on identities.tenant_id = contact_records.tenant_id
@@ -57,6 +61,10 @@ contact_subjects as (
             when contact_records.customer_address_type = 'EMAIL_ADDRESS' then 'email' else 'phone'
         end
         and identities.identity_value = coalesce(contact_records.customer_email, contact_records.customer_phone)
+    left join identities as by_crm_contact
+        on by_crm_contact.tenant_id = contact_records.tenant_id
+        and by_crm_contact.identity_kind = 'contact'
+        and by_crm_contact.identity_value = contact_records.crm_contact_id
 ),
 
 metadata_records as (

@@ -24,6 +24,9 @@ renamed as (
         recording_location,
         recording_status,
         attributes,
+        -- the CRM Contact Id the contact flow stored in the attribute crmContactId (names the customer of a record
+        -- without a customer endpoint, e.g. a TASK)
+        {{ json_string_field('attributes', 'crmContactId') }} as crm_contact_id,
         -- load metadata
         _loaded_at as loaded_at
     from source

@@ -1,0 +1,91 @@
+"""An Amazon Connect contact record may name its customer only through the contact attribute `crmContactId` (a TASK
+with no CustomerEndpoint: `Attributes: {"intent": "moving_home", "crmContactId": "0035g..."}`; the generator plants
+such records). It belongs to that CRM contact's data subject.
+
+Before, such a record (and its transcript) was linked to nobody: an erasure of the contact left the raw row, its
+landing lines and its transcript behind, and an access export of the contact left the interaction out."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import generated_home
+import pytest
+from purge_scenario import grep_home, query_rows
+
+from lethe.settings import Settings
+
+TENANT = generated_home.NO_HOLDS  # no legal holds: every contact of it can be erased
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_home.build(tmp_path_factory.mktemp("crm-contact-attribute"))
+
+
+def _task_naming_a_contact(settings: Settings) -> tuple[str, str, object]:
+    """(ContactId, CRM Contact Id, InitiationTimestamp) of a contact record with no customer address whose
+    crmContactId attribute is a CRM contact's Id."""
+    rows = query_rows(settings, f"""
+        select r.contact_id, k.id, r.initiation_timestamp from raw.contact_records r
+        join raw.crm_contacts k on k.tenant_id = r.tenant_id
+            and k.id = json_extract_string(r.attributes, '$.crmContactId')
+        where r.tenant_id = '{TENANT}' and r.customer_address is null
+        order by r.contact_id""")
+    assert rows, "the generated home must hold a record naming its customer only by crmContactId"
+    return rows[0]
+
+
+def _plant_transcript(settings: Settings, contact_id: str, at: object) -> Path:
+    """A chat transcript for the record, landed and ingested."""
+    from lethe.ingest import run_ingest
+
+    path = settings.landing / TENANT / "transcripts" / "planted" / f"{contact_id}_planted.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = (at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[operator]
+    path.write_text(json.dumps({"ContactId": contact_id, "Transcript": [
+        {"ParticipantRole": "AGENT", "Content": "Your move is booked.", "AbsoluteTime": stamp},
+        {"ParticipantRole": "CUSTOMER", "Content": "Thanks, bye.", "AbsoluteTime": stamp},
+    ]}), encoding="utf-8")
+    run_ingest(settings, landing=settings.landing)
+    assert query_rows(settings, f"select count(*) from raw.transcripts where contact_id = '{contact_id}'") == [(2,)]
+    return path
+
+
+def test_export_lists_the_interaction_named_by_crm_contact_id(built: Path, tmp_path: Path) -> None:
+    from lethe.dsr import SubjectRef, export_subject
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    call, crm_id, at = _task_naming_a_contact(settings)
+    _plant_transcript(settings, call, at)
+
+    out = export_subject(settings, TENANT, SubjectRef(contact_id=crm_id), "json", tmp_path / "export.json")
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert call in {i["ContactId"] for i in doc["interactions"]}
+    assert call in {t["ContactId"] for t in doc["transcripts"]}
+
+
+def test_erasure_removes_the_record_its_landing_lines_and_transcript(built: Path, tmp_path: Path) -> None:
+    from lethe.dsr import SubjectRef, erase_subject
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    call, crm_id, at = _task_naming_a_contact(settings)
+    transcript = _plant_transcript(settings, call, at)
+    folder = settings.landing / TENANT / "contact_records"
+    assert grep_home(folder, [call]), "the record's landing line must be there before the erasure"
+
+    erase_subject(settings, TENANT, SubjectRef(contact_id=crm_id))
+
+    assert query_rows(settings, f"select count(*) from raw.contact_records where contact_id = '{call}'") == [(0,)]
+    assert query_rows(settings, "select count(*) from raw.contact_records "
+                                f"where json_extract_string(attributes, '$.crmContactId') = '{crm_id}'") == [(0,)]
+    assert query_rows(settings, f"select count(*) from raw.transcripts where contact_id = '{call}'") == [(0,)]
+    assert not transcript.exists()
+    # no landing line names the record or the contact any more
+    assert grep_home(folder, [call, crm_id]) == []
+    assert grep_home(settings.landing / TENANT / "transcripts", [call]) == []
+    # the marts hold nothing of the record either
+    assert query_rows(settings, "select count(*) from intermediate.int_retention_records_anchored "
+                                f"where tenant_id = '{TENANT}' and record_id = '{call}'") == [(0,)]
