@@ -185,3 +185,17 @@ def add_duplicate_contact(settings: Settings) -> str:
     )
     con.close()
     return old_email
+
+
+def published_with_late_untrained_agent(home: Path) -> Settings:
+    """The scenario warehouse, published, with one more untrained agent whose contact falls 30 days minus 19 hours
+    before as-of: inside the KPI's window in UTC, outside it if the as-of were read in a time zone east of UTC."""
+    from lethe.publish import publish
+
+    settings = build_warehouse(home)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("insert into marts.fct_agent_training_gaps values ('acme-energy', 'late.agent@acme', 'K2', 'VOICE', "
+                "'no_training', null, timestamp '2026-01-30 05:00', null)")
+    con.close()
+    publish(settings)
+    return settings

@@ -299,17 +299,9 @@ def test_numbers_and_caption_do_not_depend_on_the_servers_time_zone(tmp_path, tz
     import sys
     from pathlib import Path
 
-    import duckdb
     import scenario
 
-    from lethe.publish import publish
-
-    settings = scenario.build_warehouse(tmp_path / "home")
-    con = duckdb.connect(str(settings.warehouse))
-    con.execute("insert into marts.fct_agent_training_gaps values ('acme-energy', 'late.agent@acme', 'K2', 'VOICE', "
-                "'no_training', null, timestamp '2026-01-30 05:00', null)")
-    con.close()
-    publish(settings)
+    settings = scenario.published_with_late_untrained_agent(tmp_path / "home")
     env = {**os.environ, "LETHE_HOME": str(settings.home), "LETHE_SECRET_KEY": scenario.KEY, "TZ": tz}
     env.pop("LETHE_AS_OF", None)
     proc = subprocess.run(  # noqa: S603
