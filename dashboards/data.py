@@ -31,8 +31,8 @@ import streamlit as st
 import yaml
 
 from lethe import audience, status
-from lethe.dsr.identity import DEFAULT_REGION, normalise_phone
-from lethe.errors import ConfigError, IdentityError, LetheError
+from lethe.dsr.identity import DEFAULT_REGION, readings_in
+from lethe.errors import ConfigError, LetheError
 from lethe.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -906,13 +906,7 @@ def _phone_candidates(tenant: str, term: str) -> list[str]:
     the term does not look like a phone."""
     if not _PHONE_LIKE.fullmatch(term):
         return []
-    found: list[str] = []
-    for region in [DEFAULT_REGION] if term.startswith("+") else _tenant_regions(tenant):
-        try:
-            found.append(normalise_phone(term, region))
-        except IdentityError:
-            continue
-    return list(dict.fromkeys(found))
+    return list(readings_in(term, [DEFAULT_REGION] if term.startswith("+") else _tenant_regions(tenant)))
 
 
 def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[str, pd.DataFrame]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -77,14 +78,21 @@ def phone_candidates(con: duckdb.DuckDBPyConnection, tenant_id: str, value: str)
     if value.strip().startswith("+"):
         return (normalise_phone(value),)
     regions = tenant_regions(con, tenant_id)
+    found = readings_in(value, regions)
+    if not found:
+        normalise_phone(value, regions[0])  # raises, naming the value
+    return found
+
+
+def readings_in(value: str, regions: Sequence[str]) -> tuple[str, ...]:
+    """The E.164 readings of a phone in each of these regions it is a valid number in, first first, without
+    repeats (none when it is a number in none of them)."""
     found: list[str] = []
     for region in regions:
         try:
             found.append(normalise_phone(value, region))
         except IdentityError:
             continue
-    if not found:
-        normalise_phone(value, regions[0])  # raises, naming the value
     return tuple(dict.fromkeys(found))
 
 
