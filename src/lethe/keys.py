@@ -32,3 +32,12 @@ def sql_keyed_hash(tenant_expr: str, kind: str, value_expr: str) -> str:
     return (
         f"sha256(getvariable('lethe_key') || ':' || {tenant_expr} || ':{kind}:' || {value_expr})"
     )
+
+
+def sql_crm_contact_attribute(attributes_expr: str) -> str:
+    """SQL: the crmContactId of an Amazon Connect contact record's Attributes (a string map kept as JSON text), the
+    CRM Contact Id a contact flow stored on it (a TASK with no customer endpoint names its customer only there);
+    null when absent or when the text is not JSON (the dbt staging model's `crm_contact_id`, macro
+    json_string_field). Read by the erasure plan, the access export and ingest's tombstone check."""
+    return (f"case when {attributes_expr} like '%crmContactId%' and json_valid({attributes_expr}) "
+            f"then json_extract_string({attributes_expr}, '$.crmContactId') end")

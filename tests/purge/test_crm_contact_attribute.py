@@ -89,3 +89,35 @@ def test_erasure_removes_the_record_its_landing_lines_and_transcript(built: Path
     # the marts hold nothing of the record either
     assert query_rows(settings, "select count(*) from intermediate.int_retention_records_anchored "
                                 f"where tenant_id = '{TENANT}' and record_id = '{call}'") == [(0,)]
+
+
+def test_a_new_task_naming_the_erased_contact_is_dropped_at_ingest(built: Path, tmp_path: Path) -> None:
+    """After the erasure, the contact centre's next export holds a new TASK naming the erased contact only by its
+    crmContactId: ingest drops it (tombstone of the CRM contact id) and rewrites the landing file without it, and
+    keeps the other customer's record delivered beside it."""
+    from lethe.dsr import SubjectRef, erase_subject
+    from lethe.ingest import run_ingest
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    call, crm_id, _ = _task_naming_a_contact(settings)
+    erase_subject(settings, TENANT, SubjectRef(contact_id=crm_id))
+
+    folder = settings.landing / TENANT / "contact_records"
+    template = json.loads(next(line for f in sorted(folder.rglob("*.jsonl"))
+                               for line in f.read_text(encoding="utf-8").splitlines() if line.strip()))
+    kept = {**template, "ContactId": "kept-0000-other-customer"}
+    planted = {**template, "ContactId": "task-0000-names-erased", "Channel": "TASK", "CustomerEndpoint": None,
+               "Attributes": {"intent": "moving_home", "crmContactId": crm_id}}
+    new_file = folder / "next-export" / "records.jsonl"
+    new_file.parent.mkdir(parents=True)
+    new_file.write_text("".join(json.dumps(r) + "\n" for r in (kept, planted)), encoding="utf-8")
+
+    summary = run_ingest(settings, landing=settings.landing)
+
+    assert sum(s.tombstoned for s in summary.sources) >= 1
+    assert query_rows(settings, "select contact_id from raw.contact_records "
+                                "where contact_id in ('kept-0000-other-customer', 'task-0000-names-erased')"
+                      ) == [("kept-0000-other-customer",)]
+    text = new_file.read_text(encoding="utf-8")
+    assert crm_id not in text and "task-0000-names-erased" not in text
+    assert "kept-0000-other-customer" in text

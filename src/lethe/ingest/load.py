@@ -28,7 +28,7 @@ from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
 from lethe.ingest.parse import STAGE, UNPARSED, UNPARSED_DDL, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
-from lethe.keys import sql_keyed_hash
+from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ def _identity_sql(contract: Contract, tenant: str, *, exempt: bool = False) -> s
         checks.append(hit("contact", q("crm_contact_id")))
     if contract.dataset in ("contact_records", "transcripts"):
         checks.append(hit("connect_contact", q("contact_id")))
+    if contract.dataset == "contact_records" and "attributes" in contract.column_names:
+        # a new interaction naming an erased customer only by its CRM contact id (a TASK's crmContactId attribute)
+        checks.append(hit("contact", sql_crm_contact_attribute(q("attributes"))))
     if contract.dataset == "recordings":
         # Amazon Connect names a recording <ContactId>_<timestamp>.wav: the file name up to '_' or '.'
         checks.append(hit("connect_contact", f"regexp_extract({q('recording_path')}, '([^/_.]+)[^/]*$', 1)"))

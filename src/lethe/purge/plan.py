@@ -16,7 +16,7 @@ import polars as pl
 
 from lethe import catalog
 from lethe.dsr.identity import Subject
-from lethe.keys import sql_keyed_hash
+from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash
 from lethe.policy import Policy
 from lethe.purge import targets
 
@@ -87,11 +87,8 @@ def _subject_key_sql(alias: str) -> str:
 
 
 def crm_contact_attribute_sql(alias: str) -> str:
-    """SQL: the crmContactId of a raw.contact_records row's Attributes (a string map kept as JSON text), the CRM
-    Contact Id a contact flow stored on it; null when absent or when the text is not JSON (the dbt staging model's
-    `crm_contact_id`, macro json_string_field)."""
-    return (f"case when json_valid({alias}.attributes) "
-            f"then json_extract_string({alias}.attributes, '$.crmContactId') end")
+    """SQL: the crmContactId of the raw.contact_records row `alias` (keys.sql_crm_contact_attribute)."""
+    return sql_crm_contact_attribute(f"{alias}.attributes")
 
 
 def _linked_contact_records_sql(subjects: str) -> str:
