@@ -171,10 +171,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from lethe.audit import verify_chain
+    from lethe.audit import verify
 
-    count = verify_chain(_settings(args).audit_log)
-    print(f"audit log intact: {count} entries")
+    print(verify(_settings(args)).render())
     return 0
 
 
@@ -272,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the purge audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
-    p = audit_sub.add_parser("verify", parents=[common], help="check the audit log's hash chain")
+    p = audit_sub.add_parser("verify", parents=[common], help="check the audit log: hash chain, keyed MACs, head, warehouse purge runs")
     p.set_defaults(func=cmd_audit_verify)
 
     tenant = sub.add_parser("tenant", help="a tenant (client company) as a whole")

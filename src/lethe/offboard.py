@@ -170,7 +170,7 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
                     "held data must be kept (or handed to the controller) until the holds end")
             rows = _count(con, tenant)
             if rows and not dry_run:
-                audit.append(settings.audit_log, "tenant.offboard.started", tenant=tenant,
+                audit.append(settings, "tenant.offboard.started", tenant=tenant,
                              rows=sum(n for _, n in rows))
                 con.execute("begin")
                 for name, _ in rows:
@@ -186,7 +186,7 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
     if dry_run:
         return OffboardResult(tenant, True, tuple(rows), landing_files, export_files)
     if not rows:
-        audit.append(settings.audit_log, "tenant.offboard.started", tenant=tenant, rows=0)
+        audit.append(settings, "tenant.offboard.started", tenant=tenant, rows=0)
     for folder in (landing, exports):
         if folder.is_dir():
             shutil.rmtree(folder)
@@ -200,7 +200,7 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
 
             publish(settings)
     total = sum(n for _, n in rows)
-    audit.append(settings.audit_log, "tenant.offboarded", tenant=tenant, rows=total,
+    audit.append(settings, "tenant.offboarded", tenant=tenant, rows=total,
                  tables=dict(rows), landing_files=landing_files, export_files=export_files)
     log.info("offboarded %s: %d rows, %d landing files, %d export files", tenant, total, landing_files, export_files)
     return OffboardResult(tenant, False, tuple(rows), landing_files, export_files, compacted)

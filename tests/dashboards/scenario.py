@@ -134,10 +134,10 @@ def build_warehouse(home: Path, marts: bool = True) -> Settings:
         {"tenant": "cobalt-insurance", "data_category": "crm.contact", "reason": "erasure_request",
          "action": "delete", "record_count": 3},
     ]
-    audit.append(settings.audit_log, "purge.planned", run_id="purge-1", kind="retention",
+    audit.append(settings, "purge.planned", run_id="purge-1", kind="retention",
                  as_of="2026-02-28T00:00:00+00:00", counts=counts, records_total=12,
                  subject_keys=[subject_key("003C")])
-    audit.append(settings.audit_log, "purge.completed", run_id="purge-1", kind="retention",
+    audit.append(settings, "purge.completed", run_id="purge-1", kind="retention",
                  as_of="2026-02-28T00:00:00+00:00", counts=[], records_total=40)
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     (settings.runs_dir / "runs.jsonl").write_text(

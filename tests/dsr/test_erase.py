@@ -218,7 +218,7 @@ def test_a_torn_last_audit_line_refuses_an_erasure_in_one_line_before_anything_c
     file and the line, with nothing planned or deleted."""
     from lethe import audit
 
-    audit.append(scenario.audit_log, "purge.completed", run_id="earlier")
+    audit.append(scenario, "purge.completed", run_id="earlier")
     with scenario.audit_log.open("a") as fh:
         fh.write('{"seq":2,"at":"2026-12-03T20:1')
     runs = ("select count(*) from information_schema.tables where table_schema = 'lethe_meta' "

@@ -129,7 +129,7 @@ def plan_step(
             raise
         _point("planned")
         audit.append(
-            settings.audit_log,
+            settings,
             "purge.planned",
             run_id=run_id,
             kind=kind,
@@ -171,7 +171,7 @@ def check_guards(settings: Settings, run_id: str, con: duckdb.DuckDBPyConnection
             guards.check_all(con, plan, policy)
         except GuardError as exc:
             journal.set_status(con, run_id, "refused", str(exc))
-            audit.append(settings.audit_log, "purge.refused", run_id=run_id, policy_sha256=policy.sha256, reason=str(exc))
+            audit.append(settings, "purge.refused", run_id=run_id, policy_sha256=policy.sha256, reason=str(exc))
             raise
         journal.set_status(con, run_id, "running")
     finally:
@@ -401,14 +401,14 @@ def verify(settings: Settings, run_id: str) -> int:
                 rebuilt=derived == "rebuilt",
             )
         except verification.VerifyError as exc:
-            audit.append(settings.audit_log, "purge.verify_failed", run_id=run_id, reason=str(exc))
+            audit.append(settings, "purge.verify_failed", run_id=run_id, reason=str(exc))
             raise
         journal.complete(con, run_id, "verify")
         counts = _counts(con, run_id)
         # audited before it is marked done: killed in between, the run is resumed, verified and audited again
         # (a second entry), never done with no entry saying so
         audit.append(
-            settings.audit_log,
+            settings,
             "purge.completed",
             run_id=run_id,
             kind=state.kind,
@@ -442,12 +442,12 @@ def resume_unfinished(settings: Settings) -> tuple[str, ...]:
         pending = journal.unfinished(con)
         stale = con.execute("select run_id from lethe_meta.purge_runs where status = 'planned'").fetchall()
         for (run_id,) in stale:  # audited first, as a completion is
-            audit.append(settings.audit_log, "purge.abandoned", run_id=run_id)
+            audit.append(settings, "purge.abandoned", run_id=run_id)
             journal.set_status(con, run_id, "abandoned", "planned but never executed (interrupted before its guards)")
     finally:
         con.close()
     for state in pending:
-        audit.append(settings.audit_log, "purge.resumed", run_id=state.run_id, after_phase=state.phase)
+        audit.append(settings, "purge.resumed", run_id=state.run_id, after_phase=state.phase)
         log.warning("resuming interrupted purge %s after phase %s", state.run_id, state.phase)
         execute(settings, state.run_id)
         verify(settings, state.run_id)
