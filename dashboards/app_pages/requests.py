@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import data
@@ -77,7 +78,10 @@ if data.allowed(v, "subject"):
         ):
             settings = get_settings()
             contact = str(identity.crm_contact_id.iloc[0])
-            out = settings.exports_dir / f"dsar-{tenant}-{identity.subject_key.iloc[0][:12]}.json"
+            # under exports/<tenant>/<subject_key>.*, where the purge finds it: an erasure of the subject deletes
+            # it, and it ages out with the tenant's DSR SLA like the pipeline's own access exports
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            out = settings.exports_dir / tenant / f"{identity.subject_key.iloc[0]}.dashboard-{stamp}.json"
             lethe = Path(sys.executable).with_name("lethe")
             proc = subprocess.run(  # noqa: S603 (fixed argv, no shell)
                 [

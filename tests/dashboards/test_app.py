@@ -312,3 +312,44 @@ def test_numbers_and_caption_do_not_depend_on_the_servers_time_zone(tmp_path, tz
     shown = json.loads(proc.stdout.strip().splitlines()[-1])
     assert shown["metrics"]["Agents without valid training"] == "2"
     assert any(c.startswith("Data as of 2026-03-01 00:00 UTC") for c in shown["captions"]), shown["captions"]
+
+
+@pytest.mark.slow
+def test_the_dpos_access_export_is_deleted_when_the_subject_is_erased(real_home_dir, tmp_path, monkeypatch):
+    """The lookup's export lands under exports/<tenant>/<subject_key>.*, where the purge looks: an erasure of the
+    subject deletes it (an export named otherwise would outlive the erasure with the person's data)."""
+    import shutil
+    import subprocess
+
+    import real_home
+
+    from lethe.settings import load_settings
+
+    home = tmp_path / "home"
+    shutil.copytree(real_home_dir, home)
+    env = real_home.env_for(home)
+    settings = load_settings(env)
+    use_home(monkeypatch, home, real_home.KEY, {"LETHE_TENANTS": env["LETHE_TENANTS"], "LETHE_AS_OF": env["LETHE_AS_OF"]})
+    tenant, crm_id, key = snap(
+        settings,
+        "select list_value(s.tenant_id, s.crm_contact_id, s.subject_key) from restricted.subjects s "
+        "join marts.dim_subjects d using (tenant_id, subject_key) where not d.is_under_legal_hold "
+        "and (select count(*) from restricted.subjects o where o.tenant_id = s.tenant_id "
+        "and o.subject_key = s.subject_key) = 1 order by s.tenant_id, s.crm_contact_id limit 1",
+    )
+    at = open_page(login("dpo"), "requests")
+    at.selectbox(key="lookup_tenant").set_value(tenant)
+    at.text_input(key="lookup_term").input(crm_id)
+    at.text_input(key="lookup_reason").input("DSR access request")
+    next(b for b in at.button if b.label == "Look up").click().run()
+    next(b for b in at.button if b.label == "Start an access export (JSON)").click().run()
+    assert not at.exception and [s.value for s in at.success if "Export written" in s.value]
+    (export,) = (settings.exports_dir / tenant).glob(f"{key}.*.json")
+    assert crm_id in export.read_text()
+    erase = subprocess.run(  # noqa: S603
+        [real_home.LETHE, "dsar", "erase", "--tenant", tenant, "--contact-id", crm_id, "--as-of", real_home.AS_OF],
+        env=env, capture_output=True, text=True,
+    )
+    assert erase.returncode == 0, erase.stderr
+    assert not export.exists(), "the dashboard's access export outlived the subject's erasure"
+    assert not list(settings.exports_dir.rglob(f"*{key[:12]}*")), "no export of the subject is left behind"
