@@ -111,6 +111,13 @@ def test_a_new_task_naming_the_erased_contact_is_dropped_at_ingest(built: Path, 
     new_file = folder / "next-export" / "records.jsonl"
     new_file.parent.mkdir(parents=True)
     new_file.write_text("".join(json.dumps(r) + "\n" for r in (kept, planted)), encoding="utf-8")
+    # the chat transcript of the new task comes in the same delivery, keyed by its ContactId alone
+    transcript = settings.landing / TENANT / "transcripts" / "next-export" / "task-0000-names-erased_chat.json"
+    transcript.parent.mkdir(parents=True)
+    stamp = str(template["InitiationTimestamp"])
+    transcript.write_text(json.dumps({"ContactId": "task-0000-names-erased", "Transcript": [
+        {"ParticipantRole": "CUSTOMER", "Content": "I am moving to 4 Elm Row next week.", "AbsoluteTime": stamp},
+    ]}), encoding="utf-8")
 
     summary = run_ingest(settings, landing=settings.landing)
 
@@ -121,3 +128,6 @@ def test_a_new_task_naming_the_erased_contact_is_dropped_at_ingest(built: Path, 
     text = new_file.read_text(encoding="utf-8")
     assert crm_id not in text and "task-0000-names-erased" not in text
     assert "kept-0000-other-customer" in text
+    assert query_rows(settings, "select count(*) from raw.transcripts where contact_id = 'task-0000-names-erased'"
+                      ) == [(0,)], "the dropped task's transcript was loaded"
+    assert not transcript.exists(), "the dropped task's transcript was left in the landing zone"

@@ -175,6 +175,20 @@ def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_
     return [(o, by_rule[o.rule]) for o in outcomes]
 
 
+def _tombstone_dropped_contacts(con: duckdb.DuckDBPyConnection, tenant: str, batch_id: str, now: datetime) -> None:
+    """A contact record dropped as an erased subject's (its address or crmContactId matched a tombstone) takes
+    its ContactId with it: the transcript and the recording Amazon Connect delivers for that contact (loaded after
+    the contact records, in this run or a later one) are dropped as well. Keyed hashes only, in the batch's
+    transaction."""
+    t = _lit(tenant)
+    con.execute(f"""
+        insert or ignore into lethe_meta.tombstones (tenant_id, kind, identity_hash, erased_at, run_id)
+        select distinct {t}, 'connect_contact', {sql_keyed_hash(t, 'connect_contact', q('contact_id'))},
+               $now::timestamp, $batch
+        from _checked where _tombstoned and {q('contact_id')} is not null
+    """, {"now": now.replace(tzinfo=None), "batch": batch_id})
+
+
 def _scrub(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> tuple[int, list[LandingFile], set[str]]:
     """Drop the batch's tombstoned records (re-delivered after their subject's erasure) from the batch and from
     the landing files that carry them: a file is rewritten without them (atomically), or deleted when nothing else
@@ -278,6 +292,8 @@ def load_batch(
     rules = _check(con, contract, future_limit, tomb, erased)
     if tomb:
         _tombstone_unparsed(con, tenant)
+    if tomb and contract.dataset == "contact_records":
+        _tombstone_dropped_contacts(con, tenant, batch_id, now)
     tombstoned, files, scrubbed = _scrub(con, contract, files) if tomb else (0, files, set())
     clock.append(time.perf_counter())
     validations = _gx(con, contract, rules, future_limit)
