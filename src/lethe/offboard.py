@@ -14,7 +14,8 @@ pointing here. `offboard` then deletes, for that tenant only:
 Refused, with one line and nothing deleted: a tenant still in the policy file, one with an open legal hold
 at the as-of (held data must be kept, or handed over, before it can go), an unfinished purge run, a tenant
 of which nothing is held. Every step is idempotent: a run killed part-way and run again converges, and the
-audit log has an entry when it starts and one when it is done.
+audit log has an entry when it starts and one when it is done (a re-run that finishes a stopped offboarding
+adds one saying it resumed it, and its closing entry counts what the stopped run deleted).
 """
 
 from __future__ import annotations
@@ -115,14 +116,15 @@ def _open_holds(con: duckdb.DuckDBPyConnection, tenant: str, settings: Settings)
         "and (end_date is null or end_date::date >= ?)", [tenant, as_of, as_of]).fetchone()[0])
 
 
-def _unfinished(settings: Settings, tenant: str) -> bool:
-    """True when an offboarding of the tenant started and did not finish (killed after deleting its rows and
-    folders, before the compaction): a re-run must finish it, though nothing is left to count."""
+def _interrupted(settings: Settings, tenant: str) -> dict[str, Any] | None:
+    """The audit entry that started an offboarding of the tenant that did not finish (killed after deleting its
+    rows and folders, before the compaction), None when there is none: a re-run must finish it, though nothing is
+    left to count, and its closing entry reports what that run deleted."""
     last = None
     for entry in audit.read_entries(settings.audit_log):
         if entry.get("tenant") == tenant and entry.get("event") in ("tenant.offboard.started", "tenant.offboarded"):
-            last = entry["event"]
-    return last == "tenant.offboard.started"
+            last = entry
+    return last if last is not None and last["event"] == "tenant.offboard.started" else None
 
 
 def unfinished_offboardings(settings: Settings) -> list[str]:
@@ -155,6 +157,7 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
     landing = settings.landing / tenant
     exports = settings.exports_dir / tenant
     rows: list[tuple[str, int]] = []
+    landing_files, export_files = _files(landing), _files(exports)
     if settings.warehouse.exists():
         con = connect(settings)
         try:
@@ -171,7 +174,8 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
             rows = _count(con, tenant)
             if rows and not dry_run:
                 audit.append(settings, "tenant.offboard.started", tenant=tenant,
-                             rows=sum(n for _, n in rows))
+                             rows=sum(n for _, n in rows), tables=dict(rows), landing_files=landing_files,
+                             export_files=export_files)
                 con.execute("begin")
                 for name, _ in rows:
                     schema, table = name.split(".", 1)
@@ -179,13 +183,16 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
                 con.execute("commit")
         finally:
             con.close()
-    landing_files, export_files = _files(landing), _files(exports)
     held_anything = rows or landing.is_dir() or exports.is_dir()
-    if not held_anything and not _unfinished(settings, tenant):
+    interrupted = None if rows else _interrupted(settings, tenant)
+    if not held_anything and interrupted is None:
         raise ConfigError(f"--tenant {tenant!r}: nothing is held for it (no rows, no landing or export folder)")
     if dry_run:
         return OffboardResult(tenant, True, tuple(rows), landing_files, export_files)
-    if not rows:
+    if interrupted is not None:
+        # finishing a run that was stopped: the audit log says so, and the closing entry counts what it deleted
+        audit.append(settings, "tenant.offboard.resumed", tenant=tenant, started_seq=interrupted.get("seq"))
+    elif not rows:
         audit.append(settings, "tenant.offboard.started", tenant=tenant, rows=0)
     for folder in (landing, exports):
         if folder.is_dir():
@@ -200,7 +207,13 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
 
             publish(settings)
     total = sum(n for _, n in rows)
+    tables: dict[str, Any] = dict(rows)
+    if interrupted is not None:
+        total = int(interrupted.get("rows") or 0) + total
+        tables = {**dict(interrupted.get("tables") or {}), **tables}
+        landing_files += int(interrupted.get("landing_files") or 0)
+        export_files += int(interrupted.get("export_files") or 0)
     audit.append(settings, "tenant.offboarded", tenant=tenant, rows=total,
-                 tables=dict(rows), landing_files=landing_files, export_files=export_files)
+                 tables=tables, landing_files=landing_files, export_files=export_files)
     log.info("offboarded %s: %d rows, %d landing files, %d export files", tenant, total, landing_files, export_files)
     return OffboardResult(tenant, False, tuple(rows), landing_files, export_files, compacted)
