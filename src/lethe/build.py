@@ -25,6 +25,7 @@ import polars as pl
 from lethe.contracts import centre_datasets
 from lethe.errors import ConfigError, LetheError
 from lethe.fsutil import write_atomic
+from lethe.ingest.schema import PREVIOUS_ADDRESSES_DDL
 from lethe.policy import Policy, load_policy
 from lethe.settings import DBT_PROJECT_DIR, Settings
 
@@ -150,6 +151,7 @@ def write_policy(settings: Settings) -> Policy:
         con.execute("create or replace table lethe_meta.retention_policy as select * from retention_policy")
         con.execute(FULFILMENTS_DDL)
         con.execute(PROCESSED_DDL)
+        con.execute(PREVIOUS_ADDRESSES_DDL)  # ingest fills it; a home loaded by older code builds with it empty
         _raw_schema_current(con)
         unlisted = _tenants_without_policy(con, set(policy.tenants))
         if not unlisted:

@@ -15,11 +15,16 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return bool(row and row[0])
 
 
+# the addresses CRM contacts held before (lethe.ingest.schema): personal data the purge deletes with the contact
+PREVIOUS_ADDRESSES = "lethe_meta.crm_contact_previous_addresses"
+
+
 def raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Names of the raw tables present, plus 'quarantine.rows' when the quarantine table exists."""
+    """Names of the raw tables present, plus 'quarantine.rows' and PREVIOUS_ADDRESSES when they exist."""
     rows = con.execute(
         "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
-        "and (table_schema = 'raw' or (table_schema = 'quarantine' and table_name = 'rows'))"
+        "and (table_schema = 'raw' or (table_schema = 'quarantine' and table_name = 'rows') "
+        "or (table_schema = 'lethe_meta' and table_name = 'crm_contact_previous_addresses'))"
     ).fetchall()
     return {name if schema == "raw" else f"{schema}.{name}" for schema, name in rows}
 

@@ -109,6 +109,19 @@ def _seen(con: duckdb.DuckDBPyConnection, tenant_id: str, addresses: list[str]) 
     return [a for a in addresses if a in seen]
 
 
+def _previous_addresses(con: duckdb.DuckDBPyConnection, tenant_id: str, contact_ids: list[str]) -> set[str]:
+    """The addresses these CRM contacts held before that no CRM contact holds now (the marts give such an address
+    to its person: its mails and calls are theirs to see, export and erase; one held now is its holder's)."""
+    if not contact_ids or not catalog.table_exists(con, "lethe_meta", "crm_contact_previous_addresses"):
+        return set()
+    return {a for (a,) in con.execute(
+        "select distinct p.address from lethe_meta.crm_contact_previous_addresses p "
+        "where p.tenant_id = ? and list_contains(?::varchar[], p.contact_id) and not exists (select 1 "
+        "from raw.crm_contacts h where h.tenant_id = p.tenant_id and p.address in (h.email, h.phone, h.mobile_phone))",
+        [tenant_id, contact_ids],
+    ).fetchall()}
+
+
 def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> Subject:
     """The one person the reference names in this tenant; IdentityError if nobody or several match.
 
@@ -132,6 +145,19 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
             """,
             {"tenant": tenant_id, "cid": ref.contact_id, "email": email, "phones": phones},
         ).fetchall()
+    if not contacts and (email or phones) and catalog.table_exists(con, "lethe_meta", "crm_contact_previous_addresses"):
+        # no contact holds the address now: one that held it before is the person the marts give it to
+        contacts = con.execute(
+            """
+            select id, individual_id, email, phone, mobile_phone
+            from raw.crm_contacts
+            where tenant_id = $tenant and id in (
+                select contact_id from lethe_meta.crm_contact_previous_addresses
+                where tenant_id = $tenant and (address = $email or list_contains($phones::varchar[], address)))
+            order by id
+            """,
+            {"tenant": tenant_id, "email": email, "phones": phones},
+        ).fetchall()
     people = {ind or cid for cid, ind, *_ in contacts}  # contacts sharing an Individual are one person
     if len(people) > 1:
         ids = ", ".join(c[0] for c in contacts[:5])
@@ -147,7 +173,8 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
                 "where tenant_id = ? and individual_id = ? order by id",
                 [tenant_id, ind],
             ).fetchall()
-        theirs = {p for c in contacts for p in (c[3], c[4]) if p}
+        old = _previous_addresses(con, tenant_id, [c[0] for c in contacts])
+        theirs = {p for c in contacts for p in (c[3], c[4]) if p} | {a for a in old if "@" not in a}
         others = _seen(con, tenant_id, [p for p in phones if p not in theirs])
         if others:  # another reading of a national-format number is someone's too: never guess which was meant
             raise IdentityError(
@@ -155,7 +182,7 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
                 f"{contacts[0][0]}, and calls by another number it may be); name the subject by --contact-id "
                 "or give the phone in international format"
             )
-        emails = tuple(sorted({e for c in contacts for e in (c[2], email) if e}))
+        emails = tuple(sorted({e for c in contacts for e in (c[2], email) if e} | {a for a in old if "@" in a}))
         return Subject(tenant_id, contacts[0][0], ind, emails, tuple(sorted(theirs)))  # keyed by the smallest Contact Id
     if ref.contact_id:
         raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")

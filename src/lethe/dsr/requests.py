@@ -150,6 +150,17 @@ def _resolved_sql(have: set[str], pending: str) -> str:
                "from raw.crm_contacts" if crm else
                "select null::varchar tenant_id, null::varchar id, null::varchar individual_id, null::varchar person, "
                "null::varchar email, null::varchar phone, null::varchar mobile_phone where false")
+    # the addresses the person's contacts held before that no contact holds now: the marts give them to the person
+    previous = (
+        f"""
+            union all
+            select p.tenant_id, p.request_id, p.contact_id, p.individual_id, o.address
+            from people p join members k on k.tenant_id = p.tenant_id and k.person = p.person
+            join {catalog.PREVIOUS_ADDRESSES} o on o.tenant_id = k.tenant_id and o.contact_id = k.id
+            where not exists (select 1 from members h where h.tenant_id = o.tenant_id
+                              and o.address in (h.email, h.phone, h.mobile_phone))"""
+        if crm and catalog.PREVIOUS_ADDRESSES in have else ""
+    )
     return f"""
         with pending as ({pending}),
         matched as ({matched}),
@@ -180,7 +191,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             left join (select tenant_id, person, a.address from members, unnest([email, phone, mobile_phone]) a(address)) a
                 on a.tenant_id = p.tenant_id and a.person = p.person
             union all
-            select tenant_id, request_id, null, null, address from addr_only
+            select tenant_id, request_id, null, null, address from addr_only{previous}
         ),
         holds as ({holds}),
         held as (  -- a hold on any contact of the person, or on any of their addresses

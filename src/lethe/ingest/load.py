@@ -242,6 +242,46 @@ def _record_copies(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: s
     """)
 
 
+def _keep_previous_addresses(con: duckdb.DuckDBPyConnection, tenant: str, batch_id: str, key_match: str,
+                             tenant_filter: str, now: datetime) -> None:
+    """Record the addresses (email, phone, mobile phone) an older version of a CRM contact held that the version
+    kept in raw lacks: the raw row a batch row replaces, batch rows that lost dedupe, batch rows older than the
+    raw row. Set-based, inside the batch's transaction; an address already recorded for the contact is skipped."""
+    t = _lit(tenant)
+
+    def typed(alias: str) -> str:
+        return (f"{alias}.{q('id__typed')} as contact_id, {alias}.{q('email__typed')} as email, "
+                f"{alias}.{q('phone__typed')} as phone, {alias}.{q('mobile_phone__typed')} as mobile_phone")
+
+    con.execute(f"""
+        insert into lethe_meta.crm_contact_previous_addresses
+        with older as (
+            select r.id as contact_id, r.email, r.phone, r.mobile_phone
+            from raw.crm_contacts r join _win c on {key_match} {tenant_filter} where not c._raw_wins
+            union all select {typed('c')} from _cand c where c._rn > 1
+            union all select {typed('c')} from _win c where c._raw_wins
+        ),
+        kept as (
+            select {typed('c')} from _win c where not c._raw_wins
+            union all
+            select r.id, r.email, r.phone, r.mobile_phone
+            from raw.crm_contacts r join _win c on {key_match} {tenant_filter} where c._raw_wins
+        ),
+        addresses as (
+            select distinct contact_id, a.kind, a.address
+            from older, unnest([{{'kind': 'email', 'address': email}}, {{'kind': 'phone', 'address': phone}},
+                                {{'kind': 'phone', 'address': mobile_phone}}]) as x(a)
+            where contact_id is not null and a.address is not null
+        )
+        select {t}, a.contact_id, a.kind, a.address, $now::timestamp, $batch
+        from addresses a
+        where not exists (select 1 from kept k where k.contact_id = a.contact_id
+                          and a.address in (k.email, k.phone, k.mobile_phone))
+          and not exists (select 1 from lethe_meta.crm_contact_previous_addresses p where p.tenant_id = {t}
+                          and p.contact_id = a.contact_id and p.address = a.address)
+    """, {"now": now, "batch": batch_id})
+
+
 def _replace_rows(con: duckdb.DuckDBPyConnection, contract: Contract, raw: str, tenant: str, batch_id: str,
                   key_match: str, tenant_filter: str) -> int:
     """Delete the raw rows a batch row replaces; record each as a copy (its file still holds it)."""
@@ -386,6 +426,8 @@ def load_batch(
                     [(tenant, contract.dataset, p.rel, p.reason, batch_id, stamp) for p in problems])
         if not contract.centre:
             _record_copies(con, contract, tenant, batch_id)
+        if contract.dataset == "crm_contacts":
+            _keep_previous_addresses(con, tenant, batch_id, key_match, tenant_filter, stamp)
         replaced = _replace_rows(con, contract, raw, tenant, batch_id, key_match, tenant_filter)
         con.execute(f"insert into {raw} ({', '.join(q(c) for c in cols)}) "
                     f"select {', '.join(values)} from _win where not _raw_wins")

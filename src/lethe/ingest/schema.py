@@ -24,6 +24,15 @@ META_DDL = [
         sql_unexpected_count bigint, validated_at timestamp)""",
 ]
 
+# The addresses a CRM contact held before a later version of it changed them: one row per (contact, address) that
+# an older version had and the version kept in raw.crm_contacts lacks (ingest writes it). Personal data: identity
+# resolution keeps an old address with its person (an unsubscribe from it, its calls and mails stay theirs), an
+# erasure or the contact's retention deletes the rows with the contact, offboarding with the tenant.
+PREVIOUS_ADDRESSES_DDL = """create table if not exists lethe_meta.crm_contact_previous_addresses (
+    tenant_id varchar not null, contact_id varchar not null, kind varchar not null, address varchar not null,
+    superseded_at timestamp, batch_id varchar)"""
+META_DDL.append(PREVIOUS_ADDRESSES_DDL)
+
 # Every copy of a record that is NOT the row in raw (a re-delivery that lost dedupe, or a row a later copy
 # replaced): the purge finds the landing files holding a record from raw._source_file plus these, without
 # scanning the landing zone. record_id is the dataset's first dedupe-key column, as text.

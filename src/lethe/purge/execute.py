@@ -98,6 +98,18 @@ def steps(have: set[str]) -> list[Step]:
     for table in ("transcripts", "contact_records", "email_events", "crm_consents", "crm_individuals", "crm_contacts"):
         if table in have:
             out.append(Step(table, "delete", targets.CATEGORY[table], targets.selected(table, deletable), "delete"))
+    if catalog.PREVIOUS_ADDRESSES in have:  # a deleted CRM contact's old addresses go with it
+        out.append(
+            Step(
+                catalog.PREVIOUS_ADDRESSES,
+                "delete",
+                "crm.contact",
+                f"t.tenant_id || chr(31) || t.contact_id in (select {targets.plan_key('crm_contacts')} "  # noqa: S608
+                "from lethe_meta.purge_plans p where p.run_id = $run and p.source_table = 'crm_contacts' "
+                f"and ({deletable}))",
+                "delete",
+            )
+        )
     if "recordings" in have:
         out.append(
             Step(

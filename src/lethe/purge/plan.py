@@ -210,7 +210,23 @@ def _subjects_from_crm(table: str, source: str, have: set[str]) -> list[str]:
             f"from raw.crm_contacts c semi join {source} x on c.tenant_id = x.tenant_id and c.id = x.contact_id, "
             "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
         )
+        if catalog.PREVIOUS_ADDRESSES in have:
+            stmts.append(_previous_addresses_sql(table, f"(select distinct tenant_id, contact_id from {source})"))
     return stmts
+
+
+def _previous_addresses_sql(table: str, contacts: str) -> str:
+    """Insert into a subjects table the addresses the CRM contacts in `contacts` (tenant_id, contact_id) held
+    before (lethe_meta.crm_contact_previous_addresses) that no CRM contact holds now: the marts give such an address
+    to its person (its mails, calls and unsubscribes are theirs), one held now belongs to its holder."""
+    return (
+        f"insert into {table} select c.tenant_id, c.id, c.individual_id, p.address, null "  # noqa: S608
+        f"from {catalog.PREVIOUS_ADDRESSES} p "
+        "join raw.crm_contacts c on c.tenant_id = p.tenant_id and c.id = p.contact_id "
+        f"semi join {contacts} x on c.tenant_id = x.tenant_id and c.id = x.contact_id "
+        "where not exists (select 1 from raw.crm_contacts h where h.tenant_id = p.tenant_id "
+        "and p.address in (h.email, h.phone, h.mobile_phone))"
+    )
 
 
 _SUBJ_DDL = (
@@ -282,6 +298,10 @@ def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str])
             "and (c.id = h.contact_id or c.email = h.subject_email), "
             "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
         )
+        if catalog.PREVIOUS_ADDRESSES in have:  # the held person's old addresses are held with them
+            con.execute("create or replace temp table _held_crm as select distinct tenant_id, contact_id from _held "
+                        "where contact_id is not null")
+            con.execute(_previous_addresses_sql("_held", "_held_crm"))
     con.execute(f"update _held set subject_key = {_subject_key_sql('_held')}")
     _whole_people(con, "_held", have)
 

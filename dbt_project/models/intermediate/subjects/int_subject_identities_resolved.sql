@@ -1,5 +1,6 @@
 -- Every identity seen in any source (Contact Id, Individual Id, email, E.164 phone) mapped to one subject per tenant.
--- CRM contacts sharing an IndividualId are one subject, keyed by the smallest Contact Id of that Individual;
+-- CRM contacts sharing an IndividualId are one subject, keyed by the smallest Contact Id of that Individual; an
+-- address a contact held before (ingest keeps it) stays with its person unless another contact holds it now;
 -- an address that matches no CRM contact becomes an unresolved subject keyed by the address itself.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql).
 {{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'identity_kind', 'identity_value']) }}
@@ -8,6 +9,10 @@ with
 
 contacts as (
     select * from {{ ref('stg_salesforce__contacts') }}
+),
+
+previous_addresses as (
+    select * from {{ ref('stg_salesforce__contact_previous_addresses') }}
 ),
 
 contact_records as (
@@ -41,29 +46,48 @@ contact_groups as (
 ),
 
 crm_identities as (
-    select tenant_id, 'contact' as identity_kind, crm_contact_id as identity_value, anchor_contact_id, last_modified_date
+    select tenant_id, 'contact' as identity_kind, crm_contact_id as identity_value, anchor_contact_id, last_modified_date,
+        true as is_current
     from contact_groups
     union all
-    select tenant_id, 'individual' as identity_kind, individual_id as identity_value, anchor_contact_id, last_modified_date
+    select tenant_id, 'individual' as identity_kind, individual_id as identity_value, anchor_contact_id, last_modified_date,
+        true as is_current
     from contact_groups where individual_id is not null
     union all
-    select tenant_id, 'email' as identity_kind, email as identity_value, anchor_contact_id, last_modified_date
+    select tenant_id, 'email' as identity_kind, email as identity_value, anchor_contact_id, last_modified_date,
+        true as is_current
     from contact_groups where email is not null
     union all
-    select tenant_id, 'phone' as identity_kind, phone as identity_value, anchor_contact_id, last_modified_date
+    select tenant_id, 'phone' as identity_kind, phone as identity_value, anchor_contact_id, last_modified_date,
+        true as is_current
     from contact_groups where phone is not null
     union all
-    select tenant_id, 'phone' as identity_kind, mobile_phone as identity_value, anchor_contact_id, last_modified_date
+    select tenant_id, 'phone' as identity_kind, mobile_phone as identity_value, anchor_contact_id, last_modified_date,
+        true as is_current
     from contact_groups where mobile_phone is not null
+    union all
+    -- an address the contact held before (an unsubscribe, a call or a mail from it stays the person's)
+    select
+        previous_addresses.tenant_id,
+        previous_addresses.kind as identity_kind,
+        previous_addresses.address as identity_value,
+        contact_groups.anchor_contact_id,
+        previous_addresses.superseded_at as last_modified_date,
+        false as is_current
+    from previous_addresses
+    inner join contact_groups
+        on contact_groups.tenant_id = previous_addresses.tenant_id
+        and contact_groups.crm_contact_id = previous_addresses.contact_id
 ),
 
--- an address shared by several CRM subjects belongs to the most recently modified one
+-- an address shared by several CRM subjects belongs to the one holding it now, then to the most recently
+-- modified one
 crm_ranked as (
     select
         *,
         row_number() over (
             partition by tenant_id, identity_kind, identity_value
-            order by last_modified_date desc, anchor_contact_id
+            order by is_current desc, last_modified_date desc, anchor_contact_id
         ) as rank_in_identity
     from crm_identities
 ),
