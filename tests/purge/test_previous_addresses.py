@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from purge_scenario import FILLERS, TENANT, WENDY, _csv, grep_home, ingest, query_rows
+from purge_scenario import FILLERS, TENANT, WENDY, _csv, days_ago, grep_home, ingest, iso, query_rows
 
 from lethe.keys import keyed_hash
 from lethe.settings import Settings
@@ -33,6 +33,11 @@ def _changed_emails(settings: Settings) -> None:
              "United Kingdom", "1980-05-17", "false", "false", "2024-01-01T00:00:00Z", "2026-05-01T00:00:00Z",
              "2026-05-01", "active", ""] for p, new in ((WENDY, WENDY_NEW), (FILLER, FILLER_NEW))]
     _csv(settings.landing / TENANT / "crm" / "contacts" / "contacts-2026-05-02.csv", HEADER, rows)
+    # and an access request (DSR CSV) naming Wendy by her old email only
+    _csv(settings.landing / TENANT / "crm" / "dsr_requests" / "dsr-2026-05-30.csv",
+         ["request_id", "received_at", "type", "crm_contact_id", "subject_email", "subject_phone", "verified_at",
+          "details"],
+         [["dsr-wendy-access", iso(days_ago(2)), "access", "", WENDY["email"], "", iso(days_ago(1)), ""]])
     ingest(settings)
     con = duckdb.connect(str(settings.warehouse))
     con.execute("drop table if exists marts.retention_due")  # the scenario's hand-built due list: dbt builds it
@@ -70,6 +75,15 @@ def test_a_changed_email_keeps_its_unsubscribe_its_mails_and_is_erased_with_its_
     assert [c["Id"] for c in doc["crm_contacts"]] == [WENDY["id"]]
     assert {e["sg_event_id"] for e in doc["email_events"]} == {"ev-wendy-1", "ev-wendy-2", "ev-wendy-3"}
     out.unlink()
+    # so does the pipeline's, for the request that names her by it
+    from lethe.dsr import process_requests
+
+    con = duckdb.connect(str(scenario.warehouse))  # the scenario's pending erasures are other tests' business
+    con.execute("delete from raw.dsr_requests where request_id in ('dsr-erin', 'dsr-hank')")
+    con.close()
+    result = process_requests(scenario)
+    (served,) = [p for p in result.exports if "dsr-wendy-access" in Path(p).name]
+    assert [c["Id"] for c in json.loads(Path(served).read_text())["crm_contacts"]] == [WENDY["id"]]
 
     erase_subject(scenario, TENANT, SubjectRef(contact_id=WENDY["id"]))
     assert query_rows(scenario, "select count(*) from lethe_meta.crm_contact_previous_addresses "

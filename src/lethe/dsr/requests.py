@@ -133,6 +133,16 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         else "select null::varchar request_id, null::varchar tenant_id, null::varchar contact_id, "
         "null::varchar individual_id, null::varchar person where false"
     )
+    if crm and catalog.PREVIOUS_ADDRESSES in have:
+        # an address no contact holds now names the person whose contact held it before (the marts' owner)
+        matched += "".join(
+            f" union select p.request_id, p.tenant_id, c.id, c.individual_id, coalesce(c.individual_id, c.id) "
+            f"from ({pending}) p join {catalog.PREVIOUS_ADDRESSES} o on o.tenant_id = p.tenant_id and o.address = p.{col} "
+            "join raw.crm_contacts c on c.tenant_id = o.tenant_id and c.id = o.contact_id "
+            "where not exists (select 1 from raw.crm_contacts h where h.tenant_id = o.tenant_id "
+            "and o.address in (h.email, h.phone, h.mobile_phone))"
+            for col in ("email", "phone")
+        )
     seen = []
     if "contact_records" in have:
         seen.append("select tenant_id, customer_address as address from raw.contact_records")
