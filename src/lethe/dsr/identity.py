@@ -109,15 +109,27 @@ def _seen(con: duckdb.DuckDBPyConnection, tenant_id: str, addresses: list[str]) 
     return [a for a in addresses if a in seen]
 
 
+def unheld_previous_addresses_sql() -> str:
+    """SQL relation (tenant_id, contact_id, address): the addresses CRM contacts held before (catalog.
+    PREVIOUS_ADDRESSES) that no CRM contact holds now. The marts give such an address to the person whose contact
+    held it (its mails, calls and unsubscribes are theirs to see, export and erase); one held now is its holder's.
+    Read by the DSR resolution, the pipeline's DSR matcher and the purge plan."""
+    return (f"(select p.tenant_id, p.contact_id, p.address from {catalog.PREVIOUS_ADDRESSES} p "  # noqa: S608
+            "where not exists (select 1 from raw.crm_contacts h where h.tenant_id = p.tenant_id "
+            "and p.address in (h.email, h.phone, h.mobile_phone)))")
+
+
+def _has_previous_addresses(con: duckdb.DuckDBPyConnection) -> bool:
+    return catalog.table_exists(con, *catalog.PREVIOUS_ADDRESSES.split("."))
+
+
 def _previous_addresses(con: duckdb.DuckDBPyConnection, tenant_id: str, contact_ids: list[str]) -> set[str]:
-    """The addresses these CRM contacts held before that no CRM contact holds now (the marts give such an address
-    to its person: its mails and calls are theirs to see, export and erase; one held now is its holder's)."""
-    if not contact_ids or not catalog.table_exists(con, "lethe_meta", "crm_contact_previous_addresses"):
+    """The addresses these CRM contacts held before that no CRM contact holds now."""
+    if not contact_ids or not _has_previous_addresses(con):
         return set()
     return {a for (a,) in con.execute(
-        "select distinct p.address from lethe_meta.crm_contact_previous_addresses p "
-        "where p.tenant_id = ? and list_contains(?::varchar[], p.contact_id) and not exists (select 1 "
-        "from raw.crm_contacts h where h.tenant_id = p.tenant_id and p.address in (h.email, h.phone, h.mobile_phone))",
+        f"select distinct address from {unheld_previous_addresses_sql()} p "  # noqa: S608
+        "where tenant_id = ? and list_contains(?::varchar[], contact_id)",
         [tenant_id, contact_ids],
     ).fetchall()}
 
@@ -145,17 +157,17 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
             """,
             {"tenant": tenant_id, "cid": ref.contact_id, "email": email, "phones": phones},
         ).fetchall()
-    if not contacts and (email or phones) and catalog.table_exists(con, "lethe_meta", "crm_contact_previous_addresses"):
+    if not contacts and (email or phones) and _has_previous_addresses(con):
         # no contact holds the address now: one that held it before is the person the marts give it to
         contacts = con.execute(
-            """
+            f"""
             select id, individual_id, email, phone, mobile_phone
             from raw.crm_contacts
             where tenant_id = $tenant and id in (
-                select contact_id from lethe_meta.crm_contact_previous_addresses
+                select contact_id from {unheld_previous_addresses_sql()} p
                 where tenant_id = $tenant and (address = $email or list_contains($phones::varchar[], address)))
             order by id
-            """,
+            """,  # noqa: S608
             {"tenant": tenant_id, "email": email, "phones": phones},
         ).fetchall()
     people = {ind or cid for cid, ind, *_ in contacts}  # contacts sharing an Individual are one person

@@ -24,7 +24,7 @@ from lethe import catalog
 from lethe.build import FULFILMENTS_DDL, PROCESSED_DDL
 from lethe.contracts import load_all_contracts
 from lethe.dsr.export import build_documents, render, subject_key
-from lethe.dsr.identity import Subject
+from lethe.dsr.identity import Subject, unheld_previous_addresses_sql
 from lethe.errors import GuardError
 from lethe.fsutil import write_atomic
 from lethe.ingest.schema import add_tracked_columns
@@ -137,10 +137,8 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         # an address no contact holds now names the person whose contact held it before (the marts' owner)
         matched += "".join(
             f" union select p.request_id, p.tenant_id, c.id, c.individual_id, coalesce(c.individual_id, c.id) "
-            f"from ({pending}) p join {catalog.PREVIOUS_ADDRESSES} o on o.tenant_id = p.tenant_id and o.address = p.{col} "
-            "join raw.crm_contacts c on c.tenant_id = o.tenant_id and c.id = o.contact_id "
-            "where not exists (select 1 from raw.crm_contacts h where h.tenant_id = o.tenant_id "
-            "and o.address in (h.email, h.phone, h.mobile_phone))"
+            f"from ({pending}) p join {unheld_previous_addresses_sql()} o on o.tenant_id = p.tenant_id "
+            f"and o.address = p.{col} join raw.crm_contacts c on c.tenant_id = o.tenant_id and c.id = o.contact_id"
             for col in ("email", "phone")
         )
     seen = []
@@ -166,9 +164,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             union all
             select p.tenant_id, p.request_id, p.contact_id, p.individual_id, o.address
             from people p join members k on k.tenant_id = p.tenant_id and k.person = p.person
-            join {catalog.PREVIOUS_ADDRESSES} o on o.tenant_id = k.tenant_id and o.contact_id = k.id
-            where not exists (select 1 from members h where h.tenant_id = o.tenant_id
-                              and o.address in (h.email, h.phone, h.mobile_phone))"""
+            join {unheld_previous_addresses_sql()} o on o.tenant_id = k.tenant_id and o.contact_id = k.id"""
         if crm and catalog.PREVIOUS_ADDRESSES in have else ""
     )
     return f"""

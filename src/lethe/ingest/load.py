@@ -255,17 +255,18 @@ def _keep_previous_addresses(con: duckdb.DuckDBPyConnection, tenant: str, batch_
 
     con.execute(f"""
         insert into lethe_meta.crm_contact_previous_addresses
-        with older as (
-            select r.id as contact_id, r.email, r.phone, r.mobile_phone
-            from raw.crm_contacts r join _win c on {key_match} {tenant_filter} where not c._raw_wins
+        with matched as (  -- the raw row of each batch winner's contact, and which of the two stays
+            select r.id as contact_id, r.email, r.phone, r.mobile_phone, c._raw_wins
+            from raw.crm_contacts r join _win c on {key_match} {tenant_filter}
+        ),
+        older as (
+            select contact_id, email, phone, mobile_phone from matched where not _raw_wins
             union all select {typed('c')} from _cand c where c._rn > 1
             union all select {typed('c')} from _win c where c._raw_wins
         ),
         kept as (
             select {typed('c')} from _win c where not c._raw_wins
-            union all
-            select r.id, r.email, r.phone, r.mobile_phone
-            from raw.crm_contacts r join _win c on {key_match} {tenant_filter} where c._raw_wins
+            union all select contact_id, email, phone, mobile_phone from matched where _raw_wins
         ),
         addresses as (
             select distinct contact_id, a.kind, a.address

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from lethe import catalog
-from lethe.dsr.identity import Subject
+from lethe.dsr.identity import Subject, unheld_previous_addresses_sql
 from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash
 from lethe.policy import Policy
 from lethe.purge import targets
@@ -217,15 +217,12 @@ def _subjects_from_crm(table: str, source: str, have: set[str]) -> list[str]:
 
 def _previous_addresses_sql(table: str, contacts: str) -> str:
     """Insert into a subjects table the addresses the CRM contacts in `contacts` (tenant_id, contact_id) held
-    before (lethe_meta.crm_contact_previous_addresses) that no CRM contact holds now: the marts give such an address
-    to its person (its mails, calls and unsubscribes are theirs), one held now belongs to its holder."""
+    before that no CRM contact holds now (identity.unheld_previous_addresses_sql)."""
     return (
         f"insert into {table} select c.tenant_id, c.id, c.individual_id, p.address, null "  # noqa: S608
-        f"from {catalog.PREVIOUS_ADDRESSES} p "
+        f"from {unheld_previous_addresses_sql()} p "
         "join raw.crm_contacts c on c.tenant_id = p.tenant_id and c.id = p.contact_id "
-        f"semi join {contacts} x on c.tenant_id = x.tenant_id and c.id = x.contact_id "
-        "where not exists (select 1 from raw.crm_contacts h where h.tenant_id = p.tenant_id "
-        "and p.address in (h.email, h.phone, h.mobile_phone))"
+        f"semi join {contacts} x on c.tenant_id = x.tenant_id and c.id = x.contact_id"
     )
 
 
@@ -292,16 +289,16 @@ def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str])
     )
     con.execute("insert into _held select tenant_id, contact_id, null, subject_email, null from _hold_open")
     if "crm_contacts" in have:
+        # the held contacts (named by id, or by email), with their addresses now and before
         con.execute(
-            "insert into _held select c.tenant_id, c.id, c.individual_id, a.address, null "
-            "from raw.crm_contacts c join _hold_open h on c.tenant_id = h.tenant_id "
-            "and (c.id = h.contact_id or c.email = h.subject_email), "
-            "unnest([c.email, c.phone, c.mobile_phone]) as a(address)"
+            "create or replace temp table _held_crm as "
+            "select c.tenant_id, c.id as contact_id from raw.crm_contacts c semi join _hold_open h "
+            "on c.tenant_id = h.tenant_id and c.id = h.contact_id union "
+            "select c.tenant_id, c.id from raw.crm_contacts c semi join _hold_open h "
+            "on c.tenant_id = h.tenant_id and c.email = h.subject_email"
         )
-        if catalog.PREVIOUS_ADDRESSES in have:  # the held person's old addresses are held with them
-            con.execute("create or replace temp table _held_crm as select distinct tenant_id, contact_id from _held "
-                        "where contact_id is not null")
-            con.execute(_previous_addresses_sql("_held", "_held_crm"))
+        for stmt in _subjects_from_crm("_held", "_held_crm", have):
+            con.execute(stmt)
     con.execute(f"update _held set subject_key = {_subject_key_sql('_held')}")
     _whole_people(con, "_held", have)
 
