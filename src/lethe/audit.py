@@ -357,18 +357,15 @@ def _cross_check(settings: Settings, chain: list[tuple[int, dict[str, Any]]]) ->
 
     from lethe import catalog
     from lethe.errors import WarehouseBusyError
-    from lethe.warehouse import busy_error, connect
+    from lethe.warehouse import connect
 
     if not settings.warehouse.exists():
         return "warehouse: none yet, no purge runs to cross-check"
     try:
         con = connect(settings, read_only=True)
-    except WarehouseBusyError:
+    except WarehouseBusyError:  # connect names a warehouse another process holds so
         return "warehouse: cross-check skipped, the warehouse is in use by another process (run again when it is free)"
     except duckdb.Error as exc:
-        busy = busy_error(exc)
-        if busy is not None:
-            return "warehouse: cross-check skipped, the warehouse is in use by another process (run again when it is free)"
         raise LetheError(f"{settings.warehouse}: cannot be read to cross-check the audit log ({exc})") from None
     try:
         if not catalog.table_exists(con, "lethe_meta", "purge_runs"):

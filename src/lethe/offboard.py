@@ -116,25 +116,21 @@ def _open_holds(con: duckdb.DuckDBPyConnection, tenant: str, settings: Settings)
         "and (end_date is null or end_date::date >= ?)", [tenant, as_of, as_of]).fetchone()[0])
 
 
-def _interrupted(settings: Settings, tenant: str) -> dict[str, Any] | None:
-    """The audit entry that started an offboarding of the tenant that did not finish (killed after deleting its
-    rows and folders, before the compaction), None when there is none: a re-run must finish it, though nothing is
-    left to count, and its closing entry reports what that run deleted."""
-    last = None
+def _interrupted_offboardings(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Per tenant whose offboarding started and did not finish (killed after deleting its rows and folders, before
+    the compaction), the audit entry that started it: a re-run must finish it, though nothing is left to count,
+    and its closing entry reports what that run deleted."""
+    last: dict[str, dict[str, Any]] = {}
     for entry in audit.read_entries(settings.audit_log):
-        if entry.get("tenant") == tenant and entry.get("event") in ("tenant.offboard.started", "tenant.offboarded"):
-            last = entry
-    return last if last is not None and last["event"] == "tenant.offboard.started" else None
+        if entry.get("event") in ("tenant.offboard.started", "tenant.offboarded") and entry.get("tenant"):
+            last[str(entry["tenant"])] = entry
+    return {t: entry for t, entry in last.items() if entry["event"] == "tenant.offboard.started"}
 
 
 def unfinished_offboardings(settings: Settings) -> list[str]:
     """Tenants whose offboarding started and never finished (killed before its compaction): their deleted rows
     may still sit in the warehouse file's free blocks until `lethe tenant offboard` is run again."""
-    last: dict[str, str] = {}
-    for entry in audit.read_entries(settings.audit_log):
-        if entry.get("event") in ("tenant.offboard.started", "tenant.offboarded") and entry.get("tenant"):
-            last[str(entry["tenant"])] = entry["event"]
-    return sorted(t for t, event in last.items() if event == "tenant.offboard.started")
+    return sorted(_interrupted_offboardings(settings))
 
 
 def _refuse_unless_offboardable(settings: Settings, tenant: str) -> None:
@@ -184,7 +180,7 @@ def offboard(settings: Settings, tenant: str, *, dry_run: bool = False) -> Offbo
         finally:
             con.close()
     held_anything = rows or landing.is_dir() or exports.is_dir()
-    interrupted = None if rows else _interrupted(settings, tenant)
+    interrupted = None if rows else _interrupted_offboardings(settings).get(tenant)
     if not held_anything and interrupted is None:
         raise ConfigError(f"--tenant {tenant!r}: nothing is held for it (no rows, no landing or export folder)")
     if dry_run:
