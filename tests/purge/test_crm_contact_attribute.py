@@ -131,3 +131,58 @@ def test_a_new_task_naming_the_erased_contact_is_dropped_at_ingest(built: Path, 
     assert query_rows(settings, "select count(*) from raw.transcripts where contact_id = 'task-0000-names-erased'"
                       ) == [(0,)], "the dropped task's transcript was loaded"
     assert not transcript.exists(), "the dropped task's transcript was left in the landing zone"
+
+
+def test_a_transcript_and_recording_loaded_before_their_dropped_record_are_purged(built: Path, tmp_path: Path) -> None:
+    """The transcript and the recording of a new TASK arrive one run before its contact record, which names the
+    erased contact by crmContactId. The first run loads them: nothing links them to anyone yet. The second run
+    drops the record and tombstones its ContactId; the next purge then deletes the transcript and the recording,
+    rows and files, which would otherwise stay (unresolved, under retention) with what the person said."""
+    from lethe.dsr import SubjectRef, erase_subject
+    from lethe.ingest import run_ingest
+    from lethe.purge import run_purge
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    _, crm_id, _ = _task_naming_a_contact(settings)
+    erase_subject(settings, TENANT, SubjectRef(contact_id=crm_id))
+
+    task = "task-0001-transcript-first"
+    records = settings.landing / TENANT / "contact_records"
+    template = json.loads(next(line for f in sorted(records.rglob("*.jsonl"))
+                               for line in f.read_text(encoding="utf-8").splitlines() if line.strip()))
+    stamp = str(template["InitiationTimestamp"])
+    transcript = settings.landing / TENANT / "transcripts" / "run-1" / f"{task}_chat.json"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_text(json.dumps({"ContactId": task, "Transcript": [
+        {"ParticipantRole": "CUSTOMER", "Content": "My new number is on the form.", "AbsoluteTime": stamp},
+    ]}), encoding="utf-8")
+    wav = next((settings.landing / TENANT / "recordings").rglob("*.wav"))
+    recording = settings.landing / TENANT / "recordings" / "2026" / "11" / "30" / f"{task}_20261130T0900_UTC.wav"
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.write_bytes(wav.read_bytes())
+    run_ingest(settings, landing=settings.landing)
+    assert query_rows(settings, f"select count(*) from raw.transcripts where contact_id = '{task}'") == [(1,)]
+    assert query_rows(settings, "select count(*) from raw.recordings where recording_path like $1",
+                      [f"%{task}_%"]) == [(1,)]
+
+    delivery = records / "run-2" / "records.jsonl"
+    delivery.parent.mkdir(parents=True)
+    delivery.write_text(json.dumps({**template, "ContactId": task, "Channel": "TASK", "CustomerEndpoint": None,
+                                    "Attributes": {"crmContactId": crm_id}}) + "\n", encoding="utf-8")
+    summary = run_ingest(settings, landing=settings.landing)
+    assert sum(s.tombstoned for s in summary.sources) >= 1
+    assert query_rows(settings, f"select count(*) from raw.contact_records where contact_id = '{task}'") == [(0,)]
+
+    # the pipeline's next retention purge; this small home's transcripts are all due at its as-of (the guard's
+    # 95% would refuse that, rightly, so the test lets the whole table go)
+    policy = settings.tenants_file.read_text(encoding="utf-8")
+    settings.tenants_file.write_text(policy.replace("purge_max_share: 0.95", "purge_max_share: 1.0"), encoding="utf-8")
+    result = run_purge(settings, dry_run=False)
+
+    assert any(t == TENANT and tb == "raw.transcripts" and n >= 1 for t, _, tb, _, n in result.counts), result.counts
+    assert query_rows(settings, f"select count(*) from raw.transcripts where contact_id = '{task}'") == [(0,)]
+    assert query_rows(settings, "select count(*) from raw.recordings where recording_path like $1",
+                      [f"%{task}_%"]) == [(0,)]
+    assert not transcript.exists(), "the transcript file outlived its tombstoned contact"
+    assert not recording.exists(), "the recording outlived its tombstoned contact"
+    assert grep_home(settings.landing / TENANT, [task]) == []

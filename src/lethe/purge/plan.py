@@ -412,6 +412,8 @@ def build_plan(
         f"insert into _items select *, 'erasure_request' from ({subject_records_sql('_erase', have, 'erase')})"  # noqa: S608
     )
 
+    _tombstoned_interactions(con, have)
+
     # CRM contacts deleted for retention: their individual and consents go, their addresses are anonymised.
     con.execute(
         "create or replace temp table _retire_crm as select distinct tenant_id, record_id as contact_id from _items "
@@ -475,6 +477,34 @@ def build_plan(
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
+
+
+def _tombstoned_interactions(con: duckdb.DuckDBPyConnection, have: set[str]) -> None:
+    """Add to _items, as erasure deletions, the transcripts and recordings whose Amazon Connect ContactId is
+    tombstoned. Ingest tombstones the ContactId of a contact record it drops as an erased person's; a transcript
+    or recording of that contact loaded in an earlier run than the record is linked to nobody (it has no
+    address) and would otherwise stay, unresolved, until its retention ran out. Hashes are taken once per
+    distinct ContactId, against that tenant's connect_contact tombstones."""
+    if not catalog.table_exists(con, "lethe_meta", "tombstones"):
+        return
+    tombs = "(select tenant_id, identity_hash from lethe_meta.tombstones where kind = 'connect_contact')"
+    sources = []
+    if "transcripts" in have:
+        sources.append(("transcripts", "interaction.transcript", "contact_id", "contact_id"))
+    if "recordings" in have:
+        # Amazon Connect names a recording <ContactId>_<timestamp>.wav (ingest's tombstone check reads it the same way)
+        sources.append(("recordings", "interaction.recording", "recording_path",
+                        "regexp_extract(recording_path, '([^/_.]+)[^/]*$', 1)"))
+    for table, category, key, contact in sources:
+        con.execute(
+            f"""
+            insert into _items
+            select r.tenant_id, '{table}', r.record_id, '{category}', 'delete', null, 'erasure_request'
+            from (select distinct tenant_id, {key} as record_id, {contact} as contact_id from raw.{table}) r
+            semi join {tombs} t on t.tenant_id = r.tenant_id
+                and t.identity_hash = {sql_keyed_hash('r.tenant_id', 'connect_contact', 'r.contact_id')}
+            """  # noqa: S608
+        )
 
 
 def _identities_sql(table: str) -> str:
