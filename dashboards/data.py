@@ -921,10 +921,17 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
         raise AccessDenied("a reason is required to look up a data subject")
     if not term:
         return {}
+    previous = _has("restricted.subject_previous_addresses")
+    # an address a CRM contact held before and nobody holds now names that contact's person (as in `lethe dsar`)
+    by_previous = (
+        " or crm_contact_id in (select crm_contact_id from restricted.subject_previous_addresses "
+        "where tenant_id = $1 and (lower(address) = lower($2) or list_contains($3::varchar[], address)))"
+        if previous else ""
+    )
     identity = _q(
         "select * from restricted.subjects where tenant_id = $1 and ("
         "crm_contact_id = $2 or subject_key = $2 or lower(email) = lower($2) "
-        "or list_contains($3::varchar[], phone) or list_contains($3::varchar[], mobile_phone)) limit 20",
+        f"or list_contains($3::varchar[], phone) or list_contains($3::varchar[], mobile_phone){by_previous}) limit 20",
         [tenant, term, _phone_candidates(tenant, term)],
     )
     keys = sorted(set(identity.subject_key)) if not identity.empty else []
@@ -932,6 +939,16 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
     found: dict[str, pd.DataFrame] = {"identity": identity}
     if not keys:
         return found
+    if previous:
+        # every old address of the person's contacts (the subject's contacts, not only those the term matched)
+        old = _q(
+            "select p.* from restricted.subject_previous_addresses p join restricted.subjects s "
+            "on s.tenant_id = p.tenant_id and s.crm_contact_id = p.crm_contact_id "
+            "where p.tenant_id = $1 and list_contains($2::varchar[], s.subject_key) order by p.crm_contact_id, p.address",
+            [tenant, keys],
+        )
+        if not old.empty:
+            found["restricted.subject_previous_addresses"] = old
     catalogue = _catalogue()
     for (schema, name), cols in sorted(catalogue.items()):
         if schema not in ("marts", "restricted") or "subject_key" not in cols or name == "subjects":

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import duckdb
 
+from lethe.catalog import PREVIOUS_ADDRESSES
 from lethe.fsutil import fsync_path, sql_path
 from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
@@ -248,6 +249,21 @@ def _copy_subjects(con: duckdb.DuckDBPyConnection, wh: str, have: dict[tuple[str
         f"create table snap.restricted.subjects as select c.tenant_id, {key} as subject_key, "  # noqa: S608
         f"{select} from {wh}.raw.crm_contacts c {join}"
     )
+    _copy_previous_addresses(con, have)
+
+
+def _copy_previous_addresses(con: duckdb.DuckDBPyConnection, have: dict[tuple[str, str], list[str]]) -> None:
+    """The addresses CRM contacts held before and no contact holds now (`restricted.subject_previous_addresses`),
+    so the DPO's lookup finds a person by an old email or phone as `lethe dsar` does. An erasure deletes them
+    with the contact, and the purge re-publishes."""
+    from lethe.dsr.identity import unheld_previous_addresses_sql
+
+    con.execute("create table snap.restricted.subject_previous_addresses "
+                "(tenant_id varchar, crm_contact_id varchar, address varchar)")
+    if ("raw", "crm_contacts") in have and tuple(PREVIOUS_ADDRESSES.split(".")) in have:
+        unheld = unheld_previous_addresses_sql()
+        con.execute(f"insert into snap.restricted.subject_previous_addresses select distinct tenant_id, contact_id, "  # noqa: S608
+                    f"address from {unheld}")
 
 
 def _copy_tenant_regions(con: duckdb.DuckDBPyConnection, have: dict[tuple[str, str], list[str]]) -> None:

@@ -223,6 +223,43 @@ def test_lookup_by_a_duplicate_contact_finds_the_person_the_marts_know(tmp_path,
         assert "restricted.audience_eligible" in found, "her audience rows are found by the key"
 
 
+def test_lookup_by_an_old_address_finds_the_person_whose_contact_held_it(tmp_path, monkeypatch):
+    """Alice's contact held alice.before@example.net and an old phone before the CRM export gave it new ones (ingest
+    keeps them in lethe_meta.crm_contact_previous_addresses): the DPO finds her by either, as `lethe dsar` does,
+    and sees the old addresses. An old address that someone holds now is that holder's, not hers."""
+    import duckdb
+    from dash_helpers import use_home
+
+    from lethe.publish import publish
+
+    settings = scenario.build_warehouse(tmp_path / "home")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("create schema if not exists lethe_meta")
+    con.execute("create table lethe_meta.crm_contact_previous_addresses (tenant_id varchar, contact_id varchar, "
+                "kind varchar, address varchar, superseded_at timestamp, batch_id varchar)")
+    con.execute("insert into lethe_meta.crm_contact_previous_addresses values "
+                "('acme-energy', '003A', 'email', 'alice.before@example.net', timestamp '2026-01-05', 'b0'), "
+                "('acme-energy', '003A', 'phone', '+447700900999', timestamp '2026-01-05', 'b0'), "
+                "('acme-energy', '003A', 'email', 'bob.baker@example.com', timestamp '2025-06-01', 'b0')")
+    con.close()
+    publish(settings)
+    use_home(monkeypatch, settings.home, scenario.KEY)
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
+    dpo = viewer("dpo")
+
+    for term in ("Alice.Before@example.net", "07700 900999", "+44 7700 900999"):
+        found = data.lookup_subject(dpo, "acme-energy", term, "DSR-11")
+        assert list(found["identity"].crm_contact_id) == ["003A"], term
+        old = found["restricted.subject_previous_addresses"]
+        assert sorted(old.address) == ["+447700900999", "alice.before@example.net"], term
+    # Bob holds the address now: it is his, and Alice's old claim on it is not shown as hers
+    found = data.lookup_subject(dpo, "acme-energy", "bob.baker@example.com", "DSR-12")
+    assert list(found["identity"].crm_contact_id) == ["003B"]
+    assert "restricted.subject_previous_addresses" not in found
+    # the old address is scoped to its tenant
+    assert data.lookup_subject(dpo, "cobalt-insurance", "alice.before@example.net", "DSR-13")["identity"].empty
+
+
 def write_users(tmp_path, **tenants):
     """The demo users file with `tenants:` set per user (a value of ... leaves the key out)."""
     import yaml
