@@ -182,3 +182,59 @@ def test_erasing_one_of_two_people_sharing_a_phone_keeps_the_others_calls_and_do
     tombstoned = {h for (h,) in query_rows(settings, "select identity_hash from lethe_meta.tombstones")}
     assert keyed_hash(settings.secret_key, tenant, "contact", erased) in tombstoned
     assert keyed_hash(settings.secret_key, tenant, "phone", phone) not in tombstoned
+
+
+def test_erasing_one_of_two_past_holders_of_an_address_keeps_its_mails_and_does_not_tombstone_it(
+    built: Path, tmp_path: Path
+) -> None:
+    """A household email both people's contacts held before and neither holds now (ingest kept it as a previous
+    address of each): like a shared address held now, erasing one leaves its mails, which the marts then give to
+    the other, and does not tombstone it (ingest would drop the other's mails to it for good)."""
+    from lethe.dsr import SubjectRef, erase_subject
+    from lethe.keys import keyed_hash
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    tenant, erased, household = query_rows(settings, """
+        select c.tenant_id, c.id, c.email from raw.crm_contacts c
+        where c.tenant_id = ? and c.individual_id is not null and c.email is not null
+          and (select count(*) from raw.crm_contacts o where o.tenant_id = c.tenant_id
+               and o.individual_id = c.individual_id) = 1
+          and (select count(*) from raw.crm_contacts o where o.tenant_id = c.tenant_id and o.email = c.email) = 1
+          and (select count(*) from raw.email_events e where e.tenant_id = c.tenant_id and e.email = c.email) >= 2
+          and not exists (select 1 from raw.legal_holds h where h.tenant_id = c.tenant_id
+                          and (h.crm_contact_id = c.id or h.subject_email = c.email))
+        order by 2 limit 1""", [generated_home.NO_HOLDS])[0]
+    other = query_rows(settings, """
+        select c.id from raw.crm_contacts c where c.tenant_id = ? and c.id <> ?
+          and c.individual_id is distinct from (select individual_id from raw.crm_contacts where tenant_id = ? and id = ?)
+          and c.id = (select min(o.id) from raw.crm_contacts o where o.tenant_id = c.tenant_id
+                      and coalesce(o.individual_id, o.id) = coalesce(c.individual_id, c.id))
+        order by 1 limit 1""", [tenant, erased, tenant, erased])[0][0]  # the smallest id of its person: their key
+    mails = query_rows(settings, "select sg_event_id from raw.email_events where tenant_id = ? and email = ? "
+                                 "order by 1", [tenant, household])
+    # both contacts moved off the household address: each holds a new one, each keeps it as a previous address
+    con = connect(settings)
+    con.execute("update raw.crm_contacts set email = 'moved.' || id || '@example.org' where tenant_id = ? "
+                "and id in (?, ?)", [tenant, erased, other])
+    con.execute("insert into lethe_meta.crm_contact_previous_addresses values "
+                "(?, ?, 'email', ?, timestamp '2026-10-01', 'test'), (?, ?, 'email', ?, timestamp '2026-10-02', 'test')",
+                [tenant, erased, household, tenant, other, household])
+    con.close()
+
+    erase_subject(settings, tenant, SubjectRef(contact_id=erased))
+
+    assert query_rows(settings, "select count(*) from raw.crm_contacts where tenant_id = ? and id = ?",
+                      [tenant, erased]) == [(0,)]
+    assert query_rows(settings, "select sg_event_id from raw.email_events where tenant_id = ? and email = ? "
+                                "order by 1", [tenant, household]) == mails
+    assert query_rows(settings, "select contact_id from lethe_meta.crm_contact_previous_addresses "
+                                "where tenant_id = ? and address = ?", [tenant, household]) == [(other,)]
+    tombstoned = {h for (h,) in query_rows(settings, "select identity_hash from lethe_meta.tombstones")}
+    assert keyed_hash(settings.secret_key, tenant, "contact", erased) in tombstoned
+    assert keyed_hash(settings.secret_key, tenant, "email", f"moved.{erased}@example.org".lower()) in tombstoned
+    assert keyed_hash(settings.secret_key, tenant, "email", household) not in tombstoned
+    # the marts give the household address, and its mails, to the other person now
+    assert query_rows(settings, "select distinct subject_key from intermediate.int_subject_identities_resolved "
+                                "where tenant_id = ? and identity_kind = 'email' and identity_value = ?",
+                      [tenant, household]) == [(keyed_hash(settings.secret_key, tenant, "contact", other),)]

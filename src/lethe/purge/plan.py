@@ -259,7 +259,8 @@ def _keep_what_survives(con: duckdb.DuckDBPyConnection, table: str, have: set[st
     latest contact) and every address it holds. An active customer's calls and mails keep their address when an
     old duplicate is retired; when two people share a phone or an email (a household landline), erasing one
     neither deletes the other's calls and mails from it (the marts give them to the other) nor tombstones it,
-    which would drop the other's records at every later ingest."""
+    which would drop the other's records at every later ingest. An old address nobody holds now that a staying
+    contact also held before is kept the same way."""
     if "crm_contacts" not in have:
         return
     con.execute(
@@ -275,6 +276,14 @@ def _keep_what_survives(con: duckdb.DuckDBPyConnection, table: str, have: set[st
         "(select tenant_id, a.address from _surviving, unnest([email, phone, mobile_phone]) as a(address) "
         "where a.address is not null)"
     )
+    if catalog.PREVIOUS_ADDRESSES in have:
+        # an address nobody holds now that a staying contact held before too (a household email both moved off)
+        # is shared the same way: the marts give it to the one who stays. One held now is its holder's.
+        con.execute(
+            f"update {table} set address = null where (tenant_id, address) in "  # noqa: S608
+            f"(select p.tenant_id, p.address from {unheld_previous_addresses_sql()} p "
+            "semi join _surviving s on s.tenant_id = p.tenant_id and s.id = p.contact_id)"
+        )
 
 
 def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str]) -> None:
