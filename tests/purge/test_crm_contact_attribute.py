@@ -133,11 +133,12 @@ def test_a_new_task_naming_the_erased_contact_is_dropped_at_ingest(built: Path, 
     assert not transcript.exists(), "the dropped task's transcript was left in the landing zone"
 
 
-def test_a_transcript_and_recording_loaded_before_their_dropped_record_are_purged(built: Path, tmp_path: Path) -> None:
-    """The transcript and the recording of a new TASK arrive one run before its contact record, which names the
-    erased contact by crmContactId. The first run loads them: nothing links them to anyone yet. The second run
-    drops the record and tombstones its ContactId; the next purge then deletes the transcript and the recording,
-    rows and files, which would otherwise stay (unresolved, under retention) with what the person said."""
+def test_what_was_loaded_before_a_dropped_record_named_its_person_is_purged(built: Path, tmp_path: Path) -> None:
+    """The transcript and the recording of a new TASK, and a first version of its contact record naming nobody,
+    arrive one run before the version that names the erased contact by crmContactId. The first run loads them:
+    nothing links them to anyone yet. The second run drops the new version and tombstones its ContactId; the next
+    purge then deletes the record, the transcript and the recording, rows and files, which would otherwise stay
+    (unresolved, under retention) with what the person said."""
     from lethe.dsr import SubjectRef, erase_subject
     from lethe.ingest import run_ingest
     from lethe.purge import run_purge
@@ -160,8 +161,14 @@ def test_a_transcript_and_recording_loaded_before_their_dropped_record_are_purge
     recording = settings.landing / TENANT / "recordings" / "2026" / "11" / "30" / f"{task}_20261130T0900_UTC.wav"
     recording.parent.mkdir(parents=True, exist_ok=True)
     recording.write_bytes(wav.read_bytes())
+    # and a first version of the record that does not name the customer yet
+    first = records / "run-1" / "records.jsonl"
+    first.parent.mkdir(parents=True)
+    first.write_text(json.dumps({**template, "ContactId": task, "Channel": "TASK", "CustomerEndpoint": None,
+                                 "Attributes": {}, "LastUpdateTimestamp": stamp}) + "\n", encoding="utf-8")
     run_ingest(settings, landing=settings.landing)
     assert query_rows(settings, f"select count(*) from raw.transcripts where contact_id = '{task}'") == [(1,)]
+    assert query_rows(settings, f"select count(*) from raw.contact_records where contact_id = '{task}'") == [(1,)]
     assert query_rows(settings, "select count(*) from raw.recordings where recording_path like $1",
                       [f"%{task}_%"]) == [(1,)]
 
@@ -171,7 +178,7 @@ def test_a_transcript_and_recording_loaded_before_their_dropped_record_are_purge
                                     "Attributes": {"crmContactId": crm_id}}) + "\n", encoding="utf-8")
     summary = run_ingest(settings, landing=settings.landing)
     assert sum(s.tombstoned for s in summary.sources) >= 1
-    assert query_rows(settings, f"select count(*) from raw.contact_records where contact_id = '{task}'") == [(0,)]
+    assert not delivery.exists() or task not in delivery.read_text(encoding="utf-8")
 
     # the pipeline's next retention purge; this small home's transcripts are all due at its as-of (the guard's
     # 95% would refuse that, rightly, so the test lets the whole table go)
@@ -180,6 +187,7 @@ def test_a_transcript_and_recording_loaded_before_their_dropped_record_are_purge
     result = run_purge(settings, dry_run=False)
 
     assert any(t == TENANT and tb == "raw.transcripts" and n >= 1 for t, _, tb, _, n in result.counts), result.counts
+    assert query_rows(settings, f"select count(*) from raw.contact_records where contact_id = '{task}'") == [(0,)]
     assert query_rows(settings, f"select count(*) from raw.transcripts where contact_id = '{task}'") == [(0,)]
     assert query_rows(settings, "select count(*) from raw.recordings where recording_path like $1",
                       [f"%{task}_%"]) == [(0,)]

@@ -489,15 +489,18 @@ def build_plan(
 
 
 def _tombstoned_interactions(con: duckdb.DuckDBPyConnection, have: set[str]) -> None:
-    """Add to _items, as erasure deletions, the transcripts and recordings whose Amazon Connect ContactId is
-    tombstoned. Ingest tombstones the ContactId of a contact record it drops as an erased person's; a transcript
-    or recording of that contact loaded in an earlier run than the record is linked to nobody (it has no
-    address) and would otherwise stay, unresolved, until its retention ran out. Hashes are taken once per
-    distinct ContactId, against that tenant's connect_contact tombstones."""
+    """Add to _items, as erasure deletions, the contact records, transcripts and recordings whose Amazon Connect
+    ContactId is tombstoned. Ingest tombstones the ContactId of a contact record it drops as an erased person's;
+    a transcript or recording of that contact loaded in an earlier run than the record, or an earlier version of
+    the record that did not name the person yet, is linked to nobody and would otherwise stay, unresolved, until
+    its retention ran out. Hashes are taken once per distinct ContactId, against that tenant's connect_contact
+    tombstones."""
     if not catalog.table_exists(con, "lethe_meta", "tombstones"):
         return
     tombs = "(select tenant_id, identity_hash from lethe_meta.tombstones where kind = 'connect_contact')"
     sources = []
+    if "contact_records" in have:  # an earlier version of the dropped record (its file goes with it)
+        sources.append(("contact_records", "interaction.metadata", "contact_id", "contact_id"))
     if "transcripts" in have:
         sources.append(("transcripts", "interaction.transcript", "contact_id", "contact_id"))
     if "recordings" in have:
