@@ -18,6 +18,15 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
 # the addresses CRM contacts held before (lethe.ingest.schema): personal data the purge deletes with the contact
 PREVIOUS_ADDRESSES = "lethe_meta.crm_contact_previous_addresses"
 
+# The subject key each CRM Individual was first given (keyed hash of its smallest Contact Id then), kept so that a
+# person's key stays the same when that contact is retired or a contact with a smaller Id joins them. The identity
+# model writes it (a DuckDB post-hook) and drops the rows of Individuals no contact names any more; lethe.build
+# creates it empty. Pseudonymous: Individual Ids and subject keys only.
+SUBJECT_KEYS = "lethe_meta.subject_keys"
+SUBJECT_KEYS_DDL = """create table if not exists lethe_meta.subject_keys (
+    tenant_id varchar not null, individual_id varchar not null, subject_key varchar not null,
+    kept_since timestamp not null, primary key (tenant_id, individual_id))"""
+
 
 def raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Names of the raw tables present, plus 'quarantine.rows' and PREVIOUS_ADDRESSES when they exist."""

@@ -238,3 +238,62 @@ def test_erasing_one_of_two_past_holders_of_an_address_keeps_its_mails_and_does_
     assert query_rows(settings, "select distinct subject_key from intermediate.int_subject_identities_resolved "
                                 "where tenant_id = ? and identity_kind = 'email' and identity_value = ?",
                       [tenant, household]) == [(keyed_hash(settings.secret_key, tenant, "contact", other),)]
+
+
+def test_a_person_keeps_their_subject_key_when_the_contact_it_came_from_is_retired(built: Path, tmp_path: Path) -> None:
+    """A person's subject key is the keyed hash of their smallest Contact Id when first seen, here an old duplicate.
+    Retention retires it. Before, the person's key became that of their next contact: audiences, scores and DSR
+    tracking met a new person, and the audit of a later erasure named a key no mart had held. The identity model
+    now keeps the first key (lethe_meta.subject_keys); the access export and the erasure use it too, and the
+    erasure forgets it."""
+    import json
+
+    from lethe.build import run_build
+    from lethe.dsr import SubjectRef, erase_subject, export_subject
+    from lethe.keys import keyed_hash
+    from lethe.purge import run_engine
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    tenant, individual, customer, old = _person_with_a_due_duplicate(settings)
+    # the generator gives the old duplicate the larger Id: make the contact with the smaller Id the old one
+    duplicate, active = sorted([customer, old])
+    if duplicate == customer:
+        columns = ["created_date", "last_modified_date", "last_activity_date", "customer_status", "contract_end_date"]
+        con = connect(settings)
+        con.execute(f"""update raw.crm_contacts c set {', '.join(f'{col} = o.{col}' for col in columns)}
+            from (select id, {', '.join(columns)} from raw.crm_contacts where tenant_id = $t and id in ($a, $b)) o
+            where c.tenant_id = $t and c.id in ($a, $b) and o.id <> c.id""", {"t": tenant, "a": customer, "b": old})
+        con.close()
+        run_build(settings)
+    assert query_rows(settings, "select count(*) from marts.retention_due where tenant_id = ? and record_id = ? "
+                                "and reason = 'retention_expired'", [tenant, duplicate]) == [(1,)]
+    key_of = ("select subject_key from intermediate.int_subject_identities_resolved where tenant_id = ? "
+              "and identity_kind = 'contact' and identity_value = ?")
+    key = keyed_hash(settings.secret_key, tenant, "contact", duplicate)
+    assert query_rows(settings, key_of, [tenant, active]) == [(key,)]
+    assert query_rows(settings, "select subject_key from lethe_meta.subject_keys where tenant_id = ? "
+                                "and individual_id = ?", [tenant, individual]) == [(key,)]
+    policy = settings.tenants_file
+    policy.write_text(re.sub(r"purge_max_share: [0-9.]+", "purge_max_share: 1.0", policy.read_text()))
+
+    run_engine(settings, kind="retention")
+
+    assert query_rows(settings, "select id from raw.crm_contacts where tenant_id = ? and individual_id = ?",
+                      [tenant, individual]) == [(active,)]
+    assert query_rows(settings, key_of, [tenant, active]) == [(key,)], "the person's key changed with the retirement"
+    assert query_rows(settings, "select count(*) from marts.dim_subjects where tenant_id = ? and subject_key = ?",
+                      [tenant, key]) == [(1,)]
+    out = export_subject(settings, tenant, SubjectRef(contact_id=active), "json", tmp_path / "export.json")
+    subject = json.loads(out.read_text(encoding="utf-8"))["subject"]
+    assert (subject[0] if isinstance(subject, list) else subject)["subject_key"] == key
+    out.unlink()
+
+    erase_subject(settings, tenant, SubjectRef(contact_id=active))
+
+    assert query_rows(settings, "select distinct subject_key from lethe_meta.purge_identities p "
+                                "join lethe_meta.purge_runs r using (run_id) where r.kind = 'erasure' "
+                                "and p.tenant_id = ? and p.kind = 'contact'", [tenant]) == [(key,)]
+    assert query_rows(settings, "select count(*) from lethe_meta.subject_keys where tenant_id = ? "
+                                "and individual_id = ?", [tenant, individual]) == [(0,)]
+

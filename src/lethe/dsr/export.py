@@ -56,7 +56,10 @@ _FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def subject_key(settings: Settings, subject: Subject) -> str:
-    """The subject's pseudonymous key (same as the marts': contact id, else the first address)."""
+    """The subject's pseudonymous key (same as the marts': the key their Individual was first given, else their
+    smallest contact id, else the first address; as lethe.purge.plan.person_key_sql names them)."""
+    if subject.kept_key:
+        return subject.kept_key
     if subject.contact_id:
         return keyed_hash(settings.secret_key, subject.tenant_id, "contact", subject.contact_id)
     address = (subject.emails + subject.phones)[0]

@@ -42,6 +42,7 @@ class Subject:
     individual_id: str | None
     emails: tuple[str, ...]
     phones: tuple[str, ...]
+    kept_key: str | None = None  # the key the Individual was first given (kept_keys), when it has one
 
 
 def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
@@ -117,6 +118,19 @@ def unheld_previous_addresses_sql() -> str:
     return (f"(select p.tenant_id, p.contact_id, p.address from {catalog.PREVIOUS_ADDRESSES} p "  # noqa: S608
             "where not exists (select 1 from raw.crm_contacts h where h.tenant_id = p.tenant_id "
             "and p.address in (h.email, h.phone, h.mobile_phone)))")
+
+
+def kept_keys(con: duckdb.DuckDBPyConnection, people: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The subject key each of these (tenant_id, individual_id) was first given (catalog.SUBJECT_KEYS, kept by the
+    identity model so a person's key survives the retirement of the contact it came from); one query."""
+    if not people or not catalog.table_exists(con, *catalog.SUBJECT_KEYS.split(".")):
+        return {}
+    rows = con.execute(
+        f"select tenant_id, individual_id, subject_key from {catalog.SUBJECT_KEYS} "  # noqa: S608
+        "where list_contains($keys::varchar[], tenant_id || chr(31) || individual_id)",
+        {"keys": sorted({f"{t}\x1f{i}" for t, i in people})},
+    ).fetchall()
+    return {(t, i): k for t, i, k in rows}
 
 
 def _has_previous_addresses(con: duckdb.DuckDBPyConnection) -> bool:
@@ -195,7 +209,9 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
                 "or give the phone in international format"
             )
         emails = tuple(sorted({e for c in contacts for e in (c[2], email) if e} | {a for a in old if "@" in a}))
-        return Subject(tenant_id, contacts[0][0], ind, emails, tuple(sorted(theirs)))  # keyed by the smallest Contact Id
+        kept = kept_keys(con, [(tenant_id, ind)]).get((tenant_id, ind)) if ind is not None else None
+        # keyed by the key the Individual was first given, else by the smallest Contact Id
+        return Subject(tenant_id, contacts[0][0], ind, emails, tuple(sorted(theirs)), kept)
     if ref.contact_id:
         raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
     seen = _seen(con, tenant_id, [email] if email else phones)

@@ -24,7 +24,7 @@ from lethe import catalog
 from lethe.build import FULFILMENTS_DDL, PROCESSED_DDL
 from lethe.contracts import load_all_contracts
 from lethe.dsr.export import build_documents, render, subject_key
-from lethe.dsr.identity import Subject, unheld_previous_addresses_sql
+from lethe.dsr.identity import Subject, kept_keys, unheld_previous_addresses_sql
 from lethe.errors import GuardError
 from lethe.fsutil import write_atomic
 from lethe.ingest.schema import add_tracked_columns
@@ -296,9 +296,11 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
         ).fetchall()
         for start in range(0, len(rows), ACCESS_CHUNK):
             chunk = rows[start:start + ACCESS_CHUNK]
+            kept = kept_keys(con, [(r[0], r[5]) for r in chunk if r[3] == "ok" and r[5] is not None])
             ok = [(tenant, request_id, Subject(tenant, contact_id, individual_id,
                                               tuple(sorted(a for a in addresses if "@" in a)),
-                                              tuple(sorted(a for a in addresses if "@" not in a))))
+                                              tuple(sorted(a for a in addresses if "@" not in a)),
+                                              kept.get((tenant, individual_id))))
                   for tenant, request_id, _, outcome, contact_id, individual_id, addresses, _at in chunk
                   if outcome == "ok"]
             documents = build_documents(con, settings, [subject for *_, subject in ok])

@@ -246,11 +246,24 @@ def _whole_people(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) ->
     for stmt in _subjects_from_crm(table, "_people_crm", have):
         con.execute(stmt)
     con.execute(
-        f"update {table} t set subject_key = {sql_keyed_hash('g.tenant_id', 'contact', 'g.anchor')} "  # noqa: S608
+        f"update {table} t set subject_key = {person_key_sql(con, 'g')} "  # noqa: S608
         f"from (select tenant_id, individual_id, min(contact_id) as anchor from {table} "
         "where individual_id is not null and contact_id is not null group by all) g "
         "where t.tenant_id = g.tenant_id and t.individual_id = g.individual_id"
     )
+
+
+def person_key_sql(con: duckdb.DuckDBPyConnection, g: str) -> str:
+    """SQL: the marts' subject key of a person (`g`: tenant_id, individual_id, anchor = smallest Contact Id): the
+    key the Individual was first given (catalog.SUBJECT_KEYS, which the identity model keeps), else the keyed hash of
+    the anchor. Shared by the plan and the access export (lethe.dsr.export.subject_key), so an export is named by
+    the key the erasure of its subject deletes it by. (The model also sets a kept key aside in one rare case, when
+    the Contact it came from now stands apart from the Individual; the plan and the export still use it.)"""
+    anchor = sql_keyed_hash(f"{g}.tenant_id", "contact", f"{g}.anchor")
+    if not catalog.table_exists(con, *catalog.SUBJECT_KEYS.split(".")):
+        return anchor
+    return (f"coalesce((select k.subject_key from {catalog.SUBJECT_KEYS} k where k.tenant_id = {g}.tenant_id "  # noqa: S608
+            f"and k.individual_id = {g}.individual_id), {anchor})")
 
 
 def _keep_what_survives(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:
