@@ -29,11 +29,12 @@ SUBJECT_KEYS_DDL = """create table if not exists lethe_meta.subject_keys (
 
 
 def raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Names of the raw tables present, plus 'quarantine.rows' and PREVIOUS_ADDRESSES when they exist."""
+    """Names of the raw tables present, plus 'quarantine.rows', PREVIOUS_ADDRESSES and SUBJECT_KEYS when they
+    exist."""
     rows = con.execute(
         "select table_schema, table_name from information_schema.tables where table_catalog = current_database() "
         "and (table_schema = 'raw' or (table_schema = 'quarantine' and table_name = 'rows') "
-        "or (table_schema = 'lethe_meta' and table_name = 'crm_contact_previous_addresses'))"
+        "or (table_schema = 'lethe_meta' and table_name in ('crm_contact_previous_addresses', 'subject_keys')))"
     ).fetchall()
     return {name if schema == "raw" else f"{schema}.{name}" for schema, name in rows}
 

@@ -296,4 +296,8 @@ def test_a_person_keeps_their_subject_key_when_the_contact_it_came_from_is_retir
                                 "and p.tenant_id = ? and p.kind = 'contact'", [tenant]) == [(key,)]
     assert query_rows(settings, "select count(*) from lethe_meta.subject_keys where tenant_id = ? "
                                 "and individual_id = ?", [tenant, individual]) == [(0,)]
+    # deleted in the purge's raw phase, before the compaction, not only at the rebuild after it
+    assert query_rows(settings, "select sum(c.rows) from lethe_meta.purge_counts c join lethe_meta.purge_runs r "
+                                "using (run_id) where r.kind = 'erasure' and c.tenant_id = ? "
+                                "and c.target = 'lethe_meta.subject_keys'", [tenant]) == [(1,)]
 

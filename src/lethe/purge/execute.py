@@ -110,6 +110,21 @@ def steps(have: set[str]) -> list[Step]:
                 "delete",
             )
         )
+    if catalog.SUBJECT_KEYS in have and "crm_contacts" in have:
+        # the key kept for an Individual no contact names any more (erased, or retired whole) goes before the
+        # compaction, with the Individual Id it is kept under (the identity model's post-hook would drop it only
+        # at the rebuild, after the compaction); in the tenants the run's plan touches
+        out.append(
+            Step(
+                catalog.SUBJECT_KEYS,
+                "delete",
+                "crm.contact",
+                "t.tenant_id in (select p.tenant_id from lethe_meta.purge_plans p where p.run_id = $run) "
+                "and not exists (select 1 from raw.crm_contacts c where c.tenant_id = t.tenant_id "
+                "and c.individual_id = t.individual_id)",
+                "delete",
+            )
+        )
     if "recordings" in have:
         out.append(
             Step(
