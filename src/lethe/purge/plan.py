@@ -256,9 +256,10 @@ def _whole_people(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) ->
 def person_key_sql(con: duckdb.DuckDBPyConnection, g: str) -> str:
     """SQL: the marts' subject key of a person (`g`: tenant_id, individual_id, anchor = smallest Contact Id): the
     key the Individual was first given (catalog.SUBJECT_KEYS, which the identity model keeps), else the keyed hash of
-    the anchor. Shared by the plan and the access export (lethe.dsr.export.subject_key), so an export is named by
-    the key the erasure of its subject deletes it by. (The model also sets a kept key aside in one rare case, when
-    the Contact it came from now stands apart from the Individual; the plan and the export still use it.)"""
+    the anchor. The access export applies the same rule (lethe.dsr.export.subject_key, with identity.kept_keys), so
+    an export is named by the key the erasure of its subject deletes it by. (The model also sets a kept key aside
+    in one rare case, when the Contact it came from now stands apart from the Individual; the plan and the export
+    still use it.)"""
     anchor = sql_keyed_hash(f"{g}.tenant_id", "contact", f"{g}.anchor")
     if not catalog.table_exists(con, *catalog.SUBJECT_KEYS.split(".")):
         return anchor
