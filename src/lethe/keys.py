@@ -34,6 +34,12 @@ def sql_keyed_hash(tenant_expr: str, kind: str, value_expr: str) -> str:
     )
 
 
+def sql_recording_contact_id(path_expr: str) -> str:
+    """SQL: the Amazon Connect ContactId a recording file is named by (<ContactId>_<timestamp>.wav: the file name up
+    to its first '_' or '.'). Read by ingest's tombstone check and the purge plan's tombstoned interactions."""
+    return f"regexp_extract({path_expr}, '([^/_.]+)[^/]*$', 1)"
+
+
 def sql_crm_contact_attribute(attributes_expr: str) -> str:
     """SQL: the crmContactId of an Amazon Connect contact record's Attributes (a string map kept as JSON text), the
     CRM Contact Id a contact flow stored on it (a TASK with no customer endpoint names its customer only there);

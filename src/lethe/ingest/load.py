@@ -28,7 +28,7 @@ from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
 from lethe.ingest.parse import STAGE, UNPARSED, UNPARSED_DDL, FileProblem, parse_batch
 from lethe.ingest.schema import raw_columns
-from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash
+from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash, sql_recording_contact_id
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,7 @@ def _identity_sql(contract: Contract, tenant: str, *, exempt: bool = False) -> s
         # a new interaction naming an erased customer only by its CRM contact id (a TASK's crmContactId attribute)
         checks.append(hit("contact", sql_crm_contact_attribute(q("attributes"))))
     if contract.dataset == "recordings":
-        # Amazon Connect names a recording <ContactId>_<timestamp>.wav: the file name up to '_' or '.'
-        checks.append(hit("connect_contact", f"regexp_extract({q('recording_path')}, '([^/_.]+)[^/]*$', 1)"))
+        checks.append(hit("connect_contact", sql_recording_contact_id(q("recording_path"))))
     return " or ".join(f"coalesce({c}, false)" for c in checks) if checks else None
 
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from lethe import catalog
 from lethe.dsr.identity import Subject, unheld_previous_addresses_sql
-from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash
+from lethe.keys import sql_crm_contact_attribute, sql_keyed_hash, sql_recording_contact_id
 from lethe.policy import Policy
 from lethe.purge import targets
 
@@ -518,9 +518,8 @@ def _tombstoned_interactions(con: duckdb.DuckDBPyConnection, have: set[str]) -> 
     if "transcripts" in have:
         sources.append(("transcripts", "interaction.transcript", "contact_id", "contact_id"))
     if "recordings" in have:
-        # Amazon Connect names a recording <ContactId>_<timestamp>.wav (ingest's tombstone check reads it the same way)
         sources.append(("recordings", "interaction.recording", "recording_path",
-                        "regexp_extract(recording_path, '([^/_.]+)[^/]*$', 1)"))
+                        sql_recording_contact_id("recording_path")))
     for table, category, key, contact in sources:
         con.execute(
             f"""
