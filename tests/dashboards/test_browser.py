@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -58,17 +59,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(real_home_dir):
+@contextmanager
+def serving(home: Path):
+    """`lethe dashboard --headless` on `home`, on a free port, until the block ends: yields its URL."""
     import real_home
 
-    HOME[:] = [real_home_dir]
-    env = real_home.env_for(real_home_dir)
     port = free_port()
     lethe = Path(sys.executable).with_name("lethe")
     proc = subprocess.Popen(
         [str(lethe), "dashboard", "--headless", "--port", str(port)],
-        env=env,
+        env=real_home.env_for(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -84,9 +84,18 @@ def server(real_home_dir):
     else:
         proc.kill()
         pytest.fail("the dashboard did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(real_home_dir):
+    HOME[:] = [real_home_dir]
+    with serving(real_home_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +134,22 @@ def settle(page) -> None:
     page.wait_for_timeout(300)
 
 
-@pytest.mark.parametrize("role", ["manager", "marketing", "dpo", "engineer"])
-def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+def log_in(browser, url: str, role: str):
+    """A new page on the dashboard at `url`, logged in as `role`, showing the data's as-of."""
     page = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
     page.set_default_timeout(30_000)
-    page.goto(server)
+    page.goto(url)
     page.get_by_role("textbox", name="Username").fill(role)
     page.get_by_role("textbox", name="Password").fill(PASSWORDS[role])
     page.get_by_role("button", name="Login").click()
     page.get_by_text(AS_OF_TEXT).wait_for()
+    return page
+
+
+@pytest.mark.parametrize("role", ["manager", "marketing", "dpo", "engineer"])
+def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = log_in(browser, server, role)
     for name, (title, heading, label, sql) in TITLES.items():
         if name not in VISIBLE[role]:
             assert page.get_by_role("link", name=title, exact=True).count() == 0
@@ -159,3 +174,63 @@ def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
         assert lines[0] == "subject_key,address" and len(lines) >= 2
         assert all(len(line.split(",")) == 2 for line in lines)
     page.close()
+
+
+def test_the_dpo_finds_a_person_by_the_email_their_contact_held_before(real_home_dir, browser, tmp_path):
+    """The CRM's next Contact export gives one contact a new email. Ingest keeps the old one, the build gives it to
+    the person and the published snapshot carries it. In the browser the DPO types the old address (another case,
+    stray spaces) into the subject lookup of another tenant than the first, finds that one person with the old
+    address listed, and the access export started from there is theirs and names both addresses."""
+    import polars as pl
+    import real_home
+
+    home = tmp_path / "home"
+    shutil.copytree(real_home_dir, home)
+    con = duckdb.connect(str(home / "snapshot" / "current.duckdb"), read_only=True)
+    try:
+        # someone alone under their key, with an email, in the last tenant, under no hold and no erasure request
+        tenant, contact, email = con.execute(
+            "select s.tenant_id, s.crm_contact_id, s.email from restricted.subjects s "
+            "join marts.dim_subjects d using (tenant_id, subject_key) "
+            "where s.email is not null and not d.is_under_legal_hold and not d.is_erasure_requested "
+            "and (select count(*) from restricted.subjects o where o.tenant_id = s.tenant_id "
+            "and o.subject_key = s.subject_key) = 1 "
+            "and s.tenant_id = (select max(tenant_id) from restricted.subjects) order by s.crm_contact_id limit 1"
+        ).fetchone()
+        first_tenant = con.execute("select min(tenant_id) from restricted.subjects").fetchone()[0]
+    finally:
+        con.close()
+    assert tenant != first_tenant
+    exports = home / "landing" / tenant / "crm" / "contacts"
+    versions = pl.read_csv(sorted(exports.rglob("*.csv")), infer_schema=False).filter(pl.col("Id") == contact)
+    new_email = f"moved.{contact.lower()}@example.org"
+    latest = versions.sort("LastModifiedDate").tail(1).with_columns(
+        Email=pl.lit(new_email), LastModifiedDate=pl.lit("2026-10-31T12:00:00.000Z"))
+    latest.write_csv(exports / "2026" / "10" / "Contact_2026-10-31.csv")
+    for step in ("ingest", "build", "publish"):
+        real_home._lethe(home, step)
+
+    with serving(home) as url:
+        page = log_in(browser, url, "dpo")
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Data-subject requests", exact=True).click()
+        page.get_by_role("heading", name="Subject lookup").wait_for()
+        page.locator('[data-testid="stSelectbox"]', has_text="Tenant").click()
+        page.get_by_role("option", name=tenant, exact=True).click()
+        page.get_by_role("textbox", name="CRM contact id, email, phone or subject key").fill(f"  {email.upper()} ")
+        page.get_by_role("textbox", name="Reason for this access (e.g. the request id)").fill("DSR-old-address")
+        page.get_by_role("button", name="Look up").click()
+        page.get_by_text("restricted.subject_previous_addresses").wait_for()
+        found = page.locator('[data-testid="stMetric"]', has_text="Matching subjects")
+        assert found.inner_text().split()[-1] == "1", found.inner_text()
+        page.get_by_role("button", name="Start an access export (JSON)").click()
+        page.get_by_text("Export written to").wait_for()
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+        page.get_by_text("restricted.subject_previous_addresses").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dpo-lookup-old-address.png"))
+        page.close()
+
+    (export,) = (home / "exports" / tenant).glob("*.dashboard-*.json")
+    doc = export.read_text()
+    assert contact in doc, "the export started from the lookup is not the person's"
+    assert email in doc and new_email in doc, "the export does not name the person's old and new addresses"
