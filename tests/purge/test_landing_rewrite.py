@@ -63,3 +63,39 @@ def test_a_file_that_is_not_an_array_is_refused_not_emptied(tmp_path: Path) -> N
     path.write_text(json.dumps({"sg_event_id": "b"}))
     with pytest.raises(duckdb.Error):
         _rewrite_json(_con(drop=["b"]), [path], LANDING["email_events"])
+
+
+def test_files_duckdb_reads_and_files_read_in_python_are_rewritten_alike(tmp_path: Path) -> None:
+    """Plain files are read by DuckDB's read_text, the others in Python, in one batch. A leading BOM is dropped on
+    both paths, as a utf-8-sig decode does. A name that read_text would take for a glob pattern is read in Python:
+    read_text would read e1.json for e[1].json."""
+    events = [{"sg_event_id": "a", "email": "a@x.io"}, {"sg_event_id": "b", "email": "b@x.io"}]
+    for folder in ("glob", "star"):
+        (tmp_path / folder).mkdir()
+    files = {
+        "bom": tmp_path / "bom.json",
+        "glob": tmp_path / "glob" / "e[1].json",
+        "star": tmp_path / "star" / "e*.json",
+        "gz": tmp_path / "g.json.gz",
+    }
+    text = json.dumps(events)
+    files["bom"].write_bytes(b"\xef\xbb\xbf" + text.encode())
+    files["glob"].write_text(text)
+    files["star"].write_text(text)
+    files["gz"].write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode()))
+    for sibling in ("glob/e1.json", "star/e2.json"):  # what the patterns match: no planned record in them
+        (tmp_path / sibling).write_text(json.dumps([{"sg_event_id": "z", "email": "z@x.io"}]))
+
+    out = _rewrite_json(_con(drop=["b"]), list(files.values()), LANDING["email_events"])
+
+    assert set(out) == set(files.values()), "a file was missed, or one with no planned record rewritten"
+    for name, file in files.items():
+        data, touched = out[file]
+        assert touched == 1, name
+        assert json.loads(data) == [events[0]], name
+        assert not data.startswith(b"\xef\xbb\xbf"), name
+
+    lines = tmp_path / "c(1).jsonl"
+    lines.write_bytes(b"\xef\xbb\xbf" + b'{"ContactId": "k1"}\n{"ContactId": "k2"}\n')
+    data, touched = _rewrite_json(_con(drop=["k1"]), [lines], LANDING["contact_records"])[lines]
+    assert touched == 1 and data == b'{"ContactId": "k2"}\n'

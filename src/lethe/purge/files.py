@@ -60,6 +60,18 @@ def _read(path: Path) -> bytes:
     return gzip.decompress(data) if path.suffix == ".gz" else data
 
 
+# The text of each file of a batch: those DuckDB reads itself ($direct), the others read in Python (_landing_read),
+# without a leading BOM (as Python's utf-8-sig decodes)
+_TEXTS = ("select file, text from _landing_read union all select filename as file, case when starts_with(content, "
+          "chr(65279)) then content[2:] else content end as text from read_text($direct::varchar[])")
+
+
+def _readable_by_duckdb(path: Path) -> bool:
+    """True when DuckDB's read_text can read the file as it is: not gzipped, and no character in its path that
+    read_text would take for a glob pattern."""
+    return path.suffix != ".gz" and not any(c in str(path) for c in "*?[]{}\\")
+
+
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.purge-tmp")
 
@@ -140,13 +152,19 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 continue
         if not batch:
             break
-        frame = pl.DataFrame({"file": [str(p) for p in batch], "text": [_read(p).decode("utf-8-sig") for p in batch]})
-        con.register("_landing", frame)
+        # DuckDB reads the plain files itself (read_text: no copy of their text through Python, and its scan
+        # runs on every core, where one row per file handed over from Python is one morsel for one thread); a
+        # gzipped file, or one whose name read_text would take as a glob pattern, is read here
+        direct = [str(p) for p in batch if _readable_by_duckdb(p)]
+        read_here = [p for p in batch if not _readable_by_duckdb(p)]
+        frame = pl.DataFrame({"file": [str(p) for p in read_here], "text": [_read(p).decode("utf-8-sig") for p in read_here]},
+                             schema={"file": pl.String, "text": pl.String})
+        con.register("_landing_read", frame)
         try:
             if source.fmt == "jsonl":
                 records = (  # each file's text split once
                     "select file, unnest(lines) as rec, unnest(range(len(lines))) as i from (select file, "
-                    "string_split(text, chr(10)) as lines from _landing)"
+                    "string_split(text, chr(10)) as lines from texts)"
                 )
                 joiner, head, tail = "chr(10)", "''", "chr(10)"
             else:
@@ -156,7 +174,7 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 records = (
                     "select file, unnest(elements)::varchar as rec, unnest(range(len(elements))) as i from ("
                     "select file, case when starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[') "
-                    "then json_extract(text, '$[*]') else text::json::json[] end as elements from _landing)"
+                    "then json_extract(text, '$[*]') else text::json::json[] end as elements from texts)"
                 )
                 joiner, head, tail = "','", "'['", "']'"
             # a line ingest quarantined as malformed JSON is still in its file: it has no key (and stays as it is
@@ -164,7 +182,8 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
             by_key = (f"try(json_extract_string(r.rec, '$.{source.key}')) = o.key" if source.key else "false")
             rows = con.execute(
                 f"""
-                with recs as ({records}),
+                with texts as ({_TEXTS}),
+                recs as ({records}),
                 hit as (
                     select r.file, r.i, r.rec, trim(r.rec) = '' as blank,
                            coalesce(o.drop, false) or q.pos is not null as drop,
@@ -188,10 +207,10 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
                 group by file
                 having count(*) filter (where touched) > 0
                 """,  # noqa: S608
-                {"want": want},
+                {"want": want, "direct": direct},
             ).fetchall()
         finally:
-            con.unregister("_landing")
+            con.unregister("_landing_read")
         for file, text, touched, gone in rows:
             out[Path(file)] = (None if text is None else text.encode(), int(touched))
             if gaps is not None and Path(file) in gaps:
