@@ -255,26 +255,25 @@ def _rewrite_csv(
     blank = [c for c in source.patch if c in frame.columns]
     hit_patch = keyed(patch) & pl.any_horizontal([pl.col(c).fill_null("") != "" for c in blank] or [pl.lit(False)])
     columns = [c for c in frame.columns if c != "_pos"]
-    marks = frame.select(
-        drop=hit_drop,
-        patch=hit_patch & ~hit_drop,
-        line=pl.concat_str(
-            [csv_field(c) if c not in blank else pl.lit("") for c in columns], separator=","
-        ),
-    )
+    marks = frame.select(drop=hit_drop, patch=hit_patch & ~hit_drop)
     touched = marks.select((pl.col("drop") | pl.col("patch")).sum()).item()
     if not touched:
         return None
     if gaps is not None and path in gaps:
         gaps[path] = frame.select("_pos").with_columns(marks["drop"]).filter(pl.col("drop"))["_pos"].to_list()
-    kept = pl.concat([records.slice(1), marks], how="horizontal").filter(~pl.col("drop")).select(
-        pl.when(pl.col("patch"))
-        .then(pl.col("line") + pl.when(pl.col("raw").str.ends_with("\r")).then(pl.lit("\r")).otherwise(pl.lit("")))
-        .otherwise(pl.col("raw"))
-    ).to_series()
+    raw = records["raw"].slice(1)
+    if marks["patch"].any():  # the patched records written anew (only then: most rewrites only drop records)
+        line = frame.select(pl.concat_str([csv_field(c) if c not in blank else pl.lit("") for c in columns],
+                                          separator=",")).to_series()
+        raw = pl.DataFrame({"raw": raw, "line": line, "patch": marks["patch"]}).select(
+            pl.when(pl.col("patch"))
+            .then(pl.col("line") + pl.when(pl.col("raw").str.ends_with("\r")).then(pl.lit("\r")).otherwise(pl.lit("")))
+            .otherwise(pl.col("raw"))
+        ).to_series()
+    kept = raw.filter(~marks["drop"])
     if kept.len() == 0:
         return None, int(touched)
-    out = "\n".join([records["raw"][0], *kept.to_list()]) + ("\n" if text.endswith("\n") else "")
+    out = records["raw"][0] + "\n" + kept.str.join("\n").item() + ("\n" if text.endswith("\n") else "")
     return (BOM if bom else b"") + out.encode(), int(touched)
 
 
