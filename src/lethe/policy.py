@@ -21,6 +21,9 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
 DEFAULT_DSR_SLA_DAYS = 30
 DEFAULT_CONSENT_REFRESH_DAYS = 730
 DEFAULT_PURGE_MAX_SHARE = 0.25
+# The longest period the file may give (100 years): longer is no retention a contact centre's data needs, only a
+# typo, and from about 10^8 days on the dates it gives leave the range a timestamp holds
+MAX_DAYS = 36_525
 RESERVED_TENANTS = {"_centre"}
 _KNOWN_KEYS = {"controller", "dsr_sla_days", "consent_refresh_days", "retention", "purge_max_share"}
 
@@ -66,8 +69,9 @@ class Policy:
 
 
 def _days(path: Path, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise PolicyError(f"{path}: {key} must be a whole number of days >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+        raise PolicyError(f"{path}: {key} must be a whole number of days from 0 to {MAX_DAYS} (100 years), "
+                          f"got {value!r}")
     return value
 
 

@@ -39,6 +39,11 @@ def test_category_left_out_takes_the_contract_default(tmp_path):
         ("  a:\n    controller: A\n    retention:\n      campaign.event: 1.5\n", "tenants.a.retention.campaign.event"),
         ("  a:\n    retention:\n      campaign.event: 10\n", "tenants.a.controller"),
         ("  a:\n    controller: A\n    dsr_sla_days: soon\n", "tenants.a.dsr_sla_days"),
+        # a typo of a few digits: the dates it gives leave the timestamp range (the build failed deep in dbt), or
+        # the number no 64-bit integer holds (a traceback)
+        ("  a:\n    controller: A\n    retention:\n      crm.contact: 1000000000\n", "tenants.a.retention.crm.contact"),
+        ("  a:\n    controller: A\n    consent_refresh_days: 100000000000000000000\n", "tenants.a.consent_refresh_days"),
+        ("  a:\n    controller: A\n    dsr_sla_days: 36526\n", "from 0 to 36525"),
         ("  a:\n    controller: A\n    colour: blue\n", "tenants.a.colour"),
         ("  _centre:\n    controller: A\n", "tenants._centre"),
         # YAML keeps the last of a key given twice: a category's second retention (10 years instead of 90 days),
@@ -55,6 +60,12 @@ def test_invalid_policy_is_refused_naming_the_key(tmp_path, body, named):
     message = str(err.value)
     assert named in message and str(path) in message
     assert "\n" not in message
+
+
+def test_a_hundred_years_is_the_longest_period_accepted(tmp_path):
+    policy = load_policy(write(tmp_path, "tenants:\n  a:\n    controller: A\n    dsr_sla_days: 36525\n"
+                                         "    retention:\n      crm.contact: 36525\n"))
+    assert policy.tenant("a").retention["crm.contact"] == 36525 == policy.tenant("a").dsr_sla_days
 
 
 def test_missing_and_unparseable_files_are_named(tmp_path):
