@@ -290,6 +290,8 @@ class VerifyResult:
     cross_check: str  # what the warehouse cross-check found, or why it was skipped
 
     def render(self) -> str:
+        if not self.entries and self.head_seq is None:  # no purge has written to it yet (the cross-check says so)
+            return f"audit log empty: no purge has run yet; {self.cross_check}"
         text = f"audit log intact: {self.entries} entries"
         if self.legacy_entries:
             text += f" ({self.legacy_entries} written before keyed MACs, checked by hash only)"

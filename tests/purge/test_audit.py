@@ -78,6 +78,13 @@ def test_intact_log_verifies_with_its_entry_count(tmp_path: Path) -> None:
     assert "audit log intact: 3 entries; head #3 matches" in result.render()
 
 
+def test_a_home_without_purges_says_its_log_is_empty(tmp_path: Path) -> None:
+    """Not 'a log from before keyed MACs': nothing has been written to it yet."""
+    rendered = verify(_settings(tmp_path)).render()
+    assert rendered.startswith("audit log empty: no purge has run yet; warehouse: none yet")
+    assert "keyed MACs" not in rendered
+
+
 def test_edited_count_is_detected(tmp_path: Path) -> None:
     settings = _log(tmp_path)
     path = settings.audit_log
