@@ -68,6 +68,14 @@ def bad(tmp_path_factory):
         {"ParticipantRole": "CUSTOMER", "Content": "x" * (10 * 1024 * 1024), "AbsoluteTime": "2024-01-11T10:00:00Z"},
         {"ParticipantRole": "AGENT", "Content": "Thanks", "AbsoluteTime": "2024-01-11T10:00:09Z"},
     ]}))
+    # JSON of the wrong shape: transcripts without their Transcript array of messages (one small, one large enough
+    # for the fast path), a chat with no messages (nothing to load, nothing wrong), a webhook post of one object
+    (t / "transcripts" / "no-messages.json").write_text(json.dumps({"ContactId": "c-0004x"}))
+    (t / "transcripts" / "messages-not-a-list.json").write_text(json.dumps(
+        {"ContactId": "c-0005x", "Participants": [{"ParticipantRole": "AGENT"}] * 200, "Transcript": {"Content": "Hi"}}))
+    (t / "transcripts" / "empty-chat.json").write_text(json.dumps({"ContactId": "c-0006x", "Transcript": []}))
+    (t / "email_events" / "one-object.json").write_text(
+        json.dumps({"email": "x@example.com", "timestamp": 1705312800, "event": "open", "sg_event_id": "ev-9201"}))
     # CSVs: empty file, wrong header, non-UTF-8, ragged row, out-of-range and wrong-type scores
     (t / "campaigns" / "empty.csv").write_bytes(b"")
     (t / "campaigns" / "pigeons.csv").write_text(
@@ -216,6 +224,18 @@ def test_not_json_at_all(bad):
     settings, _ = bad
     assert "not a valid JSON object" in _file_reason(settings, "transcripts/garbage.json")
     assert "c-0002" in _ids(settings, "transcripts", "contact_id")
+
+
+def test_json_of_the_wrong_shape_is_refused_saying_what_it_holds(bad):
+    """Valid JSON but not what the source sends: refused as a file with what was found, not reported as
+    malformed, and not counted as read and loaded as nothing."""
+    settings, _ = bad
+    assert _file_reason(settings, "email_events/one-object.json") == "not an array of events: the file holds a JSON object"
+    for name in ("no-messages", "messages-not-a-list"):
+        assert _file_reason(settings, f"transcripts/{name}.json") == "no Transcript array of messages: not a chat transcript"
+    # a chat without messages is not refused: there is nothing in it to load
+    assert not query(settings, "select * from quarantine.files where source_file like '%empty-chat%'")
+    assert "ev-9201" not in _ids(settings, "email_events", "sg_event_id")
 
 
 def test_empty_file(bad):

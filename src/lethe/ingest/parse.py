@@ -131,16 +131,28 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
             columns = _select_columns(contract, "_doc")
         else:
             kind = "ARRAY" if contract.format == "json_array" else "OBJECT"
+            # a transcript is an object with its messages in a Transcript array: one without them holds no record
+            # to load or quarantine, so it is refused as a file rather than counted as read and loaded as nothing
+            messages = "json_type(_text, '$.Transcript') is not distinct from 'ARRAY'" if kind == "OBJECT" else "true"
             bad = con.execute(
-                f"select _source_file from _texts where not json_valid(_text) or json_type(_text) <> '{kind}'"
+                f"""
+                select _source_file,
+                       case when not json_valid(_text) then null else lower(json_type(_text)) end as found
+                from _texts
+                where not json_valid(_text) or json_type(_text) <> '{kind}' or not ({messages})
+                """
             ).fetchall()
+            malformed = ("not valid JSON (malformed or truncated: an array or object never closed?)" if kind == "ARRAY"
+                         else "not a valid JSON object (malformed or truncated)")
+            wanted = "an array of events" if kind == "ARRAY" else "an object"
             problems = [
-                FileProblem(rel, "not valid JSON (malformed or truncated: an array or object never closed?)"
-                            if kind == "ARRAY" else "not a valid JSON object (malformed or truncated)")
-                for (rel,) in bad
+                FileProblem(rel, malformed if found is None
+                            else f"not {wanted}: the file holds a JSON {found}" if found != kind.lower()
+                            else "no Transcript array of messages: not a chat transcript")
+                for rel, found in bad
             ]
             good = (f"select _source_file, _text::json as _doc from _texts "
-                    f"where json_valid(_text) and json_type(_text) = '{kind}'")
+                    f"where json_valid(_text) and json_type(_text) = '{kind}' and {messages}")
             if contract.format == "json_array":
                 units = f"""
                     select d._source_file, e.n as _source_row, e.el,
@@ -224,12 +236,15 @@ def _load_json_group(con: duckdb.DuckDBPyConnection, contract: Contract, files: 
     con.execute(f"create or replace temp table _json as select * from {_reader_sql(contract, [str(f.path) for f in files])}")
     try:
         careful: list[LandingFile] = []
-        if contract.format == "json":  # one object per file: a file that held several is not one
-            several = {r for (r,) in con.execute(
-                f"select substr(filename, {prefix + 1}) from _json group by filename having count(*) <> 1").fetchall()}
-            careful = [f for f in files if f.rel in several]
+        if contract.format == "json":
+            # one transcript per file, its messages in a Transcript array: a file that held several objects, or
+            # one without that array, goes the careful way, which names its problem
+            odd = {r for (r,) in con.execute(
+                f"select substr(filename, {prefix + 1}) from _json group by filename "
+                f'having count(*) <> 1 or bool_or("Transcript" is null)').fetchall()}
+            careful = [f for f in files if f.rel in odd]
             if careful:
-                con.execute(f"delete from _json where list_contains(?, substr(filename, {prefix + 1}))", [sorted(several)])
+                con.execute(f"delete from _json where list_contains(?, substr(filename, {prefix + 1}))", [sorted(odd)])
         cols = ", ".join(f"{_reader_column(p)} as {q(p.name)}" for p in contract.properties)
         if contract.format == "json":
             con.execute(f"""
