@@ -44,12 +44,48 @@ def kpi_text(name: str, values: dict[str, float]) -> str:
     return fmt(values[name])
 
 
-def kpi_metrics(names: list[str], values: dict[str, float], columns: int = 4) -> None:
-    """One metric per KPI, labelled as in `lethe status`, with its definition as the help text."""
+def kpi_metrics(names: list[str], values: dict[str, float], columns: int = 4) -> list:
+    """One metric per KPI, labelled as in `lethe status`, with its definition as the help text; returns the
+    columns, so that a page can put a metric of its own in the row's free places."""
     cols = st.columns(columns)
     for i, name in enumerate(names):
         kpi = status.BY_NAME[name]
         cols[i % columns].metric(kpi.label, kpi_text(name, values), help=kpi.definition)
+    return cols
+
+
+# words a column name spells in lower case that a reader knows in capitals
+_WORDS = {"id": "ID", "ids": "IDs", "dsr": "DSR", "dsrs": "DSRs", "sla": "SLA", "crm": "CRM", "url": "URL",
+          "roc": "ROC", "auc": "AUC", "kpi": "KPI", "e164": "E.164", "gx": "GX", "pct": "%"}
+
+
+def label(column: str) -> str:
+    """The heading a table shows for a column: its words spelled out ("tenant_id" -> "Tenant ID"); a name that is
+    already a phrase (a KPI label) stays as it is."""
+    words = [_WORDS.get(w, w) for w in column.split("_")]
+    text = " ".join(w for w in words if w)
+    return text[:1].upper() + text[1:]
+
+
+def table(df: pd.DataFrame) -> None:
+    """A data frame as every page shows one: full width, no index, columns under readable headings, and an empty
+    cell, not the word "None", where a text has no value."""
+    shown = df.copy()
+    for column in shown.columns:
+        if pd.api.types.is_object_dtype(shown[column]) or pd.api.types.is_string_dtype(shown[column]):
+            shown[column] = shown[column].where(shown[column].notna(), "")
+    config = {c: label(c) for c in shown.columns if isinstance(c, str)}
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+
+
+def chart(kind: str, df: pd.DataFrame, x: str, y: str, color: str | None = None, **kwargs: object) -> None:
+    """st.<kind>_chart of `df` with its axes and legend titled as the tables head their columns; `sort` may
+    name a column (with a leading "-" for descending) by its name in `df`."""
+    sort = kwargs.get("sort")
+    if isinstance(sort, str):
+        kwargs["sort"] = ("-" if sort.startswith("-") else "") + label(sort.removeprefix("-"))
+    shown = df.rename(columns={c: label(c) for c in df.columns if isinstance(c, str)})
+    getattr(st, f"{kind}_chart")(shown, x=label(x), y=label(y), color=label(color) if color else None, **kwargs)
 
 
 def quarantine_table(reasons: pd.DataFrame, search: str, *, chart: bool = False) -> None:
@@ -62,5 +98,5 @@ def quarantine_table(reasons: pd.DataFrame, search: str, *, chart: bool = False)
         st.success("Nothing quarantined.")
         return
     if chart:
-        st.bar_chart(reasons.groupby("rule", as_index=False)["count"].sum(), x="rule", y="count")
-    st.dataframe(reasons, hide_index=True, width="stretch")
+        chart("bar", reasons.groupby("rule", as_index=False)["count"].sum(), x="rule", y="count")
+    table(reasons)

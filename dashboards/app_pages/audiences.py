@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, not_built, tenant_filter, viewer
+from ui import chart, fmt, not_built, table, tenant_filter, viewer
 
 v = viewer()
 tf = tenant_filter()
@@ -19,15 +19,15 @@ st.subheader("Eligible by tenant, purpose and channel")
 if counts.empty:
     st.caption("Nobody may be contacted.")
 else:
-    st.bar_chart(counts, x="purpose_name", y="eligible", color="channel")
-    st.dataframe(counts, hide_index=True, width="stretch")
+    chart("bar", counts, x="purpose_name", y="eligible", color="channel")
+    table(counts)
 
 exclusions = data.audience_exclusions(v, tf)
 st.subheader("Why people are excluded")
 if exclusions is None:
     not_built("Audience exclusions")
 else:
-    st.dataframe(exclusions, hide_index=True, width="stretch")
+    table(exclusions)
 
 if data.allowed(v, "audience_download") and not counts.empty:
     st.subheader("Download an audience")

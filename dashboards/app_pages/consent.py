@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, kpi_text, not_built, tenant_filter, viewer
+from ui import chart, fmt, kpi_text, not_built, table, tenant_filter, viewer
 
 from lethe import status
 
@@ -24,18 +24,18 @@ c[2].metric("Defective evidence", fmt(defective),
             help="pre-ticked box, implied, defective evidence, or the verbal consent's recording missing")
 
 st.subheader("Coverage by purpose and channel")
-st.bar_chart(coverage, x="purpose_name", y="coverage_pct", color="channel", stack=False)
-st.dataframe(coverage, hide_index=True, width="stretch")
+chart("bar", coverage, x="purpose_name", y="coverage_pct", color="channel", stack=False)
+table(coverage)
 
 st.subheader("Why consents do not count")
-st.dataframe(reasons, hide_index=True, width="stretch")
+table(reasons)
 
 st.subheader("Withdrawals over time")
 withdrawals = data.withdrawals_by_month(v, tf)
 if withdrawals.empty:
     st.caption("No withdrawal in the last two years.")
 else:
-    st.bar_chart(withdrawals, x="month", y="withdrawals", color="channel")
+    chart("bar", withdrawals, x="month", y="withdrawals", color="channel")
 
 if data.allowed(v, "compliance"):
     st.subheader("Violations")
@@ -43,7 +43,7 @@ if data.allowed(v, "compliance"):
     if violations is None:
         not_built("Consent violations")
     else:
-        st.dataframe(violations, hide_index=True, width="stretch")
+        table(violations)
         if data.allowed(v, "detail"):
             st.caption("Evidence, newest first (pseudonymous: subject keys, source record ids)")
-            st.dataframe(data.violation_evidence(v, tf), hide_index=True, width="stretch")
+            table(data.violation_evidence(v, tf))

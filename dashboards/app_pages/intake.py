@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, quarantine_table, tenant_filter, viewer
+from ui import fmt, quarantine_table, table, tenant_filter, viewer
 
 v = viewer()
 st.title("Data intake")
@@ -20,7 +20,7 @@ st.subheader("Loaded and quarantined, per tenant and source")
 if summary.empty:
     st.info("Nothing has been ingested yet: run `lethe ingest`, then `lethe publish`.")
 else:
-    st.dataframe(summary, hide_index=True, width="stretch")
+    table(summary)
 
 st.subheader("Quarantine reasons")
 quarantine_table(reasons, search)

@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import kpi_metrics, tenant_filter, viewer
+from ui import chart, kpi_metrics, table, tenant_filter, viewer
 
 from lethe import status
 
@@ -22,20 +22,20 @@ else:
     values = per_tenant.drop(columns="tenant_id")
     # the centre's own folder only matters when something of it is counted (e.g. quarantined rows)
     shown = per_tenant[(per_tenant.tenant_id != "_centre") | (values != 0).any(axis=1)]
-    st.dataframe(shown.rename(columns=labels), hide_index=True, width="stretch")
+    table(shown.rename(columns=labels))
 
 st.subheader("Month by month")
 trend = data.trends(v, tf)
 if trend.empty:
     st.caption("No dated events yet.")
 else:
-    st.line_chart(trend, x="month", y="count", color="series")
+    chart("line", trend, x="month", y="count", color="series")
 
 breaches = data.breaches(v, tf)
 if breaches is not None and not breaches.empty:
     st.subheader("Breaches and their 72-hour clock")
-    st.dataframe(breaches, hide_index=True, width="stretch")
+    table(breaches)
 gaps = data.training_gaps(v, tf)
 if gaps is not None and not gaps.empty:
     st.subheader(f"Contacts handled without valid training (last {status.AGENT_WINDOW_DAYS} days)")
-    st.dataframe(gaps, hide_index=True, width="stretch")
+    table(gaps)

@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, kpi_text, quarantine_table, tenant_filter, viewer
+from ui import fmt, kpi_text, quarantine_table, table, tenant_filter, viewer
 
 from lethe import status
 
@@ -23,7 +23,7 @@ st.subheader("Contract validation results")
 if results is None or results.empty:
     st.caption("No validation results recorded yet.")
 else:
-    st.dataframe(results, hide_index=True, width="stretch")
+    table(results)
 
 search = st.text_input("Filter quarantine reasons", key="quality_search", max_chars=20000)
 reasons = data.quarantine_reasons(v, tf, search)
@@ -34,9 +34,9 @@ st.subheader("Failures")
 if failures.empty:
     st.caption("No task failure recorded.")
 else:
-    st.dataframe(failures, hide_index=True, width="stretch")
+    table(failures)
 st.subheader("Runs")
 if runs.empty:
     st.caption("No Airflow run recorded (lethe run does not record runs; the DAGs do).")
 else:
-    st.dataframe(runs, hide_index=True, width="stretch")
+    table(runs)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import data
 import streamlit as st
-from ui import fmt, kpi_metrics, not_built, tenant_filter, viewer
+from ui import fmt, kpi_metrics, not_built, table, tenant_filter, viewer
 
 from lethe.settings import get_settings
 
@@ -19,9 +19,9 @@ if queue is None:
     not_built("Data-subject requests")
 else:
     totals, _ = data.kpis(v, tf, ["dsr_overdue", "dsr_open"])
-    kpi_metrics(["dsr_overdue", "dsr_open"], totals, columns=3)
+    row = kpi_metrics(["dsr_overdue", "dsr_open"], totals, columns=3)
     counts = data.dsr_counts(v, tf) or {"not_done": len(queue), "due_within_7_days": 0}
-    st.columns(3)[2].metric("Due within 7 days", fmt(counts["due_within_7_days"]),
+    row[2].metric("Due within 7 days", fmt(counts["due_within_7_days"]),
                             help="open requests (not overdue yet) whose due date is at most 7 days after as-of")
     st.subheader("Queue: open requests, most urgent first")
     if queue.empty:
@@ -29,9 +29,9 @@ else:
     else:
         if len(queue) < counts["not_done"]:
             st.caption(f"showing {fmt(len(queue))} of {fmt(counts['not_done'])}, the most urgent first")
-        st.dataframe(queue, hide_index=True, width="stretch")
+        table(queue)
     st.subheader("By tenant, type and status")
-    st.dataframe(data.dsr_summary(v, tf), hide_index=True, width="stretch")
+    table(data.dsr_summary(v, tf))
 
 if data.allowed(v, "subject"):
     st.subheader("Subject lookup")

@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import fmt, kpi_metrics, not_built, tenant_filter, viewer
+from ui import chart, fmt, kpi_metrics, not_built, table, tenant_filter, viewer
 
 v = viewer()
 tf = tenant_filter()
@@ -17,7 +17,7 @@ if aging is None:
 elif aging.empty:
     st.success("Nothing is due: every record is within its retention period.")
 else:
-    st.bar_chart(aging, x="age_bucket", y="records", color="data_category", sort=False)
+    chart("bar", aging, x="age_bucket", y="records", color="data_category", sort=False)
 
 summary = data.retention_summary(v, tf)
 st.subheader("Due by tenant, category and reason")
@@ -26,12 +26,12 @@ if summary is None:
 elif summary.empty:
     st.caption("No record is due.")
 else:
-    st.dataframe(summary, hide_index=True, width="stretch")
+    table(summary)
 
 held = data.retention_held(v, tf)
 if held is not None:
     st.subheader("Records held, under legal hold, and coming due in 30 days")
-    st.dataframe(held, hide_index=True, width="stretch")
+    table(held)
 
 st.subheader("Purge history (audit log)")
 history = data.purge_history(v, tf)
@@ -40,6 +40,6 @@ if history.empty:
 else:
     done = history[history.status == "completed"]
     st.caption(f"{fmt(len(done))} completed purge runs, {fmt(done.records.sum())} records erased in all")
-    st.dataframe(history, hide_index=True, width="stretch")
+    table(history)
     with st.expander("Records erased per run, tenant and category"):
-        st.dataframe(data.purge_breakdown(v, tf), hide_index=True, width="stretch")
+        table(data.purge_breakdown(v, tf))

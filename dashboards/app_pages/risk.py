@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import kpi_metrics, not_built, tenant_filter, viewer
+from ui import chart, kpi_metrics, not_built, table, tenant_filter, viewer
 
 v = viewer()
 tf = tenant_filter()
@@ -15,21 +15,21 @@ totals, _ = data.kpis(v, tf, ["subjects_at_high_risk"])
 kpi_metrics(["subjects_at_high_risk"], totals, columns=1)
 
 st.subheader("Score distribution (multiples of the base withdrawal rate)")
-st.bar_chart(distribution, x="band", y="subjects", sort=False)
+chart("bar", distribution, x="band", y="subjects", sort=False)
 
 st.subheader("Signals that drive high risk")
 signals = data.risk_signals(v, tf)
 if signals.empty:
     st.caption("No subject is at high risk.")
 else:
-    st.bar_chart(signals, x="signal", y="high_risk_subjects", horizontal=True, sort="-high_risk_subjects")
+    chart("bar", signals, x="signal", y="high_risk_subjects", horizontal=True, sort="-high_risk_subjects")
 
 st.subheader("At-risk segments")
-st.dataframe(data.risk_segments(v, tf), hide_index=True, width="stretch")
+table(data.risk_segments(v, tf))
 
 st.subheader("Model evaluation against the recency baseline (held-out period)")
 evaluation = data.risk_evaluation(v)
 if evaluation is None or evaluation.empty:
     not_built("The model evaluation")
 else:
-    st.dataframe(evaluation, hide_index=True, width="stretch")
+    table(evaluation)

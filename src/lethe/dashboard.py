@@ -35,6 +35,9 @@ def command(settings: Settings, port: int, headless: bool, users_file: Path | No
         "false",
         "--server.fileWatcherType",
         "none",
+        # no developer controls (Deploy, Rerun, Clear cache) for the people who read the dashboard
+        "--client.toolbarMode",
+        "viewer",
         "--",
         "--users",
         str(users),

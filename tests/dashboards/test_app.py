@@ -133,6 +133,17 @@ def test_dpo_sees_violation_evidence_and_restricted_subjects_in_the_queue(real):
     assert len(queue) == snap(real, "select count(*) from marts.fct_dsr_requests where status <> 'done'")
 
 
+def test_a_request_without_an_outcome_shows_an_empty_cell_not_the_word_none(real):
+    queue = open_page(login("dpo"), "requests").dataframe[0].value
+    without = snap(
+        real,
+        "select count(*) from marts.fct_dsr_requests where status <> 'done' and processing_outcome is null "
+        "and verified_at is not null",
+    )
+    assert without > 0
+    assert queue.lethe_outcome.notna().all() and (queue.lethe_outcome == "").sum() == without
+
+
 def test_tenant_filter_narrows_every_number(real):
     at = login("manager")
     at.session_state["tenant_filter"] = ["cobalt-insurance"]

@@ -146,6 +146,24 @@ def log_in(browser, url: str, role: str):
     return page
 
 
+def test_the_requests_page_reads_as_a_report_not_a_developer_tool(server, browser):
+    """What the DPO sees on the requests page: its three counts side by side, tables under readable headings, and
+    no developer controls (Deploy). (The grid draws its cells on a canvas: test_app checks what it is given.)"""
+    page = log_in(browser, server, "dpo")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Data-subject requests", exact=True).click()
+    page.get_by_role("heading", name="Data-subject requests", exact=True).wait_for()
+    settle(page)
+    assert page.get_by_text("Deploy", exact=True).count() == 0
+    labels = page.locator('[data-testid="stMetricLabel"]')
+    tops = {round(labels.filter(has_text=name).first.bounding_box()["y"])
+            for name in ("DSRs overdue", "DSRs open", "Due within 7 days")}
+    assert len(tops) == 1, tops
+    queue = page.locator('[data-testid="stDataFrame"]').first
+    assert queue.locator("th").all_inner_texts()[:4] == ["Tenant ID", "Request ID", "Request type", "Received at"]
+    assert "overdue" in queue.locator("td").all_inner_texts()
+    page.close()
+
+
 @pytest.mark.parametrize("role", ["manager", "marketing", "dpo", "engineer"])
 def test_role_logs_in_and_sees_its_pages(server, browser, role, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
