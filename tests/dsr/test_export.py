@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -66,7 +67,13 @@ def test_pdf_export_is_a_readable_report_with_extractable_text(scenario: Setting
     out = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")
     text = "\n".join(page.extract_text() for page in PdfReader(out).pages)
     assert "ACME Energy Ltd" in text and ERIN["last"] in text and "ctr-erin-1" in text
-    assert "falls due" in text
+    # written for the person it is sent to: sections in words, each saying what it holds, dates as dates
+    for heading in ("Your customer record", "Your calls and chats with the contact centre", "Emails sent to you",
+                    "Why your data is processed", "How long each record is kept, and when it falls due"):
+        assert heading in text
+    assert "Crm Contacts" not in text and "Dsr Requests" not in text
+    assert re.search(r"contact_records ctr-erin-1: falls due on \d{2} [A-Z][a-z]+ \d{4}", text)
+    assert not re.search(r"due \d{4}-\d{2}-\d{2}T", text)
 
 
 def test_unknown_tenant_is_an_error_not_an_empty_export(scenario: Settings, tmp_path: Path) -> None:

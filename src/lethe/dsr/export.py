@@ -53,6 +53,36 @@ _DUE = {
     "email_events": ("campaign.event", "sg_event_id"),
 }
 _FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# the PDF's sections, in words the person it is sent to reads: a heading and what the section holds
+_PDF_SECTIONS = {
+    "subject": ("How we identify you", "The identifiers under which your records are held, and the pseudonymous key "
+                "that stands for you in our reports."),
+    "crm_contacts": ("Your customer record", "Your contact details and account as the controller's CRM (Salesforce) "
+                     "holds them."),
+    "individuals": ("Your privacy choices", "What you told the controller about processing, profiling and "
+                    "solicitation, and whether you asked to be forgotten."),
+    "consents": ("Your consents", "Each consent or refusal you gave, for which purpose and channel, when and how it "
+                 "was captured."),
+    "interactions": ("Your calls and chats with the contact centre", "When each contact started and ended, its "
+                     "channel, queue and agent."),
+    "recordings": ("Call recordings", "The recordings of your calls that are still held (the audio files are in the "
+                   "CSV export)."),
+    "transcripts": ("Chat transcripts", "What was written in your chats, message by message."),
+    "email_events": ("Emails sent to you", "Each email sent to you and what happened to it: delivered, opened, "
+                     "clicked, bounced, unsubscribed."),
+    "dsr_requests": ("Your data-protection requests", "The requests you made about your data and when each was "
+                     "received."),
+    "profiling": ("Scores derived about you", PROFILING),
+    "quarantined": ("Records that failed our checks", QUARANTINED),
+    "purposes": ("Why your data is processed", "Each purpose and its legal basis under the GDPR."),
+}
+_PDF_CATEGORIES = {
+    "interaction.recording": "Call recordings",
+    "interaction.transcript": "Chat transcripts",
+    "interaction.metadata": "Call and chat records",
+    "campaign.event": "Email events",
+    "crm.contact": "Customer record, privacy choices and consents",
+}
 
 
 def subject_key(settings: Settings, subject: Subject) -> str:
@@ -474,22 +504,33 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
                          f"Generated: {doc['generated_at']} (as of {doc['as_of']})", new_x="LMARGIN", new_y="NEXT")
     for section in (*SOURCES, "purposes"):
         records = doc[section]
+        heading, about = _PDF_SECTIONS.get(section, (section.replace("_", " ").capitalize(), ""))
         pdf.ln(2)
         pdf.set_font(family, size=12)
-        pdf.multi_cell(0, 7, f"{section.replace('_', ' ').title()} ({len(records)})", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, f"{heading} ({len(records)})", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(family, size=8)
+        if about:
+            pdf.multi_cell(0, 4, about, new_x="LMARGIN", new_y="NEXT")
+        if not records:
+            pdf.multi_cell(0, 4, "None held.", new_x="LMARGIN", new_y="NEXT")
         for record in records:
             text = "; ".join(f"{k}: {_json_default(v)}" for k, v in record.items() if v not in (None, "", []))
             pdf.multi_cell(0, 4, text or "-", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(family, size=12)
-    pdf.multi_cell(0, 7, "When each record falls due", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, "How long each record is kept, and when it falls due", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, size=8)
+    pdf.multi_cell(0, 4, "A record is deleted once it falls due, unless the law requires it to be kept longer "
+                         "(a legal hold). Your customer record is kept while you are an active customer.",
+                   new_x="LMARGIN", new_y="NEXT")
     for category, value in doc["retention"].items():
-        pdf.multi_cell(0, 4, f"{category}: kept {value['days']} days", new_x="LMARGIN", new_y="NEXT")
+        kept = f"kept {value['days']} days" if value["days"] is not None else "kept under the controller's policy"
+        pdf.multi_cell(0, 4, f"{_PDF_CATEGORIES.get(category, category)}: {kept}", new_x="LMARGIN", new_y="NEXT")
         for r in value["records"]:
-            pdf.multi_cell(0, 4, f"    {r['source_table']} {r['record_id']}: due {_json_default(r['due_at'])}",
-                           new_x="LMARGIN", new_y="NEXT")
+            due = r["due_at"]
+            when = (f"falls due on {due:%d %B %Y}" if isinstance(due, datetime | date)
+                    else "no due date yet" if due is None else f"falls due {due}")
+            pdf.multi_cell(0, 4, f"    {r['source_table']} {r['record_id']}: {when}", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
