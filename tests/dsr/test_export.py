@@ -116,7 +116,8 @@ def test_the_export_includes_the_risk_score_and_quarantined_records_held_on_the_
 
     pdf = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")
     text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
-    assert "Profiling (1)" in text and "Quarantined (1)" in text and "ev-erin-bad" in text
+    assert "Scores derived about you (1)" in text and "Records that failed our checks (1)" in text
+    assert "ev-erin-bad" in text
     with zipfile.ZipFile(export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "csv",
                                         tmp_path / "erin.zip")) as zf:
         assert pl.read_csv(io.BytesIO(zf.read("quarantined.csv")))["dataset"].to_list() == ["email_events"]
