@@ -26,10 +26,17 @@ else:
 
 st.subheader("Month by month")
 trend = data.trends(v, tf)
-if trend.empty:
+# records purged are counted in thousands where the rest are counted in tens: on one axis they would flatten every
+# other line, so they get a chart of their own
+purged = trend[trend.series == "records purged"]
+events = trend[trend.series != "records purged"]
+if events.empty:
     st.caption("No dated events yet.")
 else:
-    chart("line", trend, x="month", y="count", color="series")
+    chart("line", events, x="month", y="count", color="series")
+if not purged.empty:
+    st.subheader("Records purged per month")
+    chart("bar", purged.rename(columns={"count": "records_purged"}), x="month", y="records_purged")
 
 breaches = data.breaches(v, tf)
 if breaches is not None and not breaches.empty:

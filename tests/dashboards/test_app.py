@@ -2,6 +2,8 @@
 
 import re
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from dash_helpers import MARKETING_TENANTS, PAGES, VISIBLE, count, login, metrics, open_page, snap, use_home
 
@@ -142,6 +144,23 @@ def test_a_request_without_an_outcome_shows_an_empty_cell_not_the_word_none(real
     )
     assert without > 0
     assert queue.lethe_outcome.notna().all() and (queue.lethe_outcome == "").sum() == without
+
+
+def _chart_data(element) -> list[pd.DataFrame]:
+    """The data frames a Vega-Lite chart of the page was given (Arrow IPC in its message)."""
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets]
+
+
+def test_records_purged_get_a_chart_of_their_own(published):
+    """Thousands of purged records on one axis with tens of violations and requests flattened every other line."""
+    at = open_page(login("manager"), "overview")
+    subheaders = [s.value for s in at.subheader]
+    assert subheaders.index("Month by month") + 1 == subheaders.index("Records purged per month")
+    events, purged = (pd.concat(_chart_data(c)) for c in at.get("vega_lite_chart")[:2])
+    series = events["Series"].unique()
+    assert "requests received" in series and "records purged" not in series
+    want = snap(published, "select sum(record_count) from audit.purge_counts where status = 'completed'")
+    assert purged["Records purged"].sum() == want > 0
 
 
 def test_tenant_filter_narrows_every_number(real):
