@@ -909,6 +909,26 @@ def _phone_candidates(tenant: str, term: str) -> list[str]:
     return list(readings_in(term, [DEFAULT_REGION] if term.startswith("+") else _tenant_regions(tenant)))
 
 
+# what a reason may not hold: an email address, a phone written internationally, or one valid in the tenant's regions
+_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_INTERNATIONAL_PHONE = re.compile(r"\+[0-9][0-9 ().-]{5,}[0-9]")
+
+
+def reason_problem(tenant: str, reason: str) -> str | None:
+    """Why the reason for a lookup may not go into the access log, or None: the log keeps it after the person is
+    erased (it records who looked, not who was looked up), so it must not hold the person's email or phone."""
+    import phonenumbers
+
+    found = _EMAIL_IN_TEXT.search(reason) or _INTERNATIONAL_PHONE.search(reason) or any(
+        True for region in _tenant_regions(tenant)
+        for _ in phonenumbers.PhoneNumberMatcher(reason, region, leniency=phonenumbers.Leniency.VALID)
+    )
+    if found:
+        return ("the reason holds an email or a phone number: give the request id instead (the access log keeps "
+                "the reason after the person is erased)")
+    return None
+
+
 def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[str, pd.DataFrame]:
     """Everything the snapshot holds on one subject, found by CRM id, email, phone or subject key.
 
@@ -919,6 +939,9 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
     reason = (reason or "").strip()
     if not reason:
         raise AccessDenied("a reason is required to look up a data subject")
+    problem = reason_problem(tenant, reason)
+    if problem:
+        raise AccessDenied(problem)
     if not term:
         return {}
     previous = _has("restricted.subject_previous_addresses")

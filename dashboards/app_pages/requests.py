@@ -42,12 +42,14 @@ if data.allowed(v, "subject"):
             "CRM contact id, email, phone or subject key", key="lookup_term", max_chars=20000
         )
         reason = st.text_input(
-            "Reason for this access (e.g. the request id)", key="lookup_reason", max_chars=20000
+            "Reason for this access (the request id; never the person's email or phone)", key="lookup_reason",
+            max_chars=20000
         )
         submitted = st.form_submit_button("Look up")
     if submitted:
-        if not reason.strip():
-            st.error("A reason is required.")
+        problem = data.reason_problem(tenant, reason) if reason.strip() else "a reason is required"
+        if problem:
+            st.error(problem[:1].upper() + problem[1:] + ".")
         else:
             st.session_state["lookup_result"] = (tenant, term, data.lookup_subject(v, tenant, term, reason))
     if "lookup_result" in st.session_state:

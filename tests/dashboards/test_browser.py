@@ -235,7 +235,7 @@ def test_the_dpo_finds_a_person_by_the_email_their_contact_held_before(real_home
         page.locator('[data-testid="stSelectbox"]', has_text="Tenant").click()
         page.get_by_role("option", name=tenant, exact=True).click()
         page.get_by_role("textbox", name="CRM contact id, email, phone or subject key").fill(f"  {email.upper()} ")
-        page.get_by_role("textbox", name="Reason for this access (e.g. the request id)").fill("DSR-old-address")
+        page.get_by_role("textbox", name="Reason for this access (the request id; never the person's email or phone)").fill("DSR-old-address")
         page.get_by_role("button", name="Look up").click()
         page.get_by_text("restricted.subject_previous_addresses").wait_for()
         found = page.locator('[data-testid="stMetric"]', has_text="Matching subjects")

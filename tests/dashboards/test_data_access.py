@@ -156,6 +156,21 @@ def test_dpo_lookup_shows_restriction_and_is_logged(real, tmp_path, monkeypatch)
     assert "@" not in (tmp_path / "dpo_access.jsonl").read_text().replace("nobody@example.com", "")
 
 
+@pytest.mark.parametrize("reason", ["request from Ann.Lee@example.com", "caller on +44 20 7946 0123",
+                                    "rang us from 020 7946 0123"])
+def test_a_reason_holding_an_email_or_a_phone_is_refused_and_nothing_is_logged(real, reason, tmp_path, monkeypatch):
+    """The access log keeps a lookup's reason after the person looked up is erased: an address typed into it would
+    outlive the erasure under LETHE_HOME."""
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
+    with pytest.raises(data.AccessDenied, match="give the request id instead"):
+        data.lookup_subject(viewer("dpo"), "acme-energy", "someone@example.com", reason)
+    assert not data.access_log_path().exists()
+    # request ids, dates and ticket numbers are not phones
+    ok = "DSR-ACM-0000010 erasure of 2025-07-06, ticket 884213"
+    data.lookup_subject(viewer("dpo"), "acme-energy", "someone@example.com", ok)
+    assert json.loads(data.access_log_path().read_text())["reason"] == ok
+
+
 def test_forged_viewer_objects_are_refused(real):
     class Fake:
         role = "dpo"
