@@ -22,7 +22,7 @@ else:
     row = kpi_metrics(["dsr_overdue", "dsr_open"], totals, columns=3)
     counts = data.dsr_counts(v, tf) or {"not_done": len(queue), "due_within_7_days": 0}
     row[2].metric("Due within 7 days", fmt(counts["due_within_7_days"]),
-                            help="open requests (not overdue yet) whose due date is at most 7 days after as-of")
+                  help="open requests (not overdue yet) whose due date is at most 7 days after as-of")
     st.subheader("Queue: open requests, most urgent first")
     if queue.empty:
         st.success("No open request.")
@@ -47,11 +47,11 @@ if data.allowed(v, "subject"):
         )
         submitted = st.form_submit_button("Look up")
     if submitted:
-        problem = data.reason_problem(tenant, reason) if reason.strip() else "a reason is required"
-        if problem:
-            st.error(problem[:1].upper() + problem[1:] + ".")
-        else:
+        try:  # lookup_subject refuses a missing reason or one holding an email or phone, logging nothing
             st.session_state["lookup_result"] = (tenant, term, data.lookup_subject(v, tenant, term, reason))
+        except data.AccessDenied as refused:
+            problem = str(refused)
+            st.error(problem[:1].upper() + problem[1:] + ".")
     if "lookup_result" in st.session_state:
         tenant, term, found = st.session_state["lookup_result"]
         identity = found.get("identity")
