@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dash_helpers import PASSWORDS, ROOT, VISIBLE
+from playwright.sync_api import expect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
@@ -159,8 +161,12 @@ def test_the_requests_page_reads_as_a_report_not_a_developer_tool(server, browse
             for name in ("DSRs overdue", "DSRs open", "Due within 7 days")}
     assert len(tops) == 1, tops
     queue = page.locator('[data-testid="stDataFrame"]').first
+    queue.scroll_into_view_if_needed()
+    # the grid writes its accessible table (th, td) after it has measured itself, which can come after its canvas:
+    # expect() waits for it (a busy machine once read an empty header row here)
+    expect(queue.locator("th").nth(3)).to_have_text("Received at")
     assert queue.locator("th").all_inner_texts()[:4] == ["Tenant ID", "Request ID", "Request type", "Received at"]
-    assert "overdue" in queue.locator("td").all_inner_texts()
+    expect(queue.locator("td").filter(has_text=re.compile(r"^overdue$")).first).to_be_attached()
     page.close()
 
 
