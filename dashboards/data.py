@@ -33,6 +33,7 @@ import yaml
 from lethe import audience, status
 from lethe.dsr.identity import DEFAULT_REGION, readings_in
 from lethe.errors import ConfigError, LetheError
+from lethe.risk.features import FEATURE_WORDS
 from lethe.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -646,18 +647,23 @@ def risk_distribution(viewer: Viewer, tenants: Sequence[str] | None = None) -> p
 
 
 def risk_signals(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """How often each signal is among the top three reasons of high-risk subjects."""
+    """How often each signal is among the top three reasons of high-risk subjects: the signal in words, the
+    subjects, and their share of the high-risk subjects (%)."""
     _require(viewer, "compliance")
     if not _has("marts.withdrawal_risk_scores"):
         return None
-    return _scoped(
-        "select regexp_extract(signal, '^([A-Za-z0-9_]+)', 1) as signal, count(*) as high_risk_subjects "
-        "from (select unnest(string_split(top_signals, '; ')) as signal from marts.withdrawal_risk_scores "
-        f"where {status.HIGH_RISK_SQL} and {_TF}) where signal <> '' group by all "
+    df = _scoped(
+        "with high as (select top_signals from marts.withdrawal_risk_scores "
+        f"where {status.HIGH_RISK_SQL} and {_TF}) "
+        "select regexp_extract(signal, '^([A-Za-z0-9_]+)', 1) as signal, count(*) as high_risk_subjects, "
+        "round(100.0 * count(*) / (select count(*) from high), 1) as share_of_high_risk_pct "
+        "from (select unnest(string_split(top_signals, '; ')) as signal from high) where signal <> '' group by all "
         "order by high_risk_subjects desc, signal",
         viewer,
         tenants,
     )
+    df["signal"] = df["signal"].map(FEATURE_WORDS).fillna(df["signal"])
+    return df
 
 
 def risk_segments(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:

@@ -67,15 +67,49 @@ def label(column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def table(df: pd.DataFrame) -> None:
+def table(df: pd.DataFrame, config: dict[str, object] | None = None) -> None:
     """A data frame as every page shows one: full width, no index, columns under readable headings, and an empty
-    cell, not the word "None", where a text has no value."""
+    cell, not the word "None", where a text has no value. `config` gives some columns a column_config of
+    their own (a bar, say), which then names its own heading."""
     shown = df.copy()
     for column in shown.columns:
         if pd.api.types.is_object_dtype(shown[column]) or pd.api.types.is_string_dtype(shown[column]):
             shown[column] = shown[column].where(shown[column].notna(), "")
-    config = {c: label(c) for c in shown.columns if isinstance(c, str)}
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+    columns = {c: label(c) for c in shown.columns if isinstance(c, str)} | (config or {})
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=columns)
+
+
+# the evaluation's metrics as the risk page names them, in the order it lists them
+_EVALUATION_METRICS = {"roc_auc": "ROC AUC (0.5 is chance)", "lift_top_decile": "Lift in the tenth scored highest"}
+
+
+def evaluation_table(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """data.risk_evaluation as the risk page shows it: one row per metric named in words, the model and the
+    recency baseline side by side. (The base rate and the split are in evaluation_caption.)"""
+    rows = evaluation.set_index("metric")
+    wanted = [m for m in _EVALUATION_METRICS if m in rows.index]
+    return pd.DataFrame({
+        "metric": [_EVALUATION_METRICS[m] for m in wanted],
+        "this_model": [round(float(rows.at[m, "model"]), 3) for m in wanted],
+        "recency_baseline": [round(float(rows.at[m, "recency_baseline"]), 3) for m in wanted],
+    })
+
+
+def _day(ts: object) -> str:
+    return f"{pd.Timestamp(ts):%-d %b %Y}" if pd.notna(ts) else "?"
+
+
+def evaluation_caption(evaluation: pd.DataFrame) -> str:
+    """The split the evaluation was made on and its base rate, in one sentence a manager can read."""
+    first = evaluation.iloc[0]
+    rates = evaluation.set_index("metric")["model"]
+    rate = rates.get("withdrawal_rate_test")
+    withdrew = f", of which {float(rate):.1%} withdrew within 30 days" if rate is not None and pd.notna(rate) else ""
+    return (
+        f"Trained on {int(first.n_train):,} weekly snapshots of subjects up to {_day(first.train_until)}; "
+        f"tested on {int(first.n_test):,} from {_day(first.test_from)} to {_day(first.test_until)}{withdrew}. "
+        "Lift is the withdrawal rate among the tenth scored highest, as a multiple of that base rate."
+    )
 
 
 def chart(kind: str, df: pd.DataFrame, x: str, y: str, color: str | None = None, **kwargs: object) -> None:

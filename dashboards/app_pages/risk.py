@@ -2,7 +2,16 @@
 
 import data
 import streamlit as st
-from ui import chart, kpi_metrics, not_built, table, tenant_filter, viewer
+from ui import (
+    chart,
+    evaluation_caption,
+    evaluation_table,
+    kpi_metrics,
+    not_built,
+    table,
+    tenant_filter,
+    viewer,
+)
 
 v = viewer()
 tf = tenant_filter()
@@ -22,7 +31,9 @@ signals = data.risk_signals(v, tf)
 if signals.empty:
     st.caption("No subject is at high risk.")
 else:
-    chart("bar", signals, x="signal", y="high_risk_subjects", horizontal=True, sort="-high_risk_subjects")
+    st.caption("How often each signal is among the three that raise a high-risk subject's score most.")
+    table(signals, {"high_risk_subjects": "High-risk subjects", "share_of_high_risk_pct": st.column_config.ProgressColumn(
+        "Share of high-risk subjects", format="%.1f %%", min_value=0, max_value=100)})
 
 st.subheader("At-risk segments")
 table(data.risk_segments(v, tf))
@@ -32,4 +43,5 @@ evaluation = data.risk_evaluation(v)
 if evaluation is None or evaluation.empty:
     not_built("The model evaluation")
 else:
-    table(evaluation)
+    table(evaluation_table(evaluation))
+    st.caption(evaluation_caption(evaluation))

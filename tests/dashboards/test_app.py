@@ -163,6 +163,38 @@ def test_records_purged_get_a_chart_of_their_own(published):
     assert purged["Records purged"].sum() == want > 0
 
 
+def test_the_risk_page_names_its_signals_and_metrics_in_words(real):
+    """A manager reads "Emails left unopened in a row", not unopened_streak; the evaluation compares the model with
+    the baseline on named metrics, and the held-out period's base rate is said once, not as a baseline row of None."""
+    from lethe.risk.features import FEATURE_WORDS
+
+    def stored(model, metric, column="value"):
+        return snap(real, f"select {column} from marts.withdrawal_risk_evaluation where model = $1 and metric = $2",
+                    [model, metric])
+
+    at = open_page(login("manager"), "risk")
+    assert not at.exception
+    frames = {tuple(df.value.columns): df.value for df in at.dataframe}
+    signals = frames[("signal", "high_risk_subjects", "share_of_high_risk_pct")]
+    high_risk = f"score >= 3 * {stored('logistic_regression', 'withdrawal_rate_test')}"
+    high = snap(real, f"select count(*) from marts.withdrawal_risk_scores where {high_risk}")
+    assert high > 0 and len(signals) > 0, "the test home has high-risk subjects"
+    assert set(signals.signal) <= set(FEATURE_WORDS.values()), signals.signal.tolist()
+    listed = snap(real, "select count(*) from (select unnest(string_split(top_signals, '; ')) as s "
+                        f"from marts.withdrawal_risk_scores where {high_risk}) where s <> ''")
+    assert signals.high_risk_subjects.sum() == listed
+    assert (signals.share_of_high_risk_pct == (100 * signals.high_risk_subjects / high).round(1)).all()
+
+    evaluation = frames[("metric", "this_model", "recency_baseline")]
+    assert evaluation.metric.tolist() == ["ROC AUC (0.5 is chance)", "Lift in the tenth scored highest"]
+    for column, model in (("this_model", "logistic_regression"), ("recency_baseline", "recency_baseline")):
+        assert evaluation[column].tolist() == [round(stored(model, m), 3) for m in ("roc_auc", "lift_top_decile")]
+    rate = stored("logistic_regression", "withdrawal_rate_test")
+    n_test = stored("logistic_regression", "withdrawal_rate_test", "n_test")
+    caption = next(c.value for c in at.caption if c.value.startswith("Trained on"))
+    assert f"tested on {n_test:,} from " in caption and f"of which {rate:.1%} withdrew within 30 days" in caption
+
+
 def test_tenant_filter_narrows_every_number(real):
     at = login("manager")
     at.session_state["tenant_filter"] = ["cobalt-insurance"]

@@ -31,6 +31,29 @@ RECENCY_FEATURES = ("days_since_last_open", "days_since_last_send", "days_since_
 RECENCY_CAP_DAYS = 365
 
 FEATURES = COUNT_FEATURES + RATE_FEATURES + RECENCY_FEATURES
+# each feature as a reader of the dashboard names it (a window "30d" is the 30 days before the snapshot)
+FEATURE_WORDS = {
+    "sends_30d": "Emails sent in the last 30 days",
+    "sends_90d": "Emails sent in the last 90 days",
+    "opens_30d": "Emails opened in the last 30 days",
+    "opens_prior_60d": "Emails opened in the 60 days before those",
+    "clicks_30d": "Clicks in the last 30 days",
+    "clicks_90d": "Clicks in the last 90 days",
+    "unopened_streak": "Emails left unopened in a row",
+    "bounces_90d": "Bounces in the last 90 days",
+    "complaints_total": "Spam complaints ever",
+    "inbound_contacts_30d": "Their calls and chats in the last 30 days",
+    "inbound_contacts_90d": "Their calls and chats in the last 90 days",
+    "negative_contacts_90d": "Complaints or cancellations by call or chat in the last 90 days",
+    "contact_frequency_30d": "Emails, calls and chats in the last 30 days",
+    "open_rate_30d": "Open rate in the last 30 days",
+    "open_rate_prior_60d": "Open rate in the 60 days before those",
+    "open_rate_trend": "Change in open rate (last 30 days against the 60 before)",
+    "days_since_last_open": "Days since the last open",
+    "days_since_last_send": "Days since the last email",
+    "days_since_last_contact": "Days since the last call or chat",
+    "days_since_first_send": "Days since the first email",
+}
 BASELINE_FEATURE = "days_since_last_open"
 ID_COLUMNS = ("tenant_id", "subject_key", "snapshot_at", "is_scoring_snapshot", "label_complete")
 LABEL = "withdrew_within_30d"
