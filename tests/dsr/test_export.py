@@ -98,14 +98,14 @@ def test_the_export_includes_the_risk_score_and_quarantined_records_held_on_the_
         con.execute(SCORES_DDL)
         con.execute("insert into marts.withdrawal_risk_scores values (?, ?, ?, ?, ?)", [
             TENANT, keyed_hash(scenario.secret_key, TENANT, "contact", ERIN["id"]), "2026-06-01 00:00:00", 0.42,
-            "unopened streak, open-rate trend"])
+            "unopened_streak=7.0 (+1.21); open_rate_trend=-0.5 (+0.8)"])
     finally:
         con.close()
 
     doc = json.loads(export_subject(scenario, TENANT, SubjectRef(email=ERIN["email"]), "json",
                                     tmp_path / "erin.json").read_text())
     assert [(p["profile"], p["score"], p["top_signals"]) for p in doc["profiling"]] == [
-        ("withdrawal_risk", 0.42, "unopened streak, open-rate trend")]
+        ("withdrawal_risk", 0.42, "unopened_streak=7.0 (+1.21); open_rate_trend=-0.5 (+0.8)")]
     assert "object" in doc["profiling"][0]["description"]
     assert [(q["dataset"], "ev-erin-bad" in q["record"]) for q in doc["quarantined"]] == [("email_events", True)]
     assert doc["quarantined"][0]["reason"]
@@ -118,6 +118,12 @@ def test_the_export_includes_the_risk_score_and_quarantined_records_held_on_the_
     text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "Scores derived about you (1)" in text and "Records that failed our checks (1)" in text
     assert "ev-erin-bad" in text
+    # the score in words a person reads, not the model's feature names (GDPR Art. 15(1)(h): the logic involved)
+    words = " ".join(text.split())
+    assert ("Withdrawal risk on 01 June 2026: an estimated 42.0% likelihood that you withdraw your consent to "
+            "marketing within 30 days. What weighed most: Emails left unopened in a row: 7; Change in open rate "
+            "(last 30 days against the 60 before): -50 percentage points.") in words, words
+    assert "unopened_streak" not in text
     with zipfile.ZipFile(export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "csv",
                                         tmp_path / "erin.zip")) as zf:
         assert pl.read_csv(io.BytesIO(zf.read("quarantined.csv")))["dataset"].to_list() == ["email_events"]

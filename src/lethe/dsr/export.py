@@ -486,6 +486,21 @@ def render_xlsx(frames: dict[str, pl.DataFrame], doc: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def _profile_in_words(record: dict[str, Any]) -> str:
+    """One score derived about the person, as the PDF says it: what, when, how likely, and the signals that
+    weighed most in words (the JSON, CSV and XLSX keep the stored text)."""
+    from lethe.risk.features import signals_in_words
+
+    when = record.get("scored_at")
+    day = f" on {when:%d %B %Y}" if isinstance(when, datetime | date) else f" on {when}" if when else ""
+    score = record.get("score")
+    text = f"Withdrawal risk{day}: " + (
+        f"an estimated {float(score):.1%} likelihood that you withdraw your consent to marketing within 30 days."
+        if score is not None else "no score.")
+    signals = signals_in_words(record.get("top_signals"))
+    return text + (f" What weighed most: {signals}." if signals else "")
+
+
 def render_pdf(doc: dict[str, Any]) -> bytes:
     """A readable report a person could be sent (fpdf2; text extractable)."""
     from fpdf import FPDF
@@ -514,7 +529,10 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
         if not records:
             pdf.multi_cell(0, 4, "None held.", new_x="LMARGIN", new_y="NEXT")
         for record in records:
-            text = "; ".join(f"{k}: {_json_default(v)}" for k, v in record.items() if v not in (None, "", []))
+            if section == "profiling":
+                text = _profile_in_words(record)
+            else:
+                text = "; ".join(f"{k}: {_json_default(v)}" for k, v in record.items() if v not in (None, "", []))
             pdf.multi_cell(0, 4, text or "-", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(family, size=12)

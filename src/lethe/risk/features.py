@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -55,6 +57,25 @@ FEATURE_WORDS = {
     "days_since_first_send": "Days since the first email",
 }
 BASELINE_FEATURE = "days_since_last_open"
+_SIGNAL = re.compile(r"([a-z0-9_]+)=(-?[0-9.]+(?:e-?[0-9]+)?)")
+
+
+def signals_in_words(top_signals: str | None) -> str:
+    """A score's top signals (model.top_signals' `unopened_streak=7 (+1.21); ...`) as a person reads them:
+    `Emails left unopened in a row: 7; ...`; rates as percentages, the trend in percentage points."""
+    parts = []
+    for name, value in _SIGNAL.findall(top_signals or ""):
+        v = float(value)
+        if name == "open_rate_trend":
+            shown = f"{100 * v:+.0f} percentage points"
+        elif name in RATE_FEATURES:
+            shown = f"{v:.0%}"
+        else:
+            shown = f"{v:g}"
+        parts.append(f"{FEATURE_WORDS.get(name, name)}: {shown}")
+    return "; ".join(parts)
+
+
 ID_COLUMNS = ("tenant_id", "subject_key", "snapshot_at", "is_scoring_snapshot", "label_complete")
 LABEL = "withdrew_within_30d"
 
