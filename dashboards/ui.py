@@ -79,6 +79,34 @@ def table(df: pd.DataFrame, config: dict[str, object] | None = None) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config=columns)
 
 
+# codes of the marts a page shows in words (the DPO's record-level evidence keeps the codes, to look them up by)
+CONSENT_REASONS = {
+    "valid": "Valid",
+    "no_consent": "No consent on record",
+    "withdrawn": "Withdrawn",
+    "not_given": "Refused",
+    "pre_ticked_box": "Pre-ticked box: not a valid consent",
+    "implied": "Implied: not a valid consent",
+    "defective_evidence": "Capture date, method or notice version missing",
+    "recording_missing": "Verbal consent whose recording is gone",
+    "not_yet_effective": "Not yet in effect",
+    "expired": "Past its end date",
+    "renewal_due": "Older than the refresh period: renewal due",
+}
+VIOLATIONS = {
+    "marketing_without_valid_consent": "Marketing without valid consent",
+    "marketing_after_withdrawal": "Marketing after a withdrawal",
+    "outbound_call_do_not_call": "Outbound call to a Do Not Call subject",
+    "processing_while_restricted": "Processing while restricted",
+    "profiling_after_objection": "Profiling after an objection",
+}
+
+
+def in_words(df: pd.DataFrame, column: str, words: dict[str, str]) -> pd.DataFrame:
+    """`df` with the codes in `column` replaced by their words (a code without words stays as it is)."""
+    return df.assign(**{column: df[column].map(words).fillna(df[column])})
+
+
 # the evaluation's metrics as the risk page names them, in the order it lists them
 _EVALUATION_METRICS = {"roc_auc": "ROC AUC (0.5 is chance)", "lift_top_decile": "Lift in the tenth scored highest"}
 

@@ -2,7 +2,18 @@
 
 import data
 import streamlit as st
-from ui import chart, fmt, kpi_text, not_built, table, tenant_filter, viewer
+from ui import (
+    CONSENT_REASONS,
+    VIOLATIONS,
+    chart,
+    fmt,
+    in_words,
+    kpi_text,
+    not_built,
+    table,
+    tenant_filter,
+    viewer,
+)
 
 from lethe import status
 
@@ -28,7 +39,7 @@ chart("bar", coverage, x="purpose_name", y="coverage_pct", color="channel", stac
 table(coverage)
 
 st.subheader("Why consents do not count")
-table(reasons)
+table(in_words(reasons, "validity_reason", CONSENT_REASONS))
 
 st.subheader("Withdrawals over time")
 withdrawals = data.withdrawals_by_month(v, tf)
@@ -43,7 +54,7 @@ if data.allowed(v, "compliance"):
     if violations is None:
         not_built("Consent violations")
     else:
-        table(violations)
+        table(in_words(violations, "violation_type", VIOLATIONS))
         if data.allowed(v, "detail"):
             st.caption("Evidence, newest first (pseudonymous: subject keys, source record ids)")
             table(data.violation_evidence(v, tf))

@@ -195,6 +195,27 @@ def test_the_risk_page_names_its_signals_and_metrics_in_words(real):
     assert f"tested on {n_test:,} from " in caption and f"of which {rate:.1%} withdrew within 30 days" in caption
 
 
+def test_the_consent_page_says_why_consents_fail_and_what_was_violated_in_words(real):
+    """"Verbal consent whose recording is gone", not recording_missing: every reason and violation type the marts
+    hold is named in words, and the counts are the marts' own."""
+    from ui import CONSENT_REASONS, VIOLATIONS
+
+    at = open_page(login("manager"), "consent")
+    assert not at.exception
+    frames = {df.value.columns[0]: df.value for df in at.dataframe}
+    reasons = frames["validity_reason"]
+    stored = snap(real, "select list(distinct validity_reason) from marts.fct_consent_status "
+                        "where is_marketing and not is_valid")
+    assert sorted(reasons.validity_reason.unique()) == sorted(CONSENT_REASONS[r] for r in stored)
+    assert reasons.consents.sum() == snap(
+        real, "select count(*) from marts.fct_consent_status where is_marketing and not is_valid")
+    violations = frames["tenant_id"]
+    assert "violation_type" in violations.columns
+    stored = snap(real, "select list(distinct violation_type) from marts.fct_violations")
+    assert len(stored) > 1, "the test home has violations of several types"
+    assert sorted(violations.violation_type.unique()) == sorted(VIOLATIONS[t] for t in stored)
+
+
 def test_tenant_filter_narrows_every_number(real):
     at = login("manager")
     at.session_state["tenant_filter"] = ["cobalt-insurance"]
