@@ -36,6 +36,10 @@ def test_json_export_has_every_contract_key_with_source_ids(scenario: Settings, 
     assert due["ev-erin-1"].startswith("2027-")  # 395 days after an April 2026 event
     assert any(p.get("Name") == "Marketing" for p in doc["purposes"])
     assert all(p["legal_basis"] for p in doc["purposes"])
+    # marketing rests on the person's consent (Art. 6(1)(a)); keeping the consent record is Art. 7(1)
+    assert [p["legal_basis"][:17] for p in doc["purposes"] if p.get("Name")] == ["Art. 6(1)(a) GDPR"]
+    assert {p["source"]: p["legal_basis"][:17] for p in doc["purposes"] if not p.get("Name")}["consents"] == \
+        "Art. 7(1) GDPR: d"
 
 
 def test_csv_export_is_a_zip_of_csvs_polars_reads_with_the_audio(scenario: Settings, tmp_path: Path) -> None:
@@ -74,6 +78,12 @@ def test_pdf_export_is_a_readable_report_with_extractable_text(scenario: Setting
     assert "Crm Contacts" not in text and "Dsr Requests" not in text
     assert re.search(r"contact_records ctr-erin-1: falls due on \d{2} [A-Z][a-z]+ \d{4}", text)
     assert not re.search(r"due \d{4}-\d{2}-\d{2}T", text)
+    words = " ".join(text.split())
+    assert ("Your customer record: Customer relationship management for the controller. Legal basis: Art. 6(1)(b) "
+            "GDPR: performance of a contract.") in words
+    assert ("Marketing (Direct marketing), a purpose you were asked to consent to. Legal basis: Art. 6(1)(a) GDPR: "
+            "consent") in words
+    assert "legal_basis:" not in text
 
 
 def test_unknown_tenant_is_an_error_not_an_empty_export(scenario: Settings, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ PROFILING = ("Withdrawal risk: an estimate of how likely you are to withdraw you
              "30 days, computed from your email engagement (sends, opens, clicks, bounces, complaints) and your calls, "
              "with the signals that weighed most. You may object to this profiling at any time (GDPR Art. 21): from "
              "the next build you are no longer scored.")
+CONSENT_PURPOSE_BASIS = "Art. 6(1)(a) GDPR: consent, only while yours is given and valid"
 QUARANTINED = ("Held but not used: a record about you that failed its quality checks when it arrived; kept only "
                "until it is corrected or falls due, and erased with everything else on request.")
 _DATASET = {
@@ -387,8 +388,10 @@ def _purposes(con: duckdb.DuckDBPyConnection, subject: Subject, frames: dict[str
             "select id, name, description from raw.crm_purposes where tenant_id = ? and id in (select unnest(?::varchar[]))",
             [subject.tenant_id, ids or [""]],
         ).fetchall()
-        out += [{"source": "consents", "Id": i, "Name": n, "Description": d,
-                 "legal_basis": contracts["crm_consents"].legal_basis} for i, n, d in rows]
+        # processing for a purpose the person was asked to consent to rests on that consent (Art. 6(1)(a)); the
+        # consent records themselves are kept under the contract's basis (Art. 7(1): demonstrating consent)
+        out += [{"source": "consents", "Id": i, "Name": n, "Description": d, "legal_basis": CONSENT_PURPOSE_BASIS}
+                for i, n, d in rows]
     return out
 
 
@@ -486,6 +489,17 @@ def render_xlsx(frames: dict[str, pl.DataFrame], doc: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def _purpose_in_words(record: dict[str, Any]) -> str:
+    """One purpose as the PDF says it: what is processed (a section's heading, or a consent purpose by its name),
+    why, and on what legal basis."""
+    basis = f" Legal basis: {record['legal_basis']}." if record.get("legal_basis") else ""
+    if record.get("Name"):  # a consent purpose (Salesforce DataUsePurpose)
+        about = f" ({record['Description']})" if record.get("Description") else ""
+        return f"{record['Name']}{about}, a purpose you were asked to consent to.{basis}"
+    what = _PDF_SECTIONS.get(record.get("source", ""), (record.get("source", ""), ""))[0]
+    return f"{what}: {record.get('purpose') or 'purpose not stated'}.{basis}"
+
+
 def _profile_in_words(record: dict[str, Any]) -> str:
     """One score derived about the person, as the PDF says it: what, when, how likely, and the signals that
     weighed most in words (the JSON, CSV and XLSX keep the stored text)."""
@@ -531,6 +545,8 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
         for record in records:
             if section == "profiling":
                 text = _profile_in_words(record)
+            elif section == "purposes":
+                text = _purpose_in_words(record)
             else:
                 text = "; ".join(f"{k}: {_json_default(v)}" for k, v in record.items() if v not in (None, "", []))
             pdf.multi_cell(0, 4, text or "-", new_x="LMARGIN", new_y="NEXT")
