@@ -21,12 +21,12 @@ help:
 
 venv: $(STAMP)
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, as on this project's machines, nothing else ever
+# writes the .pyc files, and every process (each lethe command, Airflow task, test worker) would compile every
+# module it imports: 3.8 s against 1.5 s to import Airflow and the pipeline's steps (docs/benchmark-notes.md)
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, as on this project's machines, nothing else ever
-	# writes the .pyc files, and every process (each lethe command, Airflow task, test worker) would compile every
-	# module it imports: 3.8 s against 1.5 s to import Airflow and the pipeline's steps (docs/benchmark-notes.md)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements/constraints.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
