@@ -5,7 +5,9 @@ purge's rebuild runs dbt inside `lethe dsar erase --phone ...`."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +45,31 @@ def test_erasing_by_phone_from_the_command_line_leaves_the_number_nowhere_on_dis
     assert "derived tables: rebuilt" in done.stdout  # dbt ran inside the command
     assert (settings.home / "dbt" / "logs" / "dbt.log").exists()
     assert grep_home(tmp_path / "h", [email, phone, typed, typed.replace(" ", "")]) == []
+
+
+def test_after_lethe_purge_the_status_and_the_dashboards_history_show_the_run_completed(built: Path, tmp_path: Path) -> None:
+    """`lethe status` and the dashboard's purge history read the published snapshot. `lethe purge` re-published
+    it before auditing the run's completion, so both showed the run just finished as only planned, and
+    "Purged in the last run" as 0, until the next publish."""
+    settings = generated_home.copy(built, tmp_path / "h")
+    policy = settings.tenants_file  # the generated history is due almost whole in places: let the share guard pass
+    policy.write_text(re.sub(r"purge_max_share: [0-9.]+", "purge_max_share: 1.0", policy.read_text()))
+    env = {**os.environ, **env_for(settings)}
+    lethe = str(Path(sys.executable).with_name("lethe"))
+
+    done = subprocess.run([lethe, "purge", "--json"], env=env, capture_output=True, text=True, timeout=600)
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    planned = sum(a["record_count"] for a in result["actions"])
+    assert planned > 0
+    shown = subprocess.run([lethe, "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["purged_last_run"] == planned
+    con = duckdb.connect(str(settings.snapshot), read_only=True)
+    try:
+        history = con.execute("select status, finished_at is not null, records from audit.purges where run_id = ?",
+                              [result["run_id"]]).fetchall()
+    finally:
+        con.close()
+    assert history == [("completed", True, planned)]

@@ -195,7 +195,7 @@ def _record(con: duckdb.DuckDBPyConnection, run_id: str, rows: list[tuple[str, s
 
 def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, int], ...]:
     """Execute every phase the run has not completed yet (tombstones, raw, landing, files, exports, compact,
-    rebuild, publish); each phase commits before it is journalled, and every phase is idempotent."""
+    rebuild); each phase commits before it is journalled, and every phase is idempotent. `verify` re-publishes."""
     policy = load_policy(settings.tenants_file)
     con = connect(settings)
     try:
@@ -253,14 +253,6 @@ def execute(settings: Settings, run_id: str) -> tuple[tuple[str, str, str, str, 
         _point("before:rebuild")
         _journal(settings, run_id, "rebuild", derived=_rebuild(settings, rebuild))
         _point("after:rebuild")
-    if not _state(settings, run_id).done("publish"):
-        _point("before:publish")
-        if changed and settings.snapshot.exists():
-            from lethe.publish import publish
-
-            publish(settings)
-        _journal(settings, run_id, "publish")
-        _point("after:publish")
     return counts
 
 
@@ -385,8 +377,18 @@ def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
     return "rebuilt"
 
 
+def _republish(settings: Settings, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Swap in a snapshot of the purged warehouse (when the run changed anything and one is published): the
+    purged data leaves the dashboard's copy, and the snapshot's audit tables carry this run's outcome."""
+    if settings.snapshot.exists() and _counts(con, run_id):
+        from lethe.publish import publish
+
+        publish(settings, con)
+
+
 def verify(settings: Settings, run_id: str) -> int:
-    """Recompute what is due and check nothing the plan named survives; mark the run done and audit it.
+    """Recompute what is due and check nothing the plan named survives; audit the run's completion, re-publish
+    the snapshot (after the audit entry, which the snapshot's purge history shows) and mark the run done.
     Returns how many records fell due after the due list the plan was made from (the next run's)."""
     policy = load_policy(settings.tenants_file)
     con = connect(settings)
@@ -402,6 +404,7 @@ def verify(settings: Settings, run_id: str) -> int:
             )
         except verification.VerifyError as exc:
             audit.append(settings, "purge.verify_failed", run_id=run_id, reason=str(exc))
+            _republish(settings, con, run_id)  # what was purged leaves the snapshot even so
             raise
         journal.complete(con, run_id, "verify")
         counts = _counts(con, run_id)
@@ -423,6 +426,10 @@ def verify(settings: Settings, run_id: str) -> int:
             records_due_since_plan=due_later,
         )
         _point("audited")
+        _point("before:publish")
+        _republish(settings, con, run_id)
+        journal.complete(con, run_id, "publish")
+        _point("after:publish")
         journal.set_status(con, run_id, "done")
         # what the landing phase wrote matters only to a re-run of that phase (files.purge_landing)
         con.execute("delete from lethe_meta.purge_landing_written where run_id = ?", [run_id])

@@ -12,7 +12,8 @@ from lethe import tombstones
 
 log = logging.getLogger(__name__)
 
-PHASES = ("tombstones", "raw", "landing", "files", "exports", "compact", "rebuild", "publish", "verify")
+# verify audits the run's completion, then re-publishes: the snapshot's purge history shows the run completed
+PHASES = ("tombstones", "raw", "landing", "files", "exports", "compact", "rebuild", "verify", "publish")
 
 DDL = (
     """
