@@ -101,10 +101,22 @@ VIOLATIONS = {
     "profiling_after_objection": "Profiling after an objection",
 }
 
+# the data categories (CONTRACT section 3), the purge's reasons, actions and kinds
+CATEGORIES = {
+    "interaction.recording": "Call recordings",
+    "interaction.transcript": "Chat transcripts",
+    "interaction.metadata": "Call and chat records",
+    "campaign.event": "Email events",
+    "crm.contact": "Customer records",
+}
+RETENTION_REASONS = {"retention_expired": "Retention period over", "erasure_request": "Erasure requested"}
+PURGE_ACTIONS = {"delete": "Delete", "anonymise": "Anonymise (personal fields blanked)"}
+PURGE_KINDS = {"retention": "Retention", "erasure": "Erasure"}
 
-def in_words(df: pd.DataFrame, column: str, words: dict[str, str]) -> pd.DataFrame:
-    """`df` with the codes in `column` replaced by their words (a code without words stays as it is)."""
-    return df.assign(**{column: df[column].map(words).fillna(df[column])})
+
+def in_words(df: pd.DataFrame, **columns: dict[str, str]) -> pd.DataFrame:
+    """`df` with the codes in each named column replaced by their words (a code without words stays as it is)."""
+    return df.assign(**{c: df[c].map(words).fillna(df[c]) for c, words in columns.items()})
 
 
 # the evaluation's metrics as the risk page names them, in the order it lists them

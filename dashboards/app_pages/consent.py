@@ -39,7 +39,7 @@ chart("bar", coverage, x="purpose_name", y="coverage_pct", color="channel", stac
 table(coverage)
 
 st.subheader("Why consents do not count")
-table(in_words(reasons, "validity_reason", CONSENT_REASONS))
+table(in_words(reasons, validity_reason=CONSENT_REASONS))
 
 st.subheader("Withdrawals over time")
 withdrawals = data.withdrawals_by_month(v, tf)
@@ -54,7 +54,7 @@ if data.allowed(v, "compliance"):
     if violations is None:
         not_built("Consent violations")
     else:
-        table(in_words(violations, "violation_type", VIOLATIONS))
+        table(in_words(violations, violation_type=VIOLATIONS))
         if data.allowed(v, "detail"):
             st.caption("Evidence, newest first (pseudonymous: subject keys, source record ids)")
             table(data.violation_evidence(v, tf))

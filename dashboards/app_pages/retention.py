@@ -2,7 +2,20 @@
 
 import data
 import streamlit as st
-from ui import chart, fmt, kpi_metrics, not_built, table, tenant_filter, viewer
+from ui import (
+    CATEGORIES,
+    PURGE_ACTIONS,
+    PURGE_KINDS,
+    RETENTION_REASONS,
+    chart,
+    fmt,
+    in_words,
+    kpi_metrics,
+    not_built,
+    table,
+    tenant_filter,
+    viewer,
+)
 
 v = viewer()
 tf = tenant_filter()
@@ -17,7 +30,8 @@ if aging is None:
 elif aging.empty:
     st.success("Nothing is due: every record is within its retention period.")
 else:
-    chart("bar", aging, x="age_bucket", y="records", color="data_category", sort=False)
+    chart("bar", in_words(aging, data_category=CATEGORIES), x="age_bucket", y="records", color="data_category",
+          sort=False)
 
 summary = data.retention_summary(v, tf)
 st.subheader("Due by tenant, category and reason")
@@ -26,12 +40,12 @@ if summary is None:
 elif summary.empty:
     st.caption("No record is due.")
 else:
-    table(summary)
+    table(in_words(summary, data_category=CATEGORIES, reason=RETENTION_REASONS, action=PURGE_ACTIONS))
 
 held = data.retention_held(v, tf)
 if held is not None:
     st.subheader("Records held, under legal hold, and coming due in 30 days")
-    table(held)
+    table(in_words(held, data_category=CATEGORIES))
 
 st.subheader("Purge history (audit log)")
 history = data.purge_history(v, tf)
@@ -40,6 +54,7 @@ if history.empty:
 else:
     done = history[history.status == "completed"]
     st.caption(f"{fmt(len(done))} completed purge runs, {fmt(done.records.sum())} records erased in all")
-    table(history)
+    table(in_words(history, kind=PURGE_KINDS))
     with st.expander("Records erased per run, tenant and category"):
-        table(data.purge_breakdown(v, tf))
+        breakdown = data.purge_breakdown(v, tf)
+        table(in_words(breakdown, data_category=CATEGORIES, reason=RETENTION_REASONS, action=PURGE_ACTIONS))

@@ -216,6 +216,25 @@ def test_the_consent_page_says_why_consents_fail_and_what_was_violated_in_words(
     assert sorted(violations.violation_type.unique()) == sorted(VIOLATIONS[t] for t in stored)
 
 
+def test_the_retention_page_names_categories_reasons_and_actions_in_words(real):
+    """"Email events" and "Retention period over", not campaign.event and retention_expired: every data category,
+    reason and action the due list holds is named in words, with the mart's counts."""
+    from ui import CATEGORIES, PURGE_ACTIONS, RETENTION_REASONS
+
+    at = open_page(login("manager"), "retention")
+    assert not at.exception
+    frames = [df.value for df in at.dataframe]
+    due = next(f for f in frames if "reason" in f.columns)
+    for column, words in (("data_category", CATEGORIES), ("reason", RETENTION_REASONS), ("action", PURGE_ACTIONS)):
+        stored = snap(real, f"select list(distinct {column}) from marts.retention_due")
+        assert sorted(due[column].unique()) == sorted(words[c] for c in stored), column
+    assert len(due.reason.unique()) > 1, "the test home has records due for both reasons"
+    assert due.due.sum() == snap(real, "select count(*) from marts.retention_due")
+    held = next(f for f in frames if "under_legal_hold" in f.columns)
+    stored = snap(real, "select list(distinct data_category) from marts.fct_retention_status")
+    assert sorted(held.data_category.unique()) == sorted(CATEGORIES[c] for c in stored)
+
+
 def test_tenant_filter_narrows_every_number(real):
     at = login("manager")
     at.session_state["tenant_filter"] = ["cobalt-insurance"]
