@@ -101,14 +101,7 @@ VIOLATIONS = {
     "profiling_after_objection": "Profiling after an objection",
 }
 
-# the data categories (CONTRACT section 3), the purge's reasons, actions and kinds
-CATEGORIES = {
-    "interaction.recording": "Call recordings",
-    "interaction.transcript": "Chat transcripts",
-    "interaction.metadata": "Call and chat records",
-    "campaign.event": "Email events",
-    "crm.contact": "Customer records",
-}
+# the purge's reasons, actions and kinds (the data categories' words are lethe.policy.CATEGORY_WORDS)
 RETENTION_REASONS = {"retention_expired": "Retention period over", "erasure_request": "Erasure requested"}
 PURGE_ACTIONS = {"delete": "Delete", "anonymise": "Anonymise (personal fields blanked)"}
 PURGE_KINDS = {"retention": "Retention", "erasure": "Erasure"}

@@ -3,7 +3,6 @@
 import data
 import streamlit as st
 from ui import (
-    CATEGORIES,
     PURGE_ACTIONS,
     PURGE_KINDS,
     RETENTION_REASONS,
@@ -16,6 +15,8 @@ from ui import (
     tenant_filter,
     viewer,
 )
+
+from lethe.policy import CATEGORY_WORDS as CATEGORIES
 
 v = viewer()
 tf = tenant_filter()

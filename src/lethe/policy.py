@@ -18,6 +18,14 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "campaign.event": 395,
     "crm.contact": 1095,
 }
+# each category in words, as a person reading the access report or the dashboard names it
+CATEGORY_WORDS: dict[str, str] = {
+    "interaction.recording": "Call recordings",
+    "interaction.transcript": "Chat transcripts",
+    "interaction.metadata": "Call and chat records",
+    "campaign.event": "Email events",
+    "crm.contact": "Customer record, privacy choices and consents",
+}
 DEFAULT_DSR_SLA_DAYS = 30
 DEFAULT_CONSENT_REFRESH_DAYS = 730
 DEFAULT_PURGE_MAX_SHARE = 0.25

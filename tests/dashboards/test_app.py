@@ -219,7 +219,9 @@ def test_the_consent_page_says_why_consents_fail_and_what_was_violated_in_words(
 def test_the_retention_page_names_categories_reasons_and_actions_in_words(real):
     """"Email events" and "Retention period over", not campaign.event and retention_expired: every data category,
     reason and action the due list holds is named in words, with the mart's counts."""
-    from ui import CATEGORIES, PURGE_ACTIONS, RETENTION_REASONS
+    from ui import PURGE_ACTIONS, RETENTION_REASONS
+
+    from lethe.policy import CATEGORY_WORDS as CATEGORIES
 
     at = open_page(login("manager"), "retention")
     assert not at.exception

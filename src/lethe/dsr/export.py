@@ -20,7 +20,7 @@ from lethe.dsr.identity import Subject, SubjectRef, resolve
 from lethe.errors import LetheError
 from lethe.fsutil import check_output_file, write_atomic
 from lethe.keys import keyed_hash
-from lethe.policy import load_policy
+from lethe.policy import CATEGORY_WORDS, load_policy
 from lethe.purge.plan import crm_contact_attribute_sql
 from lethe.settings import Settings
 
@@ -76,13 +76,6 @@ _PDF_SECTIONS = {
     "profiling": ("Scores derived about you", PROFILING),
     "quarantined": ("Records that failed our checks", QUARANTINED),
     "purposes": ("Why your data is processed", "Each purpose and its legal basis under the GDPR."),
-}
-_PDF_CATEGORIES = {
-    "interaction.recording": "Call recordings",
-    "interaction.transcript": "Chat transcripts",
-    "interaction.metadata": "Call and chat records",
-    "campaign.event": "Email events",
-    "crm.contact": "Customer record, privacy choices and consents",
 }
 
 
@@ -559,7 +552,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
                    new_x="LMARGIN", new_y="NEXT")
     for category, value in doc["retention"].items():
         kept = f"kept {value['days']} days" if value["days"] is not None else "kept under the controller's policy"
-        pdf.multi_cell(0, 4, f"{_PDF_CATEGORIES.get(category, category)}: {kept}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4, f"{CATEGORY_WORDS.get(category, category)}: {kept}", new_x="LMARGIN", new_y="NEXT")
         for r in value["records"]:
             due = r["due_at"]
             when = (f"falls due on {due:%d %B %Y}" if isinstance(due, datetime | date)
