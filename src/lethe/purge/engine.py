@@ -377,10 +377,11 @@ def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
     return "rebuilt"
 
 
-def _republish(settings: Settings, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Swap in a snapshot of the purged warehouse (when the run changed anything and one is published): the
-    purged data leaves the dashboard's copy, and the snapshot's audit tables carry this run's outcome."""
-    if settings.snapshot.exists() and _counts(con, run_id):
+def _republish(settings: Settings, con: duckdb.DuckDBPyConnection, counts: tuple) -> None:
+    """Swap in a snapshot of the purged warehouse (when the run changed anything, as its `counts` say, and one
+    is published): the purged data leaves the dashboard's copy, and the snapshot's audit tables carry this run's
+    outcome."""
+    if settings.snapshot.exists() and counts:
         from lethe.publish import publish
 
         publish(settings, con)
@@ -404,7 +405,7 @@ def verify(settings: Settings, run_id: str) -> int:
             )
         except verification.VerifyError as exc:
             audit.append(settings, "purge.verify_failed", run_id=run_id, reason=str(exc))
-            _republish(settings, con, run_id)  # what was purged leaves the snapshot even so
+            _republish(settings, con, _counts(con, run_id))  # what was purged leaves the snapshot even so
             raise
         journal.complete(con, run_id, "verify")
         counts = _counts(con, run_id)
@@ -427,7 +428,7 @@ def verify(settings: Settings, run_id: str) -> int:
         )
         _point("audited")
         _point("before:publish")
-        _republish(settings, con, run_id)
+        _republish(settings, con, counts)
         journal.complete(con, run_id, "publish")
         _point("after:publish")
         journal.set_status(con, run_id, "done")
