@@ -514,11 +514,15 @@ def retention_held(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.D
 
 
 def purge_history(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
-    """Purge runs from the audit log: as-of, status, records erased within the viewer's tenants."""
+    """Purge runs from the audit log: as-of, status, and within the viewer's tenants the records the run planned
+    and those it erased (all it planned once completed; none when refused or abandoned before it executed;
+    unknown, empty, while it is unfinished or when its verification failed)."""
     _require(viewer, "compliance")
     return _scoped(
-        "select p.run_id, p.kind, p.as_of, p.finished_at, p.status, "
-        "coalesce(c.records, 0) as records, p.reason from audit.purges p left join ("
+        "select p.run_id, p.kind, p.as_of, p.finished_at, p.status, coalesce(c.records, 0) as records_planned, "
+        "case when p.status = 'completed' then coalesce(c.records, 0) "
+        "when p.status in ('refused', 'abandoned') then 0 end as records_erased, "
+        "p.reason from audit.purges p left join ("
         f"select run_id, sum(record_count) as records from audit.purge_counts where {_TF} group by 1"
         ") c using (run_id) order by p.planned_at desc nulls last limit 500",
         viewer,

@@ -69,11 +69,13 @@ def label(column: str) -> str:
 
 def table(df: pd.DataFrame, config: dict[str, object] | None = None) -> None:
     """A data frame as every page shows one: full width, no index, columns under readable headings, and an empty
-    cell, not the word "None", where a text has no value. `config` gives some columns a column_config of
+    cell, not the word "None", where a text has no value; times in UTC without an offset. `config` gives some columns a column_config of
     their own (a bar, say), which then names its own heading."""
     shown = df.copy()
     for column in shown.columns:
-        if pd.api.types.is_object_dtype(shown[column]) or pd.api.types.is_string_dtype(shown[column]):
+        if isinstance(shown[column].dtype, pd.DatetimeTZDtype):  # in UTC, as every time on the dashboard, no "+00:00"
+            shown[column] = shown[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        elif pd.api.types.is_object_dtype(shown[column]) or pd.api.types.is_string_dtype(shown[column]):
             shown[column] = shown[column].where(shown[column].notna(), "")
     columns = {c: label(c) for c in shown.columns if isinstance(c, str)} | (config or {})
     st.dataframe(shown, hide_index=True, width="stretch", column_config=columns)
@@ -105,6 +107,7 @@ VIOLATIONS = {
 RETENTION_REASONS = {"retention_expired": "Retention period over", "erasure_request": "Erasure requested"}
 PURGE_ACTIONS = {"delete": "Delete", "anonymise": "Anonymise (personal fields blanked)"}
 PURGE_KINDS = {"retention": "Retention", "erasure": "Erasure"}
+PURGE_STATUSES = {"verify_failed": "verification failed", "planned": "planned, not finished"}
 
 
 def in_words(df: pd.DataFrame, **columns: dict[str, str]) -> pd.DataFrame:

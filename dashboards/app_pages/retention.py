@@ -5,6 +5,7 @@ import streamlit as st
 from ui import (
     PURGE_ACTIONS,
     PURGE_KINDS,
+    PURGE_STATUSES,
     RETENTION_REASONS,
     chart,
     fmt,
@@ -54,8 +55,9 @@ if history.empty:
     st.caption("No purge recorded yet.")
 else:
     done = history[history.status == "completed"]
-    st.caption(f"{fmt(len(done))} completed purge runs, {fmt(done.records.sum())} records erased in all")
-    table(in_words(history, kind=PURGE_KINDS))
+    runs = "1 completed purge run" if len(done) == 1 else f"{fmt(len(done))} completed purge runs"
+    st.caption(f"{runs}, {fmt(done.records_erased.sum())} records erased in all")
+    table(in_words(history, kind=PURGE_KINDS, status=PURGE_STATUSES))
     with st.expander("Records erased per run, tenant and category"):
         breakdown = data.purge_breakdown(v, tf)
         table(in_words(breakdown, data_category=CATEGORIES, reason=RETENTION_REASONS, action=PURGE_ACTIONS))

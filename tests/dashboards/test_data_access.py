@@ -184,13 +184,31 @@ def test_forged_viewer_objects_are_refused(real):
 def test_scenario_purge_history_counts_the_audited_plan(published):
     v = viewer("dpo")
     history = data.purge_history(v)
-    assert list(history.records) == [12] and list(history.status) == ["completed"]
+    assert list(history.records_erased) == [12] and list(history.status) == ["completed"]
     totals, per_tenant = data.kpis(v)
     assert totals["purged_last_run"] == 12
     assert dict(zip(per_tenant.tenant_id, per_tenant.purged_last_run, strict=True)) == {
         "acme-energy": 9, "cobalt-insurance": 3}
-    assert data.purge_history(v, ["acme-energy"]).records.iloc[0] == 9
+    assert data.purge_history(v, ["acme-energy"]).records_erased.iloc[0] == 9
     assert scenario.subject_key("003C") not in data.purge_breakdown(v).to_csv(), "erased subjects' keys are not published"
+
+
+def test_a_refused_purge_is_listed_with_what_it_planned_and_nothing_erased(published):
+    """The guards refused a run: the history lists it beside the records it planned, with none erased (a
+    manager read 2,366 records against a refused run as 2,366 erased)."""
+    from lethe import audit
+    from lethe.publish import publish
+
+    counts = [{"tenant": "acme-energy", "data_category": "campaign.event", "reason": "retention_expired",
+               "action": "delete", "record_count": 5}]
+    audit.append(published, "purge.planned", run_id="purge-2", kind="retention",
+                 as_of="2026-02-28T00:00:00+00:00", counts=counts, records_total=5, subject_keys=[])
+    audit.append(published, "purge.refused", run_id="purge-2", reason="purge refused: over its purge_max_share")
+    publish(published)
+    history = data.purge_history(viewer("dpo")).set_index("run_id")
+    columns = ["status", "records_planned", "records_erased"]
+    assert history.loc["purge-2", columns].tolist() == ["refused", 5, 0]
+    assert history.loc["purge-1", columns].tolist() == ["completed", 12, 12]
 
 
 def test_the_request_queue_says_what_lethe_did_with_each_open_request(real):
