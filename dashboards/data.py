@@ -341,35 +341,52 @@ _SINCE = f"date_trunc('month', {_AS_OF} - interval 23 month)"
 
 
 def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per month over two years: violations, requests received, consents withdrawn, records purged."""
+    """Per month over two years: violations, requests received, consents withdrawn, records purged. Every month of
+    the two years is there for each series the snapshot can count, 0 when nothing happened (a chart that skipped
+    the month drew a line from the month before to the month after, as if there had been events in between). The
+    events end with the last month begun before the as-of; the purges with the as-of's month."""
     _require(viewer, "overview")
-    parts = []
-    if _has("marts.fct_violations"):
-        parts.append("select date_trunc('month', occurred_at) as month, 'violations' as series, tenant_id "
-                     "from marts.fct_violations")
-    if _has("marts.fct_dsr_requests"):
-        parts.append("select date_trunc('month', received_at) as month, 'requests received' as series, tenant_id "
-                     "from marts.fct_dsr_requests")
-    if _has("marts.fct_consent_status"):
-        parts.append("select date_trunc('month', status_since) as month, 'consents withdrawn' as series, tenant_id "
-                     "from marts.fct_consent_status where consent_status = 'withdrawn'")
-    if not parts:
+    # series: the rows it counts (a month, a tenant and how many each row stands for)
+    sources = {
+        "violations": ("marts.fct_violations", "select occurred_at as happened_at, tenant_id, 1 as n from marts.fct_violations"),
+        "requests received": (
+            "marts.fct_dsr_requests", "select received_at as happened_at, tenant_id, 1 as n from marts.fct_dsr_requests"),
+        "consents withdrawn": (
+            "marts.fct_consent_status",
+            "select status_since as happened_at, tenant_id, 1 as n from marts.fct_consent_status "
+            "where consent_status = 'withdrawn'",
+        ),
+        "records purged": (
+            "audit.purge_counts",
+            "select as_of as happened_at, tenant_id, record_count as n from audit.purge_counts where status = 'completed'",
+        ),
+    }
+    present = {series: sql for series, (table, sql) in sources.items() if _has(table)}
+    if not present:
         return pd.DataFrame(columns=["month", "series", "count"])
-    union = " union all ".join(parts)
-    events = _scoped(
-        f"select month::timestamp as month, series, count(*) as count from ({union}) where month >= {_SINCE} and {_TF} "
-        "group by all order by month, series",
+    counted = " union all ".join(
+        f"select date_trunc('month', happened_at)::timestamp as month, '{series}' as series, sum(n) as count "
+        f"from ({sql}) where happened_at >= {_SINCE} and {_TF} group by all"
+        for series, sql in present.items()
+    )
+    names = ", ".join(f"('{series}')" for series in present)
+    return _scoped(
+        f"""
+        with months as (
+            select unnest(generate_series({_SINCE}::timestamp, date_trunc('month', {_AS_OF}), interval 1 month))
+                as month
+        ), counted as ({counted})
+        select m.month, s.series, coalesce(c.count, 0)::bigint as count
+        from months m cross join (values {names}) s(series)
+        left join counted c on c.month = m.month and c.series = s.series
+        -- a month that begins at the as-of has had no time for events yet: 0 there would read as a fall to
+        -- nothing. A purge judged at that instant belongs to it.
+        where m.month < {_AS_OF} or s.series = 'records purged'
+        order by m.month, s.series
+        """,  # noqa: S608 (our SQL)
         viewer,
         tenants,
     )
-    purged = _scoped(
-        f"select date_trunc('month', as_of)::timestamp as month, 'records purged' as series, "
-        f"sum(record_count) as count from audit.purge_counts where status = 'completed' and as_of >= {_SINCE} and {_TF} "
-        "group by all order by month",
-        viewer,
-        tenants,
-    )
-    return pd.concat([events, purged], ignore_index=True)
 
 
 # ---- intake, quality, runs

@@ -34,9 +34,13 @@ if events.empty:
     st.caption("No dated events yet.")
 else:
     chart("line", events, x="month", y="count", color="series")
-if not purged.empty:
-    st.subheader("Records purged per month")
-    chart("bar", purged.rename(columns={"count": "records_purged"}), x="month", y="records_purged")
+st.subheader("Records purged per month")
+if purged["count"].sum() == 0:
+    st.caption("No purge completed in these two years.")
+else:
+    # months as labels ("2026-11"), one bar each: on a time axis a month's bar is drawn a few pixels wide
+    bars = purged.assign(month=purged.month.dt.strftime("%Y-%m")).rename(columns={"count": "records_purged"})
+    chart("bar", bars, x="month", y="records_purged")
 
 breaches = data.breaches(v, tf)
 if breaches is not None and not breaches.empty:

@@ -181,6 +181,27 @@ def test_forged_viewer_objects_are_refused(real):
         data.kpis(Fake())
 
 
+def test_the_trends_give_every_month_a_count_zero_when_nothing_happened(real):
+    """A month without a withdrawal is 0 on the chart, not skipped: the line was drawn straight from the month
+    before to the month after, as if there had been withdrawals in between."""
+    trend = data.trends(viewer("dpo"))
+    as_of = snap(real, "select as_of::timestamp from main.snapshot_info")
+    months = list(pd.date_range(end=pd.Timestamp(as_of) - pd.DateOffset(months=1), periods=23, freq="MS"))
+    for series in ("violations", "requests received", "consents withdrawn"):
+        got = trend[trend.series == series]
+        assert list(got.month) == months, series
+        since = f"date_trunc('month', timestamp '{months[0]}')"
+        assert got["count"].sum() == snap(real, {
+            "violations": f"select count(*) from marts.fct_violations where occurred_at >= {since}",
+            "requests received": f"select count(*) from marts.fct_dsr_requests where received_at >= {since}",
+            "consents withdrawn": "select count(*) from marts.fct_consent_status where consent_status = 'withdrawn' "
+                                  f"and status_since >= {since}",
+        }[series]), series
+    assert (trend[trend.series == "consents withdrawn"]["count"] == 0).any(), "the test home has months without one"
+    purged = trend[trend.series == "records purged"]
+    assert list(purged.month) == [*months, pd.Timestamp(as_of)] and purged["count"].sum() == 0, "nothing purged yet"
+
+
 def test_scenario_purge_history_counts_the_audited_plan(published):
     v = viewer("dpo")
     history = data.purge_history(v)
