@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from lethe.errors import LetheError
+from lethe.policy import RESERVED_TENANTS
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,8 @@ def check_judged_at(settings: Settings, judged: datetime | None, where: str) -> 
 
 
 def compute_status(settings: Settings, tenants: Sequence[str] | None = None) -> dict[str, int | float]:
-    """The KPIs of the published snapshot: totals (`<kpi>`), then per tenant (`<kpi>.<tenant>`)."""
+    """The KPIs of the published snapshot: totals (`<kpi>`), then per tenant (`<kpi>.<tenant>`; for the centre's
+    own folder, `_centre`, only the KPIs that count something of it)."""
     path = settings.snapshot
     if not path.exists():
         raise LetheError("no snapshot published yet: run lethe run or lethe publish")
@@ -252,7 +254,13 @@ def compute_status(settings: Settings, tenants: Sequence[str] | None = None) -> 
     finally:
         con.close()
     totals, per_tenant = summarise(rows, available)
+    counted = {(kpi, tenant) for kpi, tenant, *_ in rows}
     out = dict(totals)
     for tenant, values in per_tenant.items():
-        out.update({f"{name}.{tenant}": value for name, value in values.items()})
+        # the centre's own files (its agents, the breach register) are no client's: of its KPIs only those it
+        # has anything counted for, not a twelve-line block of zeros for retention, consent and requests
+        out.update({
+            f"{name}.{tenant}": value for name, value in values.items()
+            if tenant not in RESERVED_TENANTS or (name, tenant) in counted
+        })
     return out

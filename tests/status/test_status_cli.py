@@ -30,6 +30,8 @@ def test_status_json_is_an_object_of_numbers_for_every_kpi_and_tenant(status_hom
     assert [k for k in kpis if "." not in k] == [k.name for k in status.KPIS]
     for tenant in ("acme-energy", "borealis-telecom", "cobalt-insurance"):
         assert {f"{k.name}.{tenant}" for k in status.KPIS} <= set(kpis)
+    # the centre's own folder (agents, breach register) is no client: only what is counted of it, not twelve zeros
+    assert [k for k in kpis if k.endswith("._centre")] == ["quarantined_rows._centre"]
     # totals are the sum of the tenants (counts), and agree with the snapshot read directly
     for k in status.KPIS:
         if not k.percent:
