@@ -103,6 +103,17 @@ VIOLATIONS = {
     "profiling_after_objection": "Profiling after an objection",
 }
 
+# why an audience leaves a person out (the first that applies: lethe's int_audience_members_assessed)
+AUDIENCE_EXCLUSIONS = {
+    "erasure_requested": "Erasure requested",
+    "restricted": "Processing restricted",
+    "objected": "Objected",
+    "spam_reported": "Reported an email as spam",
+    **{reason: words for reason, words in CONSENT_REASONS.items() if reason != "valid"},
+    "hard_bounced": "Email address bounced (hard bounce)",
+    "no_valid_address": "No valid address for the channel",
+}
+
 # the purge's reasons, actions and kinds (the data categories' words are lethe.policy.CATEGORY_WORDS)
 RETENTION_REASONS = {"retention_expired": "Retention period over", "erasure_request": "Erasure requested"}
 PURGE_ACTIONS = {"delete": "Delete", "anonymise": "Anonymise (personal fields blanked)"}

@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import chart, fmt, not_built, table, tenant_filter, viewer
+from ui import AUDIENCE_EXCLUSIONS, chart, fmt, in_words, not_built, table, tenant_filter, viewer
 
 v = viewer()
 tf = tenant_filter()
@@ -19,7 +19,9 @@ st.subheader("Eligible by tenant, purpose and channel")
 if counts.empty:
     st.caption("Nobody may be contacted.")
 else:
-    chart("bar", counts, x="purpose_name", y="eligible", color="channel")
+    # a bar per purpose, named across, not up the axis
+    chart("bar", counts, x="purpose_name", y="eligible", color="channel", horizontal=True,
+          height=120 + 45 * counts.purpose_name.nunique())
     table(counts)
 
 exclusions = data.audience_exclusions(v, tf)
@@ -27,7 +29,7 @@ st.subheader("Why people are excluded")
 if exclusions is None:
     not_built("Audience exclusions")
 else:
-    table(exclusions)
+    table(in_words(exclusions, exclusion_reason=AUDIENCE_EXCLUSIONS))
 
 if data.allowed(v, "audience_download") and not counts.empty:
     st.subheader("Download an audience")

@@ -216,6 +216,20 @@ def test_the_consent_page_says_why_consents_fail_and_what_was_violated_in_words(
     assert sorted(violations.violation_type.unique()) == sorted(VIOLATIONS[t] for t in stored)
 
 
+def test_the_audiences_page_says_why_people_are_excluded_in_words(real):
+    """"Reported an email as spam", not spam_reported: every reason the audiences leave people out for is named
+    in words, with the mart's counts."""
+    from ui import AUDIENCE_EXCLUSIONS
+
+    at = open_page(login("manager"), "audiences")
+    assert not at.exception
+    exclusions = next(df.value for df in at.dataframe if "exclusion_reason" in df.value.columns)
+    stored = snap(real, "select list(distinct exclusion_reason) from marts.audience_exclusions")
+    assert len(stored) > 2, "the test home excludes people for several reasons"
+    assert sorted(exclusions.exclusion_reason.unique()) == sorted(AUDIENCE_EXCLUSIONS[r] for r in stored)
+    assert exclusions.subjects.sum() == snap(real, "select sum(subject_count) from marts.audience_exclusions")
+
+
 def test_the_retention_page_names_categories_reasons_and_actions_in_words(real):
     """"Email events" and "Retention period over", not campaign.event and retention_expired: every data category,
     reason and action the due list holds is named in words, with the mart's counts."""
