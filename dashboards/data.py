@@ -338,6 +338,11 @@ def kpis(
 _AS_OF = status.AS_OF_SQL
 # Trends cover the 24 months up to the snapshot's as-of.
 _SINCE = f"date_trunc('month', {_AS_OF} - interval 23 month)"
+# Their months, as a table of `month` (the first of each, up to the as-of's month).
+_MONTHS = (
+    f"(select unnest(generate_series({_SINCE}::timestamp, date_trunc('month', {_AS_OF}), interval 1 month)) "
+    "as month)"
+)
 
 
 def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame:
@@ -372,12 +377,9 @@ def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame
     names = ", ".join(f"('{series}')" for series in present)
     return _scoped(
         f"""
-        with months as (
-            select unnest(generate_series({_SINCE}::timestamp, date_trunc('month', {_AS_OF}), interval 1 month))
-                as month
-        ), counted as ({counted})
+        with counted as ({counted})
         select m.month, s.series, coalesce(c.count, 0)::bigint as count
-        from months m cross join (values {names}) s(series)
+        from {_MONTHS} m cross join (values {names}) s(series)
         left join counted c on c.month = m.month and c.series = s.series
         -- a month that begins at the as-of has had no time for events yet: 0 there would read as a fall to
         -- nothing. A purge judged at that instant belongs to it.
@@ -598,10 +600,23 @@ def withdrawals_by_month(viewer: Viewer, tenants: Sequence[str] | None = None) -
     _require(viewer, "consent")
     if not _has("marts.fct_consent_status"):
         return None
+    # every month (those begun before the as-of) for every channel with a withdrawal: on the chart a month
+    # without one is an empty place on the axis, not a month left out
     return _scoped(
-        "select date_trunc('month', status_since)::timestamp as month, channel, count(*) as withdrawals "
-        f"from marts.fct_consent_status where consent_status = 'withdrawn' and status_since >= {_SINCE} and {_TF} "
-        "group by all order by month, channel",
+        f"""
+        with counted as (
+            select date_trunc('month', status_since)::timestamp as month, channel, count(*) as withdrawals
+            from marts.fct_consent_status
+            where consent_status = 'withdrawn' and status_since >= {_SINCE} and {_TF}
+            group by all
+        )
+        select m.month, ch.channel, coalesce(c.withdrawals, 0) as withdrawals
+        from {_MONTHS} m
+        cross join (select distinct channel from counted) ch
+        left join counted c on c.month = m.month and c.channel = ch.channel
+        where m.month < {_AS_OF}
+        order by m.month, ch.channel
+        """,  # noqa: S608 (our SQL)
         viewer,
         tenants,
     )

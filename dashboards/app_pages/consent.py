@@ -46,7 +46,9 @@ withdrawals = data.withdrawals_by_month(v, tf)
 if withdrawals.empty:
     st.caption("No withdrawal in the last two years.")
 else:
-    chart("bar", withdrawals, x="month", y="withdrawals", color="channel")
+    # months as labels ("2026-10"), a bar each: on a time axis a month's bar is drawn a few pixels wide
+    chart("bar", withdrawals.assign(month=withdrawals.month.dt.strftime("%Y-%m")), x="month", y="withdrawals",
+          color="channel")
 
 if data.allowed(v, "compliance"):
     st.subheader("Violations")

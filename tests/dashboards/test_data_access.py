@@ -202,6 +202,22 @@ def test_the_trends_give_every_month_a_count_zero_when_nothing_happened(real):
     assert list(purged.month) == [*months, pd.Timestamp(as_of)] and purged["count"].sum() == 0, "nothing purged yet"
 
 
+def test_withdrawals_by_month_give_every_month_of_every_channel(real):
+    """The withdrawals chart has a place for every month, 0 where nobody withdrew: on a chart of labelled months
+    one left out would close up the axis, and the months around it would read as adjacent."""
+    withdrawals = data.withdrawals_by_month(viewer("dpo"))
+    as_of = snap(real, "select as_of::timestamp from main.snapshot_info")
+    months = list(pd.date_range(end=pd.Timestamp(as_of) - pd.DateOffset(months=1), periods=23, freq="MS"))
+    channels = sorted(withdrawals.channel.unique())
+    assert len(channels) > 1, "the test home has withdrawals on several channels"
+    for channel in channels:
+        assert list(withdrawals[withdrawals.channel == channel].month) == months, channel
+    assert (withdrawals.withdrawals == 0).any()
+    assert withdrawals.withdrawals.sum() == snap(
+        real, "select count(*) from marts.fct_consent_status where consent_status = 'withdrawn' "
+              f"and status_since >= timestamp '{months[0]}'")
+
+
 def test_scenario_purge_history_counts_the_audited_plan(published):
     v = viewer("dpo")
     history = data.purge_history(v)
