@@ -159,6 +159,25 @@ def evaluation_caption(evaluation: pd.DataFrame) -> str:
     )
 
 
+def evaluation_warning(evaluation: pd.DataFrame) -> str | None:
+    """A warning when the model does not beat the recency baseline on both ROC AUC and lift in the held-out
+    period (on a small or young warehouse it may not): its scores and the high-risk count are then no better
+    than knowing who was contacted last. None when it beats it."""
+    rows = evaluation.set_index("metric")
+    if not all(m in rows.index for m in _EVALUATION_METRICS):
+        return None
+    model = {m: float(rows.at[m, "model"]) for m in _EVALUATION_METRICS}
+    baseline = {m: float(rows.at[m, "recency_baseline"]) for m in _EVALUATION_METRICS}
+    if all(model[m] > baseline[m] for m in _EVALUATION_METRICS):
+        return None
+    return (
+        "On this held-out period the model does not beat the recency baseline "
+        f"(ROC AUC {model['roc_auc']:.3f} against {baseline['roc_auc']:.3f}; lift in the tenth scored highest "
+        f"{model['lift_top_decile']:.3f} against {baseline['lift_top_decile']:.3f}): do not act on its scores or "
+        "the high-risk count until a build on more data beats it."
+    )
+
+
 def chart(kind: str, df: pd.DataFrame, x: str, y: str, color: str | None = None, **kwargs: object) -> None:
     """st.<kind>_chart of `df` with its axes and legend titled as the tables head their columns; `sort` may
     name a column (with a leading "-" for descending) by its name in `df`."""

@@ -6,6 +6,7 @@ from ui import (
     chart,
     evaluation_caption,
     evaluation_table,
+    evaluation_warning,
     kpi_metrics,
     not_built,
     table,
@@ -24,7 +25,7 @@ totals, _ = data.kpis(v, tf, ["subjects_at_high_risk"])
 kpi_metrics(["subjects_at_high_risk"], totals, columns=1)
 
 st.subheader("Score distribution (multiples of the base withdrawal rate)")
-chart("bar", distribution, x="band", y="subjects", sort=False)
+chart("bar", distribution, x="band", y="subjects", sort=False, horizontal=True, height=120 + 45 * len(distribution))
 
 st.subheader("Signals that drive high risk")
 signals = data.risk_signals(v, tf)
@@ -45,3 +46,6 @@ if evaluation is None or evaluation.empty:
 else:
     table(evaluation_table(evaluation))
     st.caption(evaluation_caption(evaluation))
+    warning = evaluation_warning(evaluation)
+    if warning:
+        st.warning(warning)

@@ -193,6 +193,23 @@ def test_the_risk_page_names_its_signals_and_metrics_in_words(real):
     n_test = stored("logistic_regression", "withdrawal_rate_test", "n_test")
     caption = next(c.value for c in at.caption if c.value.startswith("Trained on"))
     assert f"tested on {n_test:,} from " in caption and f"of which {rate:.1%} withdrew within 30 days" in caption
+    # a model that does not beat the baseline on both metrics is flagged, not presented as if it worked
+    beats = all(stored("logistic_regression", m) > stored("recency_baseline", m) for m in ("roc_auc", "lift_top_decile"))
+    warnings = [w.value for w in at.warning if "does not beat the recency baseline" in w.value]
+    assert len(warnings) == (0 if beats else 1)
+
+
+def test_the_risk_evaluation_warns_exactly_when_the_model_does_not_beat_the_baseline():
+    from ui import evaluation_warning
+
+    def evaluation(auc, lift):
+        return pd.DataFrame({"metric": ["lift_top_decile", "roc_auc", "withdrawal_rate_test"],
+                             "model": [lift, auc, 0.02], "recency_baseline": [1.5, 0.6, None]})
+
+    assert evaluation_warning(evaluation(0.71, 2.4)) is None
+    for auc, lift in ((0.59, 2.4), (0.71, 1.5), (0.488, 0.0)):
+        assert "does not beat the recency baseline" in evaluation_warning(evaluation(auc, lift)), (auc, lift)
+    assert "ROC AUC 0.488 against 0.600" in evaluation_warning(evaluation(0.488, 0.0))
 
 
 def test_the_consent_page_says_why_consents_fail_and_what_was_violated_in_words(real):
