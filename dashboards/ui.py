@@ -160,15 +160,17 @@ def evaluation_caption(evaluation: pd.DataFrame) -> str:
 
 
 def evaluation_warning(evaluation: pd.DataFrame) -> str | None:
-    """A warning when the model does not beat the recency baseline on both ROC AUC and lift in the held-out
-    period (on a small or young warehouse it may not): its scores and the high-risk count are then no better
+    """A warning when the model does not beat the recency baseline (lethe.risk.evaluate.beats: on both ROC AUC and
+    lift) in the held-out period, as `lethe build` warns (on a small or young warehouse it may not): its scores and the high-risk count are then no better
     than knowing who was contacted last. None when it beats it."""
+    from lethe.risk.evaluate import BAR, beats
+
     rows = evaluation.set_index("metric")
-    if not all(m in rows.index for m in _EVALUATION_METRICS):
+    if not all(m in rows.index for m in BAR):
         return None
-    model = {m: float(rows.at[m, "model"]) for m in _EVALUATION_METRICS}
-    baseline = {m: float(rows.at[m, "recency_baseline"]) for m in _EVALUATION_METRICS}
-    if all(model[m] > baseline[m] for m in _EVALUATION_METRICS):
+    model = {m: float(rows.at[m, "model"]) for m in BAR}
+    baseline = {m: float(rows.at[m, "recency_baseline"]) for m in BAR}
+    if beats(model, baseline):
         return None
     return (
         "On this held-out period the model does not beat the recency baseline "

@@ -36,10 +36,10 @@ def test_a_model_that_does_not_beat_the_baseline_says_so():
 
     from lethe.risk.train import BASELINE_NAME, MODEL_NAME, Metric, RiskResult, _baseline_direction
 
-    def result(model_auc: float) -> RiskResult:
+    def result(model_auc: float, model_lift: float = 1.4) -> RiskResult:
         at = datetime(2026, 11, 1)
         metrics = tuple(Metric(m, k, v) for m, k, v in (
-            (MODEL_NAME, "roc_auc", model_auc), (MODEL_NAME, "lift_top_decile", 1.0),
+            (MODEL_NAME, "roc_auc", model_auc), (MODEL_NAME, "lift_top_decile", model_lift),
             (BASELINE_NAME, "roc_auc", 0.7), (BASELINE_NAME, "lift_top_decile", 1.0),
             (MODEL_NAME, "withdrawal_rate_test", 0.1)))
         return RiskResult(as_of=at, scored=1, n_train=10, n_test=10, positives_train=1, positives_test=1,
@@ -47,6 +47,8 @@ def test_a_model_that_does_not_beat_the_baseline_says_so():
 
     assert not result(0.69).beats_baseline and "does not beat the recency_baseline" in result(0.69).render()
     assert result(0.8).beats_baseline and "WARNING" not in result(0.8).render()
+    # a better ROC AUC with no more withdrawals among those ranked highest does not clear the bar either
+    assert not result(0.8, 1.0).beats_baseline and "WARNING" in result(0.8, 1.0).render()
     # recent opens before withdrawals: fewer days since the last open is the risk, so the baseline turns round
     train = pl.DataFrame({"days_since_last_open": [1.0, 2.0, 30.0, 60.0]})
     assert _baseline_direction(train, np.array([1, 1, 0, 0])) == -1.0

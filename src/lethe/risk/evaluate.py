@@ -6,6 +6,16 @@ import math
 
 import numpy as np
 
+# The figures on which the model must beat the recency baseline on the held-out period, in the order reports list
+# them: a better ranking overall, and more withdrawals among those it ranks highest.
+BAR = ("roc_auc", "lift_top_decile")
+
+
+def beats(model: dict[str, float], baseline: dict[str, float]) -> bool:
+    """Whether the model's figures (metric: value) are above the baseline's on every metric of BAR (a metric
+    that could not be computed, NaN, is not above anything)."""
+    return all(model[m] > baseline[m] for m in BAR)
+
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC, or NaN when the period holds only one class."""

@@ -126,17 +126,17 @@ class RiskResult:
                 f"lift in top decile {self.value(name, 'lift_top_decile'):.2f}x"
             )
         if not self.beats_baseline:
-            lines.append(f"  WARNING: the model does not beat the {BASELINE_NAME} on the held-out period (ROC AUC); "
-                         "its scores are written, but do not rely on them")
+            lines.append(f"  WARNING: the model does not beat the {BASELINE_NAME} on the held-out period (on both "
+                         "ROC AUC and lift in the top decile); its scores are written, but do not rely on them")
         return "\n".join(lines)
 
     @property
     def beats_baseline(self) -> bool:
-        """The model's held-out ROC AUC above the recency baseline's (the bar it must clear); nothing to beat when
-        nothing was trained."""
+        """The model's held-out ROC AUC and lift above the recency baseline's (evaluate.beats, the bar it must clear,
+        the dashboard's too); nothing to beat when nothing was trained."""
         if self.skipped_reason or not self.metrics:
             return True
-        return self.value(MODEL_NAME, "roc_auc") > self.value(BASELINE_NAME, "roc_auc")
+        return evaluate.beats(*({m: self.value(name, m) for m in evaluate.BAR} for name in (MODEL_NAME, BASELINE_NAME)))
 
 
 # the evaluation's metrics, in the order a RiskResult lists them
