@@ -827,8 +827,9 @@ def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFr
     cols = "r.tenant_id, r.request_id, r.request_type, r.received_at, r.due_at, r.days_left, r.status"
     if "processing_outcome" in _catalogue().get(("marts", "fct_dsr_requests"), ()):  # a snapshot from before it lacks it
         # what Lethe did, or why it could not act: no_match and ambiguous need the DPO to ask the requester
-        cols += (", coalesce(r.processing_outcome, case when r.verified_at is null then 'not verified' end) "
-                 "as lethe_outcome")
+        # (verified and never acted on: 'pending', which the next pipeline run processes)
+        cols += (", coalesce(r.processing_outcome, case when r.verified_at is null then 'not verified' "
+                 "else 'pending' end) as lethe_outcome")
     join = ""
     if allowed(viewer, "detail"):
         cols += ", r.subject_key, r.is_subject_found"

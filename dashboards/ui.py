@@ -114,6 +114,19 @@ AUDIENCE_EXCLUSIONS = {
     "no_valid_address": "No valid address for the channel",
 }
 
+# what Lethe did with a data-subject request, or why it could not act (lethe.dsr.requests; the queue's lethe_outcome)
+DSR_OUTCOMES = {
+    "not verified": "Identity not verified yet",
+    "pending": "Not acted on yet: the next pipeline run will",
+    "no_match": "Nobody matches: ask the requester",
+    "ambiguous": "Several people match: ask the requester which",
+    "held": "On hold: the subject is under a legal hold",
+    "recorded": "Waiting for the corrected CRM record",
+    "applied": "Applied",
+    "exported": "Access export written",
+    "erased": "Erased",
+}
+
 # the purge's reasons, actions and kinds (the data categories' words are lethe.policy.CATEGORY_WORDS)
 RETENTION_REASONS = {"retention_expired": "Retention period over", "erasure_request": "Erasure requested"}
 PURGE_ACTIONS = {"delete": "Delete", "anonymise": "Anonymise (personal fields blanked)"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import data
 import streamlit as st
-from ui import fmt, kpi_metrics, not_built, table, tenant_filter, viewer
+from ui import DSR_OUTCOMES, fmt, in_words, kpi_metrics, not_built, table, tenant_filter, viewer
 
 from lethe.settings import get_settings
 
@@ -29,7 +29,7 @@ else:
     else:
         if len(queue) < counts["not_done"]:
             st.caption(f"showing {fmt(len(queue))} of {fmt(counts['not_done'])}, the most urgent first")
-        table(queue)
+        table(in_words(queue, lethe_outcome=DSR_OUTCOMES) if "lethe_outcome" in queue else queue)
     st.subheader("By tenant, type and status")
     table(data.dsr_summary(v, tf))
 

@@ -135,7 +135,9 @@ def test_dpo_sees_violation_evidence_and_restricted_subjects_in_the_queue(real):
     assert len(queue) == snap(real, "select count(*) from marts.fct_dsr_requests where status <> 'done'")
 
 
-def test_a_request_without_an_outcome_shows_an_empty_cell_not_the_word_none(real):
+def test_a_verified_request_not_acted_on_yet_says_so_not_none_nor_an_empty_cell(real):
+    from ui import DSR_OUTCOMES
+
     queue = open_page(login("dpo"), "requests").dataframe[0].value
     without = snap(
         real,
@@ -143,7 +145,7 @@ def test_a_request_without_an_outcome_shows_an_empty_cell_not_the_word_none(real
         "and verified_at is not null",
     )
     assert without > 0
-    assert queue.lethe_outcome.notna().all() and (queue.lethe_outcome == "").sum() == without
+    assert queue.lethe_outcome.notna().all() and (queue.lethe_outcome == DSR_OUTCOMES["pending"]).sum() == without
 
 
 def _chart_data(element) -> list[pd.DataFrame]:
@@ -245,6 +247,19 @@ def test_the_audiences_page_says_why_people_are_excluded_in_words(real):
     assert len(stored) > 2, "the test home excludes people for several reasons"
     assert sorted(exclusions.exclusion_reason.unique()) == sorted(AUDIENCE_EXCLUSIONS[r] for r in stored)
     assert exclusions.subjects.sum() == snap(real, "select sum(subject_count) from marts.audience_exclusions")
+
+
+def test_the_requests_queue_says_what_lethe_did_in_words(real):
+    """"Nobody matches: ask the requester", not no_match: the manager reads what Lethe did with each open request,
+    or why it could not act, as a sentence."""
+    from ui import DSR_OUTCOMES
+
+    at = open_page(login("manager"), "requests")
+    assert not at.exception
+    queue = next(df.value for df in at.dataframe if "lethe_outcome" in df.value.columns)
+    shown = set(queue.lethe_outcome)
+    assert len(shown) > 1, "the test home has open requests not verified, and verified ones not acted on yet"
+    assert shown <= set(DSR_OUTCOMES.values()), shown
 
 
 def test_the_retention_page_names_categories_reasons_and_actions_in_words(real):

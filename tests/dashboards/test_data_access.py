@@ -254,7 +254,7 @@ def test_the_request_queue_says_what_lethe_did_with_each_open_request(real):
     assert queue is not None and not queue.empty, "the snapshot holds open requests"
     assert "lethe_outcome" in queue.columns
     shown = set(queue["lethe_outcome"].dropna())
-    assert shown and shown <= {"not verified", "no_match", "ambiguous", "held", "recorded", "applied", "exported",
+    assert shown and shown <= {"not verified", "pending", "no_match", "ambiguous", "held", "recorded", "applied", "exported",
                                "erased"}, shown
 
 
