@@ -320,7 +320,10 @@ def _copy_audit(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             any_value(kind) filter (where event = 'purge.planned') as kind,
             any_value(as_of) filter (where event = 'purge.planned') as as_of,
             min("at") filter (where event = 'purge.planned') as planned_at,
-            max("at") filter (where event = 'purge.completed') as finished_at,
+            -- when it ended, however it ended (a refused run has its refusal's time, not none)
+            max("at") filter (
+                where event in ('purge.completed', 'purge.refused', 'purge.verify_failed', 'purge.abandoned')
+            ) as finished_at,
             case
                 when bool_or(event = 'purge.completed') then 'completed'
                 when bool_or(event = 'purge.verify_failed') then 'verify_failed'

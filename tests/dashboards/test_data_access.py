@@ -245,6 +245,7 @@ def test_a_refused_purge_is_listed_with_what_it_planned_and_nothing_erased(publi
     history = data.purge_history(viewer("dpo")).set_index("run_id")
     columns = ["status", "records_planned", "records_erased"]
     assert history.loc["purge-2", columns].tolist() == ["refused", 5, 0]
+    assert pd.notna(history.loc["purge-2", "finished_at"]), "a refused run ended when it was refused"
     assert history.loc["purge-1", columns].tolist() == ["completed", 12, 12]
 
 
