@@ -32,8 +32,9 @@ if aging is None:
 elif aging.empty:
     st.success("Nothing is due: every record is within its retention period.")
 else:
+    # a bar per age bucket, named across, youngest first
     chart("bar", in_words(aging, data_category=CATEGORIES), x="age_bucket", y="records", color="data_category",
-          sort=False)
+          sort=False, horizontal=True, height=120 + 45 * aging.age_bucket.nunique())
 
 summary = data.retention_summary(v, tf)
 st.subheader("Due by tenant, category and reason")

@@ -18,13 +18,13 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "campaign.event": 395,
     "crm.contact": 1095,
 }
-# each category in words, as a person reading the access report or the dashboard names it
+# each category in words, short enough for a chart's legend: the dashboard's and the access report's name for it
 CATEGORY_WORDS: dict[str, str] = {
     "interaction.recording": "Call recordings",
     "interaction.transcript": "Chat transcripts",
     "interaction.metadata": "Call and chat records",
     "campaign.event": "Email events",
-    "crm.contact": "Customer record, privacy choices and consents",
+    "crm.contact": "Customer records",
 }
 DEFAULT_DSR_SLA_DAYS = 30
 DEFAULT_CONSENT_REFRESH_DAYS = 730

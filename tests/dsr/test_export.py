@@ -79,6 +79,9 @@ def test_pdf_export_is_a_readable_report_with_extractable_text(scenario: Setting
     assert re.search(r"contact_records ctr-erin-1: falls due on \d{2} [A-Z][a-z]+ \d{4}", text)
     assert not re.search(r"due \d{4}-\d{2}-\d{2}T", text)
     words = " ".join(text.split())
+    # each category by its name (lethe.policy.CATEGORY_WORDS), and what the customer record holds besides
+    assert "Call and chat records: kept 730 days" in words
+    assert "Customer records (with your privacy choices and consents): kept" in words
     assert ("Your customer record: Customer relationship management for the controller. Legal basis: Art. 6(1)(b) "
             "GDPR: performance of a contract.") in words
     assert ("Marketing (Direct marketing), a purpose you were asked to consent to. Legal basis: Art. 6(1)(a) GDPR: "

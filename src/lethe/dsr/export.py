@@ -79,6 +79,10 @@ _PDF_SECTIONS = {
 }
 
 
+# what a category holds that its name does not say, for the person reading their report
+_PDF_CATEGORY_INCLUDES = {"crm.contact": " (with your privacy choices and consents)"}
+
+
 def subject_key(settings: Settings, subject: Subject) -> str:
     """The subject's pseudonymous key (same as the marts': the key their Individual was first given, else their
     smallest contact id, else the first address; as lethe.purge.plan.person_key_sql names them)."""
@@ -552,7 +556,8 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
                    new_x="LMARGIN", new_y="NEXT")
     for category, value in doc["retention"].items():
         kept = f"kept {value['days']} days" if value["days"] is not None else "kept under the controller's policy"
-        pdf.multi_cell(0, 4, f"{CATEGORY_WORDS.get(category, category)}: {kept}", new_x="LMARGIN", new_y="NEXT")
+        words = CATEGORY_WORDS.get(category, category) + _PDF_CATEGORY_INCLUDES.get(category, "")
+        pdf.multi_cell(0, 4, f"{words}: {kept}", new_x="LMARGIN", new_y="NEXT")
         for r in value["records"]:
             due = r["due_at"]
             when = (f"falls due on {due:%d %B %Y}" if isinstance(due, datetime | date)
