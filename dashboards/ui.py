@@ -127,6 +127,14 @@ DSR_OUTCOMES = {
     "erased": "Erased",
 }
 
+# why an agent's training was not valid when they handled a contact (marts.fct_agent_training_gaps)
+TRAINING_GAPS = {
+    "no_training": "No training on record",
+    "trained_after_contact": "Trained only after the contact",
+    "score_below_90": "Exam score under 90",
+    "training_expired": "Training older than 365 days",
+}
+
 # the purge's reasons, actions and kinds (the data categories' words are lethe.policy.CATEGORY_WORDS)
 RETENTION_REASONS = {"retention_expired": "Retention period over", "erasure_request": "Erasure requested"}
 PURGE_ACTIONS = {"delete": "Delete", "anonymise": "Anonymise (personal fields blanked)"}

@@ -2,7 +2,7 @@
 
 import data
 import streamlit as st
-from ui import chart, kpi_metrics, table, tenant_filter, viewer
+from ui import TRAINING_GAPS, chart, in_words, kpi_metrics, table, tenant_filter, viewer
 
 from lethe import status
 
@@ -49,4 +49,4 @@ if breaches is not None and not breaches.empty:
 gaps = data.training_gaps(v, tf)
 if gaps is not None and not gaps.empty:
     st.subheader(f"Contacts handled without valid training (last {status.AGENT_WINDOW_DAYS} days)")
-    table(gaps)
+    table(in_words(gaps, gap_reason=TRAINING_GAPS))

@@ -262,6 +262,23 @@ def test_the_requests_queue_says_what_lethe_did_in_words(real):
     assert shown <= set(DSR_OUTCOMES.values()), shown
 
 
+def test_the_overview_says_why_training_was_not_valid_in_words(real):
+    """"Training older than 365 days", not training_expired, with the mart's contacts in the KPI's window."""
+    from ui import TRAINING_GAPS
+
+    from lethe import status
+
+    at = open_page(login("manager"), "overview")
+    assert not at.exception
+    gaps = next(df.value for df in at.dataframe if "gap_reason" in df.value.columns)
+    window = (f"contacted_at > (select as_of::timestamp from main.snapshot_info) "
+              f"- interval {status.AGENT_WINDOW_DAYS} day")
+    stored = snap(real, f"select list(distinct gap_reason) from marts.fct_agent_training_gaps where {window}")
+    assert stored, "the test home has contacts handled without valid training"
+    assert sorted(gaps.gap_reason.unique()) == sorted(TRAINING_GAPS[r] for r in stored)
+    assert gaps.contacts.sum() == snap(real, f"select count(*) from marts.fct_agent_training_gaps where {window}")
+
+
 def test_the_retention_page_names_categories_reasons_and_actions_in_words(real):
     """"Email events" and "Retention period over", not campaign.event and retention_expired: every data category,
     reason and action the due list holds is named in words, with the mart's counts."""
