@@ -353,9 +353,14 @@ def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame
     _require(viewer, "overview")
     # series: the rows it counts (a month, a tenant and how many each row stands for)
     sources = {
-        "violations": ("marts.fct_violations", "select occurred_at as happened_at, tenant_id, 1 as n from marts.fct_violations"),
+        "violations": (
+            "marts.fct_violations",
+            "select occurred_at as happened_at, tenant_id, 1 as n from marts.fct_violations",
+        ),
         "requests received": (
-            "marts.fct_dsr_requests", "select received_at as happened_at, tenant_id, 1 as n from marts.fct_dsr_requests"),
+            "marts.fct_dsr_requests",
+            "select received_at as happened_at, tenant_id, 1 as n from marts.fct_dsr_requests",
+        ),
         "consents withdrawn": (
             "marts.fct_consent_status",
             "select status_since as happened_at, tenant_id, 1 as n from marts.fct_consent_status "
@@ -363,7 +368,8 @@ def trends(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame
         ),
         "records purged": (
             "audit.purge_counts",
-            "select as_of as happened_at, tenant_id, record_count as n from audit.purge_counts where status = 'completed'",
+            "select as_of as happened_at, tenant_id, record_count as n from audit.purge_counts "
+            "where status = 'completed'",
         ),
     }
     present = {series: sql for series, (table, sql) in sources.items() if _has(table)}

@@ -69,11 +69,11 @@ def label(column: str) -> str:
 
 def table(df: pd.DataFrame, config: dict[str, object] | None = None) -> None:
     """A data frame as every page shows one: full width, no index, columns under readable headings, and an empty
-    cell, not the word "None", where a text has no value; times in UTC without an offset. `config` gives some columns a column_config of
-    their own (a bar, say), which then names its own heading."""
+    cell, not the word "None", where a text has no value; times in UTC without an offset. `config` gives some
+    columns a column_config of their own (a bar, say), which then names its own heading."""
     shown = df.copy()
     for column in shown.columns:
-        if isinstance(shown[column].dtype, pd.DatetimeTZDtype):  # in UTC, as every time on the dashboard, no "+00:00"
+        if isinstance(shown[column].dtype, pd.DatetimeTZDtype):  # in UTC as every time shown, without "+00:00"
             shown[column] = shown[column].dt.tz_convert("UTC").dt.tz_localize(None)
         elif pd.api.types.is_object_dtype(shown[column]) or pd.api.types.is_string_dtype(shown[column]):
             shown[column] = shown[column].where(shown[column].notna(), "")
@@ -182,8 +182,8 @@ def evaluation_caption(evaluation: pd.DataFrame) -> str:
 
 def evaluation_warning(evaluation: pd.DataFrame) -> str | None:
     """A warning when the model does not beat the recency baseline (lethe.risk.evaluate.beats: on both ROC AUC and
-    lift) in the held-out period, as `lethe build` warns (on a small or young warehouse it may not): its scores and the high-risk count are then no better
-    than knowing who was contacted last. None when it beats it."""
+    lift) in the held-out period, as `lethe build` warns (on a small or young warehouse it may not): its scores
+    and the high-risk count are then no better than knowing who was contacted last. None when it beats it."""
     from lethe.risk.evaluate import BAR, beats
 
     rows = evaluation.set_index("metric")

@@ -136,7 +136,8 @@ class RiskResult:
         the dashboard's too); nothing to beat when nothing was trained."""
         if self.skipped_reason or not self.metrics:
             return True
-        return evaluate.beats(*({m: self.value(name, m) for m in evaluate.BAR} for name in (MODEL_NAME, BASELINE_NAME)))
+        model, baseline = ({m: self.value(name, m) for m in evaluate.BAR} for name in (MODEL_NAME, BASELINE_NAME))
+        return evaluate.beats(model, baseline)
 
 
 # the evaluation's metrics, in the order a RiskResult lists them
