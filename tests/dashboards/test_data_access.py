@@ -181,12 +181,17 @@ def test_forged_viewer_objects_are_refused(real):
         data.kpis(Fake())
 
 
+def _months_before_as_of(real):
+    """The snapshot's as-of, and the first days of the 23 months before its month (the charts' months)."""
+    as_of = pd.Timestamp(snap(real, "select as_of::timestamp from main.snapshot_info"))
+    return as_of, list(pd.date_range(end=as_of - pd.DateOffset(months=1), periods=23, freq="MS"))
+
+
 def test_the_trends_give_every_month_a_count_zero_when_nothing_happened(real):
     """A month without a withdrawal is 0 on the chart, not skipped: the line was drawn straight from the month
     before to the month after, as if there had been withdrawals in between."""
     trend = data.trends(viewer("dpo"))
-    as_of = snap(real, "select as_of::timestamp from main.snapshot_info")
-    months = list(pd.date_range(end=pd.Timestamp(as_of) - pd.DateOffset(months=1), periods=23, freq="MS"))
+    as_of, months = _months_before_as_of(real)
     for series in ("violations", "requests received", "consents withdrawn"):
         got = trend[trend.series == series]
         assert list(got.month) == months, series
@@ -199,15 +204,14 @@ def test_the_trends_give_every_month_a_count_zero_when_nothing_happened(real):
         }[series]), series
     assert (trend[trend.series == "consents withdrawn"]["count"] == 0).any(), "the test home has months without one"
     purged = trend[trend.series == "records purged"]
-    assert list(purged.month) == [*months, pd.Timestamp(as_of)] and purged["count"].sum() == 0, "nothing purged yet"
+    assert list(purged.month) == [*months, as_of] and purged["count"].sum() == 0, "nothing purged yet"
 
 
 def test_withdrawals_by_month_give_every_month_of_every_channel(real):
     """The withdrawals chart has a place for every month, 0 where nobody withdrew: on a chart of labelled months
     one left out would close up the axis, and the months around it would read as adjacent."""
     withdrawals = data.withdrawals_by_month(viewer("dpo"))
-    as_of = snap(real, "select as_of::timestamp from main.snapshot_info")
-    months = list(pd.date_range(end=pd.Timestamp(as_of) - pd.DateOffset(months=1), periods=23, freq="MS"))
+    _, months = _months_before_as_of(real)
     channels = sorted(withdrawals.channel.unique())
     assert len(channels) > 1, "the test home has withdrawals on several channels"
     for channel in channels:
