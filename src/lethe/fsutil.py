@@ -9,6 +9,18 @@ from pathlib import Path
 from lethe.errors import LetheError
 
 
+def is_gzip(path: Path) -> bool:
+    """True for a gzipped landing file: its name ends in .gz, in any letter case (`X.CSV.GZ` from a Windows
+    export is as gzipped as `x.csv.gz`)."""
+    return path.name.lower().endswith(".gz")
+
+
+def has_extension(path: Path, ext: str) -> bool:
+    """True when the file's name ends in `.ext` or `.ext.gz`, in any letter case (`EXPORT.CSV` is a CSV file)."""
+    name = path.name.lower()
+    return name.endswith((f".{ext.lower()}", f".{ext.lower()}.gz"))
+
+
 def fsync_path(path: Path) -> None:
     """fsync a file or a directory by path (a directory after a rename, so the rename itself is durable)."""
     fd = os.open(path, os.O_RDONLY)

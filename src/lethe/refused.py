@@ -19,6 +19,7 @@ import phonenumbers
 import polars as pl
 
 from lethe import catalog
+from lethe.fsutil import is_gzip
 from lethe.keys import sql_keyed_hash
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _text(path: Path) -> str:
     """The file's text as far as it can be read: a truncated gzip gives what it holds, a corrupt one its raw bytes,
     invalid UTF-8 a replacement character."""
     data = path.read_bytes()
-    if path.name.endswith(".gz"):
+    if is_gzip(path):
         with contextlib.suppress(zlib.error):
             data = zlib.decompressobj(wbits=31).decompress(data)
     return data.decode("utf-8", errors="replace")

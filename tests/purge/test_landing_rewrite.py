@@ -34,13 +34,15 @@ def test_a_webhook_array_loses_only_the_planned_element(tmp_path: Path) -> None:
     path.write_text(json.dumps(events, indent=1))
     gz = tmp_path / "g.json.gz"
     gz.write_bytes(gzip.compress(json.dumps(events).encode()))
+    windows = tmp_path / "POST.JSON.GZ"  # gzipped too: ingest loads it, so the purge must read it
+    windows.write_bytes(gzip.compress(json.dumps(events).encode()))
     untouched = tmp_path / "u.json"
     untouched.write_text(json.dumps([{"sg_event_id": "z"}]))
 
-    out = _rewrite_json(_con(drop=["b"], patch=["c"]), [path, gz, untouched], LANDING["email_events"])
+    out = _rewrite_json(_con(drop=["b"], patch=["c"]), [path, gz, windows, untouched], LANDING["email_events"])
 
-    assert set(out) == {path, gz}  # a file with no planned record is not rewritten
-    for file in (path, gz):
+    assert set(out) == {path, gz, windows}  # a file with no planned record is not rewritten
+    for file in (path, gz, windows):
         data, touched = out[file]
         assert touched == 2
         assert json.loads(data) == [events[0], events[1], 7, "text", None, {"sg_event_id": "c"}]  # anonymised: the address is gone

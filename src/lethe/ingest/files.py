@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lethe.contracts import Contract
+from lethe.fsutil import has_extension, is_gzip
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def _extension(contract: Contract) -> str | None:
 
 
 def find_files(landing: Path, tenant: str, contract: Contract) -> list[Path]:
-    """Files of one dataset for one tenant, at any depth, with the contract's extension or its `.gz`."""
+    """Files of one dataset for one tenant, at any depth, with the contract's extension or its `.gz` (in any
+    letter case)."""
     root = landing / tenant / contract.source_dir
     if not root.is_dir():
         return []
@@ -52,9 +54,35 @@ def find_files(landing: Path, tenant: str, contract: Contract) -> list[Path]:
     for path in root.rglob("*"):
         if not path.is_file() or path.name.startswith("."):
             continue
-        if ext is None or path.name.endswith(f".{ext}") or path.name.endswith(f".{ext}.gz"):
+        if ext is None or has_extension(path, ext):
             files.append(path)
     return sorted(files)
+
+
+def unclaimed_files(landing: Path, owner: str, contracts: list[Contract], *, everywhere: bool) -> list[str]:
+    """One line for each file in an owner's folder (a tenant's, or `_centre`) that none of `contracts` loads: a
+    file in one's folder without its extension (an `.xlsx` among the DSR CSVs), and, when `everywhere`, a file in
+    no source folder at all. Such a file is never loaded, so it must not go unmentioned. Hidden files (a purge's
+    temporary copy) are not listed."""
+    root = landing / owner
+    if not root.is_dir():
+        return []
+    folders = {c.source_dir: c for c in contracts}
+    lines = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        contract = next((c for d, c in folders.items() if rel.as_posix().startswith(f"{d}/")), None)
+        if contract is None:
+            if everywhere:
+                lines.append(f"{owner}/{rel.as_posix()}: in no source folder of the landing zone: not loaded")
+            continue
+        ext = _extension(contract)
+        if ext is not None and not has_extension(path, ext):
+            lines.append(f"{owner}/{rel.as_posix()}: not a .{ext} file (the {contract.source_dir}/ folder loads "
+                         f"*.{ext} and *.{ext}.gz): not loaded")
+    return lines
 
 
 def hash_file(path: Path) -> str:
@@ -85,7 +113,7 @@ def _decompress(data: bytes) -> bytes:
 def read_text(file: LandingFile) -> FileText:
     """Decoded text of a file; a truncated gzip, non-UTF-8 bytes or an empty file is a problem, not an error."""
     data = file.path.read_bytes()
-    if file.path.name.endswith(".gz"):
+    if is_gzip(file.path):
         try:
             data = _decompress(data)
         except (EOFError, zlib.error) as exc:
@@ -104,7 +132,7 @@ def chunks(files: list[LandingFile], limit: int = CHUNK_BYTES) -> Iterator[list[
     batch: list[LandingFile] = []
     size = 0
     for f in files:
-        weight = f.size * (GZIP_RATIO if f.path.name.endswith(".gz") else 1)
+        weight = f.size * (GZIP_RATIO if is_gzip(f.path) else 1)
         if batch and size + weight > limit:
             yield batch
             batch, size = [], 0

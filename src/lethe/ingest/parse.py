@@ -20,6 +20,7 @@ import io
 import logging
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -28,6 +29,7 @@ import pyarrow as pa
 from lethe.contracts import Contract, Property
 from lethe.contracts.rules import q
 from lethe.csvtext import csv_fields, csv_records
+from lethe.fsutil import is_gzip
 from lethe.ingest.files import FileText, LandingFile, read_text
 
 log = logging.getLogger(__name__)
@@ -203,12 +205,18 @@ def _reader_type(node: str | dict, *, is_list: bool = False) -> str:
     return struct + ("[]" if is_list else "")
 
 
+def _compression(paths: list[str]) -> str:
+    """read_json's and read_csv's compression for a group of files all gzipped or all plain: named, because
+    DuckDB's 'auto' knows `.gz` only in lower case, and a Windows export may end in `.CSV.GZ`."""
+    return "gzip" if is_gzip(Path(paths[0])) else "none"
+
+
 def _reader_sql(contract: Contract, paths: list[str]) -> str:
     tree = _reader_tree(contract)
     cols = "{" + ", ".join(f"{_lit(k)}: {_lit(_reader_type(v, is_list=k == 'Transcript'))}" for k, v in tree.items()) + "}"
     files = "[" + ", ".join(_lit(p) for p in paths) + "]"
     return (f"read_json({files}, format='{READ_FORMAT[contract.format]}', columns={cols}, filename=true, "
-            f"maximum_object_size={MAX_OBJECT})")
+            f"maximum_object_size={MAX_OBJECT}, compression='{_compression(paths)}')")
 
 
 def _reader_column(prop: Property) -> str:
@@ -275,7 +283,7 @@ def _careful(con: duckdb.DuckDBPyConnection, contract: Contract, file: LandingFi
 def _closes_array(file: LandingFile) -> bool:
     """True when the file's last non-blank character is `]` (read_json accepts an array never closed)."""
     try:
-        if not file.path.name.endswith(".gz"):
+        if not is_gzip(file.path):
             with file.path.open("rb") as fh:
                 fh.seek(max(0, file.size - 4096))
                 return fh.read().rstrip().endswith(b"]")
@@ -293,7 +301,7 @@ def _parse_json_files(con: duckdb.DuckDBPyConnection, contract: Contract, files:
     fast = [f for f in files if f.size >= TINY and (contract.format != "json_array" or _closes_array(f))]
     held = {f.rel for f in fast}
     careful = [f for f in files if f.rel not in held]
-    pending = [fast]
+    pending = [[f for f in fast if not is_gzip(f.path)], [f for f in fast if is_gzip(f.path)]]  # one compression a call
     while pending:
         group = pending.pop()
         if not group:
@@ -315,7 +323,7 @@ def _parse_json_files(con: duckdb.DuckDBPyConnection, contract: Contract, files:
 def _first_line(file: LandingFile) -> str | None:
     """The first line of a file (gzip and BOM handled), or None when it cannot be read cheaply."""
     try:
-        opener = gzip.open if file.path.name.endswith(".gz") else open
+        opener = gzip.open if is_gzip(file.path) else open
         with opener(file.path, "rb") as fh:
             head = fh.readline(MAX_LINE)
         return head.decode("utf-8-sig")
@@ -333,13 +341,14 @@ def _read_csv_sql(paths: list[str], header: list[str]) -> str:
     files = "[" + ", ".join(_lit(p) for p in paths) + "]"
     return (
         f"read_csv({files}, header=true, columns={cols}, auto_detect=false, delim=',', quote='\"', "
-        f"escape='\"', filename=true, max_line_size={MAX_LINE}, strict_mode=true, null_padding=false)"
+        f"escape='\"', filename=true, max_line_size={MAX_LINE}, strict_mode=true, null_padding=false, "
+        f"compression='{_compression(paths)}')"
     )
 
 
 def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[LandingFile]) -> list[FileProblem]:
     problems: list[FileProblem] = []
-    groups: dict[tuple[str, ...], list[LandingFile]] = {}
+    groups: dict[tuple[tuple[str, ...], bool], list[LandingFile]] = {}
     required = [p.physical_name for p in contract.properties if p.required]
     for f in files:
         first = _first_line(f) if f.size >= TINY else None
@@ -355,8 +364,8 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[L
             why = f"missing required column(s) {', '.join(missing)}" if missing else "repeated column names"
             problems.append(FileProblem(f.rel, f"wrong CSV header: {why} (found: {','.join(header)[:200]})"))
             continue
-        groups.setdefault(tuple(header), []).append(f)
-    for header, members in groups.items():
+        groups.setdefault((tuple(header), is_gzip(f.path)), []).append(f)  # one compression a read_csv call
+    for (header, _), members in groups.items():
         pending = [members]
         while pending:
             group = pending.pop()

@@ -13,7 +13,7 @@ import duckdb
 from lethe.contracts import Contract, load_all_contracts
 from lethe.errors import ConfigError, UnknownTenantError
 from lethe.ingest import schema
-from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files
+from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files, unclaimed_files
 from lethe.ingest.load import BatchResult, insert_rows, load_batch
 from lethe.ingest.summary import IngestSummary, SourceSummary
 from lethe.policy import load_policy
@@ -157,6 +157,17 @@ def run_ingest(
     contracts = load_all_contracts()
     datasets = [d for f in (families or list(FAMILIES)) for d in FAMILIES[f]]
     future_limit = (max(datetime.now(UTC), settings.as_of) + timedelta(days=1)).replace(tzinfo=None)
+    # files no dataset loads (a `.xlsx` among the DSR CSVs, a file outside every source folder): never loaded,
+    # so each is named, every run, until it is moved or removed
+    unclaimed = tuple(
+        line
+        for owner in [*wanted, *([CENTRE] if with_centre else [])]
+        for line in unclaimed_files(landing, owner, [contracts[d] for d in datasets if contracts[d].centre == (owner == CENTRE)],
+                                    everywhere=families is None)
+    )
+    for reason in unclaimed:
+        log.info("ingest: %s", reason)
+    not_loaded += unclaimed
     sources: list[SourceSummary] = []
     con = connect(settings)
     try:

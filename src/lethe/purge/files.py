@@ -18,7 +18,7 @@ import polars as pl
 
 from lethe import catalog
 from lethe.csvtext import csv_field, csv_fields, csv_records
-from lethe.fsutil import fsync_path
+from lethe.fsutil import fsync_path, has_extension, is_gzip
 from lethe.ingest.files import hash_file
 from lethe.policy import Policy
 
@@ -57,7 +57,7 @@ _ADDRESS_PATCH = '{"CustomerEndpoint":{"Address":null}}'
 
 def _read(path: Path) -> bytes:
     data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
+    return gzip.decompress(data) if is_gzip(path) else data
 
 
 # The text of each file of a batch: those DuckDB reads itself ($direct), the others read in Python (_landing_read),
@@ -69,7 +69,7 @@ _TEXTS = ("select file, text from _landing_read union all select filename as fil
 def _readable_by_duckdb(path: Path) -> bool:
     """True when DuckDB's read_text can read the file as it is: not gzipped, and no character in its path that
     read_text would take for a glob pattern."""
-    return path.suffix != ".gz" and not any(c in str(path) for c in "*?[]{}\\")
+    return not is_gzip(path) and not any(c in str(path) for c in "*?[]{}\\")
 
 
 def _tmp(path: Path) -> Path:
@@ -78,7 +78,7 @@ def _tmp(path: Path) -> Path:
 
 def encode(path: Path, data: bytes) -> bytes:
     """The bytes a file holding `data` has on disk: gzip (deterministic, no timestamp) for .gz, else as is."""
-    return gzip.compress(data, mtime=0) if path.suffix == ".gz" else data
+    return gzip.compress(data, mtime=0) if is_gzip(path) else data
 
 
 def write_many(contents: dict[Path, bytes]) -> None:
@@ -98,7 +98,7 @@ def _files(root: Path, source: LandingSource) -> list[Path]:
     base = root / source.folder
     if not base.is_dir():
         return []
-    return sorted(p for p in base.rglob("*") if p.is_file() and p.name.endswith((source.suffix, source.suffix + ".gz")))
+    return sorted(p for p in base.rglob("*") if p.is_file() and has_extension(p, source.suffix.lstrip(".")))
 
 
 def _ops(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str) -> None:
