@@ -48,9 +48,15 @@ def test_several_people_matching_is_refused_never_guessed(scenario: Settings) ->
         _resolve(scenario, SubjectRef(phone="07700 900103"))
 
 
-def test_not_a_phone_number_is_refused() -> None:
-    with pytest.raises(IdentityError, match="not a"):
-        normalise_phone("call me maybe")
+@pytest.mark.parametrize("value", ["call me maybe", "ext. 4411 ask for Jo", "1-800-FLOWERS"])
+def test_not_a_phone_number_is_refused(value: str) -> None:
+    """Words are no number, even around digits: phonenumbers alone reads letters as keypad digits."""
+    with pytest.raises(IdentityError, match="is not a phone number"):
+        normalise_phone(value)
+
+
+def test_a_phone_with_an_extension_is_its_number() -> None:
+    assert normalise_phone("+44 20 7946 0000 ext. 12") == normalise_phone("020 7946 0000") == "+442079460000"
 
 
 @pytest.fixture

@@ -50,9 +50,10 @@ def bad(tmp_path_factory):
         _ctr("c-1003", InitiationTimestamp=None),
         _ctr("c-1004", LastUpdateTimestamp=12345),
         _ctr("c-1005", Channel="CARRIER_PIGEON"),
-        _ctr("c-1006", CustomerEndpoint={"Address": "call me maybe", "Type": "TELEPHONE_NUMBER"}),
+        _ctr("c-1006", CustomerEndpoint={"Address": "call 0800 after six", "Type": "TELEPHONE_NUMBER"}),
         _ctr("c-1007", InitiationTimestamp="2999-01-01T00:00:00Z"),
         _ctr("c-1008"),
+        _ctr("c-1009", CustomerEndpoint={"Address": "anonymous", "Type": "TELEPHONE_NUMBER"}),  # a withheld number
     ]) + "\n")
     (t / "contact_records" / "truncated.jsonl.gz").write_bytes(gzip.compress(((_ctr("c-1100") + "\n") * 50).encode())[:40])
     (t / "contact_records" / "latin1.jsonl").write_bytes(_ctr("c-1200").replace("Billing", "Caf\xe9").encode("latin-1"))
@@ -84,8 +85,9 @@ def bad(tmp_path_factory):
     )
     (t / "crm" / "contacts" / "wrong-header.csv").write_text("Name,Mail\nAnn,ann@example.com\n")
     (t / "crm" / "contacts" / "phones.csv").write_text(
-        "Id,LastModifiedDate,Phone,Email\n003A000009,2024-01-01T00:00:00Z,call me maybe,eve@example.com\n"
+        "Id,LastModifiedDate,Phone,Email\n003A000009,2024-01-01T00:00:00Z,ext. 4411 ask for Jo,eve@example.com\n"
         "003A000010,2024-01-01T00:00:00Z,+1 (415) 555-2671,frank@example.com\n"
+        "003A000011,2024-01-01T00:00:00Z,n/a,gina@example.com\n"
     )
     (t / "crm" / "purposes" / "latin1.csv").write_bytes("Id,Name,Description\n0ZVA9,Caf\xe9,x\n".encode("latin-1"))
     (t / "crm" / "purposes" / "unclosed-quote.csv").write_text('Id,Name,Description\n0ZVA8,"Unclosed quote,x\n')
@@ -180,9 +182,20 @@ def test_unknown_enum_value(bad):
 def test_unparseable_phone(bad):
     settings, _ = bad
     assert _row_reason(settings, "contact_records/bad-lines.jsonl", 6)[0] == "address:customer_address"
+    # words around digits are no number (phonenumbers alone reads letters as keypad digits and invents one)
     rule, reason = _row_reason(settings, "crm/contacts/phones.csv", 1)
     assert rule == "phone:phone" and "E.164" in reason
     assert query(settings, "select phone from raw.crm_contacts where id = '003A000010'") == [("+14155552671",)]
+
+
+def test_a_phone_field_saying_there_is_none_loads_the_record_without_a_phone(bad):
+    """'n/a' in a contact's Phone, or a withheld caller's 'anonymous', is no bad number: the record (its opt-outs,
+    the call under retention) loads, with no phone."""
+    settings, _ = bad
+    assert query(settings, "select phone, email from raw.crm_contacts where id = '003A000011'") == [(None, "gina@example.com")]
+    assert query(settings, "select customer_address from raw.contact_records where contact_id = 'c-1009'") == [(None,)]
+    assert query(settings, "select count(*) from quarantine.rows where source_file like '%phones.csv' and source_row = 3 "
+                 "or source_file like '%bad-lines.jsonl' and source_row = 9") == [(0,)]
 
 
 def test_timestamp_in_the_future(bad):
@@ -248,7 +261,7 @@ def test_wrong_csv_header(bad):
     settings, _ = bad
     reason = _file_reason(settings, "crm/contacts/wrong-header.csv")
     assert reason.startswith("wrong CSV header: missing required column(s) Id, LastModifiedDate")
-    assert {"003A000001", "003A000002", "003A000003", "003A000010"} == _ids(settings, "crm_contacts", "id")
+    assert {"003A000001", "003A000002", "003A000003", "003A000010", "003A000011"} == _ids(settings, "crm_contacts", "id")
 
 
 def test_csv_with_broken_quoting_is_quarantined_whole(bad):

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
-import phonenumbers
 
 from lethe import catalog
 from lethe.errors import IdentityError
@@ -46,14 +45,14 @@ class Subject:
 
 
 def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
-    """E.164 form of a phone in any human format, or IdentityError naming the value."""
-    try:
-        parsed = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        raise IdentityError(f"--phone {value!r} is not a phone number") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise IdentityError(f"--phone {value!r} is not a possible phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 form of a phone in any human format, as ingest reads the landing zone's phones, or IdentityError
+    naming the value."""
+    from lethe.ingest.normalise import e164
+
+    number = e164(value, region)
+    if number is None:
+        raise IdentityError(f"--phone {value!r} is not a phone number")
+    return number
 
 
 def _email(ref: SubjectRef) -> str | None:

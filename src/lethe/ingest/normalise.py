@@ -10,6 +10,7 @@ MailingCountry, else GB.
 from __future__ import annotations
 
 import logging
+import re
 
 import duckdb
 import phonenumbers
@@ -59,9 +60,23 @@ def tenant_region(con: duckdb.DuckDBPyConnection, tenant: str) -> str:
     return tenant_regions(con, tenant)[0]
 
 
-def _e164(raw: str, region: str) -> str | None:
+# a trailing extension, which phonenumbers reads and E.164 leaves out: '+44 20 7946 0000 ext. 12', '... x12'
+_EXTENSION = re.compile(r"[\s,;]*(?:ext|extn|extension|x|#)\.?\s*[0-9]+\s*$", re.IGNORECASE)
+# SQL: true where a phone field holds no digit, no '@' and no '.': not a mistyped number (nor a misplaced email)
+# but a note that there is none ('n/a', 'none', '-', 'withheld', 'anonymous'), loaded as no phone
+PLACEHOLDER_SQL = "not regexp_matches({col}, '[0-9@.]')"
+
+
+def e164(raw: str, region: str) -> str | None:
+    """The E.164 form of a phone in any human format, read in `region` unless it starts with '+'; None when it
+    is no phone number: it does not parse, is not a possible number of its region, or holds words other than a
+    trailing extension (phonenumbers reads letters as keypad digits: 'ext. 4411 ask for Jo' would become a
+    number nobody has)."""
+    text = raw.strip().removeprefix("tel:")
+    if any(ch.isalpha() for ch in _EXTENSION.sub("", text)):
+        return None
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(number):
@@ -81,6 +96,8 @@ def normalise(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: str) -
     phone_cols = phones + addresses
     if not phone_cols:
         return
+    for col in phone_cols:
+        con.execute(f"update {STAGE} set {q(col)} = null where {PLACEHOLDER_SQL.format(col=q(col))}")
     default = tenant_region(con, tenant) if tenant != "_centre" else DEFAULT_REGION
     has_country = "mailing_country" in contract.column_names
     region = f"coalesce({_region_sql('mailing_country')}, '{default}')" if has_country else f"'{default}'"
@@ -92,7 +109,7 @@ def normalise(con: duckdb.DuckDBPyConnection, contract: Contract, tenant: str) -
     mapped = pa.table({
         "raw": [r for r, _ in pairs],
         "region": [g for _, g in pairs],
-        "e164": [_e164(r, g) for r, g in pairs],
+        "e164": [e164(r, g) for r, g in pairs],
     })
     con.register("_phones", mapped)
     try:
