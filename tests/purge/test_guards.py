@@ -95,3 +95,41 @@ def test_exports_older_than_the_dsr_sla_are_deleted(scenario: Settings) -> None:
     os.utime(fresh, (as_of - 2 * 86400, as_of - 2 * 86400))
     run_purge(scenario, dry_run=False)
     assert not old.exists() and fresh.exists()
+
+
+def test_a_hold_register_lethe_cannot_read_right_refuses_the_purge_until_it_is_corrected(scenario: Settings) -> None:
+    """Legal holds always win: a hold that ends before it starts (a typo that protects nobody) or one quarantined
+    (a date that does not exist) may be the one protecting a record the plan deletes, so the purge refuses, with
+    one line naming the hold, until a corrected register is delivered."""
+    from purge_scenario import ERIN, ingest
+
+    holds = scenario.landing / TENANT / "crm" / "legal_holds"
+    header = "hold_id,crm_contact_id,subject_email,reason,start_date,end_date\n"
+    (holds / "typo.csv").write_text(header + f"hold-erin,{ERIN['id']},{ERIN['email']},Fraud claim,2026-05-01,2026-03-01\n"
+                                    f"hold-bad,{ERIN['id']},,Fraud claim,2026-02-30,\n")
+    ingest(scenario)
+    before = (landing_digest(scenario), table_counts(scenario))
+    dry = run_purge(scenario, dry_run=True)  # says beforehand that the real run would be refused, and why
+    assert dry.refused.startswith(f"tenant {TENANT}'s hold hold-bad was quarantined")
+    assert dry.to_dict()["would_be_refused"] == dry.refused and "would be refused by its guards" in dry.render()
+    with pytest.raises(GuardError, match=(
+        rf"^purge refused: tenant {TENANT}'s hold hold-bad was quarantined \(start_date is not a valid date: no such "
+        rf"date .*\) in {TENANT}/crm/legal_holds/typo.csv row 2 \(and 1 more\); legal holds always win")):
+        run_purge(scenario, dry_run=False)
+    assert _unchanged(scenario, before)
+    assert [e["event"] for e in read_entries(scenario.audit_log)] == ["purge.planned", "purge.refused"]
+
+    (holds / "typo.csv").unlink()  # refused or not, the bad rows stay in quarantine: only a corrected hold clears them
+    (holds / "typo2.csv").write_text(header + f"hold-erin,{ERIN['id']},{ERIN['email']},Fraud claim,2026-05-01,\n")
+    ingest(scenario)
+    with pytest.raises(GuardError, match=r"hold hold-bad was quarantined .*; legal holds always win"):
+        run_purge(scenario, dry_run=False)
+    (holds / "typo3.csv").write_text(header + f"hold-bad,{ERIN['id']},,Fraud claim,2026-02-28,\n")
+    ingest(scenario)
+    assert run_purge(scenario, dry_run=True).to_dict()["would_be_refused"] is None
+    assert run_purge(scenario, dry_run=False).counts
+    con = duckdb.connect(str(scenario.warehouse), read_only=True)
+    try:  # Erin, held now, keeps her records though she asked to be erased
+        assert con.execute("select count(*) from raw.crm_contacts where id = ?", [ERIN["id"]]).fetchone()[0] == 1
+    finally:
+        con.close()

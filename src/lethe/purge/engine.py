@@ -52,6 +52,7 @@ class PurgeResult:
     derived: str | None = None
     compacted: tuple[int, int] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    refused: str | None = None  # a dry run: the guard's line that would refuse the real run (None: it would pass)
 
     @property
     def record_count(self) -> int:
@@ -68,6 +69,7 @@ class PurgeResult:
             ],
             "resumed_runs": list(self.resumed),
             "derived_tables": self.derived,
+            **({"would_be_refused": self.refused} if self.dry_run else {}),
         }
 
     def render(self) -> str:
@@ -85,6 +87,8 @@ class PurgeResult:
             lines.append(f"derived tables: {self.derived}")
         if self.compacted:
             lines.append(f"warehouse compacted: {self.compacted[0]} -> {self.compacted[1]} bytes")
+        if self.refused:
+            lines.append(f"a real run would be refused by its guards: {self.refused}")
         lines += list(self.notes)
         return "\n".join(lines)
 
@@ -520,12 +524,17 @@ def _dry_run(settings: Settings, *, kind: str, subjects: Sequence[Subject] | str
                 con, run_id=run_id, kind=kind, as_of=settings.as_of, policy=policy, subjects=subjects,
                 from_mart=from_mart,
             )
+            refused = None
+            try:  # the guards a real run checks next, on the same plan: the dry run says whether it would pass
+                guards.check_all(con, plan, policy)
+            except GuardError as exc:
+                refused = str(exc).removeprefix("purge refused: ")
         finally:
             con.execute("rollback")
     finally:
         con.close()
     notes = () if plan.mart_found else ("marts.retention_due not built yet: run `lethe build`",)
-    return PurgeResult(run_id, True, kind, plan.actions, notes=notes + _offboarding_notes(settings))
+    return PurgeResult(run_id, True, kind, plan.actions, notes=notes + _offboarding_notes(settings), refused=refused)
 
 
 def _offboarding_notes(settings: Settings) -> tuple[str, ...]:

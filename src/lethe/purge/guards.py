@@ -93,9 +93,60 @@ def check_share(con: duckdb.DuckDBPyConnection, plan: Plan, policy: Policy) -> N
                 )
 
 
+def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[tuple[str, str]]:
+    """(tenant, problem) for each legal hold of these tenants that Lethe cannot read right, so that it may protect
+    nobody it should: a loaded hold that ends before it starts or names nobody, a hold row quarantined with no
+    readable version of it loaded (by hold_id), a hold file refused whole and not loaded since."""
+    parts = []
+    if catalog.table_exists(con, "raw", "legal_holds"):
+        parts.append(
+            "select tenant_id, hold_id, case when end_date < start_date then 'ends (' || end_date || ') before it starts ('"
+            " || start_date || ')' else 'names nobody (no crm_contact_id, no subject_email)' end as problem "
+            "from raw.legal_holds where end_date < start_date or (crm_contact_id is null and subject_email is null)"
+        )
+    if catalog.table_exists(con, "quarantine", "rows"):
+        unread = ("q.hold_id is null or q.hold_id not in "
+                  "(select h.hold_id from raw.legal_holds h where h.tenant_id = q.tenant_id)"
+                  if catalog.table_exists(con, "raw", "legal_holds") else "true")
+        parts.append(
+            "select tenant_id, hold_id, 'was quarantined (' || reason || ') in ' || source_file || ' row ' || source_row "  # noqa: S608
+            "from (select *, try(json_extract_string(record, '$.hold_id')) as hold_id from quarantine.rows "
+            f"where dataset = 'legal_holds') q where {unread}"
+        )
+    if catalog.table_exists(con, "quarantine", "files"):
+        parts.append(
+            "select f.tenant_id, null, 'file ' || f.source_file || ' was refused (' || f.reason || ')' "
+            "from quarantine.files f join lethe_meta.manifest m on m.path = f.source_file "
+            "where f.dataset = 'legal_holds' and m.status = 'quarantined'"
+        )
+    if not parts or not tenants:
+        return []
+    rows = con.execute(
+        f"select tenant_id, hold_id, problem from ({' union all '.join(parts)}) "  # noqa: S608
+        "where list_contains($tenants, tenant_id) order by tenant_id, hold_id nulls last, problem",
+        {"tenants": tenants},
+    ).fetchall()
+    return [(tenant, f"hold {hold} {problem}" if hold else f"a hold {problem}") for tenant, hold, problem in rows]
+
+
+def check_legal_holds(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Legal holds always win, so a plan's tenant whose hold register Lethe cannot read right (a hold that ends
+    before it starts or names nobody, a hold quarantined or refused) is not purged until it is corrected: the hold
+    it misreads may be the one protecting a record the plan deletes."""
+    problems = _hold_problems(con, sorted({a.tenant for a in plan.actions}))
+    if problems:
+        tenant, first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise GuardError(
+            f"purge refused: tenant {tenant}'s {first}{more}; legal holds always win, so nothing is purged until "
+            "the hold register is corrected and delivered as a new file"
+        )
+
+
 def check_all(con: duckdb.DuckDBPyConnection, plan: Plan, policy: Policy) -> None:
     """Every guard, cheapest first; raises GuardError on the first that refuses."""
     check_policy_unchanged(plan, policy)
     check_batches(con, plan)
+    check_legal_holds(con, plan)
     check_share(con, plan, policy)
     log.info("guards passed for %s", plan.run_id)
