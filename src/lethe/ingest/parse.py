@@ -18,6 +18,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,7 +375,7 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[L
             except duckdb.Error as exc:
                 if len(group) == 1:
                     text = read_text(group[0])
-                    first = str(exc).split("\n")[0][:300]
+                    first = _csv_error(exc)
                     if text.problem is not None:
                         problems.append(FileProblem(group[0].rel, text.problem))
                     elif not _load_ragged_csv(con, contract, list(header), text):
@@ -383,6 +384,17 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[L
                     mid = len(group) // 2
                     pending += [group[:mid], group[mid:]]
     return problems
+
+
+def _csv_error(exc: duckdb.Error) -> str:
+    """What read_csv found wrong, without the offending line's text (personal data, not for a quarantine reason):
+    'line 3: value with unterminated quote found' rather than 'Invalid Input Error: CSV Error on Line: 3'."""
+    lines = str(exc).split("\n")
+    where = re.search(r"CSV Error on Line: (\d+)", lines[0])
+    why = next((ln.strip().rstrip(".") for ln in lines[1:] if ln.strip() and not ln.startswith("Original Line")), "")
+    if where and why:
+        return f"line {where.group(1)}: {why[0].lower()}{why[1:]}"[:300]
+    return lines[0][:300]
 
 
 def _load_ragged_csv(con: duckdb.DuckDBPyConnection, contract: Contract, header: list[str], text: FileText) -> bool:
