@@ -174,6 +174,21 @@ def write_policy(settings: Settings) -> Policy:
     return policy
 
 
+def _require_ingested(settings: Settings) -> None:
+    """Refuse, in one line, a build with nothing to build from: before a first ingest the raw tables do not exist,
+    and dbt would fail on every staging model with a catalog error."""
+    from lethe.contracts import load_all_contracts
+    from lethe.warehouse import connect
+
+    con = connect(settings)
+    try:
+        missing = sorted(set(load_all_contracts()) - catalog.raw_tables(con))
+    finally:
+        con.close()
+    if missing:
+        raise BuildError(f"{settings.warehouse}: nothing ingested yet (no raw.{missing[0]}): run 'lethe ingest' first")
+
+
 def _raw_schema_current(con: Any) -> None:
     """Raw columns newer code reads (ingest adds them too): a home loaded by older code builds before its next
     ingest."""
@@ -335,6 +350,7 @@ def run_build(
     """
     start = time.perf_counter()
     if target == "duckdb":
+        _require_ingested(settings)
         write_policy(settings)
     else:
         load_policy(settings.tenants_file)  # refuse an invalid policy file before anything runs

@@ -144,7 +144,7 @@ def cmd_audience(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from lethe.pipeline import run_all
 
-    print(run_all(_settings(args)).render())
+    run_all(_settings(args), on_step=lambda report: print(report, flush=True))
     return 0
 
 

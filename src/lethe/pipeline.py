@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lethe.settings import Settings
@@ -18,12 +19,12 @@ class RunResult:
     steps: list[tuple[str, float, str]] = field(default_factory=list)
 
     def render(self) -> str:
-        lines = []
-        for name, seconds, text in self.steps:
-            lines.append(f"== {name} ({seconds:.1f} s)")
-            if text:
-                lines.append(text)
-        return "\n".join(lines)
+        return "\n".join(render_step(*s) for s in self.steps)
+
+
+def render_step(name: str, seconds: float, text: str) -> str:
+    """One step of `lethe run` as it prints it: a heading with its time, then what the step printed."""
+    return f"== {name} ({seconds:.1f} s)" + (f"\n{text}" if text else "")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,10 @@ def build_all(settings: Settings, *, full_refresh: bool = False) -> BuildAllResu
     return BuildAllResult(dbt=dbt, risk=train_and_score(settings, refit=full_refresh))
 
 
-def run_all(settings: Settings) -> RunResult:
-    """Ingest, build (dbt and the risk model), data-subject requests, purge, publish."""
+def run_all(settings: Settings, on_step: Callable[[str], None] | None = None) -> RunResult:
+    """Ingest, build (dbt and the risk model), data-subject requests, purge, publish. `on_step` gets each step's
+    report as soon as the step is done (`lethe run` prints it): when a later step fails, what the earlier ones did
+    (an erasure carried out, say) has been said already."""
     from lethe.dsr import process_requests
     from lethe.ingest import run_ingest
     from lethe.publish import publish
@@ -66,6 +69,8 @@ def run_all(settings: Settings) -> RunResult:
         text = out.render() if hasattr(out, "render") else ("" if out is None else str(out))
         log.info("%s done in %.1f s", name, elapsed)
         steps.append((name, elapsed, text))
+        if on_step is not None:
+            on_step(render_step(name, elapsed, text))
 
     step("ingest", lambda: run_ingest(settings, landing=settings.landing))
     step("build", lambda: build_all(settings))

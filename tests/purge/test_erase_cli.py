@@ -46,6 +46,15 @@ def test_erasing_by_phone_from_the_command_line_leaves_the_number_nowhere_on_dis
     assert (settings.home / "dbt" / "logs" / "dbt.log").exists()
     assert grep_home(tmp_path / "h", [email, phone, typed, typed.replace(" ", "")]) == []
 
+    # asked again, Lethe says the person was erased, and by which run, rather than only that nobody matches
+    run_id = re.search(r"erasure-[0-9T]+-[0-9a-f]+", done.stdout).group(0)
+    again = subprocess.run([str(lethe), "dsar", "erase", "--tenant", NO_HOLDS, "--phone", typed],
+                           env={**os.environ, **env_for(settings)}, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1
+    assert re.fullmatch(rf"lethe: phone '{re.escape(typed)}' matches nobody in tenant '{NO_HOLDS}': erased at "
+                        rf"\d{{4}}-\d\d-\d\d \d\d:\d\d UTC by run {run_id} \(what arrives of them again is dropped "
+                        r"at ingest\)", again.stderr.strip()), again.stderr
+
 
 def test_after_lethe_purge_the_status_and_the_dashboards_history_show_the_run_completed(built: Path, tmp_path: Path) -> None:
     """`lethe status` and the dashboard's purge history read the published snapshot. `lethe purge` re-published
@@ -73,3 +82,29 @@ def test_after_lethe_purge_the_status_and_the_dashboards_history_show_the_run_co
     finally:
         con.close()
     assert history == [("completed", True, planned)]
+
+
+def test_a_purge_the_guards_refuse_is_foretold_by_the_dry_run_and_lethe_run_has_said_what_it_did_before(
+    built: Path, tmp_path: Path
+) -> None:
+    """On the generated home the share guard refuses the retention purge (its two years of history are due almost
+    whole in places). `lethe purge --dry-run` said nothing of it, and `lethe run` printed nothing at all: not even
+    the erasures its data-subject request step had carried out before the purge step was refused."""
+    settings = generated_home.copy(built, tmp_path / "h")
+    env = {**os.environ, **env_for(settings)}
+    lethe = str(Path(sys.executable).with_name("lethe"))
+
+    dry = subprocess.run([lethe, "purge", "--dry-run", "--json"], env=env, capture_output=True, text=True, timeout=600)
+    assert dry.returncode == 0, dry.stderr
+    foretold = json.loads(dry.stdout)["would_be_refused"]
+    assert re.fullmatch(r"run retention-\S+ would remove \d+ of \d+ rows \(\d+%\) of raw\.\w+ for tenant [\w-]+, over its "
+                        r"purge_max_share of 95% \(.*tenants\.yml\); review the plan with --dry-run", foretold), foretold
+
+    run = subprocess.run([lethe, "run"], env=env, capture_output=True, text=True, timeout=900)
+
+    assert run.returncode == 1
+    assert [line.split(" (")[0] for line in run.stdout.splitlines() if line.startswith("== ")] == [
+        "== ingest", "== build", "== data-subject requests"]
+    assert "nothing new to ingest" in run.stdout and "dbt build:" in run.stdout
+    refused = run.stderr.strip().splitlines()[-1]
+    assert refused.startswith("lethe: purge refused: run retention-") and "over its purge_max_share of 95%" in refused

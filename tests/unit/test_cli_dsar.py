@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -53,6 +55,32 @@ def test_a_request_naming_nobody_is_refused_in_one_line(scenario: Settings, who:
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert _rows(scenario, "select count(*) from raw.dsr_requests where request_id like 'cli-%'") == [(0,)]
+
+
+def test_on_a_home_with_nothing_ingested_requests_and_the_build_say_so_not_that_nobody_matches(
+    scenario: Settings, tmp_path: Path
+) -> None:
+    """Before a first ingest Lethe cannot tell whether it holds anything on a person: "matches nobody" would be a
+    wrong answer to an access request. The build, which dbt failed with a catalog error per staging model, says
+    the same in one line."""
+    empty = dataclasses.replace(scenario, home=tmp_path / "empty")
+    for args in (["dsar", "export", "--tenant", TENANT, "--email", "nobody@example.com", "--format", "json",
+                  "--out", str(tmp_path / "x.json")],
+                 ["dsar", "erase", "--tenant", TENANT, "--email", "nobody@example.com"]):
+        result = lethe(empty, *args)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"lethe: email 'nobody@example.com' matches nobody in tenant '{TENANT}': nothing of the tenant has been "
+            "ingested yet (run 'lethe ingest' first)"]
+    for args in (["purge"], ["purge", "--dry-run", "--json"]):  # a plan of nothing, not a traceback
+        result = lethe(empty, *args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert "marts.retention_due not built yet: run `lethe build`" in result.stdout or (
+            json.loads(result.stdout)["actions"] == [])
+    result = lethe(empty, "build")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"lethe: {empty.home / 'warehouse.duckdb'}: nothing ingested yet (no raw.agents): run 'lethe ingest' first")
 
 
 def test_a_request_matching_several_people_is_refused(scenario: Settings) -> None:

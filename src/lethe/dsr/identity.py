@@ -10,6 +10,7 @@ import duckdb
 
 from lethe import catalog
 from lethe.errors import IdentityError
+from lethe.keys import sql_keyed_hash
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,29 @@ def _previous_addresses(con: duckdb.DuckDBPyConnection, tenant_id: str, contact_
     ).fetchall()}
 
 
+def _nobody(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef,
+            identities: list[tuple[str, str]]) -> IdentityError:
+    """The refusal of a reference that matches nobody, saying why when Lethe knows: nothing of the tenant has been
+    ingested yet (so it cannot tell), or the person was erased (a tombstone of the identity: when, by which run)."""
+    nobody = f"{ref.describe()} matches nobody in tenant {tenant_id!r}"
+    ingested = catalog.table_exists(con, "lethe_meta", "manifest") and con.execute(
+        "select count(*) from lethe_meta.manifest where tenant_id = ? and status <> 'quarantined'", [tenant_id]
+    ).fetchone()[0]
+    if not ingested:
+        return IdentityError(f"{nobody}: nothing of the tenant has been ingested yet (run 'lethe ingest' first)")
+    if catalog.table_exists(con, "lethe_meta", "tombstones"):
+        for kind, value in identities:
+            erased = con.execute(
+                f"select min(erased_at), arg_min(run_id, erased_at) from lethe_meta.tombstones where tenant_id = $t "  # noqa: S608
+                f"and kind = '{kind}' and identity_hash = {sql_keyed_hash('$t', kind, '$v')}",
+                {"t": tenant_id, "v": value},
+            ).fetchone()
+            if erased[0] is not None:
+                return IdentityError(f"{nobody}: erased at {erased[0]:%Y-%m-%d %H:%M} UTC by run {erased[1]} "
+                                     "(what arrives of them again is dropped at ingest)")
+    return IdentityError(nobody)
+
+
 def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> Subject:
     """The one person the reference names in this tenant; IdentityError if nobody or several match.
 
@@ -212,10 +236,10 @@ def resolve(con: duckdb.DuckDBPyConnection, tenant_id: str, ref: SubjectRef) -> 
         # keyed by the key the Individual was first given, else by the smallest Contact Id
         return Subject(tenant_id, contacts[0][0], ind, emails, tuple(sorted(theirs)), kept)
     if ref.contact_id:
-        raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
+        raise _nobody(con, tenant_id, ref, [("contact", ref.contact_id)])
     seen = _seen(con, tenant_id, [email] if email else phones)
     if not seen:
-        raise IdentityError(f"{ref.describe()} matches nobody in tenant {tenant_id!r}")
+        raise _nobody(con, tenant_id, ref, [("email", email)] if email else [("phone", p) for p in phones])
     if len(seen) > 1:
         raise IdentityError(
             f"{ref.describe()} matches {len(seen)} people in tenant {tenant_id!r} (calls by {len(seen)} numbers it "

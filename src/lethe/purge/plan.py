@@ -194,8 +194,8 @@ def subject_records_sql(subjects: str, have: set[str], mode: str) -> str:
         )
     if not parts:
         return (
-            "select null::varchar tenant_id, null::varchar source_table, null::varchar record_id, "
-            "null::varchar data_category, null::varchar action, null::varchar subject_key where false"
+            "select null::varchar as tenant_id, null::varchar as source_table, null::varchar as record_id, "
+            "null::varchar as data_category, null::varchar as action, null::varchar as subject_key where false"
         )
     union = "\nunion all\n".join(parts)
     return f"select * from ({union}) as r(tenant_id, source_table, record_id, data_category, action, subject_key)"
