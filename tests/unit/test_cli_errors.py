@@ -48,6 +48,8 @@ def test_invalid_policy_file_is_refused_before_anything_runs(tmp_path):
 
 
 def test_a_build_selection_that_matches_nothing_is_an_error_not_an_empty_success(tmp_path):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "landing"
+    assert run(["ingest", "--landing", str(fixtures)], tmp_path, LETHE_SECRET_KEY="k").returncode == 0  # else: nothing ingested
     result = run(["build", "--select", "no_such_model"], tmp_path, LETHE_SECRET_KEY="k")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
