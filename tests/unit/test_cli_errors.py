@@ -83,3 +83,12 @@ def test_a_stale_lethe_as_of_does_not_fail_a_command_whose_flag_overrides_it(tmp
     assert "no snapshot published yet" in result.stderr  # got as far as the snapshot: the flag won
     result = run(["status"], tmp_path, LETHE_AS_OF="garbage")
     assert result.stderr.strip() == "lethe: LETHE_AS_OF: 'garbage' is not an ISO 8601 date or time"
+
+
+def test_an_output_file_that_cannot_be_written_is_named_as_the_user_gave_it(tmp_path):
+    """`--out /proc/x.json`: the error named the hidden temporary file the write goes through (/proc/.x.json.tmp)."""
+    from lethe.fsutil import write_atomic
+
+    with pytest.raises(OSError) as caught:
+        write_atomic(Path("/proc/lethe-export.json"), b"{}")
+    assert caught.value.filename == "/proc/lethe-export.json" and caught.value.strerror
