@@ -27,6 +27,9 @@ def test_json_export_has_every_contract_key_with_source_ids(scenario: Settings, 
     assert doc["controller"] == "ACME Energy Ltd"
     assert [c["Id"] for c in doc["crm_contacts"]] == [ERIN["id"]]
     assert sorted(i["ContactId"] for i in doc["interactions"]) == ["ctr-erin-1", "ctr-erin-2"]
+    # times say their zone: a portable export is read by other systems, which must not take them for local times
+    stamps = [v for i in doc["interactions"] for v in i.values() if isinstance(v, str) and re.match(r"\d{4}-\d\d-\d\dT", v)]
+    assert stamps and all(v.endswith("+00:00") for v in stamps), stamps
     assert {e["sg_event_id"] for e in doc["email_events"]} == {"ev-erin-1", "ev-erin-2"}
     assert any("900103" in (t["Content"] or "") for t in doc["transcripts"])
     assert [c["Id"] for c in doc["consents"]] == ["0ZWERIN"] and doc["consents"][0]["Capture_Method__c"]

@@ -421,7 +421,11 @@ def build_document(con: duckdb.DuckDBPyConnection, settings: Settings, subject: 
 
 
 def _json_default(value: Any) -> str:
-    if isinstance(value, datetime | date):
+    """A value json cannot write as itself: a time with its zone (the warehouse keeps times in UTC without one:
+    '2026-07-10T01:37:45+00:00', not a local time of nowhere), a date as ISO 8601, anything else as text."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
