@@ -56,7 +56,10 @@ def bad(tmp_path_factory):
         _ctr("c-1009", CustomerEndpoint={"Address": "anonymous", "Type": "TELEPHONE_NUMBER"}),  # a withheld number
     ]) + "\n")
     (t / "contact_records" / "truncated.jsonl.gz").write_bytes(gzip.compress(((_ctr("c-1100") + "\n") * 50).encode())[:40])
-    (t / "contact_records" / "latin1.jsonl").write_bytes(_ctr("c-1200").replace("Billing", "Caf\xe9").encode("latin-1"))
+    # a line written in Latin-1 between two in UTF-8
+    (t / "contact_records" / "latin1.jsonl").write_bytes(b"\n".join([
+        _ctr("c-1199").replace("Billing", "Caf\xe9").encode(), _ctr("c-1200").replace("Billing", "Caf\xe9").encode("latin-1"),
+        _ctr("c-1201").encode()]) + b"\n")
     # email events: an array never closed, an invalid email next to good events
     (t / "email_events" / "unclosed.json").write_text('[{"email":"x@example.com","timestamp":1705312800,"event":"open","sg_event_id":"ev-9001"},')
     (t / "email_events" / "bad-email.json").write_text(json.dumps([
@@ -221,7 +224,11 @@ def test_truncated_gzip(bad):
 
 def test_non_utf8_bytes(bad):
     settings, _ = bad
-    assert _file_reason(settings, "contact_records/latin1.jsonl").startswith("not UTF-8")
+    # a JSON Lines file loses only its line that is not UTF-8: each line is a record of its own
+    assert _row_reason(settings, "contact_records/latin1.jsonl", 2) == ("parse", "line is not UTF-8 (bytes that are no character)")
+    assert query(settings, "select contact_id, queue_name from raw.contact_records "
+                 "where contact_id in ('c-1199', 'c-1200', 'c-1201') order by 1") == [("c-1199", "Caf\xe9"), ("c-1201", "Billing")]
+    assert query(settings, "select count(*) from quarantine.files where source_file like '%latin1.jsonl'") == [(0,)]
     assert _file_reason(settings, "crm/purposes/latin1.csv").startswith("not UTF-8")
     assert {"0ZVA000001", "0ZVA000002"} == _ids(settings, "crm_purposes", "id")
 
@@ -338,8 +345,8 @@ def test_summary_names_every_problem(bad):
     text = summary.render()
     assert "quarantined:" in text and "wrong CSV header" in text and "malformed JSON line" in text
     by = {(s.tenant, s.dataset): s for s in summary.sources}
-    assert by[(T, "contact_records")].quarantined_rows == 6
-    assert by[(T, "contact_records")].quarantined_files == 2
+    assert by[(T, "contact_records")].quarantined_rows == 7  # six in bad-lines.jsonl, the Latin-1 line
+    assert by[(T, "contact_records")].quarantined_files == 1  # the truncated .gz
 
 
 def test_gx_results_agree_with_set_based_rules(bad):

@@ -101,3 +101,22 @@ def test_files_duckdb_reads_and_files_read_in_python_are_rewritten_alike(tmp_pat
     lines.write_bytes(b"\xef\xbb\xbf" + b'{"ContactId": "k1"}\n{"ContactId": "k2"}\n')
     data, touched = _rewrite_json(_con(drop=["k1"]), [lines], LANDING["contact_records"])[lines]
     assert touched == 1 and data == b'{"ContactId": "k2"}\n'
+
+
+def test_a_contact_record_file_with_a_line_that_is_not_utf8_is_rewritten_all_the_same(tmp_path: Path) -> None:
+    """Ingest loads the other lines of such a file (quarantining the bad one), so the purge must be able to drop
+    a record from it: DuckDB's read_text refuses the file, and it is read in Python instead. The bad bytes come
+    back as U+FFFD in the one line they spoil; every other line is kept as it was."""
+    lines = ['{"ContactId": "k1", "Queue": "Caf\u00e9"}'.encode(), b'{"ContactId": "k2"}',
+             '{"ContactId": "k9", "Queue": "Caf\u00e9"}'.encode("latin-1"), b'{"ContactId": "k3"}']
+    plain, gz = tmp_path / "c.jsonl", tmp_path / "c2.jsonl.gz"
+    plain.write_bytes(b"\n".join(lines) + b"\n")
+    gz.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+
+    out = _rewrite_json(_con(drop=["k2"]), [plain, gz], LANDING["contact_records"])
+
+    for path in (plain, gz):
+        data, touched = out[path]
+        assert touched == 1
+        assert data.decode().splitlines() == ['{"ContactId": "k1", "Queue": "Caf\u00e9"}', '{"ContactId": "k9", "Queue": "Caf\ufffd"}',
+                                              '{"ContactId": "k3"}']

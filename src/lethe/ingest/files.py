@@ -36,6 +36,7 @@ class FileText:
     file: LandingFile
     text: str | None
     problem: str | None
+    replaced: bool = False  # read with lenient=True: bytes that are no UTF-8 became U+FFFD in `text`
 
 
 def _extension(contract: Contract) -> str | None:
@@ -110,8 +111,10 @@ def _decompress(data: bytes) -> bytes:
     return out
 
 
-def read_text(file: LandingFile) -> FileText:
-    """Decoded text of a file; a truncated gzip, non-UTF-8 bytes or an empty file is a problem, not an error."""
+def read_text(file: LandingFile, *, lenient: bool = False) -> FileText:
+    """Decoded text of a file; a truncated gzip, non-UTF-8 bytes or an empty file is a problem, not an error.
+    `lenient` (JSON Lines, whose lines are records of their own): bytes that are no UTF-8 become U+FFFD and the
+    text is returned, marked `replaced`, for the lines holding them to be quarantined alone."""
     data = file.path.read_bytes()
     if is_gzip(file.path):
         try:
@@ -121,7 +124,9 @@ def read_text(file: LandingFile) -> FileText:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return FileText(file, None, f"not UTF-8 (invalid byte at offset {exc.start})")
+        if not lenient:
+            return FileText(file, None, f"not UTF-8 (invalid byte at offset {exc.start})")
+        return FileText(file, data.decode("utf-8-sig", errors="replace"), None, replaced=True)
     if not text.strip():
         return FileText(file, None, "empty file")
     return FileText(file, text, None)

@@ -108,6 +108,7 @@ def _register_texts(con: duckdb.DuckDBPyConnection, texts: list[FileText]) -> No
     table = pa.table({
         "_source_file": pa.array([t.file.rel for t in texts], pa.string()),
         "_text": pa.array([t.text for t in texts], pa.large_string()),
+        "_replaced": pa.array([t.replaced for t in texts], pa.bool_()),
     })
     con.register("_texts", table)
 
@@ -120,15 +121,21 @@ def _parse_json(con: duckdb.DuckDBPyConnection, contract: Contract, texts: list[
     try:
         # _units: one row per record with its parse error, and its text when it did not parse
         if contract.format == "jsonl":
+            # in a file read leniently, a line holding U+FFFD held bytes that are no UTF-8: it alone is quarantined
             units = """
-                select *, case when _doc is null then 'malformed JSON line' end as _parse_error,
-                       case when _doc is null then line end as _text
+                select * exclude (_bad, _doc), case when _bad is null then _doc end as _doc, _bad as _parse_error,
+                       case when _bad is not null then line end as _text
                 from (
-                    select _source_file, _source_row, line,
-                           case when json_valid(line) and json_type(line) = 'OBJECT' then line::json end as _doc
-                    from (select t._source_file, l.n as _source_row, rtrim(l.line, chr(13)) as line
-                          from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n))
-                    where trim(line) <> ''
+                    select *, case when _replaced and contains(line, chr(65533))
+                                   then 'line is not UTF-8 (bytes that are no character)'
+                                   when _doc is null then 'malformed JSON line' end as _bad
+                    from (
+                        select _source_file, _source_row, line, _replaced,
+                               case when json_valid(line) and json_type(line) = 'OBJECT' then line::json end as _doc
+                        from (select t._source_file, t._replaced, l.n as _source_row, rtrim(l.line, chr(13)) as line
+                              from _texts t, unnest(string_split(t._text, chr(10))) with ordinality as l(line, n))
+                        where trim(line) <> ''
+                    )
                 )
             """
             columns = _select_columns(contract, "_doc")
@@ -275,7 +282,7 @@ def _load_json_group(con: duckdb.DuckDBPyConnection, contract: Contract, files: 
 
 def _careful(con: duckdb.DuckDBPyConnection, contract: Contract, file: LandingFile) -> list[FileProblem]:
     """One file through Python: its read problem, or its rows parsed line by line / element by element."""
-    text = read_text(file)
+    text = read_text(file, lenient=contract.format == "jsonl")
     if text.problem is not None:
         return [FileProblem(file.rel, text.problem)]
     return _parse_json(con, contract, [text])

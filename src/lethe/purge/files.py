@@ -134,6 +134,69 @@ def _quarantined(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, landi
     )
 
 
+def _rewrite_batch(con: duckdb.DuckDBPyConnection, source: LandingSource, direct: list[str], read_here: list[Path],
+                   want: list[str], *, lenient: bool = False) -> list[tuple]:
+    """_rewrite_json's query over one batch: (file, new text, records touched, positions gone) of each file with a
+    planned record. `direct` files DuckDB reads itself, `read_here` files are read in Python; `lenient` decodes
+    bytes that are no UTF-8 as U+FFFD (a JSON Lines file ingest loaded all but such a line of)."""
+    errors = "replace" if lenient else "strict"
+    frame = pl.DataFrame({"file": [str(p) for p in read_here],
+                          "text": [_read(p).decode("utf-8-sig", errors=errors) for p in read_here]},
+                         schema={"file": pl.String, "text": pl.String})
+    con.register("_landing_read", frame)
+    try:
+        if source.fmt == "jsonl":
+            records = (  # each file's text split once
+                "select file, unnest(lines) as rec, unnest(range(len(lines))) as i from (select file, "
+                "string_split(text, chr(10)) as lines from texts)"
+            )
+            joiner, head, tail = "chr(10)", "''", "chr(10)"
+        else:
+            # each file's text parsed once, its elements as they are (json_extract of '$[*]' parses faster
+            # than a cast to JSON[], and keeps a null element, which the cast made an SQL NULL that string_agg
+            # dropped); a text that is not an array still goes through the cast, which refuses it
+            records = (
+                "select file, unnest(elements)::varchar as rec, unnest(range(len(elements))) as i from ("
+                "select file, case when starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[') "
+                "then json_extract(text, '$[*]') else text::json::json[] end as elements from texts)"
+            )
+            joiner, head, tail = "','", "'['", "']'"
+        # a line ingest quarantined as malformed JSON is still in its file: it has no key (and stays as it is
+        # unless the plan drops it by position); try() makes it a NULL key instead of an error
+        by_key = (f"try(json_extract_string(r.rec, '$.{source.key}')) = o.key" if source.key else "false")
+        return con.execute(
+            f"""
+            with texts as ({_TEXTS}),
+            recs as ({records}),
+            hit as (
+                select r.file, r.i, r.rec, trim(r.rec) = '' as blank,
+                       coalesce(o.drop, false) or q.pos is not null as drop,
+                       case when o.patches is null then r.rec else list_reduce(list_prepend(r.rec,
+                           list_transform(o.patches, x -> case when x = 'patch' then '{source.patch or "{}"}'
+                           else x end)), (a, b) -> json_merge_patch(a, b)::varchar) end as new_rec
+                from recs r left join _ops o on {by_key}
+                left join _qpos q on q.file = r.file and q.pos = r.i + 1
+            ),
+            changed as (
+                select *, drop or case when new_rec <> rec  -- only a keyed (valid) record is ever patched
+                    then new_rec::json::varchar <> rec::json::varchar else false end as touched
+                from hit
+            )
+            select file,
+                   {head} || string_agg(case when touched then new_rec else rec end, {joiner} order by i)
+                       filter (where not drop and not blank) || {tail},
+                   count(*) filter (where touched),
+                   coalesce(list(i + 1 order by i) filter (where (drop or blank) and wanted), [])
+            from (select *, file in (select unnest($want::varchar[])) as wanted from changed)
+            group by file
+            having count(*) filter (where touched) > 0
+            """,  # noqa: S608
+            {"want": want, "direct": direct},
+        ).fetchall()
+    finally:
+        con.unregister("_landing_read")
+
+
 def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: LandingSource,
                   gaps: dict[Path, list[int]] | None = None) -> dict[Path, tuple[bytes | None, int]]:
     """New content (None = nothing survives) and records touched for every JSON file that holds a planned record.
@@ -157,60 +220,14 @@ def _rewrite_json(con: duckdb.DuckDBPyConnection, paths: list[Path], source: Lan
         # gzipped file, or one whose name read_text would take as a glob pattern, is read here
         direct = [str(p) for p in batch if _readable_by_duckdb(p)]
         read_here = [p for p in batch if not _readable_by_duckdb(p)]
-        frame = pl.DataFrame({"file": [str(p) for p in read_here], "text": [_read(p).decode("utf-8-sig") for p in read_here]},
-                             schema={"file": pl.String, "text": pl.String})
-        con.register("_landing_read", frame)
         try:
-            if source.fmt == "jsonl":
-                records = (  # each file's text split once
-                    "select file, unnest(lines) as rec, unnest(range(len(lines))) as i from (select file, "
-                    "string_split(text, chr(10)) as lines from texts)"
-                )
-                joiner, head, tail = "chr(10)", "''", "chr(10)"
-            else:
-                # each file's text parsed once, its elements as they are (json_extract of '$[*]' parses faster
-                # than a cast to JSON[], and keeps a null element, which the cast made an SQL NULL that string_agg
-                # dropped); a text that is not an array still goes through the cast, which refuses it
-                records = (
-                    "select file, unnest(elements)::varchar as rec, unnest(range(len(elements))) as i from ("
-                    "select file, case when starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '[') "
-                    "then json_extract(text, '$[*]') else text::json::json[] end as elements from texts)"
-                )
-                joiner, head, tail = "','", "'['", "']'"
-            # a line ingest quarantined as malformed JSON is still in its file: it has no key (and stays as it is
-            # unless the plan drops it by position); try() makes it a NULL key instead of an error
-            by_key = (f"try(json_extract_string(r.rec, '$.{source.key}')) = o.key" if source.key else "false")
-            rows = con.execute(
-                f"""
-                with texts as ({_TEXTS}),
-                recs as ({records}),
-                hit as (
-                    select r.file, r.i, r.rec, trim(r.rec) = '' as blank,
-                           coalesce(o.drop, false) or q.pos is not null as drop,
-                           case when o.patches is null then r.rec else list_reduce(list_prepend(r.rec,
-                               list_transform(o.patches, x -> case when x = 'patch' then '{source.patch or "{}"}'
-                               else x end)), (a, b) -> json_merge_patch(a, b)::varchar) end as new_rec
-                    from recs r left join _ops o on {by_key}
-                    left join _qpos q on q.file = r.file and q.pos = r.i + 1
-                ),
-                changed as (
-                    select *, drop or case when new_rec <> rec  -- only a keyed (valid) record is ever patched
-                        then new_rec::json::varchar <> rec::json::varchar else false end as touched
-                    from hit
-                )
-                select file,
-                       {head} || string_agg(case when touched then new_rec else rec end, {joiner} order by i)
-                           filter (where not drop and not blank) || {tail},
-                       count(*) filter (where touched),
-                       coalesce(list(i + 1 order by i) filter (where (drop or blank) and wanted), [])
-                from (select *, file in (select unnest($want::varchar[])) as wanted from changed)
-                group by file
-                having count(*) filter (where touched) > 0
-                """,  # noqa: S608
-                {"want": want, "direct": direct},
-            ).fetchall()
-        finally:
-            con.unregister("_landing_read")
+            rows = _rewrite_batch(con, source, direct, read_here, want)
+        except (duckdb.InvalidInputException, UnicodeDecodeError) as exc:
+            if isinstance(exc, duckdb.InvalidInputException) and "UTF-8" not in str(exc):
+                raise
+            # a file with a line that is not UTF-8 (ingest quarantined that line and loaded the others): read here,
+            # the bad bytes written back as U+FFFD in the line they spoil; the other lines are kept as they were
+            rows = _rewrite_batch(con, source, [], batch, want, lenient=True)
         for file, text, touched, gone in rows:
             out[Path(file)] = (None if text is None else text.encode(), int(touched))
             if gaps is not None and Path(file) in gaps:
