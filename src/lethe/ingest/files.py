@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,26 +64,31 @@ def find_files(landing: Path, tenant: str, contract: Contract) -> list[Path]:
 def unclaimed_files(landing: Path, owner: str, contracts: list[Contract], *, everywhere: bool) -> list[str]:
     """One line for each file in an owner's folder (a tenant's, or `_centre`) that none of `contracts` loads: a
     file in one's folder without its extension (an `.xlsx` among the DSR CSVs), and, when `everywhere`, a file in
-    no source folder at all. Such a file is never loaded, so it must not go unmentioned. Hidden files (a purge's
-    temporary copy) are not listed."""
+    no source folder at all. Such a file is never loaded, so it must not go unmentioned. Hidden files and folders
+    (a purge's temporary copy) are not listed. One pass over the folders (os.walk: no stat per file), deciding
+    per folder which source it belongs to; a recordings folder, which loads every file, is not walked."""
     root = landing / owner
     if not root.is_dir():
         return []
     folders = {c.source_dir: c for c in contracts}
     lines = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = Path(dirpath).relative_to(root).as_posix()
+        contract = next((c for d, c in folders.items() if rel == d or rel.startswith(f"{d}/")), None)
+        ext = _extension(contract) if contract is not None else None
+        if contract is not None and ext is None:
+            dirnames[:] = []
             continue
-        contract = next((c for d, c in folders.items() if rel.as_posix().startswith(f"{d}/")), None)
-        if contract is None:
-            if everywhere:
-                lines.append(f"{owner}/{rel.as_posix()}: in no source folder of the landing zone: not loaded")
+        if contract is None and not everywhere:
             continue
-        ext = _extension(contract)
-        if ext is not None and not has_extension(path, ext):
-            lines.append(f"{owner}/{rel.as_posix()}: not a .{ext} file (the {contract.source_dir}/ folder loads "
-                         f"*.{ext} and *.{ext}.gz): not loaded")
+        prefix = f"{owner}/" if rel == "." else f"{owner}/{rel}/"
+        for name in sorted(n for n in filenames if not n.startswith(".")):
+            if contract is None:
+                lines.append(f"{prefix}{name}: in no source folder of the landing zone: not loaded")
+            elif not name.lower().endswith((f".{ext}", f".{ext}.gz")):
+                lines.append(f"{prefix}{name}: not a .{ext} file (the {contract.source_dir}/ folder loads *.{ext} "
+                             f"and *.{ext}.gz): not loaded")
     return lines
 
 
