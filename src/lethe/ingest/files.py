@@ -89,7 +89,7 @@ def unclaimed_files(landing: Path, owner: str, contracts: list[Contract], *, eve
             elif not name.lower().endswith((f".{ext}", f".{ext}.gz")):
                 lines.append(f"{prefix}{name}: not a .{ext} file (the {contract.source_dir}/ folder loads *.{ext} "
                              f"and *.{ext}.gz): not loaded")
-    return lines
+    return sorted(lines)  # in path order
 
 
 def hash_file(path: Path) -> str:
