@@ -22,6 +22,12 @@ def copy_landing(dest: Path) -> Path:
     return dest
 
 
+def fresh_home(tmp_path_factory, name: str) -> tuple[Settings, Path]:
+    """A throwaway home and its own copy of the hand-written landing zone, to add bad deliveries to."""
+    root = tmp_path_factory.mktemp(name)
+    return make_settings(root / "home"), copy_landing(root / "landing")
+
+
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:

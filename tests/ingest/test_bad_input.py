@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 
 import pytest
-from ingest_helpers import TENANT, copy_landing, make_settings, query
+from ingest_helpers import TENANT, fresh_home, query
 
 from lethe import tombstones
 from lethe.ingest import run_ingest
@@ -38,9 +38,7 @@ def _ctr(cid: str, **over) -> str:
 
 @pytest.fixture(scope="module")
 def bad(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bad")
-    settings = make_settings(root / "home")
-    land = copy_landing(root / "landing")
+    settings, land = fresh_home(tmp_path_factory, "bad")
     t = land / T
     # contact records: one file with a malformed line, a missing required field, a wrong type, a bad enum,
     # an unparseable phone and a timestamp in the future between good lines

@@ -8,7 +8,7 @@ import gzip
 import json
 
 import pytest
-from ingest_helpers import TENANT, copy_landing, make_settings, query
+from ingest_helpers import TENANT, fresh_home, query
 
 from lethe.ingest import run_ingest
 
@@ -17,9 +17,7 @@ DSR_HEADER = "request_id,received_at,type,crm_contact_id,subject_email,subject_p
 
 @pytest.fixture(scope="module")
 def named(tmp_path_factory):
-    root = tmp_path_factory.mktemp("names")
-    settings = make_settings(root / "home")
-    land = copy_landing(root / "landing")
+    settings, land = fresh_home(tmp_path_factory, "names")
     t = land / TENANT
     (t / "crm" / "dsr_requests" / "WINDOWS.CSV").write_text(
         DSR_HEADER + "dsr-up-1,2024-01-20T00:00:00Z,erasure,,upper@example.com,,2024-01-21T00:00:00Z,\n")
