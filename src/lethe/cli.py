@@ -197,6 +197,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lethe", description="Keep a contact centre's personal data lawful under the GDPR.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    # also before the command (`lethe --as-of T status`); the command's own --as-of wins
+    parser.add_argument("--as-of", dest="global_as_of", metavar="ISO8601", help=argparse.SUPPRESS)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--as-of", metavar="ISO8601", help="judge retention, consent and SLAs at this instant")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -293,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "as_of", None) is None:
+        args.as_of = args.global_as_of
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -23,6 +23,7 @@ def run(args, tmp_path: Path, **env):
         (["audience", "--tenant", "a", "--purpose", "x", "--channel", "fax"], "invalid choice: 'fax'"),
         (["dsar", "export", "--tenant", "a", "--email", "a@b.c", "--phone", "1", "--format", "json", "--out", "x"], "not allowed with"),
         (["ingest", "--as-of", "tomorrow-ish"], "'tomorrow-ish' is not an ISO 8601"),
+        (["--as-of", "tomorrow-ish", "ingest"], "'tomorrow-ish' is not an ISO 8601"),  # before the command, too
         (["status", "--as-of", "0001-01-01T00:00:00+05:00"], "is out of range (years 1900 to 9998)"),
         (["status", "--as-of", "9999-12-31T23:59:59-05:00"], "is out of range (years 1900 to 9998)"),
         (["generate", "--out", "g", "--subjects", "30", "--as-of", "0001-01-01T00:00:00+05:00"], "out of range"),
