@@ -159,7 +159,7 @@ def test_missing_required_field(bad):
 def test_wrong_type(bad):
     settings, _ = bad
     assert _row_reason(settings, "contact_records/bad-lines.jsonl", 4) == (
-        "type:last_update_timestamp", "last_update_timestamp is not a valid timestamp")
+        "type:last_update_timestamp", "last_update_timestamp (LastUpdateTimestamp) is not a valid timestamp")
     rule, reason = query(settings, "select rule, reason from quarantine.rows where source_file = '_centre/agents/scores.csv' and source_row = 1")[0]
     assert rule == "type:exam_score" and "not a valid integer" in reason
     assert "agent.ola" in _ids(settings, "agents", "agent_username")

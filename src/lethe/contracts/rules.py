@@ -86,16 +86,23 @@ def typed_sql(prop: Property, text: str) -> str:
     return f"try_cast({text} as {SQL_TYPE[prop.logical_type]})"
 
 
+def field(prop: Property) -> str:
+    """A property as a quarantine reason names it: with the source's own field name when that differs
+    ('last_update_timestamp (LastUpdateTimestamp)'), which is what the person fixing the delivery searches for."""
+    return prop.name if prop.physical_name.lower() == prop.name.lower() else f"{prop.name} ({prop.physical_name})"
+
+
 def _format_rule(prop: Property) -> Rule | None:
+    name = field(prop)
     if prop.format == "email":
-        return Rule(f"email:{prop.name}", "format", prop.name, f"{prop.name} is not a valid email address", EMAIL_RE)
+        return Rule(f"email:{prop.name}", "format", prop.name, f"{name} is not a valid email address", EMAIL_RE)
     if prop.format == "phone":
-        return Rule(f"phone:{prop.name}", "format", prop.name, f"{prop.name} is not a phone number that parses to E.164", PHONE_RE)
+        return Rule(f"phone:{prop.name}", "format", prop.name, f"{name} is not a phone number that parses to E.164", PHONE_RE)
     if prop.format == "contact_address":
         regex = f"({EMAIL_RE})|({PHONE_RE})"
         return Rule(
             f"address:{prop.name}", "format", prop.name,
-            f"{prop.name} is neither a valid email address nor a phone number that parses to E.164", regex,
+            f"{name} is neither a valid email address nor a phone number that parses to E.164", regex,
         )
     return None
 
@@ -105,20 +112,20 @@ def build_rules(contract: Contract, future_limit: datetime) -> list[Rule]:
     rules: list[Rule] = []
     for p in contract.properties:
         if p.logical_type != "array":
-            rules.append(Rule(f"length:{p.name}", "length", p.name, f"{p.name} is longer than 1 MB", maximum=MAX_FIELD_CHARS))
+            rules.append(Rule(f"length:{p.name}", "length", p.name, f"{field(p)} is longer than 1 MB", maximum=MAX_FIELD_CHARS))
     for p in contract.properties:
         if p.required:
-            rules.append(Rule(f"required:{p.name}", "required", p.name, f"required field {p.name} ({p.physical_name}) is missing"))
+            rules.append(Rule(f"required:{p.name}", "required", p.name, f"required field {field(p)} is missing"))
     for p in contract.properties:
         if p.logical_type in TYPE_RE:
-            rules.append(Rule(f"type:{p.name}", "type", p.name, f"{p.name} is not a valid {p.logical_type}", TYPE_RE[p.logical_type]))
+            rules.append(Rule(f"type:{p.name}", "type", p.name, f"{field(p)} is not a valid {p.logical_type}", TYPE_RE[p.logical_type]))
     for p in contract.properties:  # shaped right, yet no such value: month 13, day 32, 30 February, an overflow
         if p.logical_type in VALUE_FAULT:
             rules.append(Rule(f"value:{p.name}", "value", p.name,
-                              f"{p.name} is not a valid {p.logical_type}: {VALUE_FAULT[p.logical_type]}"))
+                              f"{field(p)} is not a valid {p.logical_type}: {VALUE_FAULT[p.logical_type]}"))
     for p in contract.properties:
         if p.enum:
-            rules.append(Rule(f"enum:{p.name}", "enum", p.name, f"{p.name} is not one of {', '.join(p.enum)}", value_set=p.enum))
+            rules.append(Rule(f"enum:{p.name}", "enum", p.name, f"{field(p)} is not one of {', '.join(p.enum)}", value_set=p.enum))
         fmt = _format_rule(p)
         if fmt:
             rules.append(fmt)
@@ -126,13 +133,13 @@ def build_rules(contract: Contract, future_limit: datetime) -> list[Rule]:
         if p.minimum is not None or p.maximum is not None:
             rules.append(Rule(
                 f"range:{p.name}", "range", p.name,
-                f"{p.name} is outside [{p.minimum if p.minimum is not None else ''}, {p.maximum if p.maximum is not None else ''}]",
+                f"{field(p)} is outside [{p.minimum if p.minimum is not None else ''}, {p.maximum if p.maximum is not None else ''}]",
                 minimum=p.minimum, maximum=p.maximum,
             ))
         if p.logical_type == "timestamp":
             rules.append(Rule(
                 f"future:{p.name}", "future", p.name,
-                f"{p.name} is in the future (after {future_limit.isoformat(sep=' ')})", maximum=future_limit,
+                f"{field(p)} is in the future (after {future_limit.isoformat(sep=' ')})", maximum=future_limit,
             ))
     return rules
 
