@@ -15,10 +15,9 @@ def is_gzip(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
-def has_extension(path: Path, ext: str) -> bool:
-    """True when the file's name ends in `.ext` or `.ext.gz`, in any letter case (`EXPORT.CSV` is a CSV file)."""
-    name = path.name.lower()
-    return name.endswith((f".{ext.lower()}", f".{ext.lower()}.gz"))
+def has_extension(name: str, ext: str) -> bool:
+    """True when a file's name ends in `.ext` or `.ext.gz`, in any letter case (`EXPORT.CSV` is a CSV file)."""
+    return name.lower().endswith((f".{ext.lower()}", f".{ext.lower()}.gz"))
 
 
 def fsync_path(path: Path) -> None:

@@ -56,7 +56,7 @@ def find_files(landing: Path, tenant: str, contract: Contract) -> list[Path]:
     for path in root.rglob("*"):
         if not path.is_file() or path.name.startswith("."):
             continue
-        if ext is None or has_extension(path, ext):
+        if ext is None or has_extension(path.name, ext):
             files.append(path)
     return sorted(files)
 
@@ -86,7 +86,7 @@ def unclaimed_files(landing: Path, owner: str, contracts: list[Contract], *, eve
         for name in sorted(n for n in filenames if not n.startswith(".")):
             if contract is None:
                 lines.append(f"{prefix}{name}: in no source folder of the landing zone: not loaded")
-            elif not name.lower().endswith((f".{ext}", f".{ext}.gz")):
+            elif not has_extension(name, ext):
                 lines.append(f"{prefix}{name}: not a .{ext} file (the {contract.source_dir}/ folder loads *.{ext} "
                              f"and *.{ext}.gz): not loaded")
     return sorted(lines)  # in path order

@@ -98,7 +98,7 @@ def _files(root: Path, source: LandingSource) -> list[Path]:
     base = root / source.folder
     if not base.is_dir():
         return []
-    return sorted(p for p in base.rglob("*") if p.is_file() and has_extension(p, source.suffix.lstrip(".")))
+    return sorted(p for p in base.rglob("*") if p.is_file() and has_extension(p.name, source.suffix.lstrip(".")))
 
 
 def _ops(con: duckdb.DuckDBPyConnection, run_id: str, tenant: str, dataset: str) -> None:
