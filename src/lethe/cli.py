@@ -38,13 +38,16 @@ def _print_json(value: object) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from lethe.synth import generate
 
+    # the history ends at --as-of, else at LETHE_AS_OF (as every command judges at it), else at a fixed instant
+    env_as_of = os.environ.get("LETHE_AS_OF") or None
     summary = generate(
         out=Path(args.out),
         tenants=args.tenants,
         subjects=args.subjects,
         days=args.days,
         seed=args.seed,
-        end=args.as_of,
+        end=args.as_of or env_as_of,
+        end_source="--as-of" if args.as_of else "LETHE_AS_OF",
     )
     print(summary.render())
     return 0

@@ -322,3 +322,22 @@ def test_cli_generate_prints_the_summary_table(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "delta-water" in printed and "contact_records" in printed
     assert set(load_policy(tmp_path / "z" / "tenants.yml").tenants) == {*TENANTS, "delta-water"}
+
+
+def test_cli_generate_ends_the_history_at_lethe_as_of_unless_the_flag_says_otherwise(tmp_path, monkeypatch, capsys):
+    """Every command judges at LETHE_AS_OF; generate wrote history up to its fixed default instead, so a home set
+    up with LETHE_AS_OF=2025-06-30 held records months in its future."""
+    from lethe.cli import main
+
+    def last_day(out):
+        return max(p.name for p in (out / "acme-energy" / "contact_records").rglob("*.jsonl*"))[:10]
+
+    base = ["generate", "--tenants", "1", "--subjects", "100", "--days", "150", "--seed", "1"]
+    monkeypatch.setenv("LETHE_AS_OF", "2025-06-30T12:00:00Z")
+    assert main([*base, "--out", str(tmp_path / "env")]) == 0
+    assert "2025-06-2" in last_day(tmp_path / "env") or last_day(tmp_path / "env") == "2025-06-30"
+    assert main([*base, "--out", str(tmp_path / "flag"), "--as-of", "2025-03-31T00:00:00Z"]) == 0
+    assert last_day(tmp_path / "flag") < "2025-04-01" and last_day(tmp_path / "flag") >= "2025-03-2"
+    monkeypatch.setenv("LETHE_AS_OF", "soon")
+    assert main([*base, "--out", str(tmp_path / "bad")]) == 1
+    assert capsys.readouterr().err.strip() == "lethe: LETHE_AS_OF: 'soon' is not an ISO 8601 date or time"

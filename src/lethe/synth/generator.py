@@ -37,11 +37,11 @@ SOURCES = ("contact_records", "transcripts", "recordings", "email_events", "camp
            "crm_individuals", "crm_consents", "crm_purposes", "dsr_requests", "legal_holds")
 
 
-def _end_instant(end: str | None) -> int:
+def _end_instant(end: str | None, source: str = "--as-of") -> int:
     text = end or DEFAULT_END
-    dt = parse_as_of(text, "--as-of")  # ConfigError naming the flag: not ISO 8601, or out of range
+    dt = parse_as_of(text, source)  # ConfigError naming the flag or variable: not ISO 8601, or out of range
     if dt.year < 1980:  # the generated history (--days before it) is written as Unix timestamps
-        raise ConfigError(f"--as-of: {text!r}: generated data must end in 1980 or later (e.g. {DEFAULT_END})")
+        raise ConfigError(f"{source}: {text!r}: generated data must end in 1980 or later (e.g. {DEFAULT_END})")
     return int(dt.timestamp())
 
 
@@ -65,11 +65,12 @@ def _split(subjects: int, tenants: int) -> list[int]:
 
 
 def generate(out: Path, tenants: int = 3, subjects: int = 2000, days: int = 730, seed: int = 42,
-             end: str | None = None) -> GenerateSummary:
-    """Write a realistic landing zone for `tenants` tenants and `subjects` subjects, plus out/tenants.yml."""
+             end: str | None = None, end_source: str = "--as-of") -> GenerateSummary:
+    """Write a realistic landing zone for `tenants` tenants and `subjects` subjects, plus out/tenants.yml; its
+    history ends at `end` (DEFAULT_END when not given, so the same seed writes the same bytes)."""
     out = Path(out)
     _check(out, tenants, subjects, days)
-    e = _end_instant(end)
+    e = _end_instant(end, end_source)
     win = Window(start=e - days * DAY, end=e)
     specs = tenant_specs(tenants)
     per_tenant = _split(subjects, tenants)
