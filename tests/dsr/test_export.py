@@ -25,6 +25,8 @@ def test_json_export_has_every_contract_key_with_source_ids(scenario: Settings, 
     doc = json.loads(out.read_text())
     assert set(doc) >= KEYS
     assert doc["controller"] == "ACME Energy Ltd"
+    # the person's addresses as a list another system reads as such, not one text joined with commas
+    assert doc["subject"][0]["emails"] == [ERIN["email"]] and doc["subject"][0]["phones"] == [ERIN["phone"]]
     assert [c["Id"] for c in doc["crm_contacts"]] == [ERIN["id"]]
     assert sorted(i["ContactId"] for i in doc["interactions"]) == ["ctr-erin-1", "ctr-erin-2"]
     # times say their zone: a portable export is read by other systems, which must not take them for local times
@@ -53,9 +55,11 @@ def test_csv_export_is_a_zip_of_csvs_polars_reads_with_the_audio(scenario: Setti
         assert {"recordings/recordings/2026/ctr-rita-1.wav", "recordings/recordings/2026/ctr-rita-2.wav"} <= names
         interactions = pl.read_csv(io.BytesIO(zf.read("interactions.csv")))
         contacts = pl.read_csv(io.BytesIO(zf.read("crm_contacts.csv")))
+        subject = pl.read_csv(io.BytesIO(zf.read("subject.csv")))
         assert zf.read("recordings/recordings/2026/ctr-rita-1.wav").startswith(b"RIFF")
     assert sorted(interactions["ContactId"].to_list()) == ["ctr-rita-1", "ctr-rita-2"]
     assert contacts["Email"].to_list() == [RITA["email"]]
+    assert subject["emails"].to_list() == [RITA["email"]]
 
 
 def test_xlsx_export_has_one_sheet_per_source(scenario: Settings, tmp_path: Path) -> None:
@@ -74,6 +78,7 @@ def test_pdf_export_is_a_readable_report_with_extractable_text(scenario: Setting
     out = export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")
     text = "\n".join(page.extract_text() for page in PdfReader(out).pages)
     assert "ACME Energy Ltd" in text and ERIN["last"] in text and "ctr-erin-1" in text
+    assert f"emails: {ERIN['email']}" in text and "['" not in text  # a list in words, not as Python writes it
     # written for the person it is sent to: sections in words, each saying what it holds, dates as dates
     for heading in ("Your customer record", "Your calls and chats with the contact centre", "Emails sent to you",
                     "Why your data is processed", "How long each record is kept, and when it falls due"):

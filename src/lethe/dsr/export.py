@@ -201,9 +201,9 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
                 "tenant_id": [subject.tenant_id],
                 "subject_key": [subject_key(settings, subject)],
                 "crm_contact_id": [subject.contact_id],
-                "emails": [", ".join(subject.emails)],
-                "phones": [", ".join(subject.phones)],
-            }),
+                "emails": [list(subject.emails)],  # a list in the JSON, joined with '|' in the CSV and XLSX
+                "phones": [list(subject.phones)],
+            }, schema_overrides={"emails": pl.List(pl.String), "phones": pl.List(pl.String)}),
             "crm_contacts": contacts[i],
             "individuals": individuals[i],
             "consents": consents[i],
@@ -516,6 +516,16 @@ def _profile_in_words(record: dict[str, Any]) -> str:
     return text + (f" What weighed most: {signals}." if signals else "")
 
 
+def _pdf_value(value: Any) -> str:
+    """A value as the PDF says it: a list as its items separated by commas (not Python's ['a', 'b']), a nested
+    record as its fields, anything else as the JSON export writes it."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_pdf_value(v) for v in value if v not in (None, ""))
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_pdf_value(v)}" for k, v in value.items() if v not in (None, "", []))
+    return _json_default(value)
+
+
 def render_pdf(doc: dict[str, Any]) -> bytes:
     """A readable report a person could be sent (fpdf2; text extractable)."""
     from fpdf import FPDF
@@ -549,7 +559,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
             elif section == "purposes":
                 text = _purpose_in_words(record)
             else:
-                text = "; ".join(f"{k}: {_json_default(v)}" for k, v in record.items() if v not in (None, "", []))
+                text = "; ".join(f"{k}: {_pdf_value(v)}" for k, v in record.items() if v not in (None, "", []))
             pdf.multi_cell(0, 4, text or "-", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(family, size=12)
