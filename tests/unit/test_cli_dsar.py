@@ -168,6 +168,23 @@ def test_an_export_to_a_folder_is_refused_in_one_line_and_leaves_no_copy_behind(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "s"] and list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize(("fmt", "name", "hint"), [("csv", "person.csv", "a zip of one CSV per source; name it person.zip"),
+                                              ("pdf", "person.json", "a PDF file; name it person.pdf")])
+def test_an_export_named_for_another_format_is_refused_before_anything_is_written(
+    scenario: Settings, tmp_path: Path, fmt: str, name: str, hint: str
+) -> None:
+    """`--format csv --out person.csv` wrote a zip under a .csv name, which a spreadsheet then failed to open."""
+    out = tmp_path / name
+    result = lethe(scenario, "dsar", "export", "--tenant", TENANT, "--email", FILLERS[0]["email"],
+                   "--format", fmt, "--out", str(out))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"lethe: --out {out}: --format {fmt} writes {hint}"
+    assert not out.exists()
+    ok = lethe(scenario, "dsar", "export", "--tenant", TENANT, "--email", FILLERS[0]["email"],
+               "--format", fmt, "--out", str(tmp_path / "person"))  # a name with no ending is the user's choice
+    assert ok.returncode == 0, ok.stderr
+
+
 def test_an_export_whose_write_fails_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import lethe.fsutil as fsutil
 

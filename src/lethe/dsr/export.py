@@ -27,6 +27,8 @@ from lethe.settings import Settings
 log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
+# what each format's file is, by the name ending a reader expects (csv: a zip of one CSV per source)
+_SUFFIX = {"json": ".json", "csv": ".zip", "xlsx": ".xlsx", "pdf": ".pdf"}
 SOURCES = ("subject", "crm_contacts", "individuals", "consents", "interactions", "recordings", "transcripts",
            "email_events", "dsr_requests", "profiling", "quarantined")
 PROFILING = ("Withdrawal risk: an estimate of how likely you are to withdraw your consent to marketing in the next "
@@ -593,6 +595,15 @@ def render(fmt: str, doc: dict[str, Any], frames: dict[str, pl.DataFrame], setti
     raise LetheError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
+def _check_suffix(fmt: str, out: Path) -> None:
+    """Refuse an --out whose name says another format than --format writes (`--format csv --out x.csv` would
+    write a zip that a spreadsheet then fails to open as a CSV); a name with no such ending is left as it is."""
+    suffix = out.suffix.lower()
+    if suffix in {*_SUFFIX.values(), ".csv"} and suffix != _SUFFIX[fmt]:
+        what = "a zip of one CSV per source" if fmt == "csv" else f"a {fmt.upper()} file"
+        raise LetheError(f"--out {out}: --format {fmt} writes {what}; name it {out.with_suffix(_SUFFIX[fmt]).name}")
+
+
 def export_subject(settings: Settings, tenant: str, ref: SubjectRef, fmt: str, out: Path) -> Path:
     """Write everything held on one subject to `out` in the given format; return the path."""
     from lethe.warehouse import connect
@@ -601,6 +612,7 @@ def export_subject(settings: Settings, tenant: str, ref: SubjectRef, fmt: str, o
     if fmt not in FORMATS:
         raise LetheError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     check_output_file(out)
+    _check_suffix(fmt, out)
     con = connect(settings)
     try:
         subject = resolve(con, tenant, ref)
