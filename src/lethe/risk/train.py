@@ -180,9 +180,9 @@ def train_and_score(settings: Settings, *, refit: bool = False, keep_fit: bool =
         result = RiskResult(**{**result.__dict__, "as_of": as_of, "scored": scored})
     finally:
         con.close()
+    # the report says so when the model does not beat the baseline; no second warning goes to stderr, where a
+    # failing command's one line must stand alone (CONTRACT section 4)
     log.info(result.render())
-    if not result.beats_baseline:
-        log.warning("withdrawal risk: the model does not beat the recency baseline on the held-out period")
     return result
 
 
@@ -387,7 +387,7 @@ def _write_evaluation(
 
 def _skip(con: duckdb.DuckDBPyConnection, as_of: datetime, reason: str) -> RiskResult:
     """Empty score and evaluation tables (stale scores must not survive a run that could not train)."""
-    log.warning("withdrawal risk not trained: %s (input %s)", reason, FEATURES_TABLE)
+    log.info("withdrawal risk not trained: %s (input %s)", reason, FEATURES_TABLE)  # the result's report says it
     con.execute(SCORES_DDL)
     con.execute(EVALUATION_DDL)
     con.execute(f"drop table if exists {MODEL_TABLE}")
