@@ -82,12 +82,38 @@ def test_within_one_batch_the_later_file_and_row_win(settings, landing):
            HOLD_HEADER + "hold-2,003A000003,,Claim,2023-12-01,2024-01-05\n")
     summary = run_ingest(settings, landing, families=["crm"])
     holds = _source(summary, "legal_holds")
-    assert (holds.loaded, holds.duplicates_skipped) == (2, 2)  # hold-1 and hold-2; two older copies of hold-2
+    # hold-1 and hold-2 loaded; the older file's copy of hold-2 is a duplicate; b.csv's first row, which the same
+    # file contradicts, is quarantined saying so (it was counted as a duplicate, unseen)
+    assert (holds.loaded, holds.duplicates_skipped, holds.quarantined_rows) == (2, 1, 1)
     assert query(settings, "select cast(end_date as varchar), _source_file, _source_row from raw.legal_holds "
                            "where hold_id = 'hold-2'") == [("2024-01-15", f"{TENANT}/crm/legal_holds/2024/b.csv", 2)]
+    assert query(settings, "select source_file, source_row, rule, reason from quarantine.rows") == [
+        (f"{TENANT}/crm/legal_holds/2024/b.csv", 1, "conflict:hold_id",
+         "hold_id comes again later in this file with other values: the file's last row for it was loaded, this one "
+         "was not (deliver a correction as a new file)")]
     copies = query(settings, "select source_file, source_row from lethe_meta.record_copies "
                              "where dataset = 'legal_holds' and record_id = 'hold-2' order by 1, 2")
-    assert copies == [(f"{TENANT}/crm/legal_holds/2024/a.csv", 1), (f"{TENANT}/crm/legal_holds/2024/b.csv", 1)]
+    assert copies == [(f"{TENANT}/crm/legal_holds/2024/a.csv", 1)]
+
+
+def test_one_request_id_twice_in_a_file_with_other_values_is_not_passed_over_as_a_duplicate(settings, landing):
+    """dsr-30 twice in one export, an access request and then an erasure: the file's last row is loaded (as a later
+    row of one delivery wins) and the other is quarantined with the reason; dsr-31 repeated field for field is a
+    plain duplicate. Before, both repeats were counted as duplicates and the access request was never seen."""
+    _write(landing / TENANT / "crm" / "dsr_requests" / "2024" / "twice.csv", DSR_HEADER
+           + "dsr-30,2024-01-08T12:00:00Z,access,,carol@example.org,,,\n"
+           + "dsr-31,2024-01-09T12:00:00Z,objection,,dave@example.org,,,\n"
+           + "dsr-30,2024-01-08T12:00:00Z,erasure,,carol@example.org,,,\n"
+           + "dsr-31,2024-01-09T12:00:00Z,objection,,dave@example.org,,,\n")
+    summary = run_ingest(settings, landing, families=["crm"])
+    dsr = _source(summary, "dsr_requests")
+    assert dsr.quarantined_rows == 1 and dsr.duplicates_skipped == 1
+    assert query(settings, "select request_id, type, _source_row from raw.dsr_requests "
+                           "where request_id in ('dsr-30', 'dsr-31') order by 1") == [
+        ("dsr-30", "erasure", 3), ("dsr-31", "objection", 4)]
+    assert query(settings, "select source_file, source_row, rule from quarantine.rows") == [
+        (f"{TENANT}/crm/dsr_requests/2024/twice.csv", 1, "conflict:request_id")]
+    assert "1 row(s): request_id comes again later in this file with other values" in summary.render()
 
 
 def test_hold_ended_in_a_later_file_ends_and_a_plain_repeat_is_a_duplicate(settings, landing):

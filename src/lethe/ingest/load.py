@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from lethe.contracts import Contract
-from lethe.contracts.rules import build_rules, failing_sql, q, typed_sql
+from lethe.contracts.rules import build_rules, failing_sql, field, q, typed_sql
 from lethe.contracts.suite import ExpectationOutcome, validate_batch
 from lethe.ingest.files import LandingFile
 from lethe.ingest.normalise import normalise
@@ -172,6 +172,29 @@ def _gx(con: duckdb.DuckDBPyConnection, contract: Contract, rules: list, future_
     by_rule = {r.name: counts[i] for i, r in enumerate(rules)}
     outcomes: list[ExpectationOutcome] = validate_batch(contract, table, future_limit)
     return [(o, by_rule[o.rule]) for o in outcomes]
+
+
+def _quarantine_conflicts(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Quarantine a row whose key comes again later in the same file with other values (two versions of request
+    dsr-7 in one export: an erasure, then an access request). A record with no modification time of its own is
+    replaced by the later delivery, and within one file by its later row, which is loaded; the earlier one was
+    counted as a duplicate, so a different request went unseen. A row repeating the loaded one exactly is still a
+    plain duplicate."""
+    key = " and ".join(f"c.{q(k + '__typed')} is not distinct from l.{q(k + '__typed')}" for k in contract.dedupe_key)
+    same = " and ".join(f"c.{q(p.name + '__typed')} is not distinct from l.{q(p.name + '__typed')}"
+                        for p in contract.properties)
+    names = " and ".join(field(contract.prop(k)) for k in contract.dedupe_key)
+    reason = (f"{names} comes again later in this file with other values: the file's last row for it was loaded, "
+              "this one was not (deliver a correction as a new file)")
+    partition = ", ".join(q(k + "__typed") for k in contract.dedupe_key)
+    con.execute(f"""
+        update _checked c set _rule = {_lit('conflict:' + '+'.join(contract.dedupe_key))}, _reason = {_lit(reason)}
+        from (select * from (select *, row_number() over (partition by _source_file, {partition}
+                                                          order by _source_row desc) as _last
+                             from _checked where _rule is null) where _last = 1) l
+        where c._rule is null and c._source_file = l._source_file and c._source_row < l._source_row
+          and {key} and not ({same})
+    """)
 
 
 def _tombstone_dropped_contacts(con: duckdb.DuckDBPyConnection, tenant: str, batch_id: str, now: datetime) -> None:
@@ -335,6 +358,8 @@ def load_batch(
     if tomb and contract.dataset == "contact_records":
         _tombstone_dropped_contacts(con, tenant, batch_id, now)
     tombstoned, files, scrubbed = _scrub(con, contract, files) if tomb else (0, files, set())
+    if contract.latest_delivery_wins:
+        _quarantine_conflicts(con, contract)
     clock.append(time.perf_counter())
     validations = _gx(con, contract, rules, future_limit)
     clock.append(time.perf_counter())
