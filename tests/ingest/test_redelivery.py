@@ -188,3 +188,20 @@ def test_a_request_flag_keeps_when_it_was_first_set_across_later_edits(settings,
     _write(folder / "2024-07.csv", INDIVIDUAL_HEADER + "0PKA000003,false,true,false,true,true,2024-07-01T00:00:00Z\n")
     run_ingest(settings, landing, families=["crm"])
     assert individuals() == [("2024-07-01 00:00:00", True, "2024-07-01 00:00:00", "2024-05-01 00:00:00")]
+
+
+def test_an_agent_or_breach_naming_no_tenant_of_the_policy_file_is_quarantined(settings, landing):
+    """'acme-enrgy' loaded: the agent matched none of acme-energy's contacts, whose calls then showed as handled
+    without valid training, and the breach stood under a client the centre does not serve."""
+    _write(landing / "_centre" / "agents" / "2024" / "typo.csv",
+           "agent_username,tenant_id,training_completed_at,exam_score\n"
+           "agent.kim,acme-enrgy,2024-01-02T00:00:00Z,97\nagent.kim,acme-energy,2024-01-03T00:00:00Z,98\n")
+    _write(landing / "_centre" / "breaches" / "2024" / "typo.csv",
+           BREACH_HEADER + "br-9,acme-enrgy,2024-01-10T08:00:00Z,Lost laptop,crm.contact,4,,\n")
+    summary = run_ingest(settings, landing, families=["centre"])
+    assert _source(summary, "agents").quarantined_rows == 1 and _source(summary, "breaches").quarantined_rows == 1
+    assert query(settings, "select tenant_id from raw.agents where agent_username = 'agent.kim'") == [("acme-energy",)]
+    assert query(settings, "select count(*) from raw.breaches where breach_id = 'br-9'") == [(0,)]
+    assert query(settings, "select dataset, source_row, rule, reason from quarantine.rows order by 1") == [
+        ("agents", 1, "tenant:tenant_id", f"tenant_id is not a tenant in the tenant policy file {settings.tenants_file}"),
+        ("breaches", 1, "tenant:tenant_id", f"tenant_id is not a tenant in the tenant policy file {settings.tenants_file}")]

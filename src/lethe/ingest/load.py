@@ -197,6 +197,25 @@ def _quarantine_conflicts(con: duckdb.DuckDBPyConnection, contract: Contract) ->
     """)
 
 
+@dataclass(frozen=True)
+class KnownTenants:
+    """The tenants of the tenant policy file, and the file (named in the quarantine reason)."""
+
+    names: frozenset[str]
+    policy_file: str
+
+
+def _quarantine_unknown_tenants(con: duckdb.DuckDBPyConnection, known: KnownTenants) -> None:
+    """Quarantine a centre row (an agent's training, a breach) whose tenant_id is no tenant of the policy file: a
+    typo ('acme-enrgy') loaded an agent nobody's contacts matched, so the agent's calls for the real tenant showed
+    as handled without valid training, and a breach under a client the centre does not serve."""
+    reason = f"tenant_id is not a tenant in the tenant policy file {known.policy_file}"
+    con.execute(f"""
+        update _checked set _rule = 'tenant:tenant_id', _reason = {_lit(reason)}
+        where _rule is null and not list_contains($names, {q('tenant_id__typed')})
+    """, {"names": sorted(known.names)})
+
+
 def _tombstone_dropped_contacts(con: duckdb.DuckDBPyConnection, tenant: str, batch_id: str, now: datetime) -> None:
     """A contact record dropped as an erased subject's (its address or crmContactId matched a tombstone) takes
     its ContactId with it: the transcript and the recording Amazon Connect delivers for that contact (loaded after
@@ -336,8 +355,10 @@ def load_batch(
     batch_id: str,
     future_limit: datetime,
     now: datetime,
+    known_tenants: KnownTenants | None = None,
 ) -> BatchResult:
-    """Parse, validate and load one batch of new files; commit everything it writes at once."""
+    """Parse, validate and load one batch of new files; commit everything it writes at once. The centre's own
+    records naming a tenant (agents, breaches) are checked against `known_tenants`, the tenant policy file's."""
     clock = [time.perf_counter()]
     if contract.format == "file":
         _stage_recordings(con, tenant, files)
@@ -360,6 +381,8 @@ def load_batch(
     tombstoned, files, scrubbed = _scrub(con, contract, files) if tomb else (0, files, set())
     if contract.latest_delivery_wins:
         _quarantine_conflicts(con, contract)
+    if known_tenants is not None and contract.centre and "tenant_id" in contract.column_names:
+        _quarantine_unknown_tenants(con, known_tenants)
     clock.append(time.perf_counter())
     validations = _gx(con, contract, rules, future_limit)
     clock.append(time.perf_counter())

@@ -14,7 +14,7 @@ from lethe.contracts import Contract, load_all_contracts
 from lethe.errors import ConfigError, UnknownTenantError
 from lethe.ingest import schema
 from lethe.ingest.files import CENTRE, LandingFile, chunks, describe, find_files, unclaimed_files
-from lethe.ingest.load import BatchResult, insert_rows, load_batch
+from lethe.ingest.load import BatchResult, KnownTenants, insert_rows, load_batch
 from lethe.ingest.summary import IngestSummary, SourceSummary
 from lethe.policy import load_policy
 from lethe.refused import scrub_refused
@@ -99,9 +99,12 @@ def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: 
              extra={"lethe_phases": {"discover_hash": time.perf_counter() - clock}})
     to_load, changed = _changed(con, files, contract, tenant, f"{contract.dataset}:{tenant}:{run_id}", now)
     results: list[BatchResult] = []
+    known = (KnownTenants(frozenset(load_policy(settings.tenants_file).tenants), str(settings.tenants_file))
+             if contract.centre else None)
     for i, batch in enumerate(chunks(to_load)):
         batch_id = f"{contract.dataset}:{tenant}:{run_id}:{i}"
-        results.append(load_batch(con, contract, tenant, batch, batch_id=batch_id, future_limit=future_limit, now=now))
+        results.append(load_batch(con, contract, tenant, batch, batch_id=batch_id, future_limit=future_limit, now=now,
+                                  known_tenants=known))
     if not results and not changed:
         return None
     return SourceSummary(

@@ -36,9 +36,9 @@ def _failed_batches(con: duckdb.DuckDBPyConnection) -> str | None:
         return None
     unexpected = "coalesce(v.unexpected_count, 0)" if "unexpected_count" in cols else "1"
     quarantined = (
-        # a row quarantined for a conflicting repeat of its key passed the rules GX checks: it does not count
+        # a row quarantined for a conflicting repeat of its key, or an unknown tenant, passed the rules GX checks
         "(select count(*) from quarantine.rows q where q.batch_id = v.batch_id and q.dataset = v.dataset "
-        "and q.rule not like 'conflict:%')"
+        "and q.rule not like 'conflict:%' and q.rule not like 'tenant:%')"
         if catalog.table_exists(con, "quarantine", "rows")
         else "0"
     )
