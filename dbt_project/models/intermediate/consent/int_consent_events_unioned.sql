@@ -89,38 +89,49 @@ verbal_evidence as (
     group by consent_subjects.tenant_id, consent_subjects.id, consent_subjects.subject_key
 ),
 
-consent_versions as (
-    -- A record is its current state. An OptOut with an EffectiveTo after its CaptureDate documents a consent
-    -- given at capture and withdrawn at EffectiveTo: it yields that grant and the withdrawal.
+consent_withdrawals as (
+    -- When an OptOut record's consent ended: its EffectiveTo, but no later than the record was last modified (an
+    -- OptOut whose EffectiveTo lies after as-of was an opt-out when it was delivered, not a grant until then)
     select
         consent_subjects.*,
-        coalesce(consent_subjects.capture_date, consent_subjects.effective_from, consent_subjects.last_modified_date)
-            as version_at,
-        consent_subjects.privacy_consent_status as version_status
+        case when consent_subjects.last_modified_date < consent_subjects.effective_to
+            then consent_subjects.last_modified_date
+            else consent_subjects.effective_to end as withdrawn_at
     from consent_subjects
+),
+
+consent_versions as (
+    -- A record is its current state. An OptOut whose consent ended (withdrawn_at) after its CaptureDate documents a
+    -- consent given at capture and withdrawn then: it yields that grant and the withdrawal.
+    select
+        consent_withdrawals.*,
+        coalesce(consent_withdrawals.capture_date, consent_withdrawals.effective_from,
+            consent_withdrawals.last_modified_date) as version_at,
+        consent_withdrawals.privacy_consent_status as version_status
+    from consent_withdrawals
     where not (
-        consent_subjects.privacy_consent_status = 'OptOut'
-        and consent_subjects.effective_to is not null
-        and consent_subjects.capture_date < consent_subjects.effective_to
+        consent_withdrawals.privacy_consent_status = 'OptOut'
+        and consent_withdrawals.withdrawn_at is not null
+        and consent_withdrawals.capture_date < consent_withdrawals.withdrawn_at
     )
     union all
     select
-        consent_subjects.*,
-        consent_subjects.capture_date as version_at,
+        consent_withdrawals.*,
+        consent_withdrawals.capture_date as version_at,
         'OptIn' as version_status
-    from consent_subjects
-    where consent_subjects.privacy_consent_status = 'OptOut'
-        and consent_subjects.effective_to is not null
-        and consent_subjects.capture_date < consent_subjects.effective_to
+    from consent_withdrawals
+    where consent_withdrawals.privacy_consent_status = 'OptOut'
+        and consent_withdrawals.withdrawn_at is not null
+        and consent_withdrawals.capture_date < consent_withdrawals.withdrawn_at
     union all
     select
-        consent_subjects.*,
-        consent_subjects.effective_to as version_at,
+        consent_withdrawals.*,
+        consent_withdrawals.withdrawn_at as version_at,
         'OptOut' as version_status
-    from consent_subjects
-    where consent_subjects.privacy_consent_status = 'OptOut'
-        and consent_subjects.effective_to is not null
-        and consent_subjects.capture_date < consent_subjects.effective_to
+    from consent_withdrawals
+    where consent_withdrawals.privacy_consent_status = 'OptOut'
+        and consent_withdrawals.withdrawn_at is not null
+        and consent_withdrawals.capture_date < consent_withdrawals.withdrawn_at
 ),
 
 crm_consent_events as (

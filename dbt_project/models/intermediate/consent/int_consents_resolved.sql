@@ -1,7 +1,9 @@
 -- The consent ledger: one row per status interval [valid_from, valid_to) per subject, purpose and channel.
 -- A current CRM opt-out flag ends the ledger (nothing after it can re-grant); a SendGrid
--- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group
--- and while no other group carrying the purpose stays unsubscribed.
+-- group_resubscribe re-instates the latest Salesforce opt-in, but only after a group_unsubscribe of its group,
+-- while no other group carrying the purpose stays unsubscribed, and when nothing but group unsubscribes withdrew
+-- that opt-in since. A Seen or NotSeen record (crm_not_given) records no choice: after an earlier event it
+-- changes nothing (an opt-in stands), and only a subject's first word can be 'not given'.
 {#- Incremental on DuckDB: a subject's ledger rows are a function of their consent events alone, so a build
     recomputes the subjects whose events changed since the last one (int_consent_subject_digests) and keeps the
     others: see macros/subject_refresh.sql. The pre-hook deletes, in the same transaction, the rows this build
@@ -70,6 +72,11 @@ opt_ins as (
 
 group_unsubscribes as (
     select * from ordered where event_type = 'sendgrid_group_unsubscribe'
+),
+
+hard_withdrawals as (
+    -- withdrawals a group_resubscribe cannot lift: a CRM OptOut, a global unsubscribe, a spam report
+    select * from ordered where consent_status = 'withdrawn' and event_type <> 'sendgrid_group_unsubscribe'
 ),
 
 group_lifts as (
@@ -157,6 +164,7 @@ resubscribe_evidence as (
         opt_ins.effective_to,
         opt_ins.recording_referenced,
         opt_ins.recording_present,
+        opt_ins.event_at as opt_in_at,
         row_number() over (
             partition by resubscribes.tenant_id, resubscribes.subject_key, resubscribes.purpose_id,
                 resubscribes.channel, resubscribes.source_id
@@ -179,6 +187,7 @@ ledger_events as (
         recording_present
     from ordered
     where event_type <> 'sendgrid_group_resubscribe'
+        and not (event_type = 'crm_not_given' and previous_event_type is not null)
     union all
     select
         tenant_id, subject_key, purpose_id, purpose_name, is_marketing, channel, event_at, event_type,
@@ -187,6 +196,16 @@ ledger_events as (
         recording_present
     from resubscribe_evidence
     where opt_in_rank = 1
+        -- the opt-in it re-instates was not withdrawn since but by group unsubscribes
+        and not exists (
+            select 1 from hard_withdrawals
+            where hard_withdrawals.tenant_id = resubscribe_evidence.tenant_id
+                and hard_withdrawals.subject_key = resubscribe_evidence.subject_key
+                and hard_withdrawals.purpose_id = resubscribe_evidence.purpose_id
+                and hard_withdrawals.channel = resubscribe_evidence.channel
+                and hard_withdrawals.event_at >= resubscribe_evidence.opt_in_at
+                and hard_withdrawals.event_at <= resubscribe_evidence.event_at
+        )
 ),
 
 sequenced as (
