@@ -59,8 +59,13 @@ def _broken(tmp_path: Path, edit) -> Path:
         (lambda d: d.update(customProperties=[c for c in d["customProperties"] if c["property"] != "dedupeKey"]), "dedupeKey"),
         (lambda d: d["customProperties"].append({"property": "latestWinsBy", "value": "nope"}), "'nope'"),
         (lambda d: d.update(schema=[]), "exactly one object"),
+        (lambda d: d["schema"][0]["properties"][0].update(
+            customProperties=[{"property": "futureAllowed", "value": "yes"}]), "futureAllowed: 'yes' is not true or false"),
+        (lambda d: d["schema"][0]["properties"][0].update(
+            customProperties=[{"property": "futureAllowed", "value": True}]), "futureAllowed is for timestamps"),
     ],
-    ids=["bad-kind", "unknown-key", "bad-logical-type", "no-dedupe-key", "latest-wins-by-unknown", "no-schema"],
+    ids=["bad-kind", "unknown-key", "bad-logical-type", "no-dedupe-key", "latest-wins-by-unknown", "no-schema",
+         "future-allowed-not-boolean", "future-allowed-not-timestamp"],
 )
 def test_broken_contract_is_refused_with_one_line(tmp_path, edit, problem):
     path = _broken(tmp_path, edit)

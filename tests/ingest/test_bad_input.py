@@ -206,6 +206,27 @@ def test_timestamp_in_the_future(bad):
     assert {"dsr-1", "dsr-2", "dsr-10"} <= _ids(settings, "dsr_requests", "request_id")
 
 
+def test_a_consent_effective_until_a_future_date_and_a_planned_campaign_load(settings, landing):
+    """A consent's EffectiveTo of next year, and a campaign planned for next month, were quarantined as 'in the
+    future', so the person had no consent at all: their mails were reported as sent without consent and they left
+    every audience. A capture date in the future is still impossible and still quarantined."""
+    head = ("Id,PartyId,ContactPointType,DataUsePurposeId,PrivacyConsentStatus,CaptureDate,CaptureSource,"
+            "DoubleConsentCaptureDate,EffectiveFrom,EffectiveTo,LastModifiedDate,Capture_Method__c,Notice_Version__c\n")
+    (landing / TENANT / "crm" / "consents" / "terms.csv").write_text(
+        head + "0ZWF1,0PKA000001,Email,0ZVA000001,OptIn,2023-01-01T00:00:00Z,web form,,2023-01-01T00:00:00Z,"
+               "2099-01-01T00:00:00Z,2023-01-01T00:00:00Z,explicit_opt_in,v3\n"
+               "0ZWF2,0PKA000001,Email,0ZVA000001,OptIn,2099-01-01T00:00:00Z,web form,,2023-01-01T00:00:00Z,"
+               ",2023-01-01T00:00:00Z,explicit_opt_in,v3\n")
+    (landing / TENANT / "campaigns" / "planned.csv").write_text(
+        "campaign_id,name,channel,purpose,started_at\ncamp-next,Spring,email,Marketing,2099-03-01T00:00:00Z\n")
+    run_ingest(settings, landing)
+    assert query(settings, "select id, cast(effective_to as varchar) from raw.crm_consents where id like '0ZWF%'") == [
+        ("0ZWF1", "2099-01-01 00:00:00")]
+    assert query(settings, "select count(*) from raw.campaigns where campaign_id = 'camp-next'") == [(1,)]
+    assert query(settings, "select source_row, rule from quarantine.rows where source_file like '%terms.csv'") == [
+        (2, "future:capture_date")]
+
+
 def test_invalid_email(bad):
     settings, _ = bad
     rule, reason = _row_reason(settings, "email_events/bad-email.json", 1)

@@ -46,6 +46,9 @@ class Property:
     data_category: str | None = None
     classification: str | None = None
     source_encoding: str | None = None  # unix_seconds: a timestamp sent as Unix seconds
+    # customProperty futureAllowed: a timestamp that may lie after the delivery (a consent's EffectiveTo, a
+    # campaign's planned start); every other timestamp after it is quarantined as not yet possible
+    future_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,16 @@ def _property(path: Path, raw: dict[str, Any]) -> Property:
         data_category=custom.get("dataCategory"),
         classification=raw.get("classification"),
         source_encoding=custom.get("sourceEncoding"),
+        future_allowed=_future_allowed(path, raw.get("name"), logical, custom.get("futureAllowed", False)),
     )
+
+
+def _future_allowed(path: Path, name: Any, logical: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, f"property {name!r}: customProperties/futureAllowed: {value!r} is not true or false")
+    if value and logical != "timestamp":
+        raise _fail(path, f"property {name!r}: customProperties/futureAllowed is for timestamps, not {logical}")
+    return value
 
 
 def load_contract(path: Path) -> Contract:

@@ -136,7 +136,7 @@ def build_rules(contract: Contract, future_limit: datetime) -> list[Rule]:
                 f"{field(p)} is outside [{p.minimum if p.minimum is not None else ''}, {p.maximum if p.maximum is not None else ''}]",
                 minimum=p.minimum, maximum=p.maximum,
             ))
-        if p.logical_type == "timestamp":
+        if p.logical_type == "timestamp" and not p.future_allowed:
             rules.append(Rule(
                 f"future:{p.name}", "future", p.name,
                 f"{field(p)} is in the future (after {future_limit.isoformat(sep=' ')})", maximum=future_limit,
