@@ -64,7 +64,7 @@ campaign_calls as (
         contact_records.*,
         coalesce({{ consent_json_value('contact_records.attributes', 'campaignId') }}, {{ consent_json_value('contact_records.attributes', 'campaign_id') }}) as attribute_campaign_id
     from contact_records
-    where contact_records.initiation_method = 'OUTBOUND'
+    where {{ consent_outbound_call('contact_records.initiation_method') }}
         and contact_records.customer_phone is not null
 ),
 

@@ -145,7 +145,7 @@ do_not_call_violations as (
         and flags.subject_key = subject_calls.subject_key
     where flags.do_not_call
         and subject_calls.channel = 'VOICE'
-        and subject_calls.initiation_method = 'OUTBOUND'
+        and {{ consent_outbound_call('subject_calls.initiation_method') }}
 ),
 
 restricted_activity as (
