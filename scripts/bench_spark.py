@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 AS_OF = "2026-06-01T00:00:00"
 META_TABLES = ("tenant_policy", "retention_policy", "dsr_fulfilments", "dsr_processed", "crm_contact_previous_addresses",
-               "subject_keys")
+               "subject_keys", "tombstones")
 
 # Spark settings the project relies on: UTC session, and DuckDB's naive (UTC) parquet timestamps
 # read as Spark TIMESTAMP, the type `as_of()` and the marts' contracts use, not TIMESTAMP_NTZ.

@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from lethe import catalog
+from lethe import catalog, tombstones
 from lethe.contracts import centre_datasets
 from lethe.errors import ConfigError, LetheError
 from lethe.fsutil import write_atomic
@@ -154,6 +154,7 @@ def write_policy(settings: Settings) -> Policy:
         con.execute(PROCESSED_DDL)
         con.execute(PREVIOUS_ADDRESSES_DDL)  # ingest fills it; a home loaded by older code builds with it empty
         con.execute(catalog.SUBJECT_KEYS_DDL)  # the identity model fills it
+        tombstones.ensure(con)  # fct_dsr_requests: an erasure asked of someone already erased is done
         _raw_schema_current(con)
         unlisted = _tenants_without_policy(con, set(policy.tenants))
         if not unlisted:

@@ -26,6 +26,14 @@ processed as (
     select * from {{ source('lethe_meta', 'dsr_processed') }}
 ),
 
+-- subjects keyed by an identity an erasure tombstoned: the subject key is the keyed hash of the identity it is
+-- keyed by (a Contact Id, else an email or phone), as a tombstone is
+erased_subjects as (
+    select distinct tenant_id, identity_hash as subject_key
+    from {{ source('lethe_meta', 'tombstones') }}
+    where kind in ('contact', 'email', 'phone')
+),
+
 identities as (
     select * from {{ ref('int_subject_identities_resolved') }}
 ),
@@ -164,7 +172,10 @@ evidenced as (
             when requests.type = 'objection' and subject_individual_flags.objection_recorded_at > requests.received_at
                 then subject_individual_flags.objection_recorded_at
         end as completed_at,
-        requests.type = 'erasure' and requests.subject_key is not null
+        -- an erasure asked of someone erased before (by another request, the CLI): nothing of them is left and their
+        -- identity is tombstoned. Nothing left of someone never erased is no fulfilment: that request names nobody
+        -- Lethe holds, and the requester is still owed an answer
+        requests.type = 'erasure' and erased_subjects.subject_key is not null
             and coalesce(subject_records.record_count, 0) = 0 as is_erased,
         processed.outcome as processing_outcome
     from requests
@@ -184,6 +195,9 @@ evidenced as (
     left join subject_records
         on subject_records.tenant_id = requests.tenant_id
         and subject_records.subject_key = requests.subject_key
+    left join erased_subjects
+        on erased_subjects.tenant_id = requests.tenant_id
+        and erased_subjects.subject_key = requests.subject_key
 ),
 
 final as (
