@@ -113,3 +113,37 @@ def test_redelivered_files_are_scrubbed_of_erased_subjects_on_disk(scenario: Set
     # the manifest knows the rewritten files' new content: the next ingest sees nothing new or changed
     again = run_ingest(scenario, scenario.landing)
     assert sum(s.changed_files + s.files for s in again.sources) == 0
+
+
+def test_files_the_erasure_deleted_restored_at_their_own_paths_are_dropped_again(scenario: Settings, tmp_path) -> None:
+    """A restore of the landing zone from a backup (an 's3 sync' back) puts the files the erasure deleted back at
+    their old paths, byte for byte. Ingest skipped them as already loaded (the manifest knew the path and the
+    sha256), so Erin's records stayed on disk for good; a transcript or recording the purge deleted was still
+    'loaded' in the manifest. Now such a file is a new delivery: her records are dropped and the files deleted."""
+    import shutil
+
+    from purge_scenario import grep_home
+
+    from lethe.ingest.run import run_ingest
+
+    before = tmp_path / "backup"
+    shutil.copytree(scenario.landing, before)
+    run_purge(scenario, dry_run=False)
+    restored = [p.relative_to(before) for p in before.rglob("*") if p.is_file()
+                and not (scenario.landing / p.relative_to(before)).exists()]
+    kinds = {rel.parts[1] for rel in restored}
+    assert {"transcripts", "recordings"} <= kinds, kinds  # whole files of hers that the erasure deleted
+    assert _count(scenario, "select count(*) from lethe_meta.manifest where status = 'purged' and list_contains(?, path)",
+                  [[rel.as_posix() for rel in restored]]) == len(restored)
+    for rel in restored:
+        shutil.copy2(before / rel, scenario.landing / rel)
+
+    run_ingest(scenario, scenario.landing)
+
+    erin = [ERIN["email"], ERIN["phone"], ERIN["human_phone"], ERIN["last"], "ctr-erin-1", "ctr-erin-2"]
+    assert grep_home(scenario.landing, erin) == []
+    assert [rel.name for rel in restored if (scenario.landing / rel).exists()] == ["ctr-rita-1.wav"]
+    # Rita's recording, purged for its age, was delivered again: loaded again, it is due again at the next purge
+    assert _count(scenario, "select count(*) from raw.recordings where recording_path like '%ctr-rita-1.wav'") == 1
+    assert _count(scenario, "select count(*) from raw.contact_records where contact_id like 'ctr-erin-%'") == 0
+    assert _count(scenario, "select count(*) from raw.transcripts where contact_id like 'ctr-erin-%'") == 0

@@ -46,9 +46,11 @@ def discover_tenants(landing: Path) -> list[str]:
 def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract: Contract, tenant: str,
              batch_id: str, now: datetime) -> tuple[list[LandingFile], tuple[str, ...]]:
     """Split files into the ones to load and report, once, files whose content changed under a path already
-    loaded. To load: new paths, and paths refused whole before (status 'quarantined': nothing of them was
-    loaded, e.g. a half-written upload) whose content has changed since. Returns (to load, one reason per
-    changed file, naming it)."""
+    loaded. To load: new paths; paths refused whole before (status 'quarantined': nothing of them was
+    loaded, e.g. a half-written upload) whose content has changed since; and paths a purge deleted (status
+    'purged') that hold a file again, whatever its content: a restore from a backup puts an erased person's files
+    back byte for byte, and, loaded as a new delivery, their records are dropped and the file scrubbed (a record
+    purged for its age is due again). Returns (to load, one reason per changed file, naming it)."""
     known = {
         path: (sha, status)
         for path, sha, status in con.execute(
@@ -56,10 +58,13 @@ def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract:
             [tenant, contract.dataset],
         ).fetchall()
     }
-    load, changed, retried = [], [], 0
+    load, changed, retried, returned = [], [], 0, 0
     for f in files:  # in path order: batch order decides which of two copies of a record loads first
         if f.rel not in known:
             load.append(f)
+        elif known[f.rel][1] == "purged":
+            load.append(f)
+            returned += 1
         elif known[f.rel][0] == f.sha256 or known[f.rel][1] == "changed":
             continue
         elif known[f.rel][1] == "quarantined":  # never loaded: its new content is a delivery like a new file's
@@ -67,6 +72,9 @@ def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract:
             retried += 1
         else:
             changed.append(f)
+    if returned:
+        log.info("%s/%s: %d file(s) a purge deleted are in the landing zone again: loading them as new deliveries",
+                 tenant, contract.dataset, returned)
     if retried:
         log.info("%s/%s: %d file(s) refused whole before have new content: trying them again",
                  tenant, contract.dataset, retried)

@@ -551,11 +551,19 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
         "select tenant_id, dataset, path, data_category from lethe_meta.purge_files where run_id = ?", [run_id]
     ).fetchall()
     counts: dict[tuple[str, str, str, str], int] = {}
+    plan: list[tuple[str, str, str, str, Path, bool]] = []
     for tenant, dataset, rel, category in rows:
         path = planned_path(landing, rel)
+        present = path.is_symlink() or path.exists()
+        plan.append((tenant, dataset, rel, category, path, present and planned_file(path, landing / tenant / dataset)))
+    # the manifest says each file is gone before it goes (and one a killed run deleted already): if it comes back
+    # (a restore from a backup), ingest loads it as a new delivery, so an erased person's records are dropped again
+    record_in_manifest(con, landing, {}, [path for *_, path, ok in plan if path.is_relative_to(landing) and (
+        ok or not (path.is_symlink() or path.exists()))], {})
+    for tenant, dataset, rel, category, path, ok in plan:
         if not (path.is_symlink() or path.exists()):
             continue  # gone already, or a location that is no local file (an S3 key as Connect writes it)
-        if not planned_file(path, landing / tenant / dataset):
+        if not ok:
             log.warning("%s: not deleted: it is a folder, or outside %s's %s folder in the landing zone", rel, tenant,
                         dataset)
             action = "not_deleted"
