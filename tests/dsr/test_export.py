@@ -239,3 +239,47 @@ def test_control_characters_in_a_chat_are_left_out_of_the_xlsx_only(scenario: Se
                                         tmp_path / "erin.zip")) as zf:
         assert message in pl.read_csv(io.BytesIO(zf.read("transcripts.csv")))["Content"].to_list()
     export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "pdf", tmp_path / "erin.pdf")
+
+
+def test_an_address_another_contact_also_holds_does_not_bring_its_owners_records_into_the_export(
+        scenario: Settings, land_contacts, tmp_path: Path) -> None:
+    """Tom's CRM contact (modified before Erin's) carries Erin's email and his own phone: the address is Erin's, as
+    the marts and the erasure decide (the contact modified last). Tom's export held every mail sent to Erin; her
+    own export keeps them. A call from Tom's phone that the CRM tagged as Erin's (crmContactId) is hers too."""
+    from purge_scenario import _ctr, days_ago, ingest
+
+    from lethe.build import run_build
+
+    call = _ctr("ctr-tagged", {**ERIN, "human_phone": "07700 900177"}, days_ago(3), None)
+    call["Attributes"]["crmContactId"] = ERIN["id"]
+    (scenario.landing / TENANT / "contact_records" / "tagged.jsonl").write_text(json.dumps(call) + "\n")
+    ingest(scenario)
+    land_contacts(scenario, "tom.csv", {"Id": "003TOMS", "IndividualId": "0PKTOMS", "FirstName": "Tom",
+                                        "LastName": "Shared", "Phone": "07700 900177",
+                                        "LastModifiedDate": "2025-06-01T00:00:00Z"})
+    assert run_build(scenario).models_failed == 0
+    tom = json.loads(export_subject(scenario, TENANT, SubjectRef(contact_id="003TOMS"), "json",
+                                    tmp_path / "tom.json").read_text())
+    assert [c["Id"] for c in tom["crm_contacts"]] == ["003TOMS"]
+    assert tom["email_events"] == [] and tom["interactions"] == []
+    erin = json.loads(export_subject(scenario, TENANT, SubjectRef(contact_id=ERIN["id"]), "json",
+                                     tmp_path / "erin.json").read_text())
+    assert {e["sg_event_id"] for e in erin["email_events"]} == {"ev-erin-1", "ev-erin-2"}
+    assert "ctr-tagged" in {i["ContactId"] for i in erin["interactions"]}
+
+
+def test_an_exports_chats_are_whole_and_in_the_order_they_were_said() -> None:
+    """Rows of a purged and compacted warehouse come back in any order: two chats' messages were interleaved
+    (message 10 of one, then message 1 of another) in the json, xlsx and pdf a person is sent."""
+    from datetime import datetime
+
+    from lethe.dsr.export import _chats_in_order
+
+    def at(minute: int) -> datetime:
+        return datetime(2026, 5, 1, 10, minute)
+
+    rows = pl.DataFrame({"ContactId": ["later", "first", "later", "first", "first"],
+                         "index": [2, 10, 1, 1, 2], "AbsoluteTime": [at(41), at(9), at(40), at(0), at(1)]})
+    ordered = _chats_in_order(rows)
+    assert list(zip(ordered["ContactId"], ordered["index"], strict=True)) == [
+        ("first", 1), ("first", 2), ("first", 10), ("later", 1), ("later", 2)]

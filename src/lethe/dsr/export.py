@@ -130,6 +130,40 @@ def _contracts() -> dict[str, Any]:
     return _CONTRACTS
 
 
+def _chats_in_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Transcript messages chat by chat (the earliest chat first), each chat in the order it was said: the rows
+    come in scan order, which interleaves the chats of one person."""
+    if frame.height == 0:
+        return frame
+    return frame.sort(
+        [pl.col("AbsoluteTime").min().over("ContactId"), "ContactId", "AbsoluteTime", "index"], nulls_last=True
+    )
+
+
+def _owned_addresses(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject]) -> pl.DataFrame:
+    """(_idx, tenant_id, addr): each subject's emails and phones, less those the built marts give to another
+    person. An address two CRM contacts hold (a household email) is one person's, the contact modified last, as
+    the erasure and the marts decide; the other's export held all its mails and calls, and the chats in them.
+    Before the first build every address is kept."""
+    frame = pl.DataFrame(
+        {"_idx": [i for i, s in enumerate(subjects) for _ in s.emails + s.phones],
+         "tenant_id": [s.tenant_id for s in subjects for _ in s.emails + s.phones],
+         "addr": [a for s in subjects for a in s.emails + s.phones],
+         "key": [subject_key(settings, s) for s in subjects for _ in s.emails + s.phones]},
+        schema={"_idx": pl.Int64, "tenant_id": pl.String, "addr": pl.String, "key": pl.String})
+    if frame.height == 0 or not catalog.table_exists(con, "intermediate", "int_subject_identities_resolved"):
+        return frame.drop("key")
+    con.register("_addr_all", frame)
+    try:
+        return con.execute(
+            "select a._idx, a.tenant_id, a.addr from _addr_all a where not exists (select 1 from "
+            "intermediate.int_subject_identities_resolved i where i.tenant_id = a.tenant_id and i.identity_kind in "
+            "('email', 'phone') and i.identity_value = a.addr and i.subject_key <> a.key) order by a._idx"
+        ).pl()
+    finally:
+        con.unregister("_addr_all")
+
+
 def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: list[Subject]) -> list[dict[str, pl.DataFrame]]:
     """For each subject, one frame per source with everything held on them (source ids kept); every source
     is read once for all the subjects (equality joins on the subject's ids and addresses)."""
@@ -138,11 +172,7 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
         {"_idx": list(range(n)), "tenant_id": [s.tenant_id for s in subjects],
          "cid": [s.contact_id for s in subjects], "ind": [s.individual_id for s in subjects]},
         schema={"_idx": pl.Int64, "tenant_id": pl.String, "cid": pl.String, "ind": pl.String}))
-    con.register("_addr", pl.DataFrame(
-        {"_idx": [i for i, s in enumerate(subjects) for _ in s.emails + s.phones],
-         "tenant_id": [s.tenant_id for s in subjects for _ in s.emails + s.phones],
-         "addr": [a for s in subjects for a in s.emails + s.phones]},
-        schema={"_idx": pl.Int64, "tenant_id": pl.String, "addr": pl.String}))
+    con.register("_addr", _owned_addresses(con, settings, subjects))
     try:
         def by(dataset: str, column: str, key: str = "addr", source: str = "_addr") -> list[pl.DataFrame]:
             return _select_many(con, dataset, f"select s._idx, t.rowid as _row from raw.{dataset} t join {source} s "
@@ -159,13 +189,17 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
              "tenant_id": [s.tenant_id for s, ids in zip(subjects, contact_ids, strict=True) for _ in ids],
              "cid": [c for ids in contact_ids for c in ids]},
             schema={"_idx": pl.Int64, "tenant_id": pl.String, "cid": pl.String}))
-        # interactions from any of their addresses, and those naming any of their CRM contacts in the
-        # crmContactId attribute (a TASK with no customer endpoint names its customer only there)
+        # interactions from any of their addresses (not one whose crmContactId attribute names someone else's
+        # contact), and those naming any of their CRM contacts there (a TASK with no customer endpoint names its
+        # customer only there)
+        attribute = crm_contact_attribute_sql("t")
         interactions = _select_many(con, "contact_records", (
             "select s._idx, t.rowid as _row from raw.contact_records t join _addr s "
-            "on t.tenant_id = s.tenant_id and t.customer_address = s.addr union all "
+            "on t.tenant_id = s.tenant_id and t.customer_address = s.addr "
+            f"where coalesce(t.attributes not like '%crmContactId%', true) or {attribute} is null "
+            f"or exists (select 1 from _cids c where c._idx = s._idx and c.cid = {attribute}) union all "
             "select s._idx, t.rowid as _row from raw.contact_records t join _cids s "
-            f"on t.tenant_id = s.tenant_id and {crm_contact_attribute_sql('t')} = s.cid "
+            f"on t.tenant_id = s.tenant_id and {attribute} = s.cid "
             "where t.attributes like '%crmContactId%'"), n)
         # requests naming any contact of the person (not only the one keying them), or any of their addresses
         dsr = _select_many(con, "dsr_requests", " union all ".join(
@@ -185,7 +219,8 @@ def collect_many(con: duckdb.DuckDBPyConnection, settings: Settings, subjects: l
                 "select c._idx, t.rowid as _row from raw.recordings t join _calls c on t.tenant_id = c.tenant_id "
                 "and regexp_extract(t.recording_path, '[^/]*$') = regexp_extract(c.loc, '[^/]*$') "
                 "where t.recording_path = c.loc or c.loc like '%/' || t.recording_path"), n)
-            transcripts = by("transcripts", "contact_id", "contact_id", "_calls")
+            # each chat whole and in the order it was said (rows come in scan order: chats interleaved)
+            transcripts = [_chats_in_order(f) for f in by("transcripts", "contact_id", "contact_id", "_calls")]
         finally:
             con.unregister("_calls")
         individuals = by("crm_individuals", "id", "ind", "_subj")
