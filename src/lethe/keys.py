@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-KINDS = ("contact", "email", "phone", "connect_contact")
+KINDS = ("contact", "email", "phone", "connect_contact", "individual")
 
 
 def keyed_hash(key: bytes, tenant_id: str, kind: str, value: str) -> str:

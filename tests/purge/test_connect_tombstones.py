@@ -147,3 +147,31 @@ def test_files_the_erasure_deleted_restored_at_their_own_paths_are_dropped_again
     assert _count(scenario, "select count(*) from raw.recordings where recording_path like '%ctr-rita-1.wav'") == 1
     assert _count(scenario, "select count(*) from raw.contact_records where contact_id like 'ctr-erin-%'") == 0
     assert _count(scenario, "select count(*) from raw.transcripts where contact_id like 'ctr-erin-%'") == 0
+
+
+def test_an_erased_persons_individual_and_consents_delivered_again_are_dropped(scenario: Settings) -> None:
+    """The CRM's next export still holds Erin's Individual and her consent (PartyId: that Individual). They carry
+    no email, phone or Contact Id, so they loaded again and stayed until the next purge. Her Individual is now
+    tombstoned and both are dropped at ingest; Wendy's rows in the same files load."""
+    from purge_scenario import _csv
+
+    from lethe.ingest.run import run_ingest
+
+    run_purge(scenario, dry_run=False)
+    crm = scenario.landing / TENANT / "crm"
+    _csv(crm / "individuals" / "again.csv", ["Id", "HasOptedOutProcessing", "HasOptedOutProfiling", "HasOptedOutSolicit",
+                                              "ShouldForget", "SendIndividualData", "LastModifiedDate"],
+         [[p["ind"], "false", "false", "false", "true", "false", "2026-05-30T00:00:00Z"] for p in (ERIN, WENDY)])
+    _csv(crm / "consents" / "again.csv",
+         ["Id", "PartyId", "ContactPointType", "DataUsePurposeId", "PrivacyConsentStatus", "CaptureDate", "CaptureSource",
+          "DoubleConsentCaptureDate", "EffectiveFrom", "EffectiveTo", "LastModifiedDate", "Capture_Method__c",
+          "Notice_Version__c"],
+         [[f"0ZW{p['id'][3:]}X", p["ind"], "Email", "0ZVMKT", "OptIn", "2025-09-01T00:00:00Z", "web form", "",
+           "2025-09-01T00:00:00Z", "", "2026-05-30T00:00:00Z", "explicit_opt_in", "v3"] for p in (ERIN, WENDY)])
+    run_ingest(scenario, scenario.landing)
+
+    assert _count(scenario, "select count(*) from raw.crm_individuals where id = ?", [ERIN["ind"]]) == 0
+    assert _count(scenario, "select count(*) from raw.crm_consents where party_id = ?", [ERIN["ind"]]) == 0
+    assert _count(scenario, "select count(*) from raw.crm_consents where id = '0ZWWENDYX'") == 1
+    assert ERIN["ind"] not in (crm / "individuals" / "again.csv").read_text()
+    assert ERIN["ind"] not in (crm / "consents" / "again.csv").read_text()

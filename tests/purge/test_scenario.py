@@ -91,6 +91,7 @@ def test_erin_who_asked_to_be_erased_is_gone_everywhere_and_tombstoned(scenario:
         ("contact", keyed_hash(key, TENANT, "contact", ERIN["id"])),
         ("email", keyed_hash(key, TENANT, "email", ERIN["email"])),
         ("phone", keyed_hash(key, TENANT, "phone", ERIN["phone"])),
+        ("individual", keyed_hash(key, TENANT, "individual", ERIN["ind"])),
         ("connect_contact", keyed_hash(key, TENANT, "connect_contact", "ctr-erin-1")),
         ("connect_contact", keyed_hash(key, TENANT, "connect_contact", "ctr-erin-2")),
     }

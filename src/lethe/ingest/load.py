@@ -112,6 +112,10 @@ def _identity_sql(contract: Contract, tenant: str, *, exempt: bool = False) -> s
             checks.append(f"case when {col} like '%@%' then {hit('email', col)} else {hit('phone', col)} end")
     if contract.dataset == "crm_contacts":
         checks.append(hit("contact", q("id")))
+    if contract.dataset == "crm_individuals":  # an erased person's Individual, and the consents it is party to
+        checks.append(hit("individual", q("id")))
+    if contract.dataset == "crm_consents":
+        checks.append(hit("individual", q("party_id")))
     if exempt and "crm_contact_id" in contract.column_names:
         checks.append(hit("contact", q("crm_contact_id")))
     if contract.dataset in ("contact_records", "transcripts"):

@@ -487,6 +487,11 @@ def build_plan(
         insert into lethe_meta.purge_identities
         select $run, * from ({_identities_sql('_erase')})
         union
+        -- the Individual the erasure deletes (one a staying contact shares was set null above)
+        select distinct $run, tenant_id, 'individual', {sql_keyed_hash('tenant_id', 'individual', 'individual_id')},
+            subject_key
+        from _erase where individual_id is not null
+        union
         select distinct $run, tenant_id, 'connect_contact',
             {sql_keyed_hash('tenant_id', 'connect_contact', _record_of('record_id'))}, subject_key
         from lethe_meta.purge_plans
