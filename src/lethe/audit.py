@@ -372,16 +372,26 @@ def _cross_check(settings: Settings, chain: list[tuple[int, dict[str, Any]]]) ->
     try:
         if not catalog.table_exists(con, "lethe_meta", "purge_runs"):
             return "warehouse: no purge runs journalled"
-        runs = con.execute("select run_id, status from lethe_meta.purge_runs order by created_at, run_id").fetchall()
+        keyed = "audit_keyed" if "audit_keyed" in catalog.columns(con, "lethe_meta", "purge_runs") else "null"
+        runs = con.execute(f"select run_id, status, coalesce({keyed}, false) from lethe_meta.purge_runs "  # noqa: S608
+                           "order by created_at, run_id").fetchall()
     finally:
         con.close()
     events: dict[str, set[str]] = {}
-    for _, entry in chain:
+    unkeyed: dict[str, int] = {}  # run id -> the first line of it without a MAC
+    for number, entry in chain:
         if entry.get("run_id") is not None:
             events.setdefault(str(entry["run_id"]), set()).add(str(entry.get("event")))
+            if "mac" not in entry:
+                unkeyed.setdefault(str(entry["run_id"]), number)
     required = {"done": "purge.completed", "abandoned": "purge.abandoned"}
     pending = 0
-    for run_id, status in runs:
+    for run_id, status, keyed_run in runs:
+        if keyed_run and str(run_id) in unkeyed:
+            raise AuditError(
+                f"{settings.audit_log}: line {unkeyed[str(run_id)]} has no MAC, but the warehouse records purge run "
+                f"{run_id} as audited with keyed MACs: rewritten without the key"
+            )
         seen = events.get(str(run_id), set())
         if not seen:
             if status == "planned":

@@ -325,15 +325,16 @@ def test_cli_audit_verify_exits_non_zero_on_tampering(tmp_path: Path) -> None:
     assert "edited" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def _purge_run(settings: Settings, run_id: str, status: str) -> None:
+def _purge_run(settings: Settings, run_id: str, status: str, keyed: bool | None = None) -> None:
     from lethe.purge import journal
     from lethe.warehouse import connect
 
     con = connect(settings)
     try:
         journal.ensure(con)
-        con.execute("insert into lethe_meta.purge_runs values (?, 'retention', ?, ?, 'sha', ?, null, null, null)",
-                    [run_id, datetime(2026, 1, 1), datetime(2026, 1, 1), status])
+        con.execute("insert into lethe_meta.purge_runs (run_id, kind, created_at, as_of, policy_sha256, status, "
+                    "audit_keyed) values (?, 'retention', ?, ?, 'sha', ?, ?)",
+                    [run_id, datetime(2026, 1, 1), datetime(2026, 1, 1), status, keyed])
     finally:
         con.close()
 
@@ -384,3 +385,30 @@ def test_cross_check_is_skipped_while_the_warehouse_is_in_use(tmp_path: Path) ->
     assert busy.returncode == 0, busy.stderr
     assert "cross-check skipped, the warehouse is in use" in busy.stdout
     assert _cli(settings.home).returncode != 0  # free again: r9 has no entry
+
+
+def test_a_log_stripped_of_its_macs_and_rechained_without_the_key_is_caught_by_the_warehouse(tmp_path: Path) -> None:
+    """Without the key a forger can still drop every MAC, change the counts, recompute the hash chain by the pre-MAC
+    rule and delete the head: the log then looked like one written before MACs, and verified. The warehouse records
+    that the run was audited with MACs, so its entries without one are refused. A run journalled before MACs (no
+    such record) keeps its legacy entries."""
+    settings = _settings(tmp_path)
+    _purge_run(settings, "r1", "done", keyed=True)
+    append(settings, "purge.planned", run_id="r1", records_total=3)
+    append(settings, "purge.completed", run_id="r1", records_total=3)
+    assert "all audited" in verify(settings).render()
+
+    first = _chained(None, "purge.planned", run_id="r1", records_total=0)
+    second = _chained(first, "purge.completed", run_id="r1", records_total=0)
+    settings.audit_log.write_text(_dump(first) + "\n" + _dump(second) + "\n")
+    head_path(settings.audit_log).unlink()
+    with pytest.raises(AuditError, match="line 1 has no MAC, but the warehouse records purge run r1 as audited with "
+                                         "keyed MACs: rewritten without the key"):
+        verify(settings)
+
+    old = _settings(tmp_path / "old")
+    _purge_run(old, "r0", "done")
+    first = _chained(None, "purge.planned", run_id="r0", records_total=2)
+    _add_line(old.audit_log, first)
+    _add_line(old.audit_log, _chained(first, "purge.completed", run_id="r0", records_total=2))
+    assert verify(old).legacy_entries == 2

@@ -112,6 +112,10 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     tombstones.ensure(con)
     for ddl in DDL:
         con.execute(ddl)
+    # true for a run whose audit entries carry keyed MACs (every run since they exist): `lethe audit verify` then
+    # refuses entries of it without one, so a log stripped of its MACs and re-chained by hand cannot pass as
+    # written before MACs; null for runs journalled by older code
+    con.execute("alter table lethe_meta.purge_runs add column if not exists audit_keyed boolean")
 
 
 def get(con: duckdb.DuckDBPyConnection, run_id: str) -> RunState | None:
