@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -77,14 +79,37 @@ def test_a_user_error_fails_the_task_without_retry(monkeypatch) -> None:
         tasks.run_step(guarded, "p1")
 
 
-def test_other_errors_propagate_so_airflow_retries_them(monkeypatch) -> None:
+def test_other_errors_propagate_so_airflow_retries_them(monkeypatch, tmp_path) -> None:
+    """A crash, and a warehouse another process holds: the busy warehouse is a LetheError (one clear line for the
+    CLI), and every load task of the hourly run failed for good while someone ran `lethe dsar erase` by hand."""
+    from lethe.errors import WarehouseBusyError
+    from lethe.settings import load_settings
+    from lethe.warehouse import connect
+
     monkeypatch.setattr(tasks, "current_as_of", lambda: "2026-03-01T00:00:00+00:00")
 
-    def locked(as_of: str) -> None:
-        raise OSError("Could not set lock on file warehouse.duckdb")
+    def crashed(as_of: str) -> None:
+        raise OSError("No space left on device")
 
-    with pytest.raises(OSError, match="lock"):
-        tasks.run_step(locked)
+    with pytest.raises(OSError, match="No space"):
+        tasks.run_step(crashed)
+
+    settings = load_settings({"LETHE_HOME": str(tmp_path / "home"), "LETHE_SECRET_KEY": "k"})
+    settings.home.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(settings.warehouse)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+
+        def load(as_of: str) -> None:
+            connect(settings).close()
+
+        with pytest.raises(WarehouseBusyError, match="in use by another process"):
+            tasks.run_step(load)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_backfill_never_rewinds_the_marts_to_an_older_as_of(lethe_home) -> None:
@@ -102,3 +127,21 @@ def test_a_backfill_never_rewinds_the_marts_to_an_older_as_of(lethe_home) -> Non
     # a later run moves it on
     assert steps.write_policy("2026-11-02T00:00:00+00:00") == "2026-11-02T00:00:00"
     assert last_build_as_of(steps.get_settings()) == datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def test_an_ingest_backfill_builds_its_staging_layer_at_the_last_builds_as_of(lethe_home, monkeypatch) -> None:
+    """The ingest DAG's staging build ran at the backfilled day and recorded it as the last build's as-of, so the
+    transform that followed judged every mart at that old day after all."""
+    import lethe.build
+    from lethe.orchestration import steps
+
+    assert steps.write_policy("2026-11-01T00:00:00+00:00") == "2026-11-01T00:00:00"
+    judged = []
+
+    class Built:
+        def render(self) -> str:
+            return "built"
+
+    monkeypatch.setattr(lethe.build, "run_build", lambda settings, select=None: judged.append(settings.as_of) or Built())
+    assert steps.build("2026-06-01T00:00:00+00:00", select="path:models/staging")["as_of"] == "2026-11-01T00:00:00+00:00"
+    assert judged == [datetime(2026, 11, 1, tzinfo=UTC)]

@@ -49,9 +49,12 @@ def ingest(as_of: str, family: str, tenant: str) -> dict[str, Any]:
 
 
 def build(as_of: str, select: str | None = None) -> dict[str, Any]:
-    """`lethe build` (optionally one selection, e.g. the staging layer) at the run's as-of."""
+    """`lethe build` (optionally one selection, e.g. the staging layer) at the run's as-of, never before the last
+    build's: an ingest backfill of an old day recorded its as-of as the last build's, and the transform then
+    rebuilt every mart at it (not_before_last_build)."""
     from lethe.build import run_build
 
+    as_of = not_before_last_build(as_of)
     result = run_build(settings_at(as_of), select=select)
     log.info(result.render())
     return {"as_of": as_of, "select": select, "result": result.render()}

@@ -118,7 +118,8 @@ def plan_step(
         con.execute("begin")
         try:
             con.execute(
-                "insert into lethe_meta.purge_runs values (?, ?, ?, ?, ?, 'planned', null, null, null)",
+                "insert into lethe_meta.purge_runs (run_id, kind, created_at, as_of, policy_sha256, status, "
+                "audit_keyed) values (?, ?, ?, ?, ?, 'planned', true)",
                 [run_id, kind, planning.naive_utc(datetime.now(UTC)), planning.naive_utc(settings.as_of), policy.sha256],
             )
             plan = planning.build_plan(
@@ -366,12 +367,18 @@ def _rebuild(settings: Settings, rebuild: Rebuild) -> str:
     """Rebuild, with --full-refresh so no purged row survives in an incremental model, only the dbt models
     downstream of the raw tables the run changed, and re-score withdrawal risk if its features were among
     them. 'stale' if the project was never built in this home; 'unchanged' if no raw table changed."""
-    from lethe.build import run_build
+    from lethe.build import last_build_as_of, run_build
 
     if rebuild.state != "rebuilt":
         if rebuild.state == "stale":
             log.info("no dbt build in %s yet: derived tables marked stale", settings.home)
         return rebuild.state
+    # judged at the last build's as-of when the purge's own is older (a purge of an old day, an Airflow enforce
+    # run cleared days later): the marts never go back to an earlier instant, where whoever unsubscribed since is
+    # in the audience again
+    last = last_build_as_of(settings)
+    if last is not None and last > settings.as_of:
+        settings = settings.with_as_of(last.isoformat())
     select = " ".join(f"source:raw.{s}+" for s in rebuild.sources)
     run_build(settings, select=select, full_refresh=True, unit_tests=False)
     if RISK_FEATURES_MODEL in rebuild.models:
