@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lethe.orchestration import MARTS_ASSET_URI, POOL, RAW_ASSET_URI
+from lethe.orchestration import MARTS_ASSET_URI, POOL, RAW_ASSET_URI, RUN_TIMEOUT, TASK_TIMEOUT
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {"lethe_ingest", "lethe_transform", "lethe_enforce"}
@@ -72,6 +72,7 @@ def test_docs_tags_catchup_and_single_active_run(dagbag) -> None:
         assert "lethe" in dag.tags and "writes-warehouse" in dag.tags, dag.dag_id
         assert dag.catchup is False, dag.dag_id
         assert dag.max_active_runs == 1, dag.dag_id
+        assert dag.dagrun_timeout == RUN_TIMEOUT, dag.dag_id  # a hung run cannot hold the pool for good
 
 
 def test_every_task_retries_and_records_its_failure(dagbag) -> None:
@@ -80,6 +81,7 @@ def test_every_task_retries_and_records_its_failure(dagbag) -> None:
     for dag in dagbag.dags.values():
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+            assert task.execution_timeout == TASK_TIMEOUT, f"{dag.dag_id}.{task.task_id} may hang for good"
             callbacks = task.on_failure_callback
             callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
             assert record_task_failure in callbacks, f"{dag.dag_id}.{task.task_id} records no failure"

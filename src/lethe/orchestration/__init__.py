@@ -23,6 +23,11 @@ DEFAULT_INGEST_SCHEDULE = "@hourly"
 
 RETRIES = 2
 RETRY_DELAY = timedelta(seconds=30)
+# a hung task (a dbt or DuckDB call that never returns) would hold the one-slot pool and, with one active run per
+# DAG, stop all three DAGs for good: a task is stopped after TASK_TIMEOUT (the slowest, a 200,000-subject purge or
+# the enforce DAG's requests, take minutes) and a run after RUN_TIMEOUT
+TASK_TIMEOUT = timedelta(hours=4)
+RUN_TIMEOUT = timedelta(hours=12)
 
 __all__ = [
     "DEFAULT_INGEST_SCHEDULE",
@@ -33,4 +38,6 @@ __all__ = [
     "RAW_ASSET_URI",
     "RETRIES",
     "RETRY_DELAY",
+    "RUN_TIMEOUT",
+    "TASK_TIMEOUT",
 ]

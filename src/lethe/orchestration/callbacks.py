@@ -110,15 +110,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def lethe_dag_defaults() -> dict[str, Any]:
     """The `@dag(...)` arguments every Lethe DAG shares: a fixed start, no catchup, one active run
-    (one writer), retries with a delay, and the callbacks that record task failures and run outcomes
+    (one writer), retries with a delay, timeouts for a task and a run, and the callbacks that record task failures and run outcomes
     for the engineer page. A DAG file adds its id, schedule, tags and doc."""
-    from lethe.orchestration import RETRIES, RETRY_DELAY
+    from lethe.orchestration import RETRIES, RETRY_DELAY, RUN_TIMEOUT, TASK_TIMEOUT
 
     return {
         "start_date": datetime(2025, 1, 1, tzinfo=UTC),
         "catchup": False,
         "max_active_runs": 1,
-        "default_args": {"retries": RETRIES, "retry_delay": RETRY_DELAY, "on_failure_callback": record_task_failure},
+        "dagrun_timeout": RUN_TIMEOUT,
+        "default_args": {"retries": RETRIES, "retry_delay": RETRY_DELAY, "execution_timeout": TASK_TIMEOUT,
+                         "on_failure_callback": record_task_failure},
         "on_success_callback": record_run_success,
         "on_failure_callback": record_run_failure,
     }
