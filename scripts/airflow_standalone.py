@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from lethe.orchestration.airflow_home import prepare
+from lethe.orchestration.airflow_home import landing_policy_file, prepare
 from lethe.settings import PROJECT_ROOT, get_settings
 
 
@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
 
     airflow_home = Path(args.airflow_home).resolve()
     lethe_home = get_settings().home
+    policy = landing_policy_file(os.environ, get_settings().landing)
+    if policy is not None:
+        os.environ["LETHE_TENANTS"] = str(policy)
+        print(f"LETHE_TENANTS={policy} (the policy file generated with this landing zone, as `make demo` uses it)",
+              flush=True)
     print(f"AIRFLOW_HOME={airflow_home}  LETHE_HOME={lethe_home}", flush=True)
     print("migrating the metadata DB, creating pool lethe_warehouse (1 slot), parsing the dbt project ...", flush=True)
     home = prepare(

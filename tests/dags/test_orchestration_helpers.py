@@ -145,3 +145,16 @@ def test_an_ingest_backfill_builds_its_staging_layer_at_the_last_builds_as_of(le
     monkeypatch.setattr(lethe.build, "run_build", lambda settings, select=None: judged.append(settings.as_of) or Built())
     assert steps.build("2026-06-01T00:00:00+00:00", select="path:models/staging")["as_of"] == "2026-11-01T00:00:00+00:00"
     assert judged == [datetime(2026, 11, 1, tzinfo=UTC)]
+
+
+def test_make_airflow_uses_the_policy_file_generated_with_the_demos_landing_zone(tmp_path) -> None:
+    """`make airflow` after `make demo` ran the hourly DAGs with the project's config/tenants.yml (other retention
+    and guards), while `make demo` judged the same landing zone by the policy file generated into it."""
+    from lethe.orchestration.airflow_home import landing_policy_file
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    assert landing_policy_file({}, landing) is None  # no generated policy: the default stands
+    (landing / "tenants.yml").write_text("tenants: {}\n")
+    assert landing_policy_file({}, landing) == landing / "tenants.yml"
+    assert landing_policy_file({"LETHE_TENANTS": "/etc/lethe/tenants.yml"}, landing) is None  # the user's choice wins

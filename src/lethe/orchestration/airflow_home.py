@@ -71,6 +71,17 @@ def airflow_env(airflow_home: Path, base: Mapping[str, str], lethe_home: Path | 
     return env
 
 
+def landing_policy_file(environ: Mapping[str, str], landing: Path) -> Path | None:
+    """The policy file `make demo` generated with its landing zone (<landing>/tenants.yml), for Airflow runs on
+    that landing zone when LETHE_TENANTS is not set; None when it is set or there is none. Without it, `make
+    airflow` after `make demo` judged the demo's tenants by the project's config/tenants.yml (other retention
+    and purge guards) while the demo's own runs used the generated one."""
+    if environ.get("LETHE_TENANTS"):
+        return None
+    generated = landing / "tenants.yml"
+    return generated if generated.is_file() else None
+
+
 def ensure_pool(home: AirflowHome) -> None:
     """Create (or reset) the `lethe_warehouse` pool with exactly one slot."""
     home.airflow("pools", "set", POOL, "1", POOL_DESCRIPTION)
