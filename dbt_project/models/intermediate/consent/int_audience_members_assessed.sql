@@ -33,12 +33,7 @@ audience_channels as (
 ),
 
 hard_bounced as (
-    -- SendGrid `bounce` events are permanent failures (type bounce); `blocked` ones are temporary
-    select distinct tenant_id, email
-    from email_events
-    where event = 'bounce'
-        and coalesce(bounce_type, 'bounce') = 'bounce'
-        and event_at <= {{ as_of() }}
+    {{ consent_hard_bounced_emails('email_events') }}
 ),
 
 spam_reported as (
@@ -64,7 +59,11 @@ subject_points as (
         identities.subject_key,
         max(case when {{ consent_regex_match('identities.email', var('consent_email_pattern',
             '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }} then 1 else 0 end) as has_valid_email,
-        max(case when hard_bounced.email is not null then 1 else 0 end) as has_hard_bounced,
+        -- 1 when every valid email of the person bounced for good (one that still delivers is the one to use:
+        -- audience_eligible exports it); null when they have no valid email
+        min(case when {{ consent_regex_match('identities.email', var('consent_email_pattern',
+            '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }}
+            then case when hard_bounced.email is not null then 1 else 0 end end) as has_hard_bounced,
         max(case when spam_reported.email is not null then 1 else 0 end) as has_spam_reported,
         max(unsubscribed.unsubscribed_at) as address_unsubscribed_at,
         max(case when {{ consent_regex_match('identities.phone', '^\\+[1-9][0-9]{6,14}$') }}

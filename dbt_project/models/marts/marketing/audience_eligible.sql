@@ -10,15 +10,30 @@ identities as (
     select * from {{ ref('int_consent_subject_identities') }}
 ),
 
+email_events as (
+    select * from {{ ref('stg_sendgrid__email_events') }}
+),
+
+hard_bounced as (
+    {{ consent_hard_bounced_emails('email_events') }}
+),
+
 e164 as (
+    -- the person's usable addresses: an email that bounced for good is never the one exported
     select
-        tenant_id,
-        subject_key,
-        case when {{ consent_regex_match('mobile_phone', '^\\+[1-9][0-9]{6,14}$') }} then mobile_phone end as mobile,
-        case when {{ consent_regex_match('phone', '^\\+[1-9][0-9]{6,14}$') }} then phone end as landline,
-        case when {{ consent_regex_match('email', var('consent_email_pattern',
-            '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }} then email end as email
+        identities.tenant_id,
+        identities.subject_key,
+        case when {{ consent_regex_match('identities.mobile_phone', '^\\+[1-9][0-9]{6,14}$') }}
+            then identities.mobile_phone end as mobile,
+        case when {{ consent_regex_match('identities.phone', '^\\+[1-9][0-9]{6,14}$') }}
+            then identities.phone end as landline,
+        case when {{ consent_regex_match('identities.email', var('consent_email_pattern',
+            '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')) }} and hard_bounced.email is null
+            then identities.email end as email
     from identities
+    left join hard_bounced
+        on hard_bounced.tenant_id = identities.tenant_id
+        and hard_bounced.email = identities.email
 ),
 
 addresses as (
