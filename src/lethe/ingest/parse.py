@@ -215,8 +215,10 @@ def _reader_type(node: str | dict, *, is_list: bool = False) -> str:
 
 def _compression(paths: list[str]) -> str:
     """read_json's and read_csv's compression for a group of files all gzipped or all plain: named, because
-    DuckDB's 'auto' knows `.gz` only in lower case, and a Windows export may end in `.CSV.GZ`."""
-    return "gzip" if is_gzip(Path(paths[0])) else "none"
+    DuckDB's 'auto' knows `.gz` only in lower case, and a Windows export may end in `.CSV.GZ`. Plain is
+    'uncompressed': read_json refuses 'none' (read_csv takes both), and every plain JSON file then went the
+    slow path, parsed whole in Python, which ran out of memory on a 200,000-subject landing zone."""
+    return "gzip" if is_gzip(Path(paths[0])) else "uncompressed"
 
 
 def _reader_sql(contract: Contract, paths: list[str]) -> str:
