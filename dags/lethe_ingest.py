@@ -4,6 +4,8 @@
 Loads every new landing-zone file into the DuckDB warehouse's `raw` tables, validated against its
 data contract (bad rows to `quarantine`), then builds the dbt staging views on top.
 
+* **The policy file is read first** (`check_policy`): a bad one fails that task alone, with one line
+  naming the file and the problem; nothing is loaded until it is corrected.
 * **One task group per source family**, each mapped over the tenant folders of the landing zone
   (`_centre` for agents and breaches). New tenants appear without editing this file.
 * **Idempotent**: files already in the manifest are skipped, re-deliveries deduplicated, so a retry or
@@ -40,6 +42,15 @@ RAW = Asset(RAW_ASSET_URI)
 )
 def lethe_ingest() -> None:
     @task
+    def check_policy() -> list[str]:
+        """Read the tenant policy file once, before any load: a bad one fails this task alone, with its one line,
+        instead of every mapped load task with the same error."""
+        from lethe.orchestration.steps import check_policy as check
+        from lethe.orchestration.tasks import run_step
+
+        return run_step(lambda _as_of: check())
+
+    @task
     def tenants(family: str) -> list[str]:
         """The tenant folders this family is loaded for (a missing landing zone fails at once, not retried)."""
         from lethe.orchestration.steps import tenants_for
@@ -66,12 +77,15 @@ def lethe_ingest() -> None:
         emit_as_of(RAW_ASSET_URI, result["as_of"])
         return result
 
+    policy = check_policy()
     loaded = []
     for family in families():
 
         @task_group(group_id=family)
         def ingest_family(family: str = family) -> None:
-            load.partial(family=family).expand(tenant=tenants(family))
+            folders = tenants(family)
+            policy >> folders
+            load.partial(family=family).expand(tenant=folders)
 
         loaded.append(ingest_family())
 

@@ -299,6 +299,26 @@ def test_a_zero_day_policy_trips_the_guard_and_deletes_nothing(new_home, pipelin
     assert refused == 1
 
 
+def test_a_bad_policy_file_fails_one_task_with_one_line_and_loads_nothing(new_home) -> None:
+    """Before, every mapped load task (one per family and tenant) failed with the same PolicyError: an engineer
+    saw a wall of identical failures for one typo. Now check_policy reads the file first and fails alone."""
+    good = new_home("good_policy").policy
+    policy = good.parent / "tenants-typo.yml"
+    policy.write_text(good.read_text().replace("purge_max_share:", "purge_max_shares:", 1))
+    home = new_home("bad_policy", policy_file=policy)
+
+    proc = home.dag("lethe_ingest", check=False)
+
+    assert proc.returncode != 0, "lethe_ingest succeeded with an unknown key in the policy file"
+    failures = [r for r in read_jsonl(home.root / "runs" / "failures.jsonl") if r["dag_id"] == "lethe_ingest"]
+    assert [f["task_id"] for f in failures] == ["check_policy"], failures
+    assert "PolicyError" in failures[0]["reason"] and "tenants-typo.yml" in failures[0]["reason"], failures[0]
+    assert "purge_max_shares: unknown key" in failures[0]["reason"], failures[0]
+    assert failures[0]["try_number"] == 1, "a bad policy file must fail without retries"
+    loaded = table_state(home.warehouse, ("raw",)) if home.warehouse.exists() else {}
+    assert all(count == 0 for count, _ in loaded.values()), f"rows loaded under a bad policy: {loaded}"
+
+
 # --- backfill ----------------------------------------------------------------------------------
 
 def test_later_intervals_of_a_backfill_load_nothing_twice(pipeline: Pipeline) -> None:

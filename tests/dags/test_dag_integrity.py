@@ -13,8 +13,8 @@ from lethe.orchestration import MARTS_ASSET_URI, POOL, RAW_ASSET_URI, RUN_TIMEOU
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {"lethe_ingest", "lethe_transform", "lethe_enforce"}
-# Tasks that only read (list landing folders); every other task writes the warehouse or the snapshot.
-READ_ONLY_SUFFIXES = (".tenants",)
+# Tasks that only read (list landing folders, read the policy file); every other task writes the warehouse or the snapshot.
+READ_ONLY_SUFFIXES = (".tenants", "check_policy")
 
 
 def _writes(task_id: str) -> bool:
@@ -106,6 +106,7 @@ def test_ingest_is_one_group_per_family_mapped_over_tenants(dagbag) -> None:
         assert load.pool == POOL
         assert "MappedOperator" in type(load).__name__, f"{family}.load is not mapped over tenants"
         assert f"{family}.tenants" in load.upstream_task_ids
+        assert "check_policy" in dag.get_task(f"{family}.tenants").upstream_task_ids, "loads before the policy is read"
         assert "build_staging" in load.downstream_task_ids
     outlets = [a.uri for a in dag.get_task("build_staging").outlets]
     assert outlets == [RAW_ASSET_URI]

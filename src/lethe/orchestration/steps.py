@@ -29,6 +29,14 @@ def families() -> dict[str, list[str]]:
     return {name: list(datasets) for name, datasets in FAMILIES.items()}
 
 
+def check_policy() -> list[str]:
+    """Load the tenant policy file (a ConfigError naming the file and the problem if it is bad); return its
+    tenant ids."""
+    from lethe.policy import load_policy
+
+    return sorted(load_policy(get_settings().tenants_file).tenants)
+
+
 def tenants_for(family: str) -> list[str]:
     """The landing-zone tenants a family's ingest is mapped over (`_centre` for the centre family)."""
     if family == CENTRE_FAMILY:
