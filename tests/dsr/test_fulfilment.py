@@ -172,3 +172,48 @@ def test_an_access_request_made_again_in_the_crm_is_served_again(built: Path, tm
                       [tenant, request_id]) == [(2,)]
     # served once: the next run exports nothing more for it
     assert process_requests(settings).outcomes.get("exported") is None
+
+
+def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carried_out_is_done(
+        built: Path, tmp_path: Path) -> None:
+    """Two findings of one audit. (1) A request giving one person's Contact Id and another's email: lethe.dsr
+    refuses it as ambiguous, but the marts took the Contact Id's person, put all their records in the due list
+    with reason erasure_request, and the next `lethe purge` erased someone nobody had verified. It now names
+    nobody (resolution `ambiguous`) and stays open for the DPO. (2) An erasure request whose person was erased by
+    another route (`lethe dsar erase`, the retention purge) showed `no_match` and overdue forever: once the person
+    is gone their Contact Id names nobody. Its identifier is tombstoned, so it is done."""
+    from lethe.build import run_build
+    from lethe.dsr import SubjectRef, erase_subject
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    tenant = generated_home.NO_HOLDS
+    people = query_rows(settings, f"""
+        select min(i.identity_value) as contact_id, i.subject_key
+        from intermediate.int_subject_identities_resolved i join marts.dim_subjects d using (tenant_id, subject_key)
+        where i.tenant_id = '{tenant}' and i.identity_kind = 'contact' and not d.is_erasure_requested
+        group by i.subject_key order by 1 limit 3""")
+    (a, a_key), (b, b_key), (c, _) = people
+    (b_email,) = query_rows(settings, f"select email from raw.crm_contacts where tenant_id = '{tenant}' and id = '{b}'")[0]
+    assert b_email and a_key != b_key
+    at = settings.as_of.replace(tzinfo=None) - timedelta(days=2)
+    con = connect(settings)
+    for request_id, contact_id, email in (("DSR-MIXED", a, b_email), ("DSR-ERASED-ELSEWHERE", c, None)):
+        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
+                    "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
+                    "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
+                    [tenant, request_id, at, contact_id, email, at])
+    con.close()
+
+    erase_subject(settings, tenant, SubjectRef(contact_id=c))
+    run_build(settings)
+
+    assert query_rows(settings, "select resolution_status, subject_key from intermediate.int_dsr_requests_resolved "
+                                "where request_id = 'DSR-MIXED'") == [("ambiguous", None)]
+    due = query_rows(settings, "select count(*) from marts.retention_due where reason = 'erasure_request' "
+                               f"and tenant_id = '{tenant}' and subject_key in (?, ?)", [a_key, b_key])
+    assert due == [(0,)], "a request naming two people made one of them due for erasure"
+    status = dict((r, (s, found)) for r, s, found in query_rows(
+        settings, "select request_id, status, is_subject_found from marts.fct_dsr_requests "
+                  "where request_id in ('DSR-MIXED', 'DSR-ERASED-ELSEWHERE')"))
+    assert status == {"DSR-MIXED": ("open", False), "DSR-ERASED-ELSEWHERE": ("done", False)}, status

@@ -98,14 +98,19 @@ processed_flag_requests as (
         )
 ),
 
+-- is_crm_subject: the request names a CRM person (not only an address); is_identity_tombstoned: an identifier it
+-- names was erased
 all_requests as (
-    select tenant_id, request_id, request_type, received_at, verified_at, subject_key
+    select tenant_id, request_id, request_type, received_at, verified_at, subject_key,
+        resolution_status = 'resolved' as is_crm_subject, is_identity_tombstoned
     from dsr_requests
     union all
-    select tenant_id, request_id, request_type, received_at, received_at as verified_at, subject_key
+    select tenant_id, request_id, request_type, received_at, received_at as verified_at, subject_key,
+        subject_key is not null as is_crm_subject, false as is_identity_tombstoned
     from flag_requests_resolved
     union all
-    select tenant_id, request_id, request_type, received_at, verified_at, subject_key
+    select tenant_id, request_id, request_type, received_at, verified_at, subject_key,
+        false as is_crm_subject, false as is_identity_tombstoned
     from processed_flag_requests
 ),
 
@@ -117,6 +122,8 @@ requests as (
         all_requests.received_at,
         all_requests.verified_at,
         all_requests.subject_key,
+        all_requests.is_crm_subject,
+        all_requests.is_identity_tombstoned,
         {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'all_requests.received_at') }} as due_at
     from all_requests
     left join tenant_policy
@@ -172,11 +179,14 @@ evidenced as (
             when requests.type = 'objection' and subject_individual_flags.objection_recorded_at > requests.received_at
                 then subject_individual_flags.objection_recorded_at
         end as completed_at,
-        -- an erasure asked of someone erased before (by another request, the CLI): nothing of them is left and their
-        -- identity is tombstoned. Nothing left of someone never erased is no fulfilment: that request names nobody
-        -- Lethe holds, and the requester is still owed an answer
-        requests.type = 'erasure' and erased_subjects.subject_key is not null
+        -- an erasure asked of someone erased (by this request through the purge, by another request, the CLI):
+        -- nothing of them is left and an identity the request names is tombstoned (once the person is gone their
+        -- Contact Id names nobody, so the request's own identifiers are checked too). Nothing left of someone never
+        -- erased is no fulfilment: that request names nobody Lethe holds, and the requester is still owed an answer
+        requests.type = 'erasure'
+            and (erased_subjects.subject_key is not null or requests.is_identity_tombstoned)
             and coalesce(subject_records.record_count, 0) = 0 as is_erased,
+        coalesce(subject_records.record_count, 0) > 0 as has_records,
         processed.outcome as processing_outcome
     from requests
     left join processed
@@ -208,7 +218,8 @@ final as (
         subject_key,
         -- attributes
         type as request_type,
-        subject_key is not null as is_subject_found,
+        -- a CRM person, or an address Lethe holds records of (an address known only from the request is nobody)
+        is_crm_subject or has_records as is_subject_found,
         -- timestamps
         received_at,
         verified_at,
