@@ -183,7 +183,7 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     another route (`lethe dsar erase`, the retention purge) showed `no_match` and overdue forever: once the person
     is gone their Contact Id names nobody. Its identifier is tombstoned, so it is done."""
     from lethe.build import run_build
-    from lethe.dsr import SubjectRef, erase_subject
+    from lethe.dsr import SubjectRef, erase_subject, process_requests
     from lethe.warehouse import connect
 
     settings = generated_home.copy(built, tmp_path / "h")
@@ -217,3 +217,12 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
         settings, "select request_id, status, is_subject_found from marts.fct_dsr_requests "
                   "where request_id in ('DSR-MIXED', 'DSR-ERASED-ELSEWHERE')"))
     assert status == {"DSR-MIXED": ("open", False), "DSR-ERASED-ELSEWHERE": ("done", False)}, status
+    # the request processing says the same: erased before (final, not looked at again), and ambiguous
+    result = process_requests(settings)
+    assert result.outcomes.get("erased before") == 1, result.outcomes
+    assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed where request_id in "
+                                     "('DSR-MIXED', 'DSR-ERASED-ELSEWHERE')")) == {
+        "DSR-MIXED": "ambiguous", "DSR-ERASED-ELSEWHERE": "erased"}
+    assert "erased before" not in process_requests(settings).outcomes
+    assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
+                                "and id in (?, ?)", [a, b]) == [(2,)], "a request naming two people erased one"

@@ -28,6 +28,7 @@ from lethe.dsr.identity import Subject, kept_keys, unheld_previous_addresses_sql
 from lethe.errors import GuardError
 from lethe.fsutil import write_atomic
 from lethe.ingest.schema import add_tracked_columns
+from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
 from lethe.warehouse import connect
 
@@ -38,6 +39,8 @@ ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse
 # outcomes that are not final: looked at again on every run, so an erasure whose legal hold has ended, or a request
 # whose person's data arrived after it, is acted on then (its row is updated; processed_at moves on a new outcome)
 RETRIED = ("held", "no_match", "ambiguous")
+
+TOMBSTONES = "lethe_meta.tombstones"  # in `have` when the table exists (an erasure has run on this home)
 
 
 def _upsert(select: str) -> str:
@@ -167,6 +170,17 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             join {unheld_previous_addresses_sql()} o on o.tenant_id = k.tenant_id and o.contact_id = k.id"""
         if crm and catalog.PREVIOUS_ADDRESSES in have else ""
     )
+    # the pending requests an identifier of which an erasure tombstoned
+    erased = (
+        " union ".join(
+            f"select p.tenant_id, p.request_id from ({pending}) p join {TOMBSTONES} t on t.tenant_id = p.tenant_id "
+            f"and t.kind = '{kind}' and t.identity_hash = {sql_keyed_hash('p.tenant_id', kind, f'p.{col}')}"
+            for kind, col in (("contact", "crm_contact_id"), ("email", "email"), ("phone", "phone"),
+                              ("individual", "individual_id"))
+        )
+        if TOMBSTONES in have
+        else "select null::varchar tenant_id, null::varchar request_id where false"
+    )
     return f"""
         with pending as ({pending}),
         matched as ({matched}),
@@ -199,6 +213,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             union all
             select tenant_id, request_id, null, null, address from addr_only{previous}
         ),
+        erased as ({erased}),
         holds as ({holds}),
         held as (  -- a hold on any contact of the person, or on any of their addresses
             select s.tenant_id, s.request_id from subjects s join holds h on h.tenant_id = s.tenant_id
@@ -210,12 +225,17 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         select c.tenant_id, c.request_id, c.type,
                case when c.n > 1 and not c.by_individual then 'ambiguous'
                     when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
+                    -- nothing of them is left and an identity the request names is tombstoned: the person was
+                    -- erased before (another request, `lethe dsar erase`, the retention purge of the marts' due list)
+                    when c.n = 0 and a.request_id is null and c.type = 'erasure' and e.request_id is not null
+                        then 'erased'
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
                s.contact_id, s.individual_id, s.address, c.received_at
         from counts c
         left join (select distinct tenant_id, request_id from addr_only) a using (tenant_id, request_id)
         left join held h using (tenant_id, request_id)
+        left join erased e using (tenant_id, request_id)
         left join subjects s using (tenant_id, request_id)
     """
 
@@ -252,7 +272,7 @@ def _erasures(settings: Settings, have: set[str], outcomes: dict[str, int]) -> s
 
     def count() -> None:
         for outcome, n in rows:
-            key = "erased" if outcome == "ok" else f"erasure {outcome}"
+            key = "erased" if outcome == "ok" else "erased before" if outcome == "erased" else f"erasure {outcome}"
             outcomes[key] = outcomes.get(key, 0) + int(n)
 
     if all(outcome != "ok" for outcome, _ in rows):  # held, no match, ambiguous: nobody to erase, no purge run
@@ -363,6 +383,8 @@ def process_requests(settings: Settings) -> RequestsResult:
     con = connect(settings)
     try:
         have = catalog.raw_tables(con)
+        if catalog.table_exists(con, "lethe_meta", "tombstones"):
+            have.add(TOMBSTONES)
         con.execute(PROCESSED_DDL)  # lethe.build creates it too (fct_dsr_requests reads it); a home never built lacks it
         add_tracked_columns(con, load_all_contracts())  # when a CRM flag was first seen set (ingest adds them too)
     finally:

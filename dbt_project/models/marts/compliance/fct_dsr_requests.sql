@@ -184,7 +184,8 @@ evidenced as (
         -- Contact Id names nobody, so the request's own identifiers are checked too). Nothing left of someone never
         -- erased is no fulfilment: that request names nobody Lethe holds, and the requester is still owed an answer
         requests.type = 'erasure'
-            and (erased_subjects.subject_key is not null or requests.is_identity_tombstoned)
+            and (erased_subjects.subject_key is not null
+                 or (requests.is_identity_tombstoned and requests.verified_at <= {{ as_of() }}))
             and coalesce(subject_records.record_count, 0) = 0 as is_erased,
         coalesce(subject_records.record_count, 0) > 0 as has_records,
         processed.outcome as processing_outcome
