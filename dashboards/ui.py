@@ -211,7 +211,7 @@ def chart(kind: str, df: pd.DataFrame, x: str, y: str, color: str | None = None,
     getattr(st, f"{kind}_chart")(shown, x=label(x), y=label(y), color=label(color) if color else None, **kwargs)
 
 
-def quarantine_table(reasons: pd.DataFrame, search: str, *, chart: bool = False) -> None:
+def quarantine_table(reasons: pd.DataFrame, search: str, *, by_rule_chart: bool = False) -> None:
     """The quarantine reasons (file, rule, reason, count) as the intake and quality pages show them:
     the filter echoed as plain text, "Nothing quarantined." when empty, optionally a chart by rule."""
     if search:
@@ -220,6 +220,6 @@ def quarantine_table(reasons: pd.DataFrame, search: str, *, chart: bool = False)
     if reasons.empty:
         st.success("Nothing quarantined.")
         return
-    if chart:
+    if by_rule_chart:
         chart("bar", reasons.groupby("rule", as_index=False)["count"].sum(), x="rule", y="count")
     table(reasons)

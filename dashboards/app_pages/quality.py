@@ -28,7 +28,7 @@ else:
 search = st.text_input("Filter quarantine reasons", key="quality_search", max_chars=20000)
 reasons = data.quarantine_reasons(v, tf, search)
 st.subheader("Quarantine by reason")
-quarantine_table(reasons, search, chart=True)
+quarantine_table(reasons, search, by_rule_chart=True)
 
 st.subheader("Failures")
 if failures.empty:

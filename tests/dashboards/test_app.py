@@ -165,6 +165,18 @@ def test_records_purged_get_a_chart_of_their_own(published):
     assert purged["Records purged"].sum() == want > 0
 
 
+def test_the_quality_page_charts_and_lists_what_was_quarantined(published):
+    """The scenario quarantined an email event (a bad address) and a truncated file: the engineer sees them by rule
+    in a chart and in the table (the page used to fail with a TypeError as soon as anything was quarantined)."""
+    at = open_page(login("engineer"), "quality")
+    assert metrics(at)["Rows quarantined"] == "1"
+    (by_rule,) = at.get("vega_lite_chart")
+    counts = pd.concat(_chart_data(by_rule))
+    assert dict(zip(counts["Rule"], counts["Count"], strict=True)) == {"email_format": 1, "unparseable_file": 1}
+    reasons = next(df.value for df in at.dataframe if "reason" in df.value.columns)
+    assert any("truncated gzip" in r for r in reasons["reason"])
+
+
 def test_the_risk_page_names_its_signals_and_metrics_in_words(real):
     """A manager reads "Emails left unopened in a row", not unopened_streak; the evaluation compares the model with
     the baseline on named metrics, and the held-out period's base rate is said once, not as a baseline row of None."""
