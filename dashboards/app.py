@@ -29,6 +29,16 @@ PAGES = [
     ("quality.py", "Data quality and runs", ":material/fact_check:", {"dpo", "engineer"}),
 ]
 
+# What a session holds for the user logged in only: the subject lookup's result and entries, the tenant filter.
+# Dropped at logout and whenever the session's user changes, so the next person at the browser never sees them.
+USER_STATE = ("lookup_result", "lookup_tenant", "lookup_term", "lookup_reason", "tenant_filter", "session_user")
+
+
+def forget_user_state() -> None:
+    for key in USER_STATE:
+        st.session_state.pop(key, None)
+
+
 st.set_page_config(page_title="Lethe compliance", page_icon=":material/shield:", layout="wide")
 
 settings = get_settings()
@@ -43,20 +53,30 @@ authenticator = stauth.Authenticate(
 )
 
 if not st.session_state.get("authentication_status"):
+    forget_user_state()
     st.title("Lethe compliance dashboard")
     authenticator.login(location="main", key="login")
     if st.session_state.get("authentication_status") is False:
         st.error("Username or password is incorrect")
+    elif st.session_state.get("authentication_status"):  # logged in just now: their session starts empty
+        st.session_state["session_user"] = st.session_state.get("username")
+        st.rerun()
     st.stop()
 
 viewer = data.current_viewer()
 if viewer is None:
     st.stop()
+if st.session_state.get("session_user") != viewer.username:
+    forget_user_state()
+    st.session_state["session_user"] = viewer.username
 
 with st.sidebar:
     st.markdown(f"**{viewer.name}**")
     st.caption(f"role: {viewer.role}")
     authenticator.logout("Log out", location="sidebar", key="logout_button")
+if not st.session_state.get("authentication_status"):  # logged out just now: nothing of theirs stays on screen
+    forget_user_state()
+    st.rerun()
 
 try:
     info = data.snapshot_info()
@@ -71,10 +91,17 @@ with st.sidebar:
 as_of = info.as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if info.as_of else "unknown"
 published = info.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if info.published_at else "unknown"
 st.caption(f"Data as of {as_of} · snapshot published {published}")
-if data.is_stale(info):
+stale = data.staleness(info)
+if stale == "published":
     st.warning(
         f"Stale snapshot: published {published} (data as of {as_of}), more than {data.STALE_AFTER_HOURS} hours "
         "ago. The pipeline may have stopped: check Data quality and runs, or run `lethe run`."
+    )
+elif stale == "as_of":
+    st.warning(
+        f"Old figures: this snapshot judges the data as of {as_of}, more than {data.STALE_AFTER_HOURS} hours ago "
+        f"(published {published}). What is due, open or overdue is shown as it was then: a build at an older "
+        "as-of (a backfill?) was published last; run `lethe run` for today's figures."
     )
 
 pages = [

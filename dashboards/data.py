@@ -88,11 +88,12 @@ class SnapshotInfo:
 
 
 def users_file() -> Path:
-    """config/users.yml, or the file after `--users` on the app's command line (lethe dashboard)."""
+    """The file after `--users` on the app's command line (`lethe dashboard` passes it), else
+    $LETHE_DASHBOARD_USERS, else config/users.yml."""
     argv = sys.argv
     if "--users" in argv[:-1]:
         return Path(argv[argv.index("--users") + 1])
-    return DEFAULT_USERS_FILE
+    return get_settings().dashboard_users or DEFAULT_USERS_FILE
 
 
 def load_users(path: Path | None = None) -> dict:
@@ -213,6 +214,12 @@ def snapshot_path() -> Path:
     return get_settings().snapshot
 
 
+def snapshot_version() -> tuple[int, int, int]:
+    """Which published file the app reads now: it changes whenever the pipeline republishes (after a purge, say),
+    so a page can drop what it showed from the one before."""
+    return _token(snapshot_path())
+
+
 @st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False, max_entries=1024)
 def _cached(path: str, token: tuple[int, int, int], sql: str, params: tuple) -> pd.DataFrame:
     del token  # part of the cache key: a republished snapshot is a new key
@@ -289,12 +296,23 @@ def _utc(value: object) -> datetime | None:
     return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
 
+def staleness(info: SnapshotInfo, now: datetime | None = None) -> str | None:
+    """Why the snapshot's figures are old, or None: it was published more than STALE_AFTER_HOURS before now (wall
+    clock: the pipeline that republishes it daily has stopped), or it was published lately but judges the data as
+    of more than STALE_AFTER_HOURS before now (a build at an older --as-of, a backfill say, was published last:
+    what is due, open or overdue is as it was then, not now)."""
+    now = now or datetime.now(UTC)
+    limit = timedelta(hours=STALE_AFTER_HOURS)
+    if info.published_at is not None and now - info.published_at > limit:
+        return "published"
+    if info.as_of is not None and now - info.as_of > limit:
+        return "as_of"
+    return None
+
+
 def is_stale(info: SnapshotInfo, now: datetime | None = None) -> bool:
-    """Whether the snapshot was published more than STALE_AFTER_HOURS before now (wall clock): the pipeline
-    that republishes it daily has stopped, and every page shows old figures."""
-    if info.published_at is None:
-        return False
-    return (now or datetime.now(UTC)) - info.published_at > timedelta(hours=STALE_AFTER_HOURS)
+    """Whether every page must warn that its figures are old (`staleness`)."""
+    return staleness(info, now) is not None
 
 
 def tenants(viewer: Viewer) -> list[str]:
@@ -543,13 +561,19 @@ def purge_history(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.Da
     and those it erased (all it planned once completed; none when refused or abandoned before it executed;
     unknown, empty, while it is unfinished or when its verification failed)."""
     _require(viewer, "compliance")
+    # A user of some tenants sees the retention runs (they cover every tenant) and the erasures of their own
+    # tenants' people, not another client's erasures; nor a run's reason, which may name another client, its
+    # tables and the server's paths: "refused" is theirs to know, the why is the centre's DPO's.
+    scoped = viewer.tenants is not None
+    reason = "case when p.reason is null then null else 'see the audit log (ask the DPO)' end" if scoped else "p.reason"
+    which = "p.kind = 'retention' or c.records > 0" if scoped else "true"
     return _scoped(
         "select p.run_id, p.kind, p.as_of, p.finished_at, p.status, coalesce(c.records, 0) as records_planned, "
         "case when p.status = 'completed' then coalesce(c.records, 0) "
         "when p.status in ('refused', 'abandoned') then 0 end as records_erased, "
-        "p.reason from audit.purges p left join ("
+        f"{reason} as reason from audit.purges p left join ("
         f"select run_id, sum(record_count) as records from audit.purge_counts where {_TF} group by 1"
-        ") c using (run_id) order by p.planned_at desc nulls last limit 500",
+        f") c using (run_id) where {which} order by p.planned_at desc nulls last limit 500",
         viewer,
         tenants,
     )
@@ -733,10 +757,14 @@ def risk_evaluation(viewer: Viewer) -> pd.DataFrame | None:
     _require(viewer, "compliance")
     if not _has("marts.withdrawal_risk_evaluation"):
         return None
+    # one model over every tenant's subjects: a user of some tenants gets its quality, not how many people the
+    # other clients have (the numbers of snapshots it was trained and tested on)
+    counts = "null::bigint as n_train, null::bigint as n_test" if viewer.tenants is not None else (
+        "any_value(n_train) as n_train, any_value(n_test) as n_test")
     return _q(
         "select metric, max(value) filter (where model = 'logistic_regression') as model, "
         "max(value) filter (where model = 'recency_baseline') as recency_baseline, "
-        "any_value(n_train) as n_train, any_value(n_test) as n_test, any_value(train_until) as train_until, "
+        f"{counts}, any_value(train_until) as train_until, "
         "any_value(test_from) as test_from, any_value(test_until) as test_until "
         "from marts.withdrawal_risk_evaluation group by metric order by metric"
     )
@@ -981,9 +1009,11 @@ def reason_problem(tenant: str, reason: str) -> str | None:
 def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[str, pd.DataFrame]:
     """Everything the snapshot holds on one subject, found by CRM id, email, phone or subject key.
 
-    DPO only; a reason is required and every lookup (found or not) is logged.
+    DPO only, within the DPO's tenants; a reason is required and every lookup (found or not) is logged.
     """
     _require(viewer, "subject")
+    if viewer.tenants is not None and tenant not in viewer.tenants:
+        raise AccessDenied(f"{viewer.username} may not look up subjects of tenant {tenant!r}")
     term = (term or "").strip()
     reason = (reason or "").strip()
     if not reason:

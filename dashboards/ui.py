@@ -173,9 +173,14 @@ def evaluation_caption(evaluation: pd.DataFrame) -> str:
     rates = evaluation.set_index("metric")["model"]
     rate = rates.get("withdrawal_rate_test")
     withdrew = f", of which {float(rate):.1%} withdrew within 30 days" if rate is not None and pd.notna(rate) else ""
+    if pd.isna(first.n_train):  # a user of some tenants: one model over every client's subjects
+        trained, tested = "Trained on weekly snapshots of every client's subjects", "tested on those"
+    else:
+        trained = f"Trained on {int(first.n_train):,} weekly snapshots of subjects"
+        tested = f"tested on {int(first.n_test):,}"
     return (
-        f"Trained on {int(first.n_train):,} weekly snapshots of subjects up to {_day(first.train_until)}; "
-        f"tested on {int(first.n_test):,} from {_day(first.test_from)} to {_day(first.test_until)}{withdrew}. "
+        f"{trained} up to {_day(first.train_until)}; "
+        f"{tested} from {_day(first.test_from)} to {_day(first.test_until)}{withdrew}. "
         "Lift is the withdrawal rate among the tenth scored highest, as a multiple of that base rate."
     )
 

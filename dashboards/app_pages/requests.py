@@ -48,12 +48,28 @@ if data.allowed(v, "subject"):
         submitted = st.form_submit_button("Look up")
     if submitted:
         try:  # lookup_subject refuses a missing reason or one holding an email or phone, logging nothing
-            st.session_state["lookup_result"] = (tenant, term, data.lookup_subject(v, tenant, term, reason))
+            st.session_state["lookup_result"] = {
+                "user": v.username, "snapshot": data.snapshot_version(), "tenant": tenant, "term": term,
+                "found": data.lookup_subject(v, tenant, term, reason),
+            }
         except data.AccessDenied as refused:
+            st.session_state.pop("lookup_result", None)
             problem = str(refused)
             st.error(problem[:1].upper() + problem[1:] + ".")
-    if "lookup_result" in st.session_state:
-        tenant, term, found = st.session_state["lookup_result"]
+    shown = st.session_state.get("lookup_result")
+    if shown is not None and (
+        not isinstance(shown, dict) or shown.get("user") != v.username or shown.get("tenant") not in data.tenants(v)
+    ):
+        st.session_state.pop("lookup_result")  # another user's, or a tenant this user may no longer see
+        shown = None
+    if shown is not None and shown["snapshot"] != data.snapshot_version():
+        # the pipeline republished since (a purge may have erased this person): show nothing the snapshot no
+        # longer holds, and let a new lookup (logged again) show what it holds now
+        st.session_state.pop("lookup_result")
+        shown = None
+        st.info("The snapshot was republished since your last lookup: look up again to see what it holds now.")
+    if shown is not None:
+        tenant, term, found = shown["tenant"], shown["term"], shown["found"]
         identity = found.get("identity")
         st.metric("Matching subjects", fmt(0 if identity is None else len(identity)))
         if identity is None or identity.empty:

@@ -392,9 +392,9 @@ def test_pages_keep_working_while_the_pipeline_republishes(real_home_dir, tmp_pa
     assert publishes[0] >= 2
 
 
-def dsr_backlog_home(home, published_hours_ago: float = 0.0):
+def dsr_backlog_home(home, published_hours_ago: float = 0.0, as_of=None):
     """A snapshot holding 2,001 overdue requests (more than the queue shows) and one open request due in 3 days,
-    published `published_hours_ago` hours before now."""
+    published `published_hours_ago` hours before now, judged as of `as_of` (2026-11-01 when not given)."""
     from datetime import UTC, datetime, timedelta
 
     import duckdb
@@ -403,9 +403,9 @@ def dsr_backlog_home(home, published_hours_ago: float = 0.0):
     path.parent.mkdir(parents=True)
     con = duckdb.connect(str(path))
     con.execute(
-        "create table main.snapshot_info as select timestamptz '2026-11-01 00:00:00+00' as as_of, "
-        "?::timestamptz as published_at, ['fct_dsr_requests'] as marts",
-        [datetime.now(UTC) - timedelta(hours=published_hours_ago)],
+        "create table main.snapshot_info as select coalesce(?::timestamptz, timestamptz '2026-11-01 00:00:00+00') "
+        "as as_of, ?::timestamptz as published_at, ['fct_dsr_requests'] as marts",
+        [as_of, datetime.now(UTC) - timedelta(hours=published_hours_ago)],
     )
     for schema in ("intake", "marts", "audit", "pipeline", "restricted"):
         con.execute(f"create schema {schema}")
@@ -447,7 +447,7 @@ def test_requests_page_counts_every_request_not_just_the_queue_shown(tmp_path, m
     assert shown["Due within 7 days"] == "1", "the request due in 3 days is behind 2,000 overdue ones in the queue"
     assert len(at.dataframe[0].value) == 2000
     assert any(c.value.startswith("showing 2,000 of 2,002") for c in at.caption)
-    assert not at.warning, "a snapshot published just now is not stale"
+    assert not [w for w in at.warning if "Stale snapshot" in w.value], "a snapshot published just now is not stale"
 
 
 def test_a_snapshot_published_over_26_hours_ago_is_flagged_on_every_page(tmp_path, monkeypatch):
@@ -458,6 +458,23 @@ def test_a_snapshot_published_over_26_hours_ago_is_flagged_on_every_page(tmp_pat
         (warning,) = [w.value for w in at.warning if "Stale snapshot" in w.value]
         assert "data as of 2026-11-01 00:00 UTC" in warning and "more than 26 hours" in warning
         assert re.search(r"published \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", warning)
+
+
+def test_a_snapshot_published_now_but_judged_weeks_ago_says_its_figures_are_old(tmp_path, monkeypatch):
+    """A build at an older as-of (a backfill) published last: the figures are as they were then, which no
+    publication time shows; a snapshot judged an hour ago warns of nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    use_home(monkeypatch, dsr_backlog_home(tmp_path / "old", as_of="2026-11-01 00:00:00+00"), "backlog-key")
+    at = open_page(login("manager"), "requests")
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("Old figures: this snapshot judges the data as of 2026-11-01 00:00 UTC")
+    assert "more than 26 hours ago" in warning and "Stale snapshot" not in warning
+
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    use_home(monkeypatch, dsr_backlog_home(tmp_path / "fresh", as_of=hour_ago), "backlog-key")
+    at = open_page(login("manager"), "requests")
+    assert not at.warning, [w.value for w in at.warning]
 
 
 TZ_PROBE = """
@@ -532,3 +549,106 @@ def test_the_dpos_access_export_is_deleted_when_the_subject_is_erased(real_home_
     assert erase.returncode == 0, erase.stderr
     assert not export.exists(), "the dashboard's access export outlived the subject's erasure"
     assert not list(settings.exports_dir.rglob(f"*{key[:12]}*")), "no export of the subject is left behind"
+
+
+def _users_with_a_dpo_of_one_tenant(path):
+    """config/users.yml plus `dpo-acme`, a DPO who may see acme-energy only (password lethe-dpo-acme)."""
+    import bcrypt
+    import yaml
+    from dash_helpers import ROOT
+
+    config = yaml.safe_load((ROOT / "config" / "users.yml").read_text())
+    config["credentials"]["usernames"]["dpo-acme"] = {
+        "name": "Ada Acme-DPO", "email": "dpo-acme@lethe.example", "roles": ["dpo"], "tenants": ["acme-energy"],
+        "password": bcrypt.hashpw(b"lethe-dpo-acme", bcrypt.gensalt(4)).decode(),
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _look_up(at, tenant: str, term: str, reason: str = "DSR-TEST access request"):
+    at.selectbox(key="lookup_tenant").set_value(tenant)
+    at.text_input(key="lookup_term").input(term)
+    at.text_input(key="lookup_reason").input(reason)
+    next(b for b in at.button if b.label == "Look up").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _on_screen(at) -> str:
+    """Every text, caption, metric and table cell the page shows, as one string."""
+    parts = [str(e.value) for kind in ("markdown", "caption", "text", "metric", "warning", "info", "success")
+             for e in getattr(at, kind)]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    return "\n".join(parts)
+
+
+def test_a_lookup_never_outlives_its_user_nor_crosses_into_a_tenant_they_may_not_see(real_home_dir, tmp_path, monkeypatch):
+    """A DPO looks a cobalt-insurance person up and logs out; a DPO of acme-energy only then logs in at the same
+    browser: nothing of that person is on their page, and they cannot look cobalt's people up themselves."""
+    import json
+
+    import data
+    import real_home
+
+    users = _users_with_a_dpo_of_one_tenant(tmp_path / "users.yml")
+    env = real_home.env_for(real_home_dir)
+    use_home(monkeypatch, real_home_dir, real_home.KEY,
+             {"LETHE_TENANTS": env["LETHE_TENANTS"], "LETHE_DASHBOARD_USERS": str(users)})
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
+    s = data.get_settings()
+    crm_id, email = snap(
+        s, "select list_value(crm_contact_id, email) from restricted.subjects where tenant_id = 'cobalt-insurance' "
+        "and email is not null order by crm_contact_id limit 1",
+    )
+    at = _look_up(open_page(login("dpo"), "requests"), "cobalt-insurance", crm_id)
+    assert metrics(at)["Matching subjects"] == "1" and email in _on_screen(at)
+
+    at.button(key="logout_button").click().run()
+    assert not at.exception and at.text_input[0].label == "Username", "back at the login form"
+    at.text_input[0].input("dpo-acme")
+    at.text_input[1].input("lethe-dpo-acme")
+    at.button[0].click().run()
+    open_page(at, "requests")
+    assert "Matching subjects" not in metrics(at)
+    assert email not in _on_screen(at) and crm_id not in _on_screen(at)
+    assert at.selectbox(key="lookup_tenant").options == ["acme-energy"]
+    assert at.text_input(key="lookup_term").value == "", "the last user's search term is gone too"
+
+    scoped = data.viewer_for("dpo-acme", data.load_users(users))
+    with pytest.raises(data.AccessDenied, match="may not look up subjects of tenant 'cobalt-insurance'"):
+        data.lookup_subject(scoped, "cobalt-insurance", crm_id, "DSR-TEST")
+    entries = [json.loads(line) for line in (tmp_path / "dpo_access.jsonl").read_text().splitlines()]
+    assert [(e["user"], e["tenant"]) for e in entries] == [("dpo", "cobalt-insurance")]
+
+
+def test_a_lookup_is_dropped_when_the_pipeline_republishes(real_home_dir, tmp_path, monkeypatch):
+    """After a republish (a purge may have erased the person) the old result is not left on screen: the DPO is
+    told to look up again, and a new lookup is logged again."""
+    import shutil
+
+    import data
+    import real_home
+
+    from lethe.publish import publish
+    from lethe.settings import load_settings
+
+    home = tmp_path / "home"
+    shutil.copytree(real_home_dir, home)
+    env = real_home.env_for(home)
+    use_home(monkeypatch, home, real_home.KEY, {"LETHE_TENANTS": env["LETHE_TENANTS"]})
+    monkeypatch.setattr(data, "access_log_path", lambda: tmp_path / "dpo_access.jsonl")
+    settings = load_settings(env)
+    crm_id, email = snap(
+        settings, "select list_value(crm_contact_id, email) from restricted.subjects where tenant_id = 'acme-energy' "
+        "and email is not null order by crm_contact_id limit 1",
+    )
+    at = _look_up(open_page(login("dpo"), "requests"), "acme-energy", crm_id)
+    assert email in _on_screen(at)
+    publish(settings)
+    at.run()
+    assert email not in _on_screen(at) and "Matching subjects" not in metrics(at)
+    assert any("republished since your last lookup" in i.value for i in at.info)
+    at = _look_up(at, "acme-energy", crm_id)
+    assert email in _on_screen(at)
+    assert len((tmp_path / "dpo_access.jsonl").read_text().splitlines()) == 2

@@ -253,6 +253,54 @@ def test_a_refused_purge_is_listed_with_what_it_planned_and_nothing_erased(publi
     assert history.loc["purge-1", columns].tolist() == ["completed", 12, 12]
 
 
+def test_a_user_of_one_tenant_sees_no_other_clients_erasures_nor_why_a_run_was_refused(published, tmp_path):
+    """A refused run's reason names the tenant, table and server path that tripped a guard, and an erasure run is
+    one person of one client: a manager of acme-energy sees the retention runs, acme's erasures, and that a run was
+    refused, not another client's erasure nor the reason."""
+    from lethe import audit
+    from lethe.publish import publish
+
+    def planned(run_id, kind, tenant, n):
+        counts = [{"tenant": tenant, "data_category": "crm.contact", "reason": "erasure_request" if kind == "erasure"
+                   else "retention_expired", "action": "delete", "record_count": n}]
+        audit.append(published, "purge.planned", run_id=run_id, kind=kind, as_of="2026-02-28T00:00:00+00:00",
+                     counts=counts, records_total=n, subject_keys=[])
+
+    planned("purge-2", "retention", "cobalt-insurance", 40)
+    audit.append(published, "purge.refused", run_id="purge-2",
+                 reason="purge refused: cobalt-insurance raw.contact_records 40% > 25% (/srv/lethe/tenants.yml)")
+    planned("erasure-3", "erasure", "cobalt-insurance", 7)
+    audit.append(published, "purge.completed", run_id="erasure-3", records_total=7)
+    planned("erasure-4", "erasure", "acme-energy", 2)
+    audit.append(published, "purge.completed", run_id="erasure-4", records_total=2)
+    publish(published)
+
+    everything = data.purge_history(viewer("dpo")).set_index("run_id")
+    assert set(everything.index) == {"purge-1", "purge-2", "erasure-3", "erasure-4"}
+    assert "cobalt-insurance raw.contact_records" in everything.loc["purge-2", "reason"]
+
+    acme = data.viewer_for("manager", data.load_users(write_users(tmp_path, manager=["acme-energy"])))
+    mine = data.purge_history(acme).set_index("run_id")
+    assert set(mine.index) == {"purge-1", "purge-2", "erasure-4"}, "not cobalt's erasure"
+    assert mine.loc["purge-2", ["status", "records_planned"]].tolist() == ["refused", 0]
+    assert mine.loc["erasure-4", "records_erased"] == 2 and mine.loc["purge-1", "records_erased"] == 9
+    assert "cobalt" not in mine.to_csv() and "/srv" not in mine.to_csv()
+
+
+def test_a_user_of_one_tenant_gets_the_models_quality_not_the_other_clients_numbers(real, tmp_path):
+    from ui import evaluation_caption
+
+    full = data.risk_evaluation(viewer("dpo"))
+    acme = data.viewer_for("manager", data.load_users(write_users(tmp_path, manager=["acme-energy"])))
+    scoped = data.risk_evaluation(acme)
+    assert scoped.model.tolist() == full.model.tolist(), "the same model, the same quality"
+    assert full.n_train.notna().all() and scoped.n_train.isna().all() and scoped.n_test.isna().all()
+    assert f"{int(full.n_train.iloc[0]):,}" in evaluation_caption(full)
+    caption = evaluation_caption(scoped)
+    assert caption.startswith("Trained on weekly snapshots of every client's subjects up to ")
+    assert f"{int(full.n_train.iloc[0]):,}" not in caption and "None" not in caption and "nan" not in caption
+
+
 def test_the_request_queue_says_what_lethe_did_with_each_open_request(real):
     """The manager's queue names, per request not done, what Lethe did or why it could not act."""
     queue = data.dsr_queue(viewer("manager"))
