@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from datetime import UTC
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import streamlit_authenticator as stauth
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import data  # noqa: E402  (the dashboards folder is on the path when Streamlit runs this file)
+import logins  # noqa: E402
 
 from lethe.settings import get_settings  # noqa: E402
 
@@ -43,40 +46,76 @@ st.set_page_config(page_title="Lethe compliance", page_icon=":material/shield:",
 
 settings = get_settings()
 config = data.load_users()
+expiry_days = float(config.get("cookie", {}).get("expiry_days", 1))
 authenticator = stauth.Authenticate(
     config["credentials"],
     cookie_name=config.get("cookie", {}).get("name", "lethe_dashboard"),
     cookie_key=data.cookie_key(settings),
-    cookie_expiry_days=float(config.get("cookie", {}).get("expiry_days", 1)),
+    cookie_expiry_days=expiry_days,
     auto_hash=False,
-    login_sleep_time=0.2,
 )
 
-if not st.session_state.get("authentication_status"):
+
+def log_in() -> None:
+    """The login form; returns only once someone has logged in (by password, or by a login cookie that was not
+    revoked by logging out), else stops the page. Failed passwords are logged and lock the user after
+    logins.MAX_FAILURES; each login is logged."""
     forget_user_state()
+    token = authenticator.cookie_controller.get_cookie()
+    if token and not logins.revoked(token, expiry_days):
+        with contextlib.suppress(stauth.LoginError):  # a user removed from the users file since
+            authenticator.authentication_controller.login(token=token)
+        if st.session_state.get("authentication_status"):
+            st.session_state["session_user"] = st.session_state.get("username")
+            return
     st.title("Lethe compliance dashboard")
-    authenticator.login(location="main", key="login")
-    if st.session_state.get("authentication_status") is False:
-        st.error("Username or password is incorrect")
-    elif st.session_state.get("authentication_status"):  # logged in just now: their session starts empty
-        st.session_state["session_user"] = st.session_state.get("username")
-        st.rerun()
+    with st.form("login"):
+        st.subheader("Login")
+        username = st.text_input("Username", autocomplete="off").strip().lower()
+        password = st.text_input("Password", type="password", autocomplete="off")
+        submitted = st.form_submit_button("Login")
+    if submitted:
+        known = username if username in config["credentials"]["usernames"] else None
+        until = logins.locked_until(known) if known else None
+        if until is not None:
+            logins.record("login_locked", known)
+            st.error(f"Too many failed logins for this user: try again after {until:%H:%M} UTC.")
+        elif known and authenticator.authentication_controller.login(known, password):
+            logins.record("login", known)
+            authenticator.cookie_controller.set_cookie()
+            st.session_state["session_user"] = known
+            return
+        else:
+            logins.record("login_failed", known)
+            time.sleep(0.5)  # a little slower for whoever guesses
+            st.error("Username or password is incorrect")
     st.stop()
 
-viewer = data.current_viewer()
+
+if not st.session_state.get("authentication_status"):
+    log_in()
+
+try:
+    viewer = data.current_viewer()
+except data.AccessDenied:  # removed from the users file since logging in: logged out, with a word why
+    authenticator.authentication_controller.logout()
+    st.info("Your user is no longer in the dashboard's users file: ask an administrator.")
+    log_in()
 if viewer is None:
     st.stop()
 if st.session_state.get("session_user") != viewer.username:
     forget_user_state()
     st.session_state["session_user"] = viewer.username
 
-with st.sidebar:
+who = st.sidebar.empty()
+with who.container():
     st.markdown(f"**{viewer.name}**")
     st.caption(f"role: {viewer.role}")
-    authenticator.logout("Log out", location="sidebar", key="logout_button")
-if not st.session_state.get("authentication_status"):  # logged out just now: nothing of theirs stays on screen
-    forget_user_state()
-    st.rerun()
+    authenticator.logout("Log out", location="main", key="logout_button")
+if not st.session_state.get("authentication_status"):  # logged out just now: their cookies end with this session
+    logins.record("logout", viewer.username)
+    who.empty()
+    log_in()  # shows the login form and stops
 
 try:
     info = data.snapshot_info()
@@ -99,7 +138,7 @@ if stale == "published":
     )
 elif stale == "as_of":
     st.warning(
-        f"Old figures: this snapshot judges the data as of {as_of}, more than {data.STALE_AFTER_HOURS} hours ago "
+        f"Old figures: what this snapshot shows was judged at {as_of}, more than {data.STALE_AFTER_HOURS} hours ago "
         f"(published {published}). What is due, open or overdue is shown as it was then: a build at an older "
         "as-of (a backfill?) was published last; run `lethe run` for today's figures."
     )

@@ -468,7 +468,7 @@ def test_a_snapshot_published_now_but_judged_weeks_ago_says_its_figures_are_old(
     use_home(monkeypatch, dsr_backlog_home(tmp_path / "old", as_of="2026-11-01 00:00:00+00"), "backlog-key")
     at = open_page(login("manager"), "requests")
     (warning,) = [w.value for w in at.warning]
-    assert warning.startswith("Old figures: this snapshot judges the data as of 2026-11-01 00:00 UTC")
+    assert warning.startswith("Old figures: what this snapshot shows was judged at 2026-11-01 00:00 UTC")
     assert "more than 26 hours ago" in warning and "Stale snapshot" not in warning
 
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
@@ -652,3 +652,50 @@ def test_a_lookup_is_dropped_when_the_pipeline_republishes(real_home_dir, tmp_pa
     at = _look_up(at, "acme-energy", crm_id)
     assert email in _on_screen(at)
     assert len((tmp_path / "dpo_access.jsonl").read_text().splitlines()) == 2
+
+
+def test_five_wrong_passwords_lock_the_user_for_15_minutes_and_every_attempt_is_logged(published):
+    """Guessing passwords was unlimited and left no trace. Now the fifth failure in a row locks that user (not the
+    others) for 15 minutes, and each attempt is a line of audit/dashboard_logins.jsonl; a name that is nobody's is
+    logged as null, never as typed (people type their email there)."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    import logins
+
+    for _ in range(5):
+        at = login("manager", "not-the-password")
+        assert [e.value for e in at.error] == ["Username or password is incorrect"]
+    at = login("manager")
+    (refused,) = [e.value for e in at.error]
+    assert refused.startswith("Too many failed logins for this user: try again after")
+    assert at.text_input[0].label == "Username" and not metrics(at), "the right password does not log in while locked"
+    assert not login("engineer").error, "another user is not locked"
+    assert [e.value for e in login("ann.lee@example.com", "guess").error] == ["Username or password is incorrect"]
+
+    text = (published.home / "audit" / "dashboard_logins.jsonl").read_text()
+    events = [(e["event"], e["user"]) for e in map(json.loads, text.splitlines())]
+    assert events == [("login_failed", "manager")] * 5 + [
+        ("login_locked", "manager"), ("login", "engineer"), ("login_failed", None)]
+    assert "ann.lee" not in text
+    assert logins.locked_until("manager") is not None
+    assert logins.locked_until("manager", now=datetime.now(UTC) + timedelta(minutes=16)) is None
+
+
+def test_a_user_removed_from_the_users_file_is_logged_out_with_a_word_not_a_traceback(real, tmp_path, monkeypatch):
+    import yaml
+
+    users = _users_with_a_dpo_of_one_tenant(tmp_path / "users.yml")
+    monkeypatch.setenv("LETHE_DASHBOARD_USERS", str(users))
+    from lethe.settings import get_settings
+
+    get_settings.cache_clear()
+    at = open_page(login("dpo-acme", "lethe-dpo-acme"), "requests")
+    assert metrics(at)
+    config = yaml.safe_load(users.read_text())
+    del config["credentials"]["usernames"]["dpo-acme"]
+    users.write_text(yaml.safe_dump(config))
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("no longer in the dashboard's users file" in i.value for i in at.info)
+    assert at.text_input[0].label == "Username" and not metrics(at)

@@ -238,6 +238,8 @@ def test_the_dpo_finds_a_person_by_the_email_their_contact_held_before(real_home
         page = log_in(browser, url, "dpo")
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Data-subject requests", exact=True).click()
         page.get_by_role("heading", name="Subject lookup").wait_for()
+        # to the top of the view: a list opening at its bottom edge is drawn out of sight, with no option to click
+        page.get_by_role("heading", name="Subject lookup").evaluate("e => e.scrollIntoView({block: 'start'})")
         page.locator('[data-testid="stSelectbox"]', has_text="Tenant").click()
         page.get_by_role("option", name=tenant, exact=True).click()
         page.get_by_role("textbox", name="CRM contact id, email, phone or subject key").fill(f"  {email.upper()} ")
@@ -258,3 +260,44 @@ def test_the_dpo_finds_a_person_by_the_email_their_contact_held_before(real_home
     doc = export.read_text()
     assert contact in doc, "the export started from the lookup is not the person's"
     assert email in doc and new_email in doc, "the export does not name the person's old and new addresses"
+
+
+def test_logging_out_ends_the_login_cookie_not_only_the_browsers_copy(real_home_dir, browser, tmp_path):
+    """The login cookie is a signed token valid for a day. A copy taken before logging out (another tab, a
+    shared machine, a stolen cookie) logged the user in again until it expired; now logging out revokes it."""
+    import json
+
+    home = tmp_path / "home"
+    shutil.copytree(real_home_dir, home)
+    (home / "audit" / "dashboard_logins.jsonl").unlink(missing_ok=True)  # other tests' logins on the shared home
+    with serving(home) as url:
+        page = log_in(browser, url, "manager")
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+        deadline = time.monotonic() + 20
+        while not (cookies := [c for c in page.context.cookies() if c["name"] == "lethe_dashboard"]):
+            assert time.monotonic() < deadline, "the login cookie was never set"
+            page.wait_for_timeout(250)
+
+        def with_cookie():
+            other = browser.new_context(viewport={"width": 1400, "height": 1600})
+            other.add_cookies(cookies)
+            tab = other.new_page()
+            tab.set_default_timeout(30_000)
+            tab.goto(url)
+            tab.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+            return other, tab
+
+        other, tab = with_cookie()
+        tab.get_by_text(AS_OF_TEXT).wait_for()  # before the logout the copy logs in: the cookie is a login
+        other.close()
+
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_role("textbox", name="Username").wait_for()
+        other, tab = with_cookie()
+        tab.get_by_role("textbox", name="Username").wait_for()
+        tab.wait_for_timeout(1000)
+        assert tab.get_by_text(AS_OF_TEXT).count() == 0, "the copy taken before the logout still logs in"
+        other.close()
+        page.close()
+    events = [json.loads(line) for line in (home / "audit" / "dashboard_logins.jsonl").read_text().splitlines()]
+    assert [(e["event"], e["user"]) for e in events] == [("login", "manager"), ("logout", "manager")]
