@@ -704,8 +704,10 @@ def risk_distribution(viewer: Viewer, tenants: Sequence[str] | None = None) -> p
         f"with base as (select {status.BASE_RATE_SQL} as rate), banded as ("
         "select len(list_filter($2::double[], x -> score >= x * rate)) as band "
         f"from marts.withdrawal_risk_scores, base where {_TF}) "
-        "select band - 1 as band_order, list_extract($3::varchar[], band) as band, count(*) as subjects "
-        "from banded group by all order by band_order",
+        # every band, 0 where nobody scores in it (a chart without the empty bands hides where nobody is)
+        "select b.i - 1 as band_order, list_extract($3::varchar[], b.i) as band, count(s.band) as subjects "
+        "from (select unnest(range(1, len($3::varchar[]) + 1)) as i) b left join banded s on s.band = b.i "
+        "group by all order by band_order",
         viewer,
         tenants,
         [lows, names],

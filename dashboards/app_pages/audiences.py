@@ -48,4 +48,4 @@ if data.allowed(v, "audience_download") and not counts.empty:
             key="aud_download",
         )
         rows = max(csv.count(b"\n") - 1, 0)
-        st.caption(f"{rows:,} subjects; columns subject_key,address (as `lethe audience` writes them)")
+        st.caption(f"{rows:,} {'subject' if rows == 1 else 'subjects'}; columns subject_key,address (as `lethe audience` writes them)")

@@ -490,3 +490,14 @@ def test_a_failure_after_the_last_publish_shows_on_the_engineer_page(published):
     published.runs_dir.joinpath("failures.jsonl").unlink()
     published.runs_dir.joinpath("failures.jsonl").mkdir()
     assert list(data.pipeline_failures(v).task_id) == ["purge"]
+
+
+def test_the_score_distribution_has_every_band_zero_where_nobody_scores_in_it(real, tmp_path):
+    """A chart of only the bands someone is in hides where nobody is: every band is there, in order."""
+    bands = [name for _, name in data._BANDS]
+    everyone = data.risk_distribution(viewer("dpo"))
+    assert list(everyone.band) == bands and list(everyone.band_order) == list(range(len(bands)))
+    assert everyone.subjects.sum() == snap(real, "select count(*) from marts.withdrawal_risk_scores")
+    nobody = data.viewer_for("manager", data.load_users(write_users(tmp_path, manager=[])))
+    shown = data.risk_distribution(nobody)
+    assert list(shown.band) == bands and shown.subjects.tolist() == [0] * len(bands)
