@@ -226,3 +226,17 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     assert "erased before" not in process_requests(settings).outcomes
     assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
                                 "and id in (?, ?)", [a, b]) == [(2,)], "a request naming two people erased one"
+
+    # (3) the Contact Id's person is then erased by another route. The erasure blanks the request's email (the
+    # other person's), so it names nobody, and its Contact Id is tombstoned: it was closed as 'erased', though the
+    # requester may have been the email's person, never erased. A request once found naming two people stays open.
+    erase_subject(settings, tenant, SubjectRef(contact_id=a))
+    run_build(settings)
+    process_requests(settings)
+    run_build(settings)
+    assert query_rows(settings, "select outcome from lethe_meta.dsr_processed where request_id = 'DSR-MIXED'") == [
+        ("ambiguous",)]
+    assert query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
+                                "where request_id = 'DSR-MIXED'") == [("open", "ambiguous")]
+    assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
+                                "and id = ?", [b]) == [(1,)]

@@ -182,10 +182,13 @@ evidenced as (
         -- an erasure asked of someone erased (by this request through the purge, by another request, the CLI):
         -- nothing of them is left and an identity the request names is tombstoned (once the person is gone their
         -- Contact Id names nobody, so the request's own identifiers are checked too). Nothing left of someone never
-        -- erased is no fulfilment: that request names nobody Lethe holds, and the requester is still owed an answer
+        -- erased is no fulfilment: that request names nobody Lethe holds, and the requester is still owed an answer.
+        -- Nor is the erasure of one of the two people a request named (Lethe found it ambiguous): the requester may
+        -- be the other, whose address the erasure blanked from the request; it stays open for the DPO
         requests.type = 'erasure'
             and (erased_subjects.subject_key is not null
-                 or (requests.is_identity_tombstoned and requests.verified_at <= {{ as_of() }}))
+                 or (requests.is_identity_tombstoned and requests.verified_at <= {{ as_of() }}
+                     and processed.outcome is distinct from 'ambiguous'))
             and coalesce(subject_records.record_count, 0) = 0 as is_erased,
         coalesce(subject_records.record_count, 0) > 0 as has_records,
         processed.outcome as processing_outcome
