@@ -16,7 +16,6 @@ import hmac
 import io
 import json
 import logging
-import os
 import re
 import sys
 import threading
@@ -33,6 +32,7 @@ import yaml
 from lethe import audience, status
 from lethe.dsr.identity import DEFAULT_REGION, readings_in
 from lethe.errors import ConfigError, LetheError
+from lethe.fsutil import append_line
 from lethe.risk.features import FEATURE_WORDS
 from lethe.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -957,13 +957,7 @@ def _log_access(viewer: Viewer, tenant: str, subject_keys: list[str], reason: st
         "reason": reason,
         "prev": prev,
     }
-    line = (json.dumps(entry, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(path, json.dumps(entry, sort_keys=True))
 
 
 # A search term read as a phone: digits with the usual separators, nothing else (an email or an id is not one).

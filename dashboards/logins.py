@@ -12,10 +12,10 @@ users file, or null when the name typed is nobody's (it may be anything, an emai
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lethe.fsutil import append_line
 from lethe.settings import get_settings
 
 MAX_FAILURES = 5  # failed passwords in a row for one user ...
@@ -27,16 +27,9 @@ def log_path() -> Path:
 
 
 def record(event: str, user: str | None, now: datetime | None = None) -> None:
-    """Append one line (O_APPEND, fsync'd: lines of concurrent sessions never interleave)."""
-    path = log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Append one line (one O_APPEND write, fsync'd: lines of concurrent sessions never interleave)."""
     entry = {"at": (now or datetime.now(UTC)).isoformat(), "event": event, "user": user}
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(log_path(), json.dumps(entry, sort_keys=True))
 
 
 def _events(user: str) -> list[tuple[datetime, str]]:

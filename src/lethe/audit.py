@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lethe.errors import LetheError
+from lethe.fsutil import append_line
 from lethe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -226,13 +227,7 @@ def append(settings: Settings, event: str, **fields: Any) -> dict[str, Any]:
     }
     entry["hash"] = _entry_hash(entry)
     entry["mac"] = _entry_mac(key, entry)
-    line = json.dumps(entry, sort_keys=True, separators=(",", ":"), default=str) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, line.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(path, json.dumps(entry, sort_keys=True, separators=(",", ":"), default=str))
     # killed here, the log is one entry ahead of its head: verify accepts that (the entry has its MAC)
     _write_head(path, key, entry["seq"], entry["hash"])
     log.info("audit %s #%d", event, entry["seq"])

@@ -59,3 +59,16 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def append_line(path: Path, line: str, mode: int = 0o600, *, durable: bool = True) -> None:
+    """Append one line to a log with a single O_APPEND write, so that concurrent writers never interleave (the file
+    is made with `mode` when new); `durable` fsyncs it before returning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    try:
+        os.write(fd, (line if line.endswith("\n") else line + "\n").encode())
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)

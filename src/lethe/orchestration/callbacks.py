@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from lethe.fsutil import append_line
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +23,7 @@ FAILURES_FILE = "failures.jsonl"
 
 def _append(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line with a single O_APPEND write, so concurrent writers never interleave."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, default=str, sort_keys=False) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_line(path, json.dumps(record, default=str, sort_keys=False), 0o644, durable=False)
 
 
 def _runs_dir() -> Path:
