@@ -37,6 +37,15 @@ PAGES = [
 USER_STATE = ("lookup_result", "lookup_tenant", "lookup_term", "lookup_reason", "tenant_filter", "session_user")
 
 
+def page_list(roles: set[str]) -> list:
+    """The pages any of `roles` may see, in the sidebar's order."""
+    return [
+        st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=file.removesuffix(".py"))
+        for file, title, icon, page_roles in PAGES
+        if page_roles & roles
+    ]
+
+
 def forget_user_state() -> None:
     for key in USER_STATE:
         st.session_state.pop(key, None)
@@ -89,6 +98,9 @@ def log_in() -> None:
             logins.record("login_failed", known)
             time.sleep(0.5)  # a little slower for whoever guesses
             st.error("Username or password is incorrect")
+    # every page, none shown or run: a link to a page (…/requests) keeps its address through the login, and the
+    # page opens once logged in when the user's role may see it (else the role's first page)
+    st.navigation(page_list({role for *_, roles in PAGES for role in roles}), position="hidden")
     st.stop()
 
 
@@ -143,9 +155,4 @@ elif stale == "as_of":
         "as-of (a backfill?) was published last; run `lethe run` for today's figures."
     )
 
-pages = [
-    st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=file.removesuffix(".py"))
-    for file, title, icon, roles in PAGES
-    if viewer.role in roles
-]
-st.navigation(pages).run()
+st.navigation(page_list({viewer.role})).run()
