@@ -77,12 +77,14 @@ def log_in() -> None:
         if st.session_state.get("authentication_status"):
             st.session_state["session_user"] = st.session_state.get("username")
             return
-    st.title("Lethe compliance dashboard")
-    with st.form("login"):
-        st.subheader("Login")
-        username = st.text_input("Username", autocomplete="off").strip().lower()
-        password = st.text_input("Password", type="password", autocomplete="off")
-        submitted = st.form_submit_button("Login")
+    form = st.empty()  # emptied once logged in: the page is drawn in this same run, without the form above it
+    with form.container():
+        st.title("Lethe compliance dashboard")
+        with st.form("login"):
+            st.subheader("Login")
+            username = st.text_input("Username", autocomplete="off").strip().lower()
+            password = st.text_input("Password", type="password", autocomplete="off")
+            submitted = st.form_submit_button("Login")
     if submitted:
         known = username if username in config["credentials"]["usernames"] else None
         until = logins.locked_until(known) if known else None
@@ -91,6 +93,7 @@ def log_in() -> None:
             st.error(f"Too many failed logins for this user: try again after {until:%H:%M} UTC.")
         elif known and authenticator.authentication_controller.login(known, password):
             logins.record("login", known)
+            form.empty()
             authenticator.cookie_controller.set_cookie()
             st.session_state["session_user"] = known
             return
