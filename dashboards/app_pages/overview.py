@@ -22,7 +22,9 @@ else:
     values = per_tenant.drop(columns="tenant_id")
     # the centre's own folder only matters when something of it is counted (e.g. quarantined rows)
     shown = per_tenant[(per_tenant.tenant_id != "_centre") | (values != 0).any(axis=1)]
-    table(shown.rename(columns=labels))
+    # a percentage says so, as the metrics above do
+    percent = {k.label: st.column_config.NumberColumn(k.label, format="%.1f %%") for k in status.KPIS if k.percent}
+    table(shown.rename(columns=labels), percent)
 
 st.subheader("Month by month")
 trend = data.trends(v, tf)

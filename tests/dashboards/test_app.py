@@ -699,3 +699,14 @@ def test_a_user_removed_from_the_users_file_is_logged_out_with_a_word_not_a_trac
     assert not at.exception, [e.message for e in at.exception]
     assert any("no longer in the dashboard's users file" in i.value for i in at.info)
     assert at.text_input[0].label == "Username" and not metrics(at)
+
+
+def test_the_per_tenant_table_shows_consent_coverage_as_a_percentage(real):
+    """The metric above says "62.5 %"; the per-tenant table said 62.5, a count to whoever reads it."""
+    import json
+
+    at = open_page(login("manager"), "overview")
+    per_tenant = next(df for df in at.dataframe if "Consent coverage" in df.value.columns)
+    config = json.loads(per_tenant.proto.columns)
+    assert config["Consent coverage"]["type_config"]["format"] == "%.1f %%"
+    assert "type_config" not in config["Records due"], "a count is no percentage"
