@@ -163,6 +163,12 @@ def _require(viewer: Viewer, capability: str) -> None:
         raise AccessDenied(f"role {getattr(viewer, 'role', '?')!r} may not read {capability}")
 
 
+def _require_tenant(viewer: Viewer, tenant: str, doing: str) -> None:
+    """Refuses `doing` (what the viewer asked for, in words) on a tenant outside a tenant-scoped viewer's own."""
+    if viewer.tenants is not None and tenant not in viewer.tenants:
+        raise AccessDenied(f"{viewer.username} may not {doing} of tenant {tenant!r}")
+
+
 # ---------------------------------------------------------------- the snapshot connection
 
 
@@ -308,11 +314,6 @@ def staleness(info: SnapshotInfo, now: datetime | None = None) -> str | None:
     if info.as_of is not None and now - info.as_of > limit:
         return "as_of"
     return None
-
-
-def is_stale(info: SnapshotInfo, now: datetime | None = None) -> bool:
-    """Whether every page must warn that its figures are old (`staleness`)."""
-    return staleness(info, now) is not None
 
 
 def tenants(viewer: Viewer) -> list[str]:
@@ -817,8 +818,7 @@ def audience_exclusions(viewer: Viewer, tenants: Sequence[str] | None = None) ->
 def audience_download(viewer: Viewer, tenant: str, purpose: str, channel: str) -> bytes:
     """The audience as CSV `subject_key,address` (CONTRACT) for one tenant the viewer may contact."""
     _require(viewer, "audience_download")
-    if viewer.tenants is not None and tenant not in viewer.tenants:
-        raise AccessDenied(f"{viewer.username} may not download audiences of tenant {tenant!r}")
+    _require_tenant(viewer, tenant, "download audiences")
     if not _has("restricted.audience_eligible"):
         raise SnapshotMissing("the audience mart is not available yet: run lethe build, then lethe publish")
     # lethe.audience.read_audience's query: one row per subject (two purposes may share a Name), ordered by key
@@ -1008,8 +1008,7 @@ def lookup_subject(viewer: Viewer, tenant: str, term: str, reason: str) -> dict[
     DPO only, within the DPO's tenants; a reason is required and every lookup (found or not) is logged.
     """
     _require(viewer, "subject")
-    if viewer.tenants is not None and tenant not in viewer.tenants:
-        raise AccessDenied(f"{viewer.username} may not look up subjects of tenant {tenant!r}")
+    _require_tenant(viewer, tenant, "look up subjects")
     term = (term or "").strip()
     reason = (reason or "").strip()
     if not reason:

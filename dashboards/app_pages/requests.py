@@ -36,8 +36,9 @@ else:
 if data.allowed(v, "subject"):
     st.subheader("Subject lookup")
     st.caption("Every lookup is logged with your name, the time, the subject and your reason.")
+    choices = data.tenants(v)
     with st.form("lookup"):
-        tenant = st.selectbox("Tenant", data.tenants(v), key="lookup_tenant")
+        tenant = st.selectbox("Tenant", choices, key="lookup_tenant")
         term = st.text_input(
             "CRM contact id, email, phone or subject key", key="lookup_term", max_chars=20000
         )
@@ -57,9 +58,7 @@ if data.allowed(v, "subject"):
             problem = str(refused)
             st.error(problem[:1].upper() + problem[1:] + ".")
     shown = st.session_state.get("lookup_result")
-    if shown is not None and (
-        not isinstance(shown, dict) or shown.get("user") != v.username or shown.get("tenant") not in data.tenants(v)
-    ):
+    if shown is not None and (shown["user"] != v.username or shown["tenant"] not in choices):
         st.session_state.pop("lookup_result")  # another user's, or a tenant this user may no longer see
         shown = None
     if shown is not None and shown["snapshot"] != data.snapshot_version():

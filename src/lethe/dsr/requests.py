@@ -230,11 +230,9 @@ def _resolved_sql(have: set[str], pending: str) -> str:
                     -- unless Lethe found it naming two people before: one of them erased since says nothing of
                     -- which the requester was (the erasure blanked the other's address from the request)
                     when c.n = 0 and a.request_id is null and c.type = 'erasure' and e.request_id is not null
-                        and not exists (select 1 from lethe_meta.dsr_processed d where d.tenant_id = c.tenant_id
-                                        and d.request_id = c.request_id and d.outcome = 'ambiguous')
-                        then 'erased'
-                    when c.n = 0 and a.request_id is null and c.type = 'erasure' and e.request_id is not null
-                        then 'ambiguous'
+                        then case when exists (select 1 from lethe_meta.dsr_processed d where d.tenant_id = c.tenant_id
+                                               and d.request_id = c.request_id and d.outcome = 'ambiguous')
+                                  then 'ambiguous' else 'erased' end
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
                s.contact_id, s.individual_id, s.address, c.received_at
