@@ -176,6 +176,7 @@ def check_guards(settings: Settings, run_id: str, con: duckdb.DuckDBPyConnection
             guards.check_all(con, plan, policy)
         except GuardError as exc:
             journal.set_status(con, run_id, "refused", str(exc))
+            journal.forget_records(con, run_id)  # its records stay where they are: nothing was deleted
             audit.append(settings, "purge.refused", run_id=run_id, policy_sha256=policy.sha256, reason=str(exc))
             raise
         journal.set_status(con, run_id, "running")
@@ -442,9 +443,10 @@ def verify(settings: Settings, run_id: str) -> int:
         _republish(settings, con, counts)
         journal.complete(con, run_id, "publish")
         _point("after:publish")
+        con.begin()  # done, and its record ids and file paths forgotten, at once
         journal.set_status(con, run_id, "done")
-        # what the landing phase wrote matters only to a re-run of that phase (files.purge_landing)
-        con.execute("delete from lethe_meta.purge_landing_written where run_id = ?", [run_id])
+        journal.forget_records(con, run_id)
+        con.commit()
     finally:
         con.close()
     _point("verified")
@@ -463,6 +465,7 @@ def resume_unfinished(settings: Settings) -> tuple[str, ...]:
         for (run_id,) in stale:  # audited first, as a completion is
             audit.append(settings, "purge.abandoned", run_id=run_id)
             journal.set_status(con, run_id, "abandoned", "planned but never executed (interrupted before its guards)")
+        journal.forget_records(con)  # every ended run's: those this code ended and those older code kept
     finally:
         con.close()
     for state in pending:

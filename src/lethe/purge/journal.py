@@ -136,6 +136,27 @@ def unfinished(con: duckdb.DuckDBPyConnection) -> list[RunState]:
     return [RunState(*r) for r in rows]
 
 
+RECORD_TABLES = ("purge_plans", "purge_files", "purge_landing_files", "purge_landing_written")
+"""The journal's per-record tables: record ids (Salesforce, Connect, SendGrid ids) and file paths (some named by
+a contact id) that a run needs only while it runs. Once it ended they are forgotten: kept, every run would leave
+the source ids of everything it ever erased in the warehouse, and a retention run adds millions of rows."""
+
+ENDED = ("done", "refused", "abandoned")
+
+
+def forget_records(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> None:
+    """Delete the per-record rows of an ended run (of every ended run when run_id is None). What a run did stays:
+    its purge_runs row, its counts (purge_counts), its identities as keyed hashes (purge_identities) and the audit
+    log. The deleted values leave the warehouse file's bytes at the next compaction (the next purge that changes
+    anything)."""
+    for table in RECORD_TABLES:
+        con.execute(
+            f"delete from lethe_meta.{table} where run_id in (select run_id from lethe_meta.purge_runs "  # noqa: S608
+            "where status in (select unnest($ended::varchar[])) and ($run::varchar is null or run_id = $run))",
+            {"ended": list(ENDED), "run": run_id},
+        )
+
+
 def set_status(con: duckdb.DuckDBPyConnection, run_id: str, status: str, note: str | None = None) -> None:
     """Record a run's status (and why, for refused or failed runs)."""
     con.execute(
