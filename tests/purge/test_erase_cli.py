@@ -43,6 +43,10 @@ def test_erasing_by_phone_from_the_command_line_leaves_the_number_nowhere_on_dis
 
     assert done.returncode == 0, done.stderr
     assert "derived tables: rebuilt" in done.stdout  # dbt ran inside the command
+    # each count in its unit: it summed records, files and identities into one "records" figure
+    executed = re.search(r"^executed: (\d+) records deleted or anonymised, (\d+) files deleted, (\d+) identities "
+                         r"tombstoned$", done.stdout, re.MULTILINE)
+    assert executed and int(executed.group(1)) > 0 and int(executed.group(3)) >= 2, done.stdout  # phone, contact
     assert (settings.home / "dbt" / "logs" / "dbt.log").exists()
     assert grep_home(tmp_path / "h", [email, phone, typed, typed.replace(" ", "")]) == []
 

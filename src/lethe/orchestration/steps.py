@@ -138,10 +138,10 @@ def check_guards(as_of: str, run_id: str) -> str:
 def execute_purge(as_of: str, run_id: str) -> str:
     """Execute the guarded plan (resumable: a retried run finishes what the killed one started)."""
     from lethe.purge import execute
+    from lethe.purge.engine import executed_summary
 
     counts = execute(settings_at(as_of), run_id)
-    log.info("purge %s executed: %d records in %d (tenant, category, table) groups", run_id,
-             sum(c[-1] for c in counts), len(counts))
+    log.info("purge %s executed: %s", run_id, executed_summary(counts))
     return run_id
 
 

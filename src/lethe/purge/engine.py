@@ -80,7 +80,7 @@ class PurgeResult:
         for a in self.actions:
             lines.append(f"  {a.tenant:<20} {a.data_category:<24} {a.reason:<18} {verb} {a.action:<9} {a.record_count}")
         if not self.dry_run and self.counts:
-            lines.append("executed:")
+            lines.append(f"executed: {executed_summary(self.counts)}")
             for t, c, tb, a, n in self.counts:
                 lines.append(f"  {t:<20} {c:<24} {tb:<28} {a:<11} {n}")
         if self.derived:
@@ -91,6 +91,21 @@ class PurgeResult:
             lines.append(f"a real run would be refused by its guards: {self.refused}")
         lines += list(self.notes)
         return "\n".join(lines)
+
+
+def executed_summary(counts: Sequence[tuple[str, str, str, str, int]]) -> str:
+    """What a run did, each count in its own unit: records (rows of the warehouse's tables and records in landing
+    files), files deleted (recordings, transcripts, exports, refused landing files) and identities tombstoned."""
+    def unit(target: str) -> str:
+        if target == "lethe_meta.tombstones":
+            return "identities"
+        return "files" if target.startswith("file:") or target in ("exports", "landing:refused") else "records"
+
+    total = Counter[str]()
+    for _t, _c, target, _a, n in counts:
+        total[unit(target)] += n
+    return (f"{total['records']} records deleted or anonymised, {total['files']} files deleted, "
+            f"{total['identities']} identities tombstoned")
 
 
 def new_run_id(kind: str) -> str:
