@@ -177,3 +177,44 @@ def test_a_missing_landing_zone_fails_the_tenants_task_at_once(dagbag, tmp_path,
             task.python_callable(family="email_events")
     finally:
         get_settings.cache_clear()
+
+
+
+def _dbt_test(project: Path, sql: str, *, built: bool = True):
+    """A real dbtRunnerResult of `dbt test` on a one-model project whose model is this SQL, with a unique test on
+    its id (the model run first, or never: its test then errors on a missing table)."""
+    from dbt.cli.main import dbtRunner
+
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: probe\nversion: '1.0.0'\nprofile: probe\n")
+    (project / "profiles.yml").write_text(
+        f"probe:\n  target: t\n  outputs:\n    t:\n      type: duckdb\n      path: '{project / 'probe.duckdb'}'\n")
+    (project / "models" / "m.sql").write_text(sql)
+    (project / "models" / "m.yml").write_text(
+        "models:\n  - name: m\n    columns:\n      - name: id\n        data_tests: [unique]\n")
+    args = ["--quiet", "--project-dir", str(project), "--profiles-dir", str(project)]
+    if built:
+        assert dbtRunner().invoke(["run", *args]).success
+    return dbtRunner().invoke(["test", *args])
+
+
+def test_a_dbt_test_that_finds_failing_rows_fails_at_once_and_an_error_is_retried(dagbag, tmp_path) -> None:
+    """A data test that fails fails the same way on each retry: Airflow ran it three times, 30 s apart, before the
+    grid showed it failed. It fails at once now, its message naming the test; an error (a warehouse another process
+    holds, say) keeps the retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+    from cosmos.exceptions import CosmosDbtRunError
+
+    task = dagbag.dags["lethe_transform"].get_task("dbt.retention_due.test")
+    assert task.retries == 2
+
+    with pytest.raises(AirflowFailException, match="unique_m_id.*a retry would too"):
+        task.handle_exception(_dbt_test(tmp_path / "fails", "select 1 as id union all select 1"))
+
+    errored = _dbt_test(tmp_path / "errs", "select 1 as id", built=False)
+    assert not errored.success
+    with pytest.raises(CosmosDbtRunError) as raised:
+        task.handle_exception(errored)
+    assert not isinstance(raised.value, AirflowFailException)
+
+    assert task.handle_exception(_dbt_test(tmp_path / "passes", "select 1 as id")) is None

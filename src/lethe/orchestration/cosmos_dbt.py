@@ -29,12 +29,41 @@ def manifest_path() -> Path:
     return MANIFEST
 
 
+def only_tests_failed(result: Any) -> bool:
+    """Whether a failed dbt invocation failed only because data tests found rows (status 'fail'): the same data
+    fails the same way on a retry. An error (a warehouse another process holds, a crash) may not."""
+    if getattr(result, "success", True) or getattr(result, "exception", None) is not None:
+        return False
+    statuses = [str(getattr(r.status, "value", r.status)) for r in getattr(result.result, "results", None) or ()]
+    return "fail" in statuses and not {"error", "runtime error"} & set(statuses)
+
+
+def _no_retry_on_test_failures(task: Any) -> None:
+    """A test task whose tests found failing rows fails at once (AirflowFailException: no retry), its message
+    naming the tests; any other failure keeps the DAG's retries."""
+    raise_for = task.handle_exception_dbt_runner
+
+    def handle(result: Any) -> None:
+        try:
+            raise_for(result)
+        except Exception as exc:
+            if only_tests_failed(result):
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(f"{exc} (the data fails these tests: a retry would too)") from exc
+            raise
+
+    task.handle_exception_dbt_runner = handle
+
+
 def dbt_task_group(group_id: str, as_of_template: str, select: list[str] | None = None, **kwargs: Any) -> Any:
-    """A DbtTaskGroup over the project (or a selection), every task in the one-writer pool, judged at as_of."""
+    """A DbtTaskGroup over the project (or a selection), every task in the one-writer pool, judged at as_of; a
+    data test that fails is not retried."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.operators.local import DbtTestLocalOperator
 
-    return DbtTaskGroup(
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=DBT_PROJECT_DIR,
@@ -66,3 +95,7 @@ def dbt_task_group(group_id: str, as_of_template: str, select: list[str] | None 
         },
         **kwargs,
     )
+    for task in group.iter_tasks():
+        if isinstance(task, DbtTestLocalOperator):
+            _no_retry_on_test_failures(task)
+    return group
