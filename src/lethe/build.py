@@ -194,9 +194,9 @@ def _raw_schema_current(con: Any) -> None:
     """Raw columns newer code reads (ingest adds them too): a home loaded by older code builds before its next
     ingest."""
     from lethe.contracts import load_all_contracts
-    from lethe.ingest.schema import add_tracked_columns
+    from lethe.ingest.schema import add_new_columns
 
-    add_tracked_columns(con, load_all_contracts())
+    add_new_columns(con, load_all_contracts())
 
 
 def _tenants_without_policy(con: Any, listed: set[str]) -> list[str]:

@@ -27,7 +27,7 @@ from lethe.dsr.export import build_documents, render, subject_key
 from lethe.dsr.identity import Subject, kept_keys, unheld_previous_addresses_sql
 from lethe.errors import GuardError
 from lethe.fsutil import write_atomic
-from lethe.ingest.schema import add_tracked_columns
+from lethe.ingest.schema import add_new_columns
 from lethe.keys import sql_keyed_hash
 from lethe.settings import Settings
 from lethe.warehouse import connect
@@ -390,7 +390,7 @@ def process_requests(settings: Settings) -> RequestsResult:
         if catalog.table_exists(con, "lethe_meta", "tombstones"):
             have.add(TOMBSTONES)
         con.execute(PROCESSED_DDL)  # lethe.build creates it too (fct_dsr_requests reads it); a home never built lacks it
-        add_tracked_columns(con, load_all_contracts())  # when a CRM flag was first seen set (ingest adds them too)
+        add_new_columns(con, load_all_contracts())  # when a CRM flag was first seen set (ingest adds them too)
     finally:
         con.close()
     outcomes: dict[str, int] = {}

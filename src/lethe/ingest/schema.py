@@ -64,19 +64,26 @@ def ensure(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> No
     for contract in contracts.values():
         cols = ", ".join(f"{q(n)} {t}" for n, t in raw_columns(contract))
         con.execute(f"create table if not exists raw.{q(contract.dataset)} ({cols})")
-    add_tracked_columns(con, contracts)
+    add_new_columns(con, contracts)
 
 
-def add_tracked_columns(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> None:
-    """Add the trackedSince columns to raw tables made before they existed (null there: read as the row's own
-    time), so a build or a DSR run on such a home reads them before its next ingest."""
-    from lethe.catalog import table_exists
-
+def add_new_columns(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> None:
+    """Add to raw tables made by older code the columns their contract has gained since (a new optional
+    property, a trackedSince column; null in the rows already there), so a build, a DSR run or an ingest on
+    such a home reads them: the staging views select every contract column."""
+    have: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'raw'"
+    ).fetchall():
+        have.setdefault(table, set()).add(column.lower())
     for contract in contracts.values():
-        if contract.tracked_since and table_exists(con, "raw", contract.dataset):
-            for name in contract.tracked_since:
-                con.execute(f"alter table raw.{q(contract.dataset)} add column if not exists "
-                            f"{q(contract.since_column(name))} timestamp")
+        present = have.get(contract.dataset)
+        if present is None:
+            continue
+        for name, sql_type in raw_columns(contract):
+            if name.lower() not in present:
+                con.execute(f"alter table raw.{q(contract.dataset)} add column if not exists {q(name)} {sql_type}")
 
 
 def ensure_copies(con: duckdb.DuckDBPyConnection) -> None:
