@@ -861,6 +861,8 @@ def dsr_queue(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFr
     if not _has("marts.fct_dsr_requests"):
         return None
     cols = "r.tenant_id, r.request_id, r.request_type, r.received_at, r.due_at, r.days_left, r.status"
+    if "is_extended" in _catalogue().get(("marts", "fct_dsr_requests"), ()):  # a snapshot from before it lacks it
+        cols += ", r.is_extended as extended"  # Art. 12(3): due two months later, the requester told in time
     if "processing_outcome" in _catalogue().get(("marts", "fct_dsr_requests"), ()):  # a snapshot from before it lacks it
         # what Lethe did, or why it could not act: no_match and ambiguous need the DPO to ask the requester
         # (verified and never acted on: 'pending', which the next pipeline run processes)

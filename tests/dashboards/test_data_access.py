@@ -306,6 +306,7 @@ def test_the_request_queue_says_what_lethe_did_with_each_open_request(real):
     queue = data.dsr_queue(viewer("manager"))
     assert queue is not None and not queue.empty, "the snapshot holds open requests"
     assert "lethe_outcome" in queue.columns
+    assert queue["extended"].dtype == bool  # Art. 12(3): which due dates an extension moved
     shown = set(queue["lethe_outcome"].dropna())
     assert shown and shown <= {"not verified", "pending", "no_match", "ambiguous", "held", "recorded", "applied", "exported",
                                "erased"}, shown

@@ -151,7 +151,8 @@ final as (
         is_identity_tombstoned and not is_ambiguous as is_identity_tombstoned,
         -- timestamps
         received_at,
-        verified_at
+        verified_at,
+        extension_notified_at
     from judged
 )
 

@@ -1,4 +1,5 @@
--- Data-subject requests received by as_of: due date (received + dsr_sla_days), status and days left. From the
+-- Data-subject requests received by as_of: due date (received + dsr_sla_days, two months later when the requester
+-- was told in time of an extension, GDPR Art. 12(3)), status and days left. From the
 -- DSR files and `lethe dsar`, and from the CRM's Individual flags ShouldForget and SendIndividualData (kept, from
 -- Lethe's own record, once processed, when the flag or the Individual is gone).
 with
@@ -102,33 +103,60 @@ processed_flag_requests as (
 -- names was erased
 all_requests as (
     select tenant_id, request_id, request_type, received_at, verified_at, subject_key,
-        resolution_status = 'resolved' as is_crm_subject, is_identity_tombstoned
+        resolution_status = 'resolved' as is_crm_subject, is_identity_tombstoned, extension_notified_at
     from dsr_requests
     union all
     select tenant_id, request_id, request_type, received_at, received_at as verified_at, subject_key,
-        subject_key is not null as is_crm_subject, false as is_identity_tombstoned
+        subject_key is not null as is_crm_subject, false as is_identity_tombstoned,
+        {{ dbt.cast('null', api.Column.translate_type('timestamp')) }} as extension_notified_at
     from flag_requests_resolved
     union all
     select tenant_id, request_id, request_type, received_at, verified_at, subject_key,
-        false as is_crm_subject, false as is_identity_tombstoned
+        false as is_crm_subject, false as is_identity_tombstoned,
+        {{ dbt.cast('null', api.Column.translate_type('timestamp')) }} as extension_notified_at
     from processed_flag_requests
 ),
 
-requests as (
+sla as (
     select
-        all_requests.tenant_id,
-        all_requests.request_id,
-        all_requests.request_type as type,
-        all_requests.received_at,
-        all_requests.verified_at,
-        all_requests.subject_key,
-        all_requests.is_crm_subject,
-        all_requests.is_identity_tombstoned,
-        {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'all_requests.received_at') }} as due_at
+        all_requests.*,
+        {{ dbt.dateadd('day', 'tenant_policy.dsr_sla_days', 'all_requests.received_at') }} as first_due_at
     from all_requests
     left join tenant_policy
         on tenant_policy.tenant_id = all_requests.tenant_id
     where all_requests.received_at <= {{ as_of() }}
+),
+
+-- Art. 12(3): the controller may extend the time limit by two further months, telling the requester within the
+-- first one. An extension told after the first time limit ran out (its day over, as for the status below), or
+-- after as_of, extends nothing
+requests as (
+    select
+        tenant_id,
+        request_id,
+        request_type as type,
+        received_at,
+        verified_at,
+        subject_key,
+        is_crm_subject,
+        is_identity_tombstoned,
+        extension_notified_at,
+        is_extended,
+        case
+            when is_extended then {{ dbt.dateadd('month', 2, 'first_due_at') }}
+            else first_due_at
+        end as due_at
+    from (
+        select
+            sla.*,
+            coalesce(
+                sla.extension_notified_at <= {{ as_of() }}
+                and {{ dbt.cast('sla.extension_notified_at', api.Column.translate_type('date')) }}
+                    <= {{ dbt.cast('sla.first_due_at', api.Column.translate_type('date')) }},
+                false
+            ) as is_extended
+        from sla
+    ) as judged
 ),
 
 -- evidence of fulfilment, each dated: Lethe's own record, a newer CRM record (rectification),
@@ -228,6 +256,8 @@ final as (
         received_at,
         verified_at,
         due_at,
+        is_extended,
+        extension_notified_at,
         case when completed_at <= {{ as_of() }} then completed_at end as completed_at,
         -- status at as_of: a time limit in days ends with the last hour of its last day (Regulation 1182/71,
         -- Art. 3), so a request due today is open, with 0 days left, until the day is over

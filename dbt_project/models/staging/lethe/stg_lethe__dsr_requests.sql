@@ -15,6 +15,7 @@ renamed as (
         lower(trim(subject_email)) as subject_email,
         subject_phone,
         verified_at,
+        extension_notified_at,
         details,
         -- load metadata
         _loaded_at as loaded_at
