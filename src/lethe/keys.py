@@ -6,7 +6,9 @@ One definition, used by Python and (through the `lethe_key` DuckDB variable that
     keyed_hash(kind, value) = sha256(key || ':' || tenant_id || ':' || kind || ':' || value)
 
 `kind` is one of `contact` (a Salesforce Contact Id), `email` (lower case), `phone` (E.164), or
-`connect_contact` (an Amazon Connect ContactId: tombstones only, so re-delivered interactions stay erased).
+`connect_contact` (an Amazon Connect ContactId: tombstones only, so re-delivered interactions stay erased), or
+`landing_file` (the path of a landing file a purge deleted, as the ingest manifest keeps it: Amazon Connect
+names transcripts and recordings by ContactId).
 The key never enters the warehouse; it lives only in the connection's session variable.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 
-KINDS = ("contact", "email", "phone", "connect_contact", "individual")
+KINDS = ("contact", "email", "phone", "connect_contact", "individual", "landing_file")
 
 
 def keyed_hash(key: bytes, tenant_id: str, kind: str, value: str) -> str:

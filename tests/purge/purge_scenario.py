@@ -237,16 +237,17 @@ def build_home(tmp: Path) -> Settings:
     return settings
 
 
-def grep_home(root: Path, needles: list[str]) -> list[str]:
-    """Files under root whose bytes (gzip decompressed too) contain any needle, case-insensitively."""
+def grep_home(root: Path, needles: list[str], *, case_sensitive: bool = False) -> list[str]:
+    """Files under root whose bytes (gzip decompressed too) contain any needle, case-insensitively unless asked
+    (Salesforce Ids differ by case alone)."""
     found = []
-    lowered = [n.lower().encode() for n in needles]
+    lowered = [(n if case_sensitive else n.lower()).encode() for n in needles]
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
         if path.suffix == ".gz":
             with contextlib.suppress(OSError, EOFError, zlib.error):  # a corrupt one is grepped as it is
                 data += gzip.decompress(data)
-        low = data.lower()
+        low = data if case_sensitive else data.lower()
         hits = [n.decode() for n in lowered if n in low]
         if hits:
             found.append(f"{path.relative_to(root)}: {', '.join(hits)}")

@@ -125,6 +125,7 @@ def test_files_the_erasure_deleted_restored_at_their_own_paths_are_dropped_again
     from purge_scenario import grep_home
 
     from lethe.ingest.run import run_ingest
+    from lethe.ingest.schema import purged_name
 
     before = tmp_path / "backup"
     shutil.copytree(scenario.landing, before)
@@ -133,8 +134,12 @@ def test_files_the_erasure_deleted_restored_at_their_own_paths_are_dropped_again
                 and not (scenario.landing / p.relative_to(before)).exists()]
     kinds = {rel.parts[1] for rel in restored}
     assert {"transcripts", "recordings"} <= kinds, kinds  # whole files of hers that the erasure deleted
+    # the manifest knows them as purged, under a keyed hash of their path (named by ContactIds), not the path
+    hidden = [purged_name(scenario.secret_key, rel.parts[0], rel.as_posix()) for rel in restored]
     assert _count(scenario, "select count(*) from lethe_meta.manifest where status = 'purged' and list_contains(?, path)",
-                  [[rel.as_posix() for rel in restored]]) == len(restored)
+                  [hidden]) == len(restored)
+    assert _count(scenario, "select count(*) from lethe_meta.manifest where list_contains(?, path)",
+                  [[rel.as_posix() for rel in restored]]) == 0
     for rel in restored:
         shutil.copy2(before / rel, scenario.landing / rel)
 

@@ -144,14 +144,16 @@ def test_an_erasure_judged_at_an_older_day_rebuilds_the_marts_at_the_last_builds
 
 
 def _clear_copies(settings, ids: list[str]) -> list[str]:
-    """'schema.table.column' of every text column of the warehouse holding one of these ids as it is."""
+    """'schema.table.column' of every text column of the warehouse holding one of these ids, alone or in a longer
+    text (a file path named by a ContactId)."""
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         columns = con.execute(
             "select schema_name, table_name, column_name from duckdb_columns() where database_name = current_database() "
             "and data_type = 'VARCHAR' and not internal order by all").fetchall()
         return [f"{s}.{t}.{c}" for s, t, c in columns if con.execute(
-            f'select count(*) from "{s}"."{t}" where "{c}" in (select unnest($ids::varchar[]))',  # noqa: S608
+            f'select count(*) from "{s}"."{t}" '  # noqa: S608
+            f'where len(list_filter($ids::varchar[], i -> contains("{c}", i))) > 0',
             {"ids": ids}).fetchone()[0]]
     finally:
         con.close()
@@ -161,32 +163,37 @@ def test_an_erased_persons_source_ids_are_forgotten_with_the_run_and_leave_the_f
     built: Path, tmp_path: Path
 ) -> None:
     """The purge journal kept every planned record's source id (Salesforce Contact Id, Connect ContactId) and the
-    paths of the files it deleted, for every run, forever: after an erasure only tombstones, counts and keyed
-    subject keys may remain. The run needs them while it runs; once it is done they are forgotten, and the next
-    purge's compaction leaves their bytes behind with the old file."""
+    paths of the files it deleted, for every run, forever, and the ingest manifest (copied into the snapshot) the
+    paths of the deleted recordings, which Amazon Connect names by ContactId: after an erasure only tombstones,
+    counts and keyed hashes may remain. The run needs them while it runs; once it is verified they are forgotten
+    or hidden, and the next purge's compaction leaves their bytes behind with the old file."""
     from lethe.dsr import SubjectRef, erase_subject
 
     settings = generated_home.copy(built, tmp_path / "h")
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:  # two CRM contacts who called from their phone: their Contact Id and their calls' ContactIds
+    try:  # a CRM contact whose calls were recorded: their Contact Id and their calls' ContactIds, which name the
+        # recordings' files (in the manifest too); and another contact
         first, second = [r[0] for r in con.execute(
-            "select k.id from raw.crm_contacts k where k.tenant_id = ? and k.phone is not null and exists (select 1 "
-            "from raw.contact_records c where c.tenant_id = k.tenant_id and c.customer_address = k.phone) "
+            "select k.id from raw.crm_contacts k where k.tenant_id = ? "
             # whose requests keep naming them by design (the evidence that the request was made)
             "and not exists (select 1 from raw.dsr_requests d where d.crm_contact_id = k.id) "
-            "order by k.id limit 2", [NO_HOLDS]).fetchall()]
+            "order by not exists (select 1 from raw.contact_records c where c.tenant_id = k.tenant_id "
+            "and c.customer_address = k.phone and c.recording_location is not null), k.id limit 2",
+            [NO_HOLDS]).fetchall()]
         calls = [r[0] for r in con.execute(
             "select c.contact_id from raw.contact_records c join raw.crm_contacts k on k.tenant_id = c.tenant_id "
             "and k.phone = c.customer_address where k.id = ?", [first]).fetchall()]
     finally:
         con.close()
     ids = [first, *calls]
-    assert calls and _clear_copies(settings, ids)
+    assert calls and "lethe_meta.manifest.path" in _clear_copies(settings, ids)
 
     run = erase_subject(settings, tenant=NO_HOLDS, ref=SubjectRef(contact_id=first))
 
     assert run.derived == "rebuilt" and sum(n for *_, n in run.counts) > 0
     assert _clear_copies(settings, ids) == []
+    published = settings.snapshot.read_bytes()  # re-published by the run: the dashboard's copy of the manifest
+    assert [i for i in ids if i.encode() in published] == []
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:  # what the run did is still told, without them
         assert con.execute("select status from lethe_meta.purge_runs where run_id = ?", [run.run_id]).fetchall() == [
@@ -200,4 +207,4 @@ def test_an_erased_persons_source_ids_are_forgotten_with_the_run_and_leave_the_f
 
     erase_subject(settings, tenant=NO_HOLDS, ref=SubjectRef(contact_id=second))
 
-    assert grep_home(settings.home, [first]) == []
+    assert grep_home(tmp_path / "h", ids, case_sensitive=True) == []  # the home, the landing zone

@@ -59,9 +59,12 @@ def _changed(con: duckdb.DuckDBPyConnection, files: list[LandingFile], contract:
         ).fetchall()
     }
     load, changed, retried, returned = [], [], 0, 0
+    key = con.execute("select getvariable('lethe_key')").fetchone()[0].encode()
     for f in files:  # in path order: batch order decides which of two copies of a record loads first
         if f.rel not in known:
             load.append(f)
+            # a purge deleted it: its manifest path is hidden (schema.hide_purged_paths), its status 'purged'
+            returned += known.get(schema.purged_name(key, tenant, f.rel), ("", ""))[1] == "purged"
         elif known[f.rel][1] == "purged":
             load.append(f)
             returned += 1
@@ -196,6 +199,7 @@ def run_ingest(
                 if summary:
                     sources.append(summary)
         scrub_refused(con, landing)  # a refused file (not loaded, so not checked record by record) of an erased subject
+        schema.hide_purged_paths(con)  # the paths of those it deleted, and of files this ingest scrubbed whole
     finally:
         con.close()
     return IngestSummary(sources=tuple(sources), seconds=time.perf_counter() - start, not_loaded=not_loaded)

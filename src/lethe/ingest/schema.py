@@ -86,6 +86,50 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contrac
                 con.execute(f"alter table raw.{q(contract.dataset)} add column if not exists {q(name)} {sql_type}")
 
 
+PURGED_NAME = "purged-"
+"""The file name the manifest gives a landing file a purge deleted: `<folder>/purged-<keyed hash of the path>`."""
+
+
+def purged_name(key: bytes, tenant_id: str, rel: str) -> str:
+    """The manifest path of a deleted landing file (hide_purged_paths), from its path relative to the landing root."""
+    from lethe.keys import keyed_hash
+
+    folder = rel.rpartition("/")[0]
+    return f"{folder}/{PURGED_NAME}{keyed_hash(key, tenant_id, 'landing_file', rel)}"
+
+
+def hide_purged_paths(con: duckdb.DuckDBPyConnection) -> int:
+    """Replace the path of every landing file a purge deleted (manifest status 'purged'), in the manifest and in
+    quarantine.files, by its folder and a keyed hash of the path: transcripts and recordings are named by their
+    Amazon Connect ContactId, and an erasure leaves nobody's ids in clear. Ingest still knows a file that comes back
+    at that path (purged_name). Returns how many paths it hid."""
+    from lethe.catalog import table_exists
+    from lethe.keys import sql_keyed_hash
+
+    if not table_exists(con, "lethe_meta", "manifest"):
+        return 0
+    name = sql_keyed_hash("tenant_id", "landing_file", "path")
+    con.execute(f"""
+        create or replace temp table _hidden as
+        select path, tenant_id, regexp_replace(path, '[^/]*$', '') || '{PURGED_NAME}' || {name} as hidden
+        from lethe_meta.manifest
+        where status = 'purged' and not regexp_matches(path, '(^|/){PURGED_NAME}[0-9a-f]{{64}}$')
+    """)  # noqa: S608
+    try:
+        n = con.execute("select count(*) from _hidden").fetchone()[0]
+        if not n:
+            return 0
+        # purged before at the same path (it came back and was purged again): one row tells it
+        con.execute("delete from lethe_meta.manifest where path in (select hidden from _hidden)")
+        con.execute("update lethe_meta.manifest m set path = h.hidden from _hidden h where m.path = h.path")
+        if table_exists(con, "quarantine", "files"):
+            con.execute("update quarantine.files f set source_file = h.hidden from _hidden h "
+                        "where f.source_file = h.path and f.tenant_id = h.tenant_id")
+        return int(n)
+    finally:
+        con.execute("drop table if exists _hidden")
+
+
 def ensure_copies(con: duckdb.DuckDBPyConnection) -> None:
     """Create lethe_meta.record_copies if missing; whatever the manifest already holds is marked untracked."""
     from lethe.catalog import table_exists

@@ -17,6 +17,7 @@ import duckdb
 from lethe import audit, catalog
 from lethe.dsr.identity import Subject
 from lethe.errors import GuardError
+from lethe.ingest.schema import hide_purged_paths
 from lethe.policy import Policy, load_policy
 from lethe.purge import compact as compaction
 from lethe.purge import execute as steps
@@ -435,6 +436,7 @@ def verify(settings: Settings, run_id: str) -> int:
             _republish(settings, con, _counts(con, run_id))  # what was purged leaves the snapshot even so
             raise
         journal.complete(con, run_id, "verify")
+        hide_purged_paths(con)  # before the snapshot copies the manifest: the run's deleted files named by ContactId
         counts = _counts(con, run_id)
         # audited before it is marked done: killed in between, the run is resumed, verified and audited again
         # (a second entry), never done with no entry saying so
