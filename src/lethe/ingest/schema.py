@@ -70,11 +70,12 @@ def ensure(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> No
 def add_new_columns(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> None:
     """Add to raw tables made by older code the columns their contract has gained since (a new optional
     property, a trackedSince column; null in the rows already there), so a build, a DSR run or an ingest on
-    such a home reads them: the staging views select every contract column."""
+    such a home reads them: the staging views select every contract column. Tables only: a view is left as it is."""
     have: dict[str, set[str]] = {}
     for table, column in con.execute(
-        "select table_name, column_name from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'raw'"
+        "select c.table_name, c.column_name from duckdb_columns() c semi join duckdb_tables() t "
+        "on t.database_name = c.database_name and t.schema_name = c.schema_name and t.table_name = c.table_name "
+        "where c.database_name = current_database() and c.schema_name = 'raw'"
     ).fetchall():
         have.setdefault(table, set()).add(column.lower())
     for contract in contracts.values():
@@ -94,8 +95,8 @@ def purged_name(key: bytes, tenant_id: str, rel: str) -> str:
     """The manifest path of a deleted landing file (hide_purged_paths), from its path relative to the landing root."""
     from lethe.keys import keyed_hash
 
-    folder = rel.rpartition("/")[0]
-    return f"{folder}/{PURGED_NAME}{keyed_hash(key, tenant_id, 'landing_file', rel)}"
+    folder = rel[: rel.rfind("/") + 1]  # with its '/', as the SQL of hide_purged_paths keeps it
+    return f"{folder}{PURGED_NAME}{keyed_hash(key, tenant_id, 'landing_file', rel)}"
 
 
 def hide_purged_paths(con: duckdb.DuckDBPyConnection) -> int:
