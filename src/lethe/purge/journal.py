@@ -148,16 +148,14 @@ def forget_records(con: duckdb.DuckDBPyConnection, run_id: str | None = None) ->
     """Delete the per-record rows of an ended run (of every ended run when run_id is None). What a run did stays:
     its purge_runs row, its counts (purge_counts), its identities as keyed hashes (purge_identities) and the audit
     log. The deleted values leave the warehouse file's bytes at the next compaction (the next purge that changes
-    anything). Deleted landing files' paths in the ingest manifest are hidden the same way (hide_purged_paths)."""
-    from lethe.ingest.schema import hide_purged_paths
-
+    anything). The paths of the landing files a run deleted are hidden in the ingest manifest when it is verified
+    (lethe.ingest.schema.hide_purged_paths), before it is done."""
     for table in RECORD_TABLES:
         con.execute(
             f"delete from lethe_meta.{table} where run_id in (select run_id from lethe_meta.purge_runs "  # noqa: S608
             "where status in (select unnest($ended::varchar[])) and ($run::varchar is null or run_id = $run))",
             {"ended": list(ENDED), "run": run_id},
         )
-    hide_purged_paths(con)
 
 
 def set_status(con: duckdb.DuckDBPyConnection, run_id: str, status: str, note: str | None = None) -> None:
