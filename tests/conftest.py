@@ -32,6 +32,19 @@ SHARED = {"dags": "airflow", "dashboards": "real_home", "status": "real_home", "
 FIRST = ("airflow", "tests/dbt/test_spark.py", "real_home")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_unit_tests_record(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every home this run builds (in-process, through the CLI and through Airflow) shares one record of the dbt
+    unit tests passing (lethe.build.UNIT_TESTS_RECORD_DIR): their outcome depends on the project and the versions
+    only, so the run's first full build runs them and the other homes' builds leave them out. tests/dbt checks
+    that they pass, on DuckDB and on Spark, and what a home of its own does."""
+    from lethe.build import UNIT_TESTS_RECORD_DIR
+
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "unit-tests-record"
+    os.environ[UNIT_TESTS_RECORD_DIR] = str(folder)
+
+
 def group_of(nodeid: str) -> str:
     """The group of a test, from its node id (`tests/<dir>/<module>.py::<test>`)."""
     module = nodeid.split("::", 1)[0]

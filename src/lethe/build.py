@@ -300,8 +300,16 @@ def project_fingerprint(project_dir: Path, target: str) -> str:
     return digest.hexdigest()
 
 
+# A folder for the record of the last time every unit test passed, shared by the homes whose builds set it (the
+# default is each home's own dbt folder). Their outcome depends on the project and the versions only
+# (project_fingerprint), not on the home's data: homes on one machine that share the folder run them once per
+# change of code or versions between them (a staging and a production home; the test suite's many homes).
+UNIT_TESTS_RECORD_DIR = "LETHE_UNIT_TESTS_RECORD_DIR"
+
+
 def _unit_tests_record(settings: Settings, target: str) -> Path:
-    return settings.home / "dbt" / f"unit-tests-passed-{target}.json"
+    shared = os.environ.get(UNIT_TESTS_RECORD_DIR)
+    return (Path(shared) if shared else settings.home / "dbt") / f"unit-tests-passed-{target}.json"
 
 
 def _unit_tests_passed_at(settings: Settings, target: str, fingerprint: str) -> str | None:
@@ -316,7 +324,10 @@ def _unit_tests_passed_at(settings: Settings, target: str, fingerprint: str) -> 
 def _record_unit_tests_passed(settings: Settings, target: str, fingerprint: str) -> None:
     passed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = json.dumps({"fingerprint": fingerprint, "passed_at": passed_at}).encode()
-    write_atomic(_unit_tests_record(settings, target), record, mode=0o644)
+    try:
+        write_atomic(_unit_tests_record(settings, target), record, mode=0o644)
+    except OSError as exc:  # only a saving: the next build runs them again (a shared folder another build writes)
+        log.warning("could not record that the unit tests passed: %s", exc)
 
 
 def _one_line(error: object, limit: int = 3) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 
 import duckdb
 import pytest
 from rawlayer import SECRET, write_raw
 
-from lethe.build import BuildResult, parse_project, run_build
+from lethe.build import UNIT_TESTS_RECORD_DIR, BuildResult, parse_project, run_build
 from lethe.errors import LetheError
 from lethe.keys import keyed_hash
 from lethe.settings import Settings
@@ -75,6 +76,15 @@ SCENARIO = {
         {"tenant_id": T, "breach_id": "B1", "detected_at": datetime(2026, 5, 1), "authority_notified_at": None},
     ],
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_unit_tests_record() -> Iterator[None]:
+    """This module's homes keep their own record of the unit tests passing (the default), not the run's shared one
+    (tests/conftest.py): their first build runs every unit test, so they pass here whatever ran before."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(UNIT_TESTS_RECORD_DIR, raising=False)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +228,34 @@ def test_changed_project_code_and_a_full_refresh_run_the_unit_tests_again(built)
     assert _run_results_kinds(changed).get("unit_test", 0) >= 10 and not changed.unit_tests_skipped
     assert json.loads(record.read_text())["fingerprint"] != "of-an-older-project"  # recorded anew once they passed
     assert _run_results_kinds(run_build(settings, full_refresh=True)).get("unit_test", 0) >= 10
+
+
+def test_a_home_sharing_the_record_of_another_leaves_out_the_unit_tests_it_passed(
+    dbt_settings: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from lethe.build import DBT_PROJECT_DIR, project_fingerprint
+    from lethe.settings import load_settings
+
+    shared = tmp_path / "shared"
+    monkeypatch.setenv(UNIT_TESTS_RECORD_DIR, str(shared))
+    write_raw(dbt_settings.warehouse, SCENARIO)
+    shared.mkdir()
+    record = shared / "unit-tests-passed-duckdb.json"
+    record.write_text(json.dumps({"fingerprint": "of-an-older-project", "passed_at": "2026-01-01T00:00:00Z"}))
+    first = run_build(dbt_settings)  # what another home passed with other code says nothing about this code
+    assert _run_results_kinds(first).get("unit_test", 0) >= 10 and not first.unit_tests_skipped
+    assert json.loads(record.read_text())["fingerprint"] == project_fingerprint(DBT_PROJECT_DIR, "duckdb")
+    assert not (dbt_settings.home / "dbt" / "unit-tests-passed-duckdb.json").exists()
+
+    (tmp_path / "other-home").mkdir()
+    other = load_settings({"LETHE_HOME": str(tmp_path / "other-home"), "LETHE_SECRET_KEY": SECRET,
+                           "LETHE_AS_OF": "2026-06-01T00:00:00"})
+    write_raw(other.warehouse, SCENARIO)
+    second = run_build(other)  # a fresh home: the record it shares says they passed with this very code
+    assert "unit_test" not in _run_results_kinds(second)
+    assert "unit tests not run: the project and dbt are unchanged since they all passed at" in second.render()
 
 
 def test_the_project_fingerprint_follows_the_code_not_dbt_output(tmp_path) -> None:
