@@ -540,7 +540,8 @@ def retention_aging(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.
 
 
 def retention_held(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """Records held per tenant and category: kept, due, under legal hold, falling due within 30 days."""
+    """Records held per tenant and category: kept, due, under legal hold, kept past their due date because the
+    subject's processing is restricted (GDPR Art. 18), falling due within 30 days."""
     _require(viewer, "compliance")
     if not _has("marts.fct_retention_status"):
         return None
@@ -548,9 +549,11 @@ def retention_held(viewer: Viewer, tenants: Sequence[str] | None = None) -> pd.D
         "select tenant_id, data_category, count(*) as records, "
         "count(*) filter (where is_due and not is_held) as due, "
         "count(*) filter (where is_held) as under_legal_hold, "
+        f"count(*) filter (where is_restricted and not is_held and not is_due and due_at <= {_AS_OF}) "
+        "as kept_restricted, "
         "count(*) filter (where is_active_customer) as active_customer, "
-        f"count(*) filter (where not is_held and due_at > {_AS_OF} and due_at <= {_AS_OF} + interval 30 day) "
-        "as due_within_30_days "
+        f"count(*) filter (where not is_held and not is_restricted and due_at > {_AS_OF} "
+        f"and due_at <= {_AS_OF} + interval 30 day) as due_within_30_days "
         f"from marts.fct_retention_status where {_TF} group by all order by tenant_id, data_category",
         viewer,
         tenants,

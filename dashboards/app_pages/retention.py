@@ -47,7 +47,7 @@ else:
 
 held = data.retention_held(v, tf)
 if held is not None:
-    st.subheader("Records held, under legal hold, and coming due in 30 days")
+    st.subheader("Records held, under legal hold, kept for a restriction, and coming due in 30 days")
     table(in_words(held, data_category=CATEGORIES))
 
 st.subheader("Purge history (audit log)")

@@ -458,9 +458,15 @@ def test_coming_due_within_30_days_counts_only_records_not_due_yet(real):
         "the snapshot holds records under legal hold past their due date")
     assert held.due_within_30_days.sum() == snap(
         real,
-        f"select count(*) from marts.fct_retention_status where not is_held and due_at > {as_of} "
-        f"and due_at <= {as_of} + interval 30 day",
+        f"select count(*) from marts.fct_retention_status where not is_held and not is_restricted "
+        f"and due_at > {as_of} and due_at <= {as_of} + interval 30 day",
     )
+    # GDPR Art. 18: a restricted subject's records past their due date are kept, and counted apart
+    kept = snap(real, f"select count(*) from marts.fct_retention_status where is_restricted and not is_held "
+                      f"and not is_due and due_at <= {as_of}")
+    assert kept > 0, "the generated home has restricted subjects with records past their retention"
+    assert held.kept_restricted.sum() == kept
+    assert held.due.sum() == snap(real, "select count(*) from marts.fct_retention_status where is_due and not is_held")
 
 
 def test_a_failure_after_the_last_publish_shows_on_the_engineer_page(published):

@@ -3,15 +3,23 @@ as soon as it is fulfilled: an access or portability request once its export is 
 purge run finished, a restriction or objection once a build applied it. Before, nothing recorded a fulfilment,
 so every exported request stayed open and went overdue, and an erased subject's request (whose identities the
 erasure removed) never counted as erased; restrictions and objections Lethe applied went overdue too, unless
-the CRM's own flag was set. A request Lethe could not act on says why."""
+the CRM's own flag was set. A request Lethe could not act on says why.
+
+Also what the DSR file's optional columns do: `extension_notified_at` (GDPR Art. 12(3): a controller may extend
+the time limit by two further months, telling the requester within the first; before, an extended request showed
+as overdue from its first due date on the dashboard and in `lethe status`), and `restriction_lifted_at` (Art.
+18(3): a restriction stands until it is lifted, and while it stands the subject's records are kept past their
+retention, as storage is all restricted data may undergo; before, the purge deleted them when they fell due).
+The tests share one generated, built home (each works on its own copy)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import generated_home
 import pytest
+from generated_home import NO_HOLDS
 from purge_scenario import query_rows
 
 
@@ -240,3 +248,122 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
                                 "where request_id = 'DSR-MIXED'") == [("open", "ambiguous")]
     assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
                                 "and id = ?", [b]) == [(1,)]
+
+
+def test_an_extension_told_in_time_moves_the_due_date_and_one_told_late_does_not(built: Path, tmp_path: Path) -> None:
+    from lethe.build import run_build
+    from lethe.ingest import run_ingest
+    from lethe.publish import publish
+    from lethe.status import compute_status
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    overdue_before = compute_status(settings)["dsr_overdue"]
+    folder = settings.landing / NO_HOLDS / "crm" / "dsr_requests" / "2026" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    # as of 2026-11-01, 30 days to answer (the tenant's generated policy): received 2026-09-20, first due 2026-10-20
+    (folder / "extended.csv").write_text(
+        "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details,"
+        "extension_notified_at\n"
+        "ext-in-time,2026-09-20T10:00:00Z,access,,nobody-1@example.org,,2026-09-21T10:00:00Z,,2026-10-05T09:00:00Z\n"
+        "ext-too-late,2026-09-20T10:00:00Z,access,,nobody-2@example.org,,2026-09-21T10:00:00Z,,2026-10-25T09:00:00Z\n"
+        "ext-none,2026-09-20T10:00:00Z,access,,nobody-3@example.org,,2026-09-21T10:00:00Z,,\n"
+    )
+    (folder / "old-format.csv").write_text(  # a file from before the column: it loads as it did
+        "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
+        "old-format,2026-09-20T10:00:00Z,access,,nobody-4@example.org,,2026-09-21T10:00:00Z,\n"
+    )
+
+    run_ingest(settings, landing=settings.landing)
+    run_build(settings)
+    publish(settings)
+
+    rows = query_rows(settings, "select request_id, is_extended, due_at, status from marts.fct_dsr_requests "
+                                "where request_id in ('ext-in-time', 'ext-too-late', 'ext-none', 'old-format') "
+                                "order by request_id")
+    first, extended = datetime(2026, 10, 20, 10), datetime(2026, 12, 20, 10)
+    assert rows == [
+        ("ext-in-time", True, extended, "open"),
+        ("ext-none", False, first, "overdue"),
+        ("ext-too-late", False, first, "overdue"),
+        ("old-format", False, first, "overdue"),
+    ]
+    assert query_rows(settings, "select count(*) from quarantine.rows where dataset = 'dsr_requests'") == [(0,)]
+    assert compute_status(settings)["dsr_overdue"] == overdue_before + 3
+
+
+def test_a_home_loaded_before_the_column_existed_builds_before_its_next_ingest(built: Path, tmp_path: Path) -> None:
+    """The raw table of a home ingested by older code lacks the new column, and every staging view selects each
+    contract column: the build failed (Binder Error: column "extension_notified_at" not found) until an ingest
+    created it. The build adds what the contracts gained."""
+    import duckdb
+
+    from lethe.build import run_build
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("alter table raw.dsr_requests drop column extension_notified_at")
+    finally:
+        con.close()
+
+    run_build(settings)
+
+    [(requests, extended)] = query_rows(
+        settings, "select count(*), count(*) filter (where is_extended) from marts.fct_dsr_requests")
+    assert requests > 0 and extended == 0
+
+
+def test_a_restriction_keeps_the_subjects_records_past_their_retention_until_it_is_lifted(
+    built: Path, tmp_path: Path
+) -> None:
+    from lethe.build import run_build
+    from lethe.dsr import process_requests
+    from lethe.ingest import run_ingest
+    from lethe.purge import run_purge
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    # a person with records past their retention, neither held, restricted nor asking for erasure
+    [(contact_id, subject_key)] = query_rows(settings, f"""
+        select min(i.identity_value), d.subject_key from marts.retention_due d
+        join intermediate.int_subject_identities_resolved i using (tenant_id, subject_key)
+        join marts.dim_subjects s using (tenant_id, subject_key)
+        where d.tenant_id = '{NO_HOLDS}' and i.identity_kind = 'contact' and d.reason = 'retention_expired'
+            and not s.is_restricted and not s.is_erasure_requested and not s.is_under_legal_hold
+        group by d.subject_key order by count(*) desc, d.subject_key limit 1""")
+    due = set(query_rows(settings, "select source_table, record_id from marts.retention_due "
+                                   f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'"))
+    assert due
+    folder = settings.landing / NO_HOLDS / "crm" / "dsr_requests" / "2026" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details"
+    (folder / "restriction.csv").write_text(
+        f"{header}\nrestrict-1,2026-10-01T09:00:00Z,restriction,{contact_id},,,2026-10-01T10:00:00Z,\n")
+
+    def records_kept() -> set[tuple]:
+        return set(query_rows(settings, "select source_table, record_id from marts.fct_retention_status "
+                                        f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'"))
+
+    run_ingest(settings, landing=settings.landing)
+    run_build(settings)
+    assert query_rows(settings, "select count(*) from marts.retention_due "
+                                f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'") == [(0,)]
+    assert query_rows(settings, "select bool_and(is_restricted), bool_or(is_due) from marts.fct_retention_status "
+                                f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'") == [(True, False)]
+    run_purge(settings, dry_run=False)  # everyone else's due records go; theirs stay
+    assert query_rows(settings, f"select count(*) from marts.retention_due where tenant_id = '{NO_HOLDS}'") == [(0,)]
+    assert due <= records_kept()
+
+    # the controller lifts it (having told the requester, Art. 18(3)): the same request, delivered again
+    (folder / "restriction-lifted.csv").write_text(
+        f"{header},restriction_lifted_at\n"
+        f"restrict-1,2026-10-01T09:00:00Z,restriction,{contact_id},,,2026-10-01T10:00:00Z,,2026-10-20T09:00:00Z\n")
+    run_ingest(settings, landing=settings.landing)
+    run_build(settings)
+    assert set(query_rows(settings, "select source_table, record_id from marts.retention_due "
+                                    f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'")) == due
+    run_purge(settings, dry_run=False)
+    assert not due & records_kept()
+    # no build showed it standing when the requests were processed: a restriction lifted since has run its course
+    process_requests(settings)
+    assert query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
+                                "where request_id = 'restrict-1'") == [("done", "applied")]

@@ -415,14 +415,19 @@ def _record_fulfilments(settings: Settings) -> int:
     try:
         journal.ensure(con)
         con.execute(FULFILMENTS_DDL)
+        # a restriction lifted (GDPR Art. 18(3)) before a build showed it standing has run its course
+        lifted = ("or (d.type = 'restriction' and exists (select 1 from raw.dsr_requests q where q.tenant_id = "
+                  "d.tenant_id and q.request_id = d.request_id and q.restriction_lifted_at <= $at))"
+                  if "restriction_lifted_at" in catalog.columns(con, "raw", "dsr_requests") else "")
         applied = (
-            """
+            f"""
             union all
             select d.tenant_id, d.request_id, d.outcome, $at from lethe_meta.dsr_processed d
             join marts.fct_dsr_requests r using (tenant_id, request_id)
             join marts.dim_subjects s on s.tenant_id = r.tenant_id and s.subject_key = r.subject_key
             where d.outcome = 'applied'
-              and case d.type when 'restriction' then s.is_restricted when 'objection' then s.is_objecting end
+              and (case d.type when 'restriction' then s.is_restricted when 'objection' then s.is_objecting end
+                   {lifted})
             """
             if catalog.table_exists(con, "marts", "fct_dsr_requests") and catalog.table_exists(con, "marts", "dim_subjects")
             else ""

@@ -1,6 +1,8 @@
 -- Per subject, what forbids contacting or profiling them: restriction, objection, erasure, do-not-call.
 -- From the CRM's present flags (dated by LastModifiedDate, the latest they can have been set) and
--- from data-subject requests received up to as-of (dated by received_at).
+-- from data-subject requests received up to as-of (dated by received_at). A restriction stands until lifted: the
+-- CRM flag while it is set, a restriction request until its restriction_lifted_at (GDPR Art. 18(3)), so one
+-- lifted by as-of restricts nothing here (int_restriction_periods keeps when it stood).
 with
 
 identities as (
@@ -40,7 +42,8 @@ dsr_subjects as (
         tenant_id,
         subject_key,
         request_type as type,
-        received_at
+        received_at,
+        restriction_lifted_at
     from dsr_requests
     where subject_key is not null
         and request_type in ('erasure', 'restriction', 'objection')
@@ -51,8 +54,9 @@ dsr_flags as (
     select
         tenant_id,
         subject_key,
-        type = 'restriction' as is_restricted,
-        case when type = 'restriction' then received_at end as restricted_at,
+        type = 'restriction' and {{ open_ended('restriction_lifted_at') }} > {{ as_of() }} as is_restricted,
+        case when type = 'restriction' and {{ open_ended('restriction_lifted_at') }} > {{ as_of() }}
+            then received_at end as restricted_at,
         type = 'objection' as objects_to_profiling,
         case when type = 'objection' then received_at end as profiling_objection_at,
         type = 'objection' as objects_to_marketing,

@@ -152,7 +152,8 @@ final as (
         -- timestamps
         received_at,
         verified_at,
-        extension_notified_at
+        extension_notified_at,
+        restriction_lifted_at
     from judged
 )
 

@@ -19,6 +19,10 @@ flags as (
     select * from {{ ref('int_consent_subject_flags') }}
 ),
 
+restriction_periods as (
+    select * from {{ ref('int_restriction_periods') }}
+),
+
 points as (
     select * from {{ ref('int_consent_contact_points') }}
 ),
@@ -169,6 +173,33 @@ restricted_activity as (
         and email_events.event_at <= {{ as_of() }}
 ),
 
+-- processing inside a restriction period, dated by the earliest restriction standing then
+restricted_when as (
+    select
+        restricted_activity.tenant_id,
+        restricted_activity.subject_key,
+        restricted_activity.source_table,
+        restricted_activity.record_id,
+        restricted_activity.message_id,
+        restricted_activity.occurred_at,
+        restricted_activity.channel,
+        min(restriction_periods.restricted_from) as restricted_at
+    from restricted_activity
+    inner join restriction_periods
+        on restriction_periods.tenant_id = restricted_activity.tenant_id
+        and restriction_periods.subject_key = restricted_activity.subject_key
+        and restricted_activity.occurred_at > restriction_periods.restricted_from
+        and restricted_activity.occurred_at < {{ open_ended('restriction_periods.restricted_until') }}
+    group by
+        restricted_activity.tenant_id,
+        restricted_activity.subject_key,
+        restricted_activity.source_table,
+        restricted_activity.record_id,
+        restricted_activity.message_id,
+        restricted_activity.occurred_at,
+        restricted_activity.channel
+),
+
 restriction_violations as (
     select
         restricted_activity.tenant_id,
@@ -185,14 +216,9 @@ restriction_violations as (
         {{ dbt.cast('null', api.Column.translate_type('string')) }} as consent_id,
         'restricted' as consent_reason,
         {{ dbt.cast('null', api.Column.translate_type('string')) }} as withdrawal_event_id,
-        flags.restricted_at as withdrawn_at,
-        {{ dbt.datediff('flags.restricted_at', 'restricted_activity.occurred_at', 'day') }} as delay_days
-    from restricted_activity
-    inner join flags
-        on flags.tenant_id = restricted_activity.tenant_id
-        and flags.subject_key = restricted_activity.subject_key
-    where flags.is_restricted
-        and restricted_activity.occurred_at > flags.restricted_at
+        restricted_activity.restricted_at as withdrawn_at,
+        {{ dbt.datediff('restricted_activity.restricted_at', 'restricted_activity.occurred_at', 'day') }} as delay_days
+    from restricted_when as restricted_activity
 ),
 
 objection_violations as (

@@ -1,4 +1,6 @@
 -- Every record of every data category at as_of: anchor, due date under the tenant's policy, hold and erasure.
+-- A restricted subject's records (GDPR Art. 18: a restriction standing at as_of) are kept past their retention,
+-- as storage is all restricted data may undergo; their own erasure request still erases them.
 -- Refreshed by difference on DuckDB (macros/diff_table.sql): each day moves days_past_due of every due record,
 -- which one UPDATE restamps; the MERGE then only touches records whose due date, hold or due state changed.
 {{ config(
@@ -26,6 +28,10 @@ erasure_requests as (
 
 crm_contacts as (
     select * from {{ ref('int_consent_subject_identities') }}
+),
+
+subject_flags as (
+    select * from {{ ref('int_consent_subject_flags') }}
 ),
 
 contact_records as (
@@ -107,7 +113,8 @@ dated as (
             else {{ dbt.dateadd('day', 'retention_policy.retention_days', 'records.anchor_at') }}
         end as retention_due_at,
         erasures.erasure_requested_at,
-        coalesce(open_holds.open_hold_count, 0) > 0 or held_by_address.record_id is not null as is_held
+        coalesce(open_holds.open_hold_count, 0) > 0 or held_by_address.record_id is not null as is_held,
+        coalesce(subject_flags.is_restricted, false) as is_restricted
     from records
     left join retention_policy
         on retention_policy.tenant_id = records.tenant_id
@@ -118,6 +125,9 @@ dated as (
     left join open_holds
         on open_holds.tenant_id = records.tenant_id
         and open_holds.subject_key = records.subject_key
+    left join subject_flags
+        on subject_flags.tenant_id = records.tenant_id
+        and subject_flags.subject_key = records.subject_key
     left join held_by_address
         on held_by_address.tenant_id = records.tenant_id
         and held_by_address.source_table = records.source_table
@@ -145,12 +155,15 @@ final as (
         is_active_customer,
         erasure_requested_at is not null as is_erasure_requested,
         is_held,
+        is_restricted,
         reason,
         -- timestamps
         anchor_at,
         due_at,
         -- judgement at as_of
-        coalesce(due_at <= {{ as_of() }} and not is_held, false) as is_due,
+        coalesce(
+            due_at <= {{ as_of() }} and not is_held and not (is_restricted and erasure_requested_at is null), false
+        ) as is_due,
         {{ retention_days_past_due() }} as days_past_due
     from judged
 )

@@ -16,6 +16,7 @@ renamed as (
         subject_phone,
         verified_at,
         extension_notified_at,
+        restriction_lifted_at,
         details,
         -- load metadata
         _loaded_at as loaded_at
