@@ -603,7 +603,8 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     pdf.multi_cell(0, 7, "How long each record is kept, and when it falls due", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, size=8)
     pdf.multi_cell(0, 4, "A record is deleted once it falls due, unless the law requires it to be kept longer "
-                         "(a legal hold). Your customer record is kept while you are an active customer.",
+                         "(a legal hold), or you asked us to restrict its use (then it is only stored until the "
+                         "restriction is lifted). Your customer record is kept while you are an active customer.",
                    new_x="LMARGIN", new_y="NEXT")
     for category, value in doc["retention"].items():
         kept = f"kept {value['days']} days" if value["days"] is not None else "kept under the controller's policy"
