@@ -91,10 +91,14 @@ def test_after_lethe_purge_the_status_and_the_dashboards_history_show_the_run_co
 def test_a_purge_the_guards_refuse_is_foretold_by_the_dry_run_and_lethe_run_has_said_what_it_did_before(
     built: Path, tmp_path: Path
 ) -> None:
-    """On the generated home the share guard refuses the retention purge (its two years of history are due almost
-    whole in places). `lethe purge --dry-run` said nothing of it, and `lethe run` printed nothing at all: not even
-    the erasures its data-subject request step had carried out before the purge step was refused."""
+    """On the generated home, with a purge_max_share of 50%, the share guard refuses the retention purge (its two
+    years of history are mostly due in places). `lethe purge --dry-run` said nothing of it, and `lethe run` printed
+    nothing at all: not even the erasures its data-subject request step had carried out before the purge step was
+    refused."""
     settings = generated_home.copy(built, tmp_path / "h")
+    policy = settings.tenants_file.read_text()
+    assert "purge_max_share: 0.95" in policy
+    settings.tenants_file.write_text(policy.replace("purge_max_share: 0.95", "purge_max_share: 0.5"))
     env = {**os.environ, **env_for(settings)}
     lethe = str(Path(sys.executable).with_name("lethe"))
 
@@ -102,7 +106,7 @@ def test_a_purge_the_guards_refuse_is_foretold_by_the_dry_run_and_lethe_run_has_
     assert dry.returncode == 0, dry.stderr
     foretold = json.loads(dry.stdout)["would_be_refused"]
     assert re.fullmatch(r"run retention-\S+ would remove \d+ of \d+ rows \(\d+%\) of raw\.\w+ for tenant [\w-]+, over its "
-                        r"purge_max_share of 95% \(.*tenants\.yml\); review the plan with --dry-run", foretold), foretold
+                        r"purge_max_share of 50% \(.*tenants\.yml\); review the plan with --dry-run", foretold), foretold
 
     run = subprocess.run([lethe, "run"], env=env, capture_output=True, text=True, timeout=900)
 
@@ -112,7 +116,7 @@ def test_a_purge_the_guards_refuse_is_foretold_by_the_dry_run_and_lethe_run_has_
     assert "nothing new to ingest" in run.stdout and "dbt build:" in run.stdout
     # one line on stderr: the risk model's verdict is in the build's report on stdout, not repeated as a warning
     [refused] = run.stderr.strip().splitlines()
-    assert refused.startswith("lethe: purge refused: run retention-") and "over its purge_max_share of 95%" in refused
+    assert refused.startswith("lethe: purge refused: run retention-") and "over its purge_max_share of 50%" in refused
 
 
 def test_an_erasure_judged_at_an_older_day_rebuilds_the_marts_at_the_last_builds_as_of(built: Path, tmp_path: Path) -> None:
