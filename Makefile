@@ -9,9 +9,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO_SUBJECTS ?= 1500
 BENCH_SUBJECTS ?= 200000
 # pytest-xdist workers for `make test` (tests/conftest.py groups the tests and schedules the groups). Three on two
-# cores: with two, the cores stood idle a quarter of the run (tests waiting on Airflow, Spark, dbt and browser
-# subprocesses; 56.7 min of CPU in a 37.5 min run)
-TEST_WORKERS ?= 3
+# cores were slower than two (2026-12-07: 86% of the suite after 37 min, against all of it in 36 min with two)
+TEST_WORKERS ?= 2
 
 .PHONY: help venv chromium demo test test-fast lint bench airflow clean
 
