@@ -1,8 +1,8 @@
 -- Per subject, what forbids contacting or profiling them: restriction, objection, erasure, do-not-call.
 -- From the CRM's present flags (dated by LastModifiedDate, the latest they can have been set) and
--- from data-subject requests received up to as-of (dated by received_at). A restriction stands until lifted: the
--- CRM flag while it is set, a restriction request until its restriction_lifted_at (GDPR Art. 18(3)), so one
--- lifted by as-of restricts nothing here (int_restriction_periods keeps when it stood).
+-- from data-subject requests received up to as-of (dated by received_at). A restriction stands at as-of while
+-- one of its int_restriction_periods is open (that model alone says when one is lifted, GDPR Art. 18(3)), dated by
+-- the earliest of them.
 with
 
 identities as (
@@ -17,12 +17,14 @@ dsr_requests as (
     select * from {{ ref('int_dsr_requests_resolved') }}
 ),
 
+restriction_periods as (
+    select * from {{ ref('int_restriction_periods') }}
+),
+
 crm_flags as (
     select
         identities.tenant_id,
         identities.subject_key,
-        coalesce(individuals.has_opted_out_processing, false) as is_restricted,
-        case when individuals.has_opted_out_processing then individuals.last_modified_date end as restricted_at,
         coalesce(individuals.has_opted_out_profiling, false) as objects_to_profiling,
         case when individuals.has_opted_out_profiling then individuals.last_modified_date end as profiling_objection_at,
         false as objects_to_marketing,
@@ -42,8 +44,7 @@ dsr_subjects as (
         tenant_id,
         subject_key,
         request_type as type,
-        received_at,
-        restriction_lifted_at
+        received_at
     from dsr_requests
     where subject_key is not null
         and request_type in ('erasure', 'restriction', 'objection')
@@ -54,9 +55,6 @@ dsr_flags as (
     select
         tenant_id,
         subject_key,
-        type = 'restriction' and {{ open_ended('restriction_lifted_at') }} > {{ as_of() }} as is_restricted,
-        case when type = 'restriction' and {{ open_ended('restriction_lifted_at') }} > {{ as_of() }}
-            then received_at end as restricted_at,
         type = 'objection' as objects_to_profiling,
         case when type = 'objection' then received_at end as profiling_objection_at,
         type = 'objection' as objects_to_marketing,
@@ -72,12 +70,10 @@ unioned as (
     select * from dsr_flags
 ),
 
-final as (
+flags as (
     select
         tenant_id,
         subject_key,
-        max(case when is_restricted then 1 else 0 end) = 1 as is_restricted,
-        min(restricted_at) as restricted_at,
         max(case when objects_to_profiling then 1 else 0 end) = 1 as objects_to_profiling,
         min(profiling_objection_at) as profiling_objection_at,
         max(case when objects_to_marketing then 1 else 0 end) = 1 as objects_to_marketing,
@@ -86,6 +82,34 @@ final as (
         min(do_not_call_at) as do_not_call_at
     from unioned
     group by tenant_id, subject_key
+),
+
+standing_restrictions as (
+    select
+        tenant_id,
+        subject_key,
+        min(restricted_from) as restricted_at
+    from restriction_periods
+    where restricted_until is null
+    group by tenant_id, subject_key
+),
+
+final as (
+    select
+        flags.tenant_id,
+        flags.subject_key,
+        standing_restrictions.subject_key is not null as is_restricted,
+        standing_restrictions.restricted_at,
+        flags.objects_to_profiling,
+        flags.profiling_objection_at,
+        flags.objects_to_marketing,
+        flags.erasure_requested,
+        flags.do_not_call,
+        flags.do_not_call_at
+    from flags
+    left join standing_restrictions
+        on standing_restrictions.tenant_id = flags.tenant_id
+        and standing_restrictions.subject_key = flags.subject_key
 )
 
 select * from final
