@@ -4,6 +4,7 @@ writes and paths in SQL literals."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from lethe.errors import LetheError
@@ -44,12 +45,14 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write `data` to `path` through a hidden temporary file in the same folder and a rename: a reader sees
     the old content or the new, never part of it. The file is created with `mode` (owner only by default).
     When the write or the rename fails, the temporary file is removed: what it holds (an export's personal
-    data) must not be left behind under another name."""
+    data) must not be left behind under another name. The temporary file's name is unique to the call, so that
+    writers of the same file in a shared folder (builds sharing a record, two processes exporting) never write
+    into each other's: the last rename wins, whole."""
     check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:  # named as the user gave it, not as the hidden temporary file
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:

@@ -89,12 +89,16 @@ def test_individual_flags_trigger_access_export_then_erasure_removes_the_export(
     doc = json.loads(Path(path).read_text())
     assert [c["Id"] for c in doc["crm_contacts"]] == [RITA["id"]]
     assert Path(path).stat().st_mode & 0o077 == 0, "an access export is readable by other users of the machine"
+    # a second export of hers killed mid-write left its hidden temporary file (fsutil.write_atomic's name)
+    leftover = Path(path).with_name(f".{Path(path).name}.4242.0badc0de.tmp")
+    leftover.write_bytes(Path(path).read_bytes()[:200])
     con = duckdb.connect(str(scenario.warehouse))
     con.execute("update raw.crm_individuals set should_forget = true where id = ?", [RITA["ind"]])
     con.close()
     result = process_requests(scenario)
     assert result.outcomes.get("erased") == 1
     assert not list(scenario.exports_dir.rglob("*.json"))
+    assert not leftover.exists(), "the erasure left the hidden part of an export of hers"
     assert grep_home(scenario.home.parent, [RITA["email"], RITA["last"]]) == []
 
 

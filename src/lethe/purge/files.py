@@ -578,7 +578,8 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
 def purge_exports(
     con: duckdb.DuckDBPyConnection, run_id: str, exports: Path, policy: Policy, as_of: datetime
 ) -> list[tuple[str, int]]:
-    """Delete exports of erased subjects, and every export older than its tenant's DSR SLA; (tenant, files)."""
+    """Delete exports of erased subjects (with what a killed write of one left), and every export older than its
+    tenant's DSR SLA; (tenant, files)."""
     if not exports.is_dir():
         return []
     erased = {
@@ -596,7 +597,8 @@ def purge_exports(
         cutoff = as_of.timestamp() - days * 86400
         for entry in sorted(tenant_dir.iterdir()):
             old = entry.stat().st_mtime < cutoff
-            if (tenant, entry.name.split(".")[0]) in erased or old:
+            # an export is named after its subject key; `.<name>.<pid>.<token>.tmp` is one a killed write left
+            if (tenant, entry.name.lstrip(".").split(".")[0]) in erased or old:
                 if entry.is_dir():
                     shutil.rmtree(entry)
                 else:
