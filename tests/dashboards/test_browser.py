@@ -146,7 +146,15 @@ def log_in(browser, url: str, role: str):
     page.get_by_role("button", name="Login").click()
     # .first: the login's run draws the page, and the rerun the login cookie's setting starts draws it again; until
     # that run ends, the first run's elements stay on screen (faded) beside the new ones
-    page.get_by_text(AS_OF_TEXT).first.wait_for()
+    # the login's run computes the role's first page: on a machine the rest of the suite keeps busy (an Airflow
+    # run, a Spark build) that once took more than the default 30 s
+    try:
+        page.get_by_text(AS_OF_TEXT).first.wait_for(timeout=90_000)
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"login-{role}-failed.png"), full_page=True)
+        pytest.fail(f"{role} logged in but saw no '{AS_OF_TEXT}' in 90 s; the page said: "
+                    + page.locator("body").inner_text()[:1500])
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
     return page
 
