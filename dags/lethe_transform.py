@@ -5,8 +5,9 @@ Builds the dbt project (staging → intermediate → marts) over the raw tables,
 the withdrawal-risk model.
 
 * **Scheduled on the Asset** `lethe://warehouse/raw`, which `lethe_ingest` emits.
-* **Every dbt model and test is its own task** (astronomer-cosmos, rendered from the pre-built
-  manifest, executed in-process with dbt's runner), so a failing model or test shows in the grid.
+* **Every dbt model is its own task** (astronomer-cosmos, rendered from the pre-built manifest,
+  executed in-process with dbt's runner) that runs `dbt build` on it: its unit tests, the model, its
+  data tests. A failing model or test fails that model's task in the grid and stops what depends on it.
 * **as-of**: the upstream ingest run's as-of (or this run's data interval end), passed to dbt as the
   `as_of` var; `write_policy` writes the tenant policy tables the models read first.
 * **One writer**: every task that writes runs in the `lethe_warehouse` pool; `max_active_runs=1`.

@@ -134,9 +134,8 @@ def pipeline(new_home) -> Pipeline:
     and lethe_enforce, which the raw and marts Assets trigger, run once at the last. That is what Airflow
     does when a backfill of lethe_ingest outruns the transform: the queued raw-Asset events are consumed by
     one lethe_transform run, judged at the latest upstream as-of. A lethe_transform per interval would be
-    the stricter backfill, but one cosmos transform run (every model and every model's tests its own dbt
-    invocation: 79 tasks) took 217 s at load average 5 on two cores, against 39-122 s for an ingest run, so
-    two more would add about 7 minutes. The per-interval part is lethe_ingest, whose later intervals must
+    the stricter backfill, but one cosmos transform run (one `dbt build` per model: 55 tasks) took 192 s on
+    two cores (beside another test), against 35-61 s for an ingest run, so two more would add about 6 minutes. The per-interval part is lethe_ingest, whose later intervals must
     load nothing twice."""
     seconds: dict[str, float] = {}
     dags = new_home("dags")

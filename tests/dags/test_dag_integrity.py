@@ -120,14 +120,18 @@ def test_assets_chain_the_three_dags(dagbag) -> None:
     assert [a.uri for a in transform.get_task("train_risk").outlets] == [MARTS_ASSET_URI]
 
 
-def test_dbt_models_and_tests_are_visible_tasks_judged_at_the_runs_as_of(dagbag) -> None:
+def test_every_dbt_model_is_a_task_building_it_with_its_tests_judged_at_the_runs_as_of(dagbag) -> None:
+    """One task per model runs `dbt build` on it (its tests with it), in the order of the models' refs."""
     dag = dagbag.dags["lethe_transform"]
     ids = set(dag.task_ids)
-    assert "dbt.retention_due.run" in ids and "dbt.retention_due.test" in ids
+    assert "dbt.retention_due_model_build" in ids
+    assert not {t for t in ids if t.endswith((".run", ".test"))}, "a model or its tests has a task of its own again"
     assert any(t.startswith("dbt.stg_") for t in ids)
-    run = dag.get_task("dbt.retention_due.run")
-    assert run.vars == {"as_of": "{{ ti.xcom_pull(task_ids='write_policy') }}"}
-    assert "write_policy" in dag.get_task("dbt.stg_connect__contact_records.run").upstream_task_ids
+    build = dag.get_task("dbt.retention_due_model_build")
+    assert build.base_cmd == ["build"]
+    assert build.vars == {"as_of": "{{ ti.xcom_pull(task_ids='write_policy') }}"}
+    assert "write_policy" in dag.get_task("dbt.stg_connect__contact_records_model_build").upstream_task_ids
+    assert "dbt.fct_retention_status_model_build" in dag.get_task("dbt.retention_due_model_build").upstream_task_ids
 
 
 def test_enforce_runs_guards_before_anything_is_deleted(dagbag) -> None:
@@ -180,9 +184,9 @@ def test_a_missing_landing_zone_fails_the_tenants_task_at_once(dagbag, tmp_path,
 
 
 
-def _dbt_test(project: Path, sql: str, *, built: bool = True):
-    """A real dbtRunnerResult of `dbt test` on a one-model project whose model is this SQL, with a unique test on
-    its id (the model run first, or never: its test then errors on a missing table)."""
+def _dbt_build(project: Path, sql: str):
+    """A real dbtRunnerResult of `dbt build` on a one-model project whose model is this SQL, with a unique test on
+    its id (what a model's task runs)."""
     from dbt.cli.main import dbtRunner
 
     (project / "models").mkdir(parents=True)
@@ -193,28 +197,26 @@ def _dbt_test(project: Path, sql: str, *, built: bool = True):
     (project / "models" / "m.yml").write_text(
         "models:\n  - name: m\n    columns:\n      - name: id\n        data_tests: [unique]\n")
     args = ["--quiet", "--project-dir", str(project), "--profiles-dir", str(project)]
-    if built:
-        assert dbtRunner().invoke(["run", *args]).success
-    return dbtRunner().invoke(["test", *args])
+    return dbtRunner().invoke(["build", *args])
 
 
 def test_a_dbt_test_that_finds_failing_rows_fails_at_once_and_an_error_is_retried(dagbag, tmp_path) -> None:
     """A data test that fails fails the same way on each retry: Airflow ran it three times, 30 s apart, before the
-    grid showed it failed. It fails at once now, its message naming the test; an error (a warehouse another process
-    holds, say) keeps the retries."""
+    grid showed it failed. A model's task whose tests find failing rows fails at once now, its message naming the
+    test; an error (here SQL the warehouse refuses; a warehouse another process holds, say) keeps the retries."""
     from airflow.sdk.exceptions import AirflowFailException
     from cosmos.exceptions import CosmosDbtRunError
 
-    task = dagbag.dags["lethe_transform"].get_task("dbt.retention_due.test")
+    task = dagbag.dags["lethe_transform"].get_task("dbt.retention_due_model_build")
     assert task.retries == 2
 
     with pytest.raises(AirflowFailException, match="unique_m_id.*a retry would too"):
-        task.handle_exception(_dbt_test(tmp_path / "fails", "select 1 as id union all select 1"))
+        task.handle_exception(_dbt_build(tmp_path / "fails", "select 1 as id union all select 1"))
 
-    errored = _dbt_test(tmp_path / "errs", "select 1 as id", built=False)
+    errored = _dbt_build(tmp_path / "errs", "select id from no_such_table")
     assert not errored.success
     with pytest.raises(CosmosDbtRunError) as raised:
         task.handle_exception(errored)
     assert not isinstance(raised.value, AirflowFailException)
 
-    assert task.handle_exception(_dbt_test(tmp_path / "passes", "select 1 as id")) is None
+    assert task.handle_exception(_dbt_build(tmp_path / "passes", "select 1 as id")) is None

@@ -1,4 +1,5 @@
-"""The dbt project as an astronomer-cosmos task group: one Airflow task per model and per model's tests.
+"""The dbt project as an astronomer-cosmos task group: one Airflow task per model, which builds the model and runs
+its tests (`dbt build --select` the model, TestBehavior.BUILD: its unit tests, the model, its data tests).
 
 Rendered from the pre-built manifest (`lethe.build.parse_project`, LoadMode.DBT_MANIFEST) so parsing a
 DAG never runs `dbt ls`; executed in-process (InvocationMode.DBT_RUNNER). The profile is the repo's
@@ -39,8 +40,8 @@ def only_tests_failed(result: Any) -> bool:
 
 
 def _no_retry_on_test_failures(task: Any) -> None:
-    """A test task whose tests found failing rows fails at once (AirflowFailException: no retry), its message
-    naming the tests; any other failure keeps the DAG's retries."""
+    """A task whose only failures are tests that found failing rows fails at once (AirflowFailException: no
+    retry), its message naming the tests; any other failure keeps the DAG's retries."""
     raise_for = task.handle_exception_dbt_runner
 
     def handle(result: Any) -> None:
@@ -58,10 +59,15 @@ def _no_retry_on_test_failures(task: Any) -> None:
 
 def dbt_task_group(group_id: str, as_of_template: str, select: list[str] | None = None, **kwargs: Any) -> Any:
     """A DbtTaskGroup over the project (or a selection), every task in the one-writer pool, judged at as_of; a
-    data test that fails is not retried."""
+    task whose data tests fail is not retried.
+
+    One task per model, not one per model plus one per model's tests (TestBehavior.AFTER_EACH, as before): a
+    failing test still fails its model's task and stops what depends on it, and the run makes half as many dbt
+    invocations (each loads the manifest and opens the warehouse), and half as many task processes under a real
+    executor. On the 60-subject home of tests/dags the run went from 98 tasks in 291 s to 55 in 192 s."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
-    from cosmos.operators.local import DbtTestLocalOperator
+    from cosmos.operators.local import DbtBuildLocalOperator
 
     group = DbtTaskGroup(
         group_id=group_id,
@@ -84,7 +90,7 @@ def dbt_task_group(group_id: str, as_of_template: str, select: list[str] | None 
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
+            test_behavior=TestBehavior.BUILD,
             select=select or [],
             emit_datasets=False,
         ),
@@ -96,6 +102,6 @@ def dbt_task_group(group_id: str, as_of_template: str, select: list[str] | None 
         **kwargs,
     )
     for task in group.iter_tasks():
-        if isinstance(task, DbtTestLocalOperator):
+        if isinstance(task, DbtBuildLocalOperator):
             _no_retry_on_test_failures(task)
     return group
