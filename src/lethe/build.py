@@ -326,7 +326,7 @@ def _record_unit_tests_passed(settings: Settings, target: str, fingerprint: str)
     record = json.dumps({"fingerprint": fingerprint, "passed_at": passed_at}).encode()
     try:
         write_atomic(_unit_tests_record(settings, target), record, mode=0o644)
-    except OSError as exc:  # only a saving: the next build runs them again (a shared folder another build writes)
+    except OSError as exc:  # only a saving: the next build runs them again (a shared folder this user may not write)
         log.warning("could not record that the unit tests passed: %s", exc)
 
 

@@ -313,6 +313,49 @@ def test_a_home_loaded_before_the_column_existed_builds_before_its_next_ingest(b
     assert requests > 0 and extended == 0
 
 
+def test_a_restriction_an_ingest_brought_after_the_last_build_stops_a_purge_run_before_the_next_build(
+    built: Path, tmp_path: Path
+) -> None:
+    """`lethe purge` on its own after an ingest (no build in between) planned from the marts of the last build,
+    which had not seen a restriction request the ingest brought: it deleted what the restriction keeps. The purge
+    now also reads standing restrictions from the raw layer, as it reads legal holds. The request names the
+    person by email only, in capitals."""
+    from lethe.ingest import run_ingest
+    from lethe.purge import run_purge
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    [(email, subject_key)] = query_rows(settings, f"""
+        select min(c.email), d.subject_key from marts.retention_due d
+        join intermediate.int_subject_identities_resolved i using (tenant_id, subject_key)
+        join marts.dim_subjects s using (tenant_id, subject_key)
+        join raw.crm_contacts c on c.tenant_id = d.tenant_id and c.id = i.identity_value
+        where d.tenant_id = '{NO_HOLDS}' and i.identity_kind = 'contact' and d.reason = 'retention_expired'
+            and not s.is_restricted and not s.is_erasure_requested and not s.is_under_legal_hold
+            and c.email is not null
+        group by d.subject_key order by count(*) desc, d.subject_key limit 1""")
+    due = set(query_rows(settings, "select source_table, record_id from marts.retention_due "
+                                   f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'"))
+    others = query_rows(settings, "select count(*) from marts.retention_due "
+                                  f"where tenant_id = '{NO_HOLDS}' and subject_key <> '{subject_key}'")[0][0]
+    assert due and others
+    folder = settings.landing / NO_HOLDS / "crm" / "dsr_requests" / "2026" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "restriction.csv").write_text(
+        "request_id,received_at,type,crm_contact_id,subject_email,subject_phone,verified_at,details\n"
+        f"restrict-2,2026-10-01T09:00:00Z,restriction,,{email.upper()},,2026-10-01T10:00:00Z,\n")
+
+    run_ingest(settings, landing=settings.landing)
+    result = run_purge(settings, dry_run=False)  # planned from the marts of the build before the ingest
+
+    assert sum(a.record_count for a in result.actions if a.tenant == NO_HOLDS) >= others, (
+        "the purge did not plan the others' due records")
+    assert query_rows(settings, f"select count(*) from marts.retention_due where tenant_id = '{NO_HOLDS}'") == [(0,)]
+    # the purge's rebuild judged the restriction as the marts do: kept, not due
+    assert due <= set(query_rows(settings, "select source_table, record_id from marts.fct_retention_status "
+                                           f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}' "
+                                           "and is_restricted and not is_due"))
+
+
 def test_a_restriction_keeps_the_subjects_records_past_their_retention_until_it_is_lifted(
     built: Path, tmp_path: Path
 ) -> None:

@@ -326,6 +326,48 @@ def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str])
     _whole_people(con, "_held", have)
 
 
+def _standing_restrictions(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str]) -> None:
+    """Fill temp table _restricted with every person whose processing the raw layer says is restricted at as_of
+    (GDPR Art. 18): their Individual's HasOptedOutProcessing is set, or a restriction request received by as_of
+    and not lifted by then names one of their CRM contacts by id, email or phone.
+
+    The marts judged restriction at the last build (fct_retention_status); this also sees one an ingest brought
+    since, as a standalone `lethe purge` after an ingest would otherwise delete what it keeps. Cautious where
+    the marts are exact: an email or a phone a request names restricts every contact holding it, until the next
+    build resolves the request to one person."""
+    con.execute(_SUBJ_DDL.format(t="_restricted"))
+    if "crm_contacts" not in have:
+        return
+    contacts = []
+    if "crm_individuals" in have:
+        contacts.append(
+            "select c.tenant_id, c.id as contact_id from raw.crm_contacts c semi join "
+            "(select tenant_id, id from raw.crm_individuals where has_opted_out_processing) i "
+            "on c.tenant_id = i.tenant_id and c.individual_id = i.id"
+        )
+    if "dsr_requests" in have:
+        con.execute(
+            "create or replace temp table _restriction_requests as "
+            "select tenant_id, crm_contact_id, lower(trim(subject_email)) as email, subject_phone as phone "
+            "from raw.dsr_requests where lower(trim(type)) = 'restriction' and received_at <= $ts "
+            "and (restriction_lifted_at is null or restriction_lifted_at > $ts)",
+            {"ts": naive_utc(as_of)},
+        )
+        for named, held in (("crm_contact_id", "c.id"), ("email", "lower(trim(c.email))"), ("phone", "c.phone"),
+                            ("phone", "c.mobile_phone")):
+            contacts.append(
+                "select c.tenant_id, c.id from raw.crm_contacts c semi join _restriction_requests r "
+                f"on c.tenant_id = r.tenant_id and {held} = r.{named}"
+            )
+    if not contacts:
+        return
+    con.execute("create or replace temp table _restricted_crm as " + " union ".join(contacts))
+    for stmt in _subjects_from_crm("_restricted", "_restricted_crm", have):
+        con.execute(stmt)
+    con.execute(f"update _restricted set subject_key = {_subject_key_sql('_restricted')}")
+    _whole_people(con, "_restricted", have)
+
+
 def held_subjects(con: duckdb.DuckDBPyConnection, subjects: Sequence[Subject], as_of: datetime) -> list[str]:
     """Which of these subjects are under an open legal hold (described without personal data)."""
     have = catalog.raw_tables(con)
@@ -460,6 +502,17 @@ def build_plan(
     )
     if "quarantine.rows" in have:
         _keep_held_quarantine(con)
+
+    # A restriction standing at as_of keeps the person's records past their retention (GDPR Art. 18(2): restricted
+    # data is only stored); their own erasure request still erases them.
+    _standing_restrictions(con, as_of, have)
+    con.execute(
+        f"create or replace temp table _restricted_records as {subject_records_sql('_restricted', have, 'erase')}"
+    )
+    con.execute(
+        "delete from _items i using _restricted_records r where i.reason = 'retention_expired' "
+        f"and i.tenant_id = r.tenant_id and i.source_table = r.source_table and {_record_of('i.record_id')} = r.record_id"
+    )
 
     # One row per record and action; erasure wins over retention; a deleted record is not also anonymised.
     con.execute(
