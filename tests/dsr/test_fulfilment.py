@@ -356,6 +356,47 @@ def test_a_restriction_an_ingest_brought_after_the_last_build_stops_a_purge_run_
                                            "and is_restricted and not is_due"))
 
 
+def test_a_restriction_request_the_build_found_naming_two_people_keeps_neither_ones_records(
+    built: Path, tmp_path: Path
+) -> None:
+    """The purge reads restriction requests from the raw layer too (above), matching an email to every contact
+    holding it. One the last build found naming two people (a household email) restricts nobody, as in the marts:
+    it is never guessed, and the purge must not keep both people's records past their retention because of it."""
+    from lethe.build import run_build
+    from lethe.purge import run_purge
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    people = query_rows(settings, f"""
+        select min(c.id), min(c.email), d.subject_key from marts.retention_due d
+        join intermediate.int_subject_identities_resolved i using (tenant_id, subject_key)
+        join marts.dim_subjects s using (tenant_id, subject_key)
+        join raw.crm_contacts c on c.tenant_id = d.tenant_id and c.id = i.identity_value
+        where d.tenant_id = '{NO_HOLDS}' and i.identity_kind = 'contact' and d.reason = 'retention_expired'
+            and not s.is_restricted and not s.is_erasure_requested and not s.is_under_legal_hold
+            and c.email is not null
+        group by d.subject_key order by count(*) desc, d.subject_key limit 2""")
+    (_, email, first), (other_contact, _, second) = people
+    at = settings.as_of.replace(tzinfo=None)
+    con = connect(settings)
+    con.execute("update raw.crm_contacts set email = ? where tenant_id = ? and id = ?", [email, NO_HOLDS, other_contact])
+    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, subject_email, verified_at, "
+                "_source_file, _source_row, _batch_id, _loaded_at) values (?, 'restrict-both', ?, 'restriction', ?, ?, "
+                "'test', 0, 'test', now())", [NO_HOLDS, at, email, at])
+    con.close()
+    run_build(settings)
+    assert query_rows(settings, "select resolution_status, subject_key from intermediate.int_dsr_requests_resolved "
+                                "where request_id = 'restrict-both'") == [("ambiguous", None)]
+    due = query_rows(settings, f"select count(*) from marts.retention_due where tenant_id = '{NO_HOLDS}' "
+                               f"and subject_key in ('{first}', '{second}')")[0][0]
+    assert due
+
+    run_purge(settings, dry_run=False)
+
+    assert query_rows(settings, f"select count(*) from marts.retention_due where tenant_id = '{NO_HOLDS}'") == [(0,)], (
+        "the purge kept records of the people an ambiguous restriction request named")
+
+
 def test_a_restriction_keeps_the_subjects_records_past_their_retention_until_it_is_lifted(
     built: Path, tmp_path: Path
 ) -> None:

@@ -333,8 +333,9 @@ def _standing_restrictions(con: duckdb.DuckDBPyConnection, as_of: datetime, have
 
     The marts judged restriction at the last build (fct_retention_status); this also sees one an ingest brought
     since, as a standalone `lethe purge` after an ingest would otherwise delete what it keeps. Cautious where
-    the marts are exact: an email or a phone a request names restricts every contact holding it, until the next
-    build resolves the request to one person."""
+    the marts are exact: an email or a phone a request the build has not seen names restricts every contact
+    holding it, until the next build resolves the request (one it found naming nobody or several people is left
+    out: as in the marts, it restricts nobody)."""
     con.execute(_SUBJ_DDL.format(t="_restricted"))
     if "crm_contacts" not in have:
         return
@@ -346,11 +347,18 @@ def _standing_restrictions(con: duckdb.DuckDBPyConnection, as_of: datetime, have
             "on c.tenant_id = i.tenant_id and c.individual_id = i.id"
         )
     if "dsr_requests" in have:
+        # not a request the last build found naming nobody or several people: that is never guessed
+        unresolved = (
+            "anti join (select tenant_id, request_id from intermediate.int_dsr_requests_resolved "
+            "where subject_key is null) u on u.tenant_id = r.tenant_id and u.request_id = r.request_id "
+            if catalog.table_exists(con, "intermediate", "int_dsr_requests_resolved") else ""
+        )
         con.execute(
             "create or replace temp table _restriction_requests as "
-            "select tenant_id, crm_contact_id, lower(trim(subject_email)) as email, subject_phone as phone "
-            "from raw.dsr_requests where lower(trim(type)) = 'restriction' and received_at <= $ts "
-            "and (restriction_lifted_at is null or restriction_lifted_at > $ts)",
+            "select r.tenant_id, r.crm_contact_id, lower(trim(r.subject_email)) as email, r.subject_phone as phone "
+            f"from raw.dsr_requests r {unresolved}"
+            "where lower(trim(r.type)) = 'restriction' and r.received_at <= $ts "
+            "and (r.restriction_lifted_at is null or r.restriction_lifted_at > $ts)",
             {"ts": naive_utc(as_of)},
         )
         for named, held in (("crm_contact_id", "c.id"), ("email", "lower(trim(c.email))"), ("phone", "c.phone"),
