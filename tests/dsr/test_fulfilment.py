@@ -313,6 +313,20 @@ def test_a_home_loaded_before_the_column_existed_builds_before_its_next_ingest(b
     assert requests > 0 and extended == 0
 
 
+def _people_with_due_records(settings, limit: int) -> list[tuple[str, str, str]]:
+    """(a CRM contact id, its email, subject key) of the people of NO_HOLDS with the most records past their
+    retention who are neither held, restricted nor asking for erasure, and have an email."""
+    return query_rows(settings, f"""
+        select min(c.id), min(c.email), d.subject_key from marts.retention_due d
+        join intermediate.int_subject_identities_resolved i using (tenant_id, subject_key)
+        join marts.dim_subjects s using (tenant_id, subject_key)
+        join raw.crm_contacts c on c.tenant_id = d.tenant_id and c.id = i.identity_value
+        where d.tenant_id = '{NO_HOLDS}' and i.identity_kind = 'contact' and d.reason = 'retention_expired'
+            and not s.is_restricted and not s.is_erasure_requested and not s.is_under_legal_hold
+            and c.email is not null
+        group by d.subject_key order by count(*) desc, d.subject_key limit {limit}""")
+
+
 def test_a_restriction_an_ingest_brought_after_the_last_build_stops_a_purge_run_before_the_next_build(
     built: Path, tmp_path: Path
 ) -> None:
@@ -324,15 +338,7 @@ def test_a_restriction_an_ingest_brought_after_the_last_build_stops_a_purge_run_
     from lethe.purge import run_purge
 
     settings = generated_home.copy(built, tmp_path / "h")
-    [(email, subject_key)] = query_rows(settings, f"""
-        select min(c.email), d.subject_key from marts.retention_due d
-        join intermediate.int_subject_identities_resolved i using (tenant_id, subject_key)
-        join marts.dim_subjects s using (tenant_id, subject_key)
-        join raw.crm_contacts c on c.tenant_id = d.tenant_id and c.id = i.identity_value
-        where d.tenant_id = '{NO_HOLDS}' and i.identity_kind = 'contact' and d.reason = 'retention_expired'
-            and not s.is_restricted and not s.is_erasure_requested and not s.is_under_legal_hold
-            and c.email is not null
-        group by d.subject_key order by count(*) desc, d.subject_key limit 1""")
+    [(_, email, subject_key)] = _people_with_due_records(settings, 1)
     due = set(query_rows(settings, "select source_table, record_id from marts.retention_due "
                                    f"where tenant_id = '{NO_HOLDS}' and subject_key = '{subject_key}'"))
     others = query_rows(settings, "select count(*) from marts.retention_due "
@@ -367,16 +373,7 @@ def test_a_restriction_request_the_build_found_naming_two_people_keeps_neither_o
     from lethe.warehouse import connect
 
     settings = generated_home.copy(built, tmp_path / "h")
-    people = query_rows(settings, f"""
-        select min(c.id), min(c.email), d.subject_key from marts.retention_due d
-        join intermediate.int_subject_identities_resolved i using (tenant_id, subject_key)
-        join marts.dim_subjects s using (tenant_id, subject_key)
-        join raw.crm_contacts c on c.tenant_id = d.tenant_id and c.id = i.identity_value
-        where d.tenant_id = '{NO_HOLDS}' and i.identity_kind = 'contact' and d.reason = 'retention_expired'
-            and not s.is_restricted and not s.is_erasure_requested and not s.is_under_legal_hold
-            and c.email is not null
-        group by d.subject_key order by count(*) desc, d.subject_key limit 2""")
-    (_, email, first), (other_contact, _, second) = people
+    (_, email, first), (other_contact, _, second) = _people_with_due_records(settings, 2)
     at = settings.as_of.replace(tzinfo=None)
     con = connect(settings)
     con.execute("update raw.crm_contacts set email = ? where tenant_id = ? and id = ?", [email, NO_HOLDS, other_contact])
