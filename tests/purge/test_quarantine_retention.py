@@ -296,3 +296,30 @@ def test_a_line_is_found_by_its_position_after_an_earlier_purge_rewrote_its_file
     assert _quarantined(home) == [(CALLS, 2, "type:initiation_timestamp"), (CALLS, 3, "parse"),
                                   (EVENTS, 3, "enum:event")]
     _assert_rows_name_their_lines(home)
+
+
+@pytest.mark.slow  # dbt builds the project, as in the other purge tests that need real models
+def test_a_restricted_persons_quarantined_rows_stay_past_their_retention(home: Settings) -> None:
+    """A restriction standing at the as-of keeps the person's data stored (GDPR Art. 18(2)), their quarantined rows
+    too, judged on the rows' text as holds are: Hattie's hold has ended and she has asked for restriction instead
+    (`lethe dsar restrict`). The line that parsed names her number normalised; the line cut off mid-way names it
+    the human way, which only the text match finds. Both stay; Quentin's due rows go as before."""
+    from lethe.dsr import SubjectRef, record_request
+    from lethe.warehouse import connect
+
+    con = connect(home)
+    try:
+        con.execute("update raw.legal_holds set end_date = ?", [(NOW - timedelta(days=1)).date()])
+    finally:
+        con.close()
+    record_request(home.with_as_of(EARLY), TENANT, SubjectRef(contact_id=HATTIE["id"]), "restrict")
+
+    done = run_engine(home.with_as_of(DUE), kind="retention")
+
+    assert _quarantine_actions(done) == [(TENANT, "quarantine", "retention_expired", "delete", 4)]
+    assert _quarantined(home) == [(CALLS, 3, "type:initiation_timestamp"), (CALLS, 4, "parse"),
+                                  (EVENTS, 3, "enum:event")]
+    _assert_rows_name_their_lines(home)
+    calls = _lines(home, CALLS)
+    assert any("ctr-hattie-cut" in line for line in calls) and any("ctr-hattie-bad" in line for line in calls)
+    assert grep_home(home.landing, [QUENTIN["email"], QUENTIN["last"], "ctr-quentin"]) == []

@@ -509,7 +509,7 @@ def build_plan(
         f"and i.source_table = h.source_table and {_record_of('i.record_id')} = h.record_id"
     )
     if "quarantine.rows" in have:
-        _keep_held_quarantine(con)
+        _keep_quarantine_of(con, "_held", "_held_records")
 
     # A restriction standing at as_of keeps the person's records past their retention (GDPR Art. 18(2): restricted
     # data is only stored); their own erasure request still erases them.
@@ -521,6 +521,8 @@ def build_plan(
         "delete from _items i using _restricted_records r where i.reason = 'retention_expired' "
         f"and i.tenant_id = r.tenant_id and i.source_table = r.source_table and {_record_of('i.record_id')} = r.record_id"
     )
+    if "quarantine.rows" in have:
+        _keep_quarantine_of(con, "_restricted", "_restricted_records", reason="retention_expired")
 
     # One row per record and action; erasure wins over retention; a deleted record is not also anonymised.
     con.execute(
@@ -643,50 +645,53 @@ def _due_quarantine(con: duckdb.DuckDBPyConnection, as_of: datetime, policy: Pol
     )
 
 
-def _keep_held_quarantine(con: duckdb.DuckDBPyConnection) -> None:
-    """Legal holds win over quarantined rows too. A quarantined row has no resolved subject, so the hold is judged
-    on its text, conservatively: beyond the quoted values _held_records matches (a held subject's address or CRM
-    id), a planned quarantined row stays when its text holds any identity of a held subject in any form (an
-    address, a phone number in any human format: the raw text of a line that did not parse, a number in free
-    text; the CRM contact id, or the ContactId of one of their calls or chats), matched as erased identities are
-    matched in refused files (lethe.refused.identities_in_texts)."""
+def _keep_quarantine_of(con: duckdb.DuckDBPyConnection, subjects: str, records: str,
+                        reason: str | None = None) -> None:
+    """Keep the planned quarantined rows of the people in `subjects` (legal holds: _held, every reason; standing
+    restrictions: _restricted, their retention deletions only). A quarantined row has no resolved subject, so
+    this is judged on its text, conservatively: beyond the quoted values `records` (their subject_records_sql)
+    matches (an address or CRM id), a planned quarantined row stays when its text holds any identity of theirs in
+    any form (an address, a phone number in any human format: the raw text of a line that did not parse, a number
+    in free text; the CRM contact id, or the ContactId of one of their calls or chats), matched as erased
+    identities are matched in refused files (lethe.refused.identities_in_texts)."""
     from lethe.refused import identities_in_texts
 
-    if not con.execute("select count(*) from _held").fetchone()[0]:
+    if not con.execute(f"select count(*) from {subjects}").fetchone()[0]:  # noqa: S608
         return
+    only = f"and reason = '{reason}'" if reason else ""
     texts = con.execute(
         "select q.tenant_id as tenant, q.source_file || '#' || coalesce(q.source_row, 0) as rel, q.record as text "
-        "from quarantine.rows q where q.record is not null and q.tenant_id in (select tenant_id from _held) "
+        f"from quarantine.rows q where q.record is not null and q.tenant_id in (select tenant_id from {subjects}) "
         "and (q.tenant_id, q.source_file || '#' || coalesce(q.source_row, 0)) in "
-        "(select tenant_id, record_id from _items where source_table = 'quarantine.rows')"
+        f"(select tenant_id, record_id from _items where source_table = 'quarantine.rows' {only})"  # noqa: S608
     ).pl()
     if texts.height == 0:
         return
     con.execute(
         f"""
-        create or replace temp table _held_identities as
-        select tenant_id, kind, identity_hash from ({_identities_sql('_held')})
+        create or replace temp table _kept_identities as
+        select tenant_id, kind, identity_hash from ({_identities_sql(subjects)})
         union
         select distinct tenant_id, 'connect_contact', {sql_keyed_hash('tenant_id', 'connect_contact', 'record_id')}
-        from _held_records where source_table in ('contact_records', 'transcripts')
+        from {records} where source_table in ('contact_records', 'transcripts')
         """  # noqa: S608
     )
     try:
-        found = identities_in_texts(con, texts, "_held_identities")
+        found = identities_in_texts(con, texts, "_kept_identities")
     finally:
-        con.execute("drop table if exists _held_identities")
+        con.execute("drop table if exists _kept_identities")
     if not found:
         return
     frame = pl.DataFrame([(t, r) for t, r, _ in found], schema={"tenant_id": pl.String, "record_id": pl.String},
                          orient="row")
-    con.register("_held_quarantine", frame)
+    con.register("_kept_quarantine", frame)
     try:
         con.execute(
-            "delete from _items i using _held_quarantine h where i.source_table = 'quarantine.rows' "
-            "and i.tenant_id = h.tenant_id and i.record_id = h.record_id"
+            "delete from _items i using _kept_quarantine k where i.source_table = 'quarantine.rows' "
+            f"and i.tenant_id = k.tenant_id and i.record_id = k.record_id {only.replace('reason', 'i.reason')}"
         )
     finally:
-        con.unregister("_held_quarantine")
+        con.unregister("_kept_quarantine")
 
 
 def _plan_unparsed(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
