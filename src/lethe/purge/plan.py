@@ -327,52 +327,77 @@ def _open_holds(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str])
 
 
 def _standing_restrictions(con: duckdb.DuckDBPyConnection, as_of: datetime, have: set[str]) -> None:
-    """Fill temp table _restricted with every person whose processing the raw layer says is restricted at as_of
-    (GDPR Art. 18): their Individual's HasOptedOutProcessing is set, or a restriction request received by as_of
-    and not lifted by then names one of their CRM contacts by id, email or phone.
+    """Fill temp table _restricted with every person whose processing is restricted (GDPR Art. 18), from two views,
+    either of which restricts (restricted data is only stored, and a deletion cannot be undone):
 
-    The marts judged restriction at the last build (fct_retention_status); this also sees one an ingest brought
-    since, as a standalone `lethe purge` after an ingest would otherwise delete what it keeps. Cautious where
-    the marts are exact: an email or a phone a request the build has not seen names restricts every contact
-    holding it, until the next build resolves the request (one it found naming nobody or several people is left
-    out: as in the marts, it restricts nobody)."""
+    - the last build's: every subject int_consent_subject_flags held restricted, with every identity the identity
+      index gives them (an address held before, an address no CRM contact holds);
+    - the raw layer's at as_of, which also sees what an ingest or `lethe dsar restrict` brought since the last
+      build: their Individual's HasOptedOutProcessing is set, or a restriction request received by as_of and not
+      lifted by then names them by CRM contact id, email or phone. A request naming CRM contacts of more than one
+      person now (a household email) restricts nobody, as in the marts (never guessed), unless the last build
+      resolved it to one person; one naming no CRM contact restricts the addresses it names.
+
+    A restriction the raw layer shows lifted since the last build still stands here until the next build: the
+    cautious direction."""
     con.execute(_SUBJ_DDL.format(t="_restricted"))
-    if "crm_contacts" not in have:
-        return
-    contacts = []
-    if "crm_individuals" in have:
-        contacts.append(
-            "select c.tenant_id, c.id as contact_id from raw.crm_contacts c semi join "
+    con.execute("create or replace temp table _restricted_crm (tenant_id varchar, contact_id varchar)")
+    if catalog.table_exists(con, "intermediate", "int_consent_subject_flags") and catalog.table_exists(
+            con, "intermediate", "int_subject_identities_resolved"):
+        con.execute(
+            "create or replace temp table _restricted_known as select i.tenant_id, i.identity_kind, "
+            "i.identity_value, i.subject_key from intermediate.int_subject_identities_resolved i "
+            "semi join (select tenant_id, subject_key from intermediate.int_consent_subject_flags "
+            "where is_restricted) f on f.tenant_id = i.tenant_id and f.subject_key = i.subject_key "
+            "where i.identity_value is not null"
+        )
+        con.execute("insert into _restricted_crm select tenant_id, identity_value from _restricted_known "
+                    "where identity_kind = 'contact'")
+        con.execute("insert into _restricted select tenant_id, null, null, identity_value, subject_key "
+                    "from _restricted_known where identity_kind in ('email', 'phone')")
+    if "crm_contacts" in have and "crm_individuals" in have:
+        con.execute(
+            "insert into _restricted_crm select c.tenant_id, c.id from raw.crm_contacts c semi join "
             "(select tenant_id, id from raw.crm_individuals where has_opted_out_processing) i "
             "on c.tenant_id = i.tenant_id and c.individual_id = i.id"
         )
     if "dsr_requests" in have:
-        # not a request the last build found naming nobody or several people: that is never guessed
-        unresolved = (
-            "anti join (select tenant_id, request_id from intermediate.int_dsr_requests_resolved "
-            "where subject_key is null) u on u.tenant_id = r.tenant_id and u.request_id = r.request_id "
-            if catalog.table_exists(con, "intermediate", "int_dsr_requests_resolved") else ""
-        )
+        lifted = ("and (r.restriction_lifted_at is null or r.restriction_lifted_at > $ts) "
+                  if "restriction_lifted_at" in catalog.columns(con, "raw", "dsr_requests") else "")
         con.execute(
             "create or replace temp table _restriction_requests as "
-            "select r.tenant_id, r.crm_contact_id, lower(trim(r.subject_email)) as email, r.subject_phone as phone "
-            f"from raw.dsr_requests r {unresolved}"
-            "where lower(trim(r.type)) = 'restriction' and r.received_at <= $ts "
-            "and (r.restriction_lifted_at is null or r.restriction_lifted_at > $ts)",
+            "select r.tenant_id, r.request_id, r.crm_contact_id, lower(trim(r.subject_email)) as email, "
+            "r.subject_phone as phone from raw.dsr_requests r "
+            f"where lower(trim(r.type)) = 'restriction' and r.received_at <= $ts {lifted}",
             {"ts": naive_utc(as_of)},
         )
-        for named, held in (("crm_contact_id", "c.id"), ("email", "lower(trim(c.email))"), ("phone", "c.phone"),
-                            ("phone", "c.mobile_phone")):
-            contacts.append(
-                "select c.tenant_id, c.id from raw.crm_contacts c semi join _restriction_requests r "
-                f"on c.tenant_id = r.tenant_id and {held} = r.{named}"
+        named = "create or replace temp table _requests_named (tenant_id varchar, request_id varchar, contact_id varchar)"
+        con.execute(named)
+        if "crm_contacts" in have:
+            for column, held in (("crm_contact_id", "c.id"), ("email", "lower(trim(c.email))"), ("phone", "c.phone"),
+                                 ("phone", "c.mobile_phone")):
+                con.execute(
+                    "insert into _requests_named select distinct r.tenant_id, r.request_id, c.id "
+                    f"from _restriction_requests r join raw.crm_contacts c on c.tenant_id = r.tenant_id "
+                    f"and {held} = r.{column}"
+                )
+            # the people each request names now: contacts sharing an Individual are one person
+            con.execute(
+                "insert into _restricted_crm select n.tenant_id, n.contact_id from _requests_named n "
+                "semi join (select n.tenant_id, n.request_id from _requests_named n join raw.crm_contacts c "
+                "on c.tenant_id = n.tenant_id and c.id = n.contact_id group by all "
+                "having count(distinct coalesce(c.individual_id, c.id)) = 1) one "
+                "on one.tenant_id = n.tenant_id and one.request_id = n.request_id"
             )
-    if not contacts:
-        return
-    con.execute("create or replace temp table _restricted_crm as " + " union ".join(contacts))
-    for stmt in _subjects_from_crm("_restricted", "_restricted_crm", have):
+        # a request naming no CRM contact: the addresses it names (a caller's phone, an email only mails reached)
+        con.execute(
+            "insert into _restricted select r.tenant_id, null, null, a.address, null from _restriction_requests r "
+            "anti join _requests_named n on n.tenant_id = r.tenant_id and n.request_id = r.request_id, "
+            "unnest([r.email, r.phone]) as a(address) where a.address is not null"
+        )
+    for stmt in _subjects_from_crm("_restricted", "(select distinct * from _restricted_crm)", have):
         con.execute(stmt)
-    con.execute(f"update _restricted set subject_key = {_subject_key_sql('_restricted')}")
+    con.execute(f"update _restricted set subject_key = {_subject_key_sql('_restricted')} where subject_key is null")
     _whole_people(con, "_restricted", have)
 
 
