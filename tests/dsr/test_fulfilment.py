@@ -394,6 +394,76 @@ def test_a_restriction_request_the_build_found_naming_two_people_keeps_neither_o
         "the purge kept records of the people an ambiguous restriction request named")
 
 
+def test_a_restriction_request_naming_an_address_no_crm_contact_holds_keeps_its_records(
+    built: Path, tmp_path: Path
+) -> None:
+    """Someone Lethe knows only by an address (an email its mailings reached, no CRM contact) asks for restriction.
+    The marts restrict that unresolved subject from the next build on; a `lethe purge` before that build deleted
+    their mails anyway, as the purge's own reading of the raw layer matched requests to CRM contacts only."""
+    from lethe.build import run_build
+    from lethe.purge import run_purge
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    stranger = "stranger.only.mailed@example.com"
+    con = connect(settings)
+    con.execute("insert into raw.email_events (tenant_id, sg_event_id, email, event_at, event, sg_message_id, "
+                "_source_file, _source_row, _batch_id, _loaded_at) select ?, 'ev-stranger-' || i, ?, "
+                "timestamp '2025-01-01 09:00:00' + to_days(i::integer), 'delivered', 'msg-stranger-' || i, "
+                "'test', 0, 'test', now() from range(2) t(i)", [NO_HOLDS, stranger])
+    con.close()
+    run_build(settings)
+    assert query_rows(settings, "select count(*) from marts.retention_due where source_table = 'email_events' "
+                                "and record_id like 'ev-stranger-%'") == [(2,)]
+    at = settings.as_of.replace(tzinfo=None)
+    con = connect(settings)
+    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, subject_email, verified_at, "
+                "_source_file, _source_row, _batch_id, _loaded_at) values (?, 'restrict-stranger', ?, 'restriction', "
+                "?, ?, 'test', 0, 'test', now())", [NO_HOLDS, at, stranger, at])
+    con.close()
+
+    run_purge(settings, dry_run=False)
+
+    assert query_rows(settings, "select count(*) from raw.email_events where email = ?", [stranger]) == [(2,)]
+    assert query_rows(settings, f"select count(*) from marts.retention_due where tenant_id = '{NO_HOLDS}'") == [(0,)], (
+        "the purge did not delete the others' due records")
+
+
+def test_a_restriction_is_honoured_by_a_purge_of_a_raw_layer_without_individuals_or_lift_dates(
+    built: Path, tmp_path: Path
+) -> None:
+    """A tenant's CRM export may have no Individual objects (raw.crm_individuals never loaded). The purge's plan
+    then failed on any restriction request (a query's column names came from a part that only runs with
+    Individuals): the whole purge stopped. So it did on a warehouse whose raw.dsr_requests predates the optional
+    restriction_lifted_at column, when a standalone purge ran before the build that adds it. It plans, keeping
+    the restricted person's records."""
+    from lethe.dsr import SubjectRef, record_request
+    from lethe.purge import run_purge
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    [(contact_id, _, subject_key)] = _people_with_due_records(settings, 1)
+    theirs = query_rows(settings, f"select count(*) from marts.retention_due where tenant_id = '{NO_HOLDS}' "
+                                  f"and subject_key = '{subject_key}'")[0][0]
+    assert theirs
+    con = connect(settings)
+    con.execute("drop table raw.crm_individuals")
+    con.close()
+
+    def planned() -> int:
+        return sum(a.record_count for a in run_purge(settings, dry_run=True).actions
+                   if a.tenant == NO_HOLDS and a.reason == "retention_expired")
+
+    before = planned()
+    record_request(settings, NO_HOLDS, SubjectRef(contact_id=contact_id), "restrict")
+    assert 0 < planned() <= before - theirs
+    con = connect(settings)
+    con.execute("alter table raw.dsr_requests drop column restriction_lifted_at")
+    con.close()
+
+    assert 0 < planned() <= before - theirs
+
+
 def test_a_restriction_keeps_the_subjects_records_past_their_retention_until_it_is_lifted(
     built: Path, tmp_path: Path
 ) -> None:

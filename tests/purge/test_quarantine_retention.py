@@ -323,3 +323,42 @@ def test_a_restricted_persons_quarantined_rows_stay_past_their_retention(home: S
     calls = _lines(home, CALLS)
     assert any("ctr-hattie-cut" in line for line in calls) and any("ctr-hattie-bad" in line for line in calls)
     assert grep_home(home.landing, [QUENTIN["email"], QUENTIN["last"], "ctr-quentin"]) == []
+
+
+@pytest.mark.slow  # dbt builds the project, as in the other purge tests that need real models
+def test_a_restriction_the_build_resolved_through_an_old_address_keeps_the_persons_quarantined_rows(
+    home: Settings,
+) -> None:
+    """Hattie's hold has ended; she has a new email since, and asks for restriction naming her old one. The build
+    resolves the request to her through the identity index (the addresses a contact held before) and restricts
+    her. The purge's own reading of the raw layer matches a request to the contacts holding its address now,
+    nobody here: the plan must also take the people the last build found restricted, with every identity the
+    index gives them, or her quarantined lines (which name only her number) are deleted as due."""
+    from lethe.build import run_build
+    from lethe.ingest import schema
+    from lethe.warehouse import connect
+
+    new_email = "hattie.moved@example.com"
+    con = connect(home)
+    try:
+        schema.ensure(con, {"dsr_requests": load_all_contracts()["dsr_requests"]})  # no request was delivered yet
+        con.execute("update raw.legal_holds set end_date = ?", [(NOW - timedelta(days=1)).date()])
+        con.execute("update raw.crm_contacts set email = ? where id = ?", [new_email, HATTIE["id"]])
+        con.execute("insert into lethe_meta.crm_contact_previous_addresses values (?, ?, 'email', ?, ?, 'test')",
+                    [TENANT, HATTIE["id"], HATTIE["email"], NOW.replace(tzinfo=None)])
+        at = NOW.replace(tzinfo=None)
+        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, subject_email, "
+                    "verified_at, _source_file, _source_row, _batch_id, _loaded_at) values (?, 'restrict-hattie', ?, "
+                    "'restriction', ?, ?, 'test', 0, 'test', now())", [TENANT, at, HATTIE["email"], at])
+    finally:
+        con.close()
+    run_build(home)
+    assert query_rows(home, "select is_restricted from marts.dim_subjects s join intermediate.int_subject_identities_resolved i "
+                            "using (tenant_id, subject_key) where i.identity_kind = 'contact' and i.identity_value = ?",
+                      [HATTIE["id"]]) == [(True,)]
+
+    done = run_engine(home.with_as_of(DUE), kind="retention")
+
+    assert _quarantine_actions(done) == [(TENANT, "quarantine", "retention_expired", "delete", 4)]
+    assert _quarantined(home) == [(CALLS, 3, "type:initiation_timestamp"), (CALLS, 4, "parse"),
+                                  (EVENTS, 3, "enum:event")]
