@@ -214,23 +214,35 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     con.close()
 
     erase_subject(settings, tenant, SubjectRef(contact_id=c))
+    # (4) a request that came after that erasure, naming the erased person's Contact Id and a live person's email:
+    # one of two people, as (1) (a live person never holds a tombstoned identifier). It was taken as the email's
+    # person, who was erased though nobody knew whether they had asked.
+    con = connect(settings)
+    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
+                "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
+                "values (?, 'DSR-ERASED-AND-LIVE', ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
+                [tenant, at, c, b_email, at])
+    con.close()
     run_build(settings)
 
-    assert query_rows(settings, "select resolution_status, subject_key from intermediate.int_dsr_requests_resolved "
-                                "where request_id = 'DSR-MIXED'") == [("ambiguous", None)]
+    assert query_rows(settings, "select request_id, resolution_status, subject_key from "
+                                "intermediate.int_dsr_requests_resolved where request_id in "
+                                "('DSR-MIXED', 'DSR-ERASED-AND-LIVE') order by 1") == [
+        ("DSR-ERASED-AND-LIVE", "ambiguous", None), ("DSR-MIXED", "ambiguous", None)]
     due = query_rows(settings, "select count(*) from marts.retention_due where reason = 'erasure_request' "
                                f"and tenant_id = '{tenant}' and subject_key in (?, ?)", [a_key, b_key])
     assert due == [(0,)], "a request naming two people made one of them due for erasure"
     status = dict((r, (s, found)) for r, s, found in query_rows(
         settings, "select request_id, status, is_subject_found from marts.fct_dsr_requests "
-                  "where request_id in ('DSR-MIXED', 'DSR-ERASED-ELSEWHERE')"))
-    assert status == {"DSR-MIXED": ("open", False), "DSR-ERASED-ELSEWHERE": ("done", False)}, status
+                  "where request_id in ('DSR-MIXED', 'DSR-ERASED-ELSEWHERE', 'DSR-ERASED-AND-LIVE')"))
+    assert status == {"DSR-MIXED": ("open", False), "DSR-ERASED-ELSEWHERE": ("done", False),
+                      "DSR-ERASED-AND-LIVE": ("open", False)}, status
     # the request processing says the same: erased before (final, not looked at again), and ambiguous
     result = process_requests(settings)
     assert result.outcomes.get("erased before") == 1, result.outcomes
     assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed where request_id in "
-                                     "('DSR-MIXED', 'DSR-ERASED-ELSEWHERE')")) == {
-        "DSR-MIXED": "ambiguous", "DSR-ERASED-ELSEWHERE": "erased"}
+                                     "('DSR-MIXED', 'DSR-ERASED-ELSEWHERE', 'DSR-ERASED-AND-LIVE')")) == {
+        "DSR-MIXED": "ambiguous", "DSR-ERASED-ELSEWHERE": "erased", "DSR-ERASED-AND-LIVE": "ambiguous"}
     assert "erased before" not in process_requests(settings).outcomes
     assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
                                 "and id in (?, ?)", [a, b]) == [(2,)], "a request naming two people erased one"

@@ -224,6 +224,10 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         )
         select c.tenant_id, c.request_id, c.type,
                case when c.n > 1 and not c.by_individual then 'ambiguous'
+                    -- an identifier an erasure tombstoned and one of somebody still held: one of two people,
+                    -- never guessed (a live person never holds a tombstoned identifier: ingest drops it)
+                    when e.request_id is not null and (c.n > 0 or a.request_id is not null)
+                         and not c.by_individual then 'ambiguous'
                     when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
                     -- nothing of them is left and an identity the request names is tombstoned: the person was
                     -- erased before (another request, `lethe dsar erase`, the retention purge of the marts' due list)

@@ -1,8 +1,8 @@
 -- Every data-subject request with the subject it names: by Contact Id, else email, else E.164 phone. A request
 -- whose identifiers name more than one person (an email two people's CRM contacts hold, a Contact Id of one with
--- the email of another) names nobody: `ambiguous`, never guessed, as lethe.dsr refuses it (an erasure made on a
--- guess destroys the wrong person's data). Not judged at as_of: the erasure ledger and the DSR tracking mart
--- filter on received_at themselves.
+-- the email of another, an identifier an erasure tombstoned with one of a live person) names nobody: `ambiguous`,
+-- never guessed, as lethe.dsr refuses it (an erasure made on a guess destroys the wrong person's data). Not
+-- judged at as_of: the erasure ledger and the DSR tracking mart filter on received_at themselves.
 with
 
 dsr_requests as (
@@ -120,7 +120,10 @@ tombstoned_requests as (
 judged as (
     select
         matched.*,
-        coalesce(people_named.people_count, 0) > 1 as is_ambiguous,
+        -- two people, or a live one and one an erasure tombstoned (a live person never holds a tombstoned
+        -- identifier: ingest drops it), say nothing of which the requester was
+        coalesce(people_named.people_count, 0) > 1
+            or (tombstoned_requests.request_id is not null and matched.subject_key is not null) as is_ambiguous,
         tombstoned_requests.request_id is not null as is_identity_tombstoned
     from matched
     left join people_named
