@@ -72,9 +72,32 @@ def run_all(settings: Settings, on_step: Callable[[str], None] | None = None) ->
         if on_step is not None:
             on_step(render_step(name, elapsed, text))
 
+    if _unfinished_purges(settings):  # before ingest, which loads nothing while one stands (lethe.ingest.run)
+        step("interrupted purge", lambda: _finish_purges(settings))
     step("ingest", lambda: run_ingest(settings, landing=settings.landing))
     step("build", lambda: build_all(settings))
     step("data-subject requests", lambda: process_requests(settings))
     step("purge", lambda: run_purge(settings, dry_run=False))
     step("publish", lambda: f"published {publish(settings)}")
     return RunResult(steps=steps)
+
+
+def _unfinished_purges(settings: Settings) -> list[str]:
+    """The purge runs a kill or a crash left unfinished (none before the warehouse exists)."""
+    from lethe.ingest.run import unfinished_purge_runs
+    from lethe.warehouse import connect
+
+    if not settings.warehouse.exists():
+        return []
+    con = connect(settings)
+    try:
+        return unfinished_purge_runs(con)
+    finally:
+        con.close()
+
+
+def _finish_purges(settings: Settings) -> str:
+    """Finish the interrupted purge runs (as `lethe purge` would first), so this run's ingest can load."""
+    from lethe.purge import resume_unfinished
+
+    return "finished " + ", ".join(resume_unfinished(settings))

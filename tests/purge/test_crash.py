@@ -129,3 +129,106 @@ def test_killed_between_compaction_and_rebuild_the_rerun_rebuilds_the_derived_ta
     result = run_purge(settings, dry_run=False)
     assert result.resumed and _derived_rows(settings) == _derived_rows(uninterrupted)
     assert _derived_rows(settings)["marts.retention_due"] == []
+
+
+def _killed_in_files_phase(root: Path) -> subprocess.CompletedProcess:
+    """A purge SIGKILLed at its first recording or transcript deletion: the manifest already marks every planned
+    file purged (it does so before deleting), and they are all still on disk."""
+    code = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from pathlib import Path
+        import purge_scenario
+        import lethe.purge.engine as engine
+        from lethe.purge import run_purge
+
+        armed = []
+        engine.HOOK = lambda name: armed.append(name) if name == "before:files" else None
+        unlink = Path.unlink
+
+        def killing_unlink(self, *args, **kwargs):
+            if armed:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return unlink(self, *args, **kwargs)
+
+        Path.unlink = killing_unlink
+        run_purge(purge_scenario.make_settings(Path({str(root)!r})), dry_run=False)
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+
+
+@pytest.mark.slow
+def test_an_ingest_after_a_killed_purge_loads_nothing_until_the_purge_is_finished(
+    reference: tuple, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """`lethe run` and the ingest DAG ingest before they purge, so after a killed purge the next ingest ran before
+    the run was resumed. It loaded the planned files the killed run had marked purged but not yet deleted as new
+    deliveries: purged records came back into the raw layer, where the resumed run (its raw phase done) left them,
+    and its verification then failed on every later purge. Ingest now loads nothing while a purge run is
+    unfinished, and says so; once the purge is finished the next ingest goes on as usual."""
+    from lethe.ingest import run_ingest
+
+    settings = copy_home(base(tmp_path_factory), tmp_path / "s")
+    killed = _killed_in_files_phase(tmp_path / "s")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    [(run_id,)] = con.execute("select run_id from lethe_meta.purge_runs where status = 'running'").fetchall()
+    con.close()
+
+    held_back = run_ingest(settings, landing=settings.landing)
+
+    assert held_back.loaded == 0 and not held_back.sources
+    assert any(run_id in line and "interrupted purge" in line for line in held_back.not_loaded), held_back.not_loaded
+    run_purge(settings, dry_run=False)
+    assert _state(settings) == reference
+    after = run_ingest(settings, landing=settings.landing)
+    assert after.loaded == 0 and not any("interrupted purge" in line for line in after.not_loaded)
+    assert _state(settings) == reference
+
+
+@pytest.mark.slow
+def test_lethe_run_after_a_killed_purge_finishes_it_before_it_ingests(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """`lethe run` finishes an interrupted purge run first, so its own ingest is not held back by it."""
+    from lethe.build import run_build
+    from lethe.pipeline import run_all
+
+    settings = copy_home(base(tmp_path_factory), tmp_path / "s")
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("drop table marts.retention_due")  # the hand-built mart: dbt builds the real one
+    con.close()
+    run_build(settings)
+    killed = _killed_in_files_phase(tmp_path / "s")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    result = run_all(settings)
+
+    names = [name for name, _, _ in result.steps]
+    assert names[:2] == ["interrupted purge", "ingest"], names
+    ingest_report = dict((name, text) for name, _, text in result.steps)["ingest"]
+    assert "interrupted purge" not in ingest_report, ingest_report
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    assert con.execute("select count(*) from lethe_meta.purge_runs where status = 'running'").fetchone() == (0,)
+    con.close()
+    assert "purge.resumed" in [e["event"] for e in read_entries(settings.audit_log)]
+
+
+@pytest.mark.slow
+def test_a_purge_killed_after_its_landing_and_file_phases_holds_no_ingest_back(
+    reference: tuple, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """Only a run stopped while rewriting or deleting landing files holds ingest back: one stopped later (or whose
+    verification keeps failing) left the landing zone and its manifest agreeing, and new data (an opt-out, a
+    request) must keep coming in."""
+    from lethe.ingest import run_ingest
+
+    settings = copy_home(base(tmp_path_factory), tmp_path / "s")
+    killed = _killed_run(settings, tmp_path / "s", "before:compact")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    summary = run_ingest(settings, landing=settings.landing)
+
+    assert not any("interrupted purge" in line for line in summary.not_loaded), summary.not_loaded
+    run_purge(settings, dry_run=False)
+    assert _state(settings) == reference

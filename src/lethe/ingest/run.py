@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from lethe import catalog
 from lethe.contracts import Contract, load_all_contracts
 from lethe.errors import ConfigError, UnknownTenantError
 from lethe.ingest import schema
@@ -134,6 +135,18 @@ def _ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, landing: 
     )
 
 
+def unfinished_purge_runs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The purge runs that were killed (or crashed) while rewriting or deleting landing files, oldest first: the
+    ones whose last completed phase is `raw` or `landing` (lethe.purge.journal.PHASES). Until they are finished the
+    landing zone and its manifest disagree. A run stopped in another phase leaves them agreeing (one whose
+    verification keeps failing, say), and holds nothing back."""
+    if not catalog.table_exists(con, "lethe_meta", "purge_runs"):
+        return []
+    return [r for (r,) in con.execute(
+        "select run_id from lethe_meta.purge_runs where status = 'running' and phase in ('raw', 'landing') "
+        "order by created_at").fetchall()]
+
+
 def run_ingest(
     settings: Settings,
     landing: Path,
@@ -185,6 +198,16 @@ def run_ingest(
     sources: list[SourceSummary] = []
     con = connect(settings)
     try:
+        interrupted = unfinished_purge_runs(con)
+        if interrupted:
+            # a purge killed while rewriting or deleting landing files has marked files purged that are still on
+            # disk, or recorded a rewritten file's new digest before writing it: loading now would bring purged
+            # records back, or take the old bytes for a changed delivery. Nothing is loaded until it is finished.
+            line = (f"an interrupted purge run ({', '.join(interrupted)}) has not finished with the landing zone: "
+                    "nothing is loaded until it has (`lethe purge` or `lethe run` finishes it, as does the next "
+                    "lethe_enforce run)")
+            log.warning("ingest: %s", line)
+            return IngestSummary(seconds=time.perf_counter() - start, not_loaded=(line, *not_loaded))
         # Bound DuckDB's share of memory (its default is 80% of RAM); the GX frame and Python need the rest.
         con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
         con.execute("set preserve_insertion_order = true")  # source_row numbering relies on it
