@@ -10,6 +10,7 @@ from purge_scenario import ERIN, TENANT, WAV, _ctr, days_ago, ingest, iso, query
 
 from lethe.purge import run_purge
 from lethe.settings import Settings
+from lethe.warehouse import connect
 
 
 def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(scenario: Settings) -> None:
@@ -36,6 +37,10 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
     late.append(chat)
     # a call naming the tenant's recordings folder itself: a folder is never deleted, and never stops the purge
     late.append(_ctr("ctr-erin-7", ERIN, days_ago(14), "recordings/2026"))
+    # a call naming, by its absolute path, a file of another tenant's that is gone from disk (deleted by that
+    # tenant's own purge, say): its row in the ingest manifest is that tenant's, and this purge leaves it as it is
+    gone = "other-tenant/recordings/gone.wav"
+    late.append(_ctr("ctr-erin-8", ERIN, days_ago(13), str(scenario.landing / gone)))
     scenario.tenants_file.write_text(scenario.tenants_file.read_text().replace("purge_max_share: 0.25",
                                                                                "purge_max_share: 0.5"))
     path = scenario.landing / TENANT / "contact_records" / "2026" / "05" / "late.jsonl"
@@ -43,6 +48,11 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
     ingest(scenario)
     assert query_rows(scenario, "select recording_location from raw.contact_records where contact_id = 'ctr-erin-2'") == [
         (chat["Recording"]["Location"],)]
+
+    con = connect(scenario)
+    con.execute("insert into lethe_meta.manifest (path, tenant_id, dataset, sha256, status) "
+                "values (?, 'other-tenant', 'recordings', 'f00d', 'loaded')", [gone])
+    con.close()
 
     result = run_purge(scenario, dry_run=False)  # the scenario's plan erases Erin
 
@@ -53,3 +63,5 @@ def test_a_recording_location_outside_the_tenant_folder_never_deletes_that_file(
                       "target = 'file:recordings' and action = 'not_deleted'", [result.run_id])
     assert kept == [(4,)]
     assert any("4 recording or transcript files were not deleted" in n for n in result.notes)
+    assert query_rows(scenario, "select path, status from lethe_meta.manifest where tenant_id = 'other-tenant'") == [
+        (gone, "loaded")]
