@@ -151,11 +151,13 @@ def scrub_refused(con: duckdb.DuckDBPyConnection, landing: Path) -> list[tuple[s
                           "text": [_text(landing / rel) for _, rel in candidates]},
                          schema={"tenant": pl.String, "rel": pl.String, "text": pl.String})
     found = tombstoned_texts(con, frame)
-    for _, rel in found:
-        (landing / rel).unlink(missing_ok=True)
+    # marked before they go: killed in between, a file still there is read again (and deleted) by the next
+    # ingest; deleted first, a file gone whose manifest row still says refused would never be marked or hidden
     if found and catalog.table_exists(con, "lethe_meta", "manifest"):
         con.execute("update lethe_meta.manifest set status = 'purged' where list_contains(?, path)",
                     [[rel for _, rel in found]])
+    for _, rel in found:
+        (landing / rel).unlink(missing_ok=True)
     if found:
         log.warning("%d refused landing file(s) held an erased subject's identity: deleted", len(found))
     return found

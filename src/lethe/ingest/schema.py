@@ -120,12 +120,20 @@ def hide_purged_paths(con: duckdb.DuckDBPyConnection) -> int:
         n = con.execute("select count(*) from _hidden").fetchone()[0]
         if not n:
             return 0
-        # purged before at the same path (it came back and was purged again): one row tells it
-        con.execute("delete from lethe_meta.manifest where path in (select hidden from _hidden)")
-        con.execute("update lethe_meta.manifest m set path = h.hidden from _hidden h where m.path = h.path")
-        if table_exists(con, "quarantine", "files"):
-            con.execute("update quarantine.files f set source_file = h.hidden from _hidden h "
-                        "where f.source_file = h.path and f.tenant_id = h.tenant_id")
+        # one transaction: killed after the manifest's update, quarantine.files would keep the clear paths for good
+        # (the next call finds no manifest path left to hide)
+        con.execute("begin")
+        try:
+            # purged before at the same path (it came back and was purged again): one row tells it
+            con.execute("delete from lethe_meta.manifest where path in (select hidden from _hidden)")
+            con.execute("update lethe_meta.manifest m set path = h.hidden from _hidden h where m.path = h.path")
+            if table_exists(con, "quarantine", "files"):
+                con.execute("update quarantine.files f set source_file = h.hidden from _hidden h "
+                            "where f.source_file = h.path and f.tenant_id = h.tenant_id")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
         return int(n)
     finally:
         con.execute("drop table if exists _hidden")
