@@ -250,14 +250,24 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     # (3) the Contact Id's person is then erased by another route. The erasure blanks the request's email (the
     # other person's), so it names nobody, and its Contact Id is tombstoned: it was closed as 'erased', though the
     # requester may have been the email's person, never erased. A request once found naming two people stays open.
+    # (5) so must one of the same two identifiers that Lethe had not processed yet when the erasure came (received
+    # just before it): the erasure blanked its email as it blanked the other's, and it was then closed as erased.
+    con = connect(settings)
+    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
+                "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
+                "values (?, 'DSR-MIXED-UNSEEN', ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
+                [tenant, at, a, b_email, at])
+    con.close()
     erase_subject(settings, tenant, SubjectRef(contact_id=a))
     run_build(settings)
     process_requests(settings)
     run_build(settings)
-    assert query_rows(settings, "select outcome from lethe_meta.dsr_processed where request_id = 'DSR-MIXED'") == [
-        ("ambiguous",)]
-    assert query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
-                                "where request_id = 'DSR-MIXED'") == [("open", "ambiguous")]
+    assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed "
+                                     "where request_id in ('DSR-MIXED', 'DSR-MIXED-UNSEEN')")) == {
+        "DSR-MIXED": "ambiguous", "DSR-MIXED-UNSEEN": "ambiguous"}
+    assert query_rows(settings, "select request_id, status, processing_outcome from marts.fct_dsr_requests "
+                                "where request_id in ('DSR-MIXED', 'DSR-MIXED-UNSEEN') order by 1") == [
+        ("DSR-MIXED", "open", "ambiguous"), ("DSR-MIXED-UNSEEN", "open", "ambiguous")]
     assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
                                 "and id = ?", [b]) == [(1,)]
 

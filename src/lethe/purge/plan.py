@@ -590,9 +590,53 @@ def build_plan(
     )
     if "quarantine.rows" in have:
         _plan_unparsed(con, run_id)
+    _requests_naming_someone_else(con, run_id, have)
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
+
+
+def _requests_naming_someone_else(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> None:
+    """Record as `ambiguous` (lethe_meta.dsr_processed) every request the run's erasure anonymises that also names a
+    CRM contact the run leaves (a Contact Id, an email or a phone of somebody else's): it names two people. The
+    erasure blanks its addresses, after which it names the erased person only, and would be closed as theirs
+    ('erased', done) though the requester may have been the other one; or, naming the other's Contact Id and the
+    erased person's email, it would be carried out on the other. A request Lethe already found naming two people
+    stays open (lethe.dsr.requests, fct_dsr_requests); this finds those it had not processed yet. A request already
+    acted on keeps its outcome."""
+    if not ({"dsr_requests", "crm_contacts"} <= have and catalog.table_exists(con, "lethe_meta", "dsr_processed")):
+        return
+    from lethe.dsr.requests import RETRIED
+
+    retried = ", ".join(f"'{o}'" for o in RETRIED)
+    named = " union ".join(
+        f"select r.tenant_id, r.request_id, r.type, r.received_at from _anonymised r join _others o "
+        f"on o.tenant_id = r.tenant_id and {cond}"
+        for cond in ("o.id = r.crm_contact_id", "o.email = r.subject_email", "o.phone = r.subject_phone",
+                     "o.mobile_phone = r.subject_phone")
+    )
+    con.execute(
+        "create or replace temp table _anonymised as select r.tenant_id, r.request_id, r.type, r.received_at, "
+        "r.crm_contact_id, r.subject_email, r.subject_phone from raw.dsr_requests r semi join "
+        "(select tenant_id, record_id from lethe_meta.purge_plans where run_id = $run and source_table = 'dsr_requests' "
+        "and reason = 'erasure_request') p on p.tenant_id = r.tenant_id and p.record_id = r.request_id",
+        {"run": run_id},
+    )
+    con.execute("create or replace temp table _others as select c.tenant_id, c.id, c.email, c.phone, c.mobile_phone "
+                "from raw.crm_contacts c anti join (select tenant_id, contact_id from _erase where contact_id is not null) e "
+                "on e.tenant_id = c.tenant_id and e.contact_id = c.id")
+    con.execute(
+        f"""
+        insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at)
+        select distinct n.tenant_id, n.request_id, n.type, 'ambiguous', $run, now()::timestamp, n.received_at
+        from ({named}) n
+        where n.type is not null and not exists (select 1 from lethe_meta.dsr_processed d
+            where d.tenant_id = n.tenant_id and d.request_id = n.request_id and d.outcome not in ({retried}))
+        on conflict (tenant_id, request_id) do update set outcome = 'ambiguous', run_id = excluded.run_id,
+            processed_at = excluded.processed_at, received_at = excluded.received_at
+        """,  # noqa: S608
+        {"run": run_id},
+    )
 
 
 def _tombstoned_interactions(con: duckdb.DuckDBPyConnection, have: set[str]) -> None:
