@@ -561,8 +561,8 @@ def delete_planned_files(con: duckdb.DuckDBPyConnection, run_id: str,
     # (only the tenant's own: a record naming another tenant's file never touches that tenant's manifest row)
     record_in_manifest(con, landing, {}, [
         path for tenant, dataset, _, _, path, ok in plan
-        if ok or (not (path.is_symlink() or path.exists()) and path.is_relative_to(landing)
-                  and inside_folder(path, landing / tenant / dataset))], {})
+        if path.is_relative_to(landing) and (ok or (not (path.is_symlink() or path.exists())
+                                                    and inside_folder(path, landing / tenant / dataset)))], {})
     for tenant, dataset, rel, category, path, ok in plan:
         if not (path.is_symlink() or path.exists()):
             continue  # gone already, or a location that is no local file (an S3 key as Connect writes it)
