@@ -213,15 +213,18 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
                     [tenant, request_id, at, contact_id, email, at])
     con.close()
 
+    (c_email,) = query_rows(settings, f"select email from raw.crm_contacts where tenant_id = '{tenant}' and id = '{c}'")[0]
     erase_subject(settings, tenant, SubjectRef(contact_id=c))
     # (4) a request that came after that erasure, naming the erased person's Contact Id and a live person's email:
     # one of two people, as (1) (a live person never holds a tombstoned identifier). It was taken as the email's
-    # person, who was erased though nobody knew whether they had asked.
+    # person, who was erased though nobody knew whether they had asked. One naming the erased person's email alone
+    # (asking again) names nobody else: done, as they were erased.
     con = connect(settings)
-    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
-                "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
-                "values (?, 'DSR-ERASED-AND-LIVE', ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
-                [tenant, at, c, b_email, at])
+    for request_id, contact_id, email in (("DSR-ERASED-AND-LIVE", c, b_email), ("DSR-ERASED-ASKED-AGAIN", None, c_email)):
+        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
+                    "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
+                    "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
+                    [tenant, request_id, at, contact_id, email, at])
     con.close()
     run_build(settings)
 
@@ -234,12 +237,13 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     assert due == [(0,)], "a request naming two people made one of them due for erasure"
     status = dict((r, (s, found)) for r, s, found in query_rows(
         settings, "select request_id, status, is_subject_found from marts.fct_dsr_requests "
-                  "where request_id in ('DSR-MIXED', 'DSR-ERASED-ELSEWHERE', 'DSR-ERASED-AND-LIVE')"))
+                  "where request_id in ('DSR-MIXED', 'DSR-ERASED-ELSEWHERE', 'DSR-ERASED-AND-LIVE', "
+                  "'DSR-ERASED-ASKED-AGAIN')"))
     assert status == {"DSR-MIXED": ("open", False), "DSR-ERASED-ELSEWHERE": ("done", False),
-                      "DSR-ERASED-AND-LIVE": ("open", False)}, status
+                      "DSR-ERASED-AND-LIVE": ("open", False), "DSR-ERASED-ASKED-AGAIN": ("done", False)}, status
     # the request processing says the same: erased before (final, not looked at again), and ambiguous
     result = process_requests(settings)
-    assert result.outcomes.get("erased before") == 1, result.outcomes
+    assert result.outcomes.get("erased before") == 2, result.outcomes
     assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed where request_id in "
                                      "('DSR-MIXED', 'DSR-ERASED-ELSEWHERE', 'DSR-ERASED-AND-LIVE')")) == {
         "DSR-MIXED": "ambiguous", "DSR-ERASED-ELSEWHERE": "erased", "DSR-ERASED-AND-LIVE": "ambiguous"}
@@ -252,22 +256,28 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     # requester may have been the email's person, never erased. A request once found naming two people stays open.
     # (5) so must one of the same two identifiers that Lethe had not processed yet when the erasure came (received
     # just before it): the erasure blanked its email as it blanked the other's, and it was then closed as erased.
+    # And one naming them the other way round (b's Contact Id, a's email): the erasure blanks a's email from it, after
+    # which it names b alone, and b was erased on it.
+    (a_email,) = query_rows(settings, f"select email from raw.crm_contacts where tenant_id = '{tenant}' and id = '{a}'")[0]
     con = connect(settings)
-    con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
-                "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
-                "values (?, 'DSR-MIXED-UNSEEN', ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
-                [tenant, at, a, b_email, at])
+    for request_id, contact_id, email in (("DSR-MIXED-UNSEEN", a, b_email), ("DSR-MIXED-SWAPPED", b, a_email)):
+        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
+                    "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
+                    "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
+                    [tenant, request_id, at, contact_id, email, at])
     con.close()
     erase_subject(settings, tenant, SubjectRef(contact_id=a))
     run_build(settings)
     process_requests(settings)
     run_build(settings)
-    assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed "
-                                     "where request_id in ('DSR-MIXED', 'DSR-MIXED-UNSEEN')")) == {
-        "DSR-MIXED": "ambiguous", "DSR-MIXED-UNSEEN": "ambiguous"}
+    mixed = ("DSR-MIXED", "DSR-MIXED-UNSEEN", "DSR-MIXED-SWAPPED")
+    assert dict(query_rows(settings, f"select request_id, outcome from lethe_meta.dsr_processed "
+                                     f"where request_id in {mixed}")) == dict.fromkeys(mixed, "ambiguous")
     assert query_rows(settings, "select request_id, status, processing_outcome from marts.fct_dsr_requests "
-                                "where request_id in ('DSR-MIXED', 'DSR-MIXED-UNSEEN') order by 1") == [
-        ("DSR-MIXED", "open", "ambiguous"), ("DSR-MIXED-UNSEEN", "open", "ambiguous")]
+                                f"where request_id in {mixed} order by 1") == [
+        (r, "open", "ambiguous") for r in sorted(mixed)]
+    assert query_rows(settings, "select count(*) from marts.retention_due where reason = 'erasure_request' "
+                                f"and tenant_id = '{tenant}' and subject_key = ?", [b_key]) == [(0,)]
     assert query_rows(settings, f"select count(*) from raw.crm_contacts where tenant_id = '{tenant}' "
                                 "and id = ?", [b]) == [(1,)]
 

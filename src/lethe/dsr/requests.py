@@ -224,19 +224,18 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         )
         select c.tenant_id, c.request_id, c.type,
                case when c.n > 1 and not c.by_individual then 'ambiguous'
-                    -- an identifier an erasure tombstoned and one of somebody still held: one of two people,
-                    -- never guessed (a live person never holds a tombstoned identifier: ingest drops it)
-                    when e.request_id is not null and (c.n > 0 or a.request_id is not null)
-                         and not c.by_individual then 'ambiguous'
+                    -- an identifier an erasure tombstoned and a CRM person's: one of two people, never guessed (a
+                    -- live person never holds a tombstoned identifier: ingest drops it)
+                    when e.request_id is not null and c.n > 0 and not c.by_individual then 'ambiguous'
+                    -- found naming two people before: one of them erased since says nothing of which the requester
+                    -- was (the erasure blanked the other's address from the request, which now names one of them)
+                    when exists (select 1 from lethe_meta.dsr_processed d where d.tenant_id = c.tenant_id
+                                 and d.request_id = c.request_id and d.outcome = 'ambiguous') then 'ambiguous'
                     when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
                     -- nothing of them is left and an identity the request names is tombstoned: the person was
                     -- erased before (another request, `lethe dsar erase`, the retention purge of the marts' due list)
-                    -- unless Lethe found it naming two people before: one of them erased since says nothing of
-                    -- which the requester was (the erasure blanked the other's address from the request)
                     when c.n = 0 and a.request_id is null and c.type = 'erasure' and e.request_id is not null
-                        then case when exists (select 1 from lethe_meta.dsr_processed d where d.tenant_id = c.tenant_id
-                                               and d.request_id = c.request_id and d.outcome = 'ambiguous')
-                                  then 'ambiguous' else 'erased' end
+                        then 'erased'
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
                s.contact_id, s.individual_id, s.address, c.received_at

@@ -21,6 +21,13 @@ tombstones as (
     select * from {{ source('lethe_meta', 'tombstones') }}
 ),
 
+-- requests lethe.dsr (or the purge of one of their people) found naming two people
+found_ambiguous as (
+    select distinct tenant_id, request_id
+    from {{ source('lethe_meta', 'dsr_processed') }}
+    where outcome = 'ambiguous'
+),
+
 matched as (
     {{ resolve_subject('dsr_requests', 'identities', [
         ('contact', 'crm_contact_id'),
@@ -120,10 +127,12 @@ tombstoned_requests as (
 judged as (
     select
         matched.*,
-        -- two people, or a live one and one an erasure tombstoned (a live person never holds a tombstoned
-        -- identifier: ingest drops it), say nothing of which the requester was
+        -- two people, or a CRM person and one an erasure tombstoned (a live person never holds a tombstoned
+        -- identifier: ingest drops it), say nothing of which the requester was; nor does a request found naming two
+        -- people once, after the erasure of one of them blanked that one's address from it (it then names the other)
         coalesce(people_named.people_count, 0) > 1
-            or (tombstoned_requests.request_id is not null and matched.subject_key is not null) as is_ambiguous,
+            or (tombstoned_requests.request_id is not null and coalesce(people_named.people_count, 0) > 0)
+            or found_ambiguous.request_id is not null as is_ambiguous,
         tombstoned_requests.request_id is not null as is_identity_tombstoned
     from matched
     left join people_named
@@ -132,6 +141,9 @@ judged as (
     left join tombstoned_requests
         on tombstoned_requests.tenant_id = matched.tenant_id
         and tombstoned_requests.request_id = matched.request_id
+    left join found_ambiguous
+        on found_ambiguous.tenant_id = matched.tenant_id
+        and found_ambiguous.request_id = matched.request_id
 ),
 
 final as (
