@@ -182,6 +182,20 @@ def test_an_access_request_made_again_in_the_crm_is_served_again(built: Path, tm
     assert process_requests(settings).outcomes.get("exported") is None
 
 
+def _erasure_requests(settings, tenant: str, at: datetime, requests: tuple) -> None:
+    """Verified erasure requests, received at `at`, straight into raw.dsr_requests: (request id, Contact Id, email)."""
+    from lethe.warehouse import connect
+
+    con = connect(settings)
+    try:
+        con.executemany("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
+                        "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
+                        "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
+                        [[tenant, request_id, at, contact_id, email, at] for request_id, contact_id, email in requests])
+    finally:
+        con.close()
+
+
 def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carried_out_is_done(
         built: Path, tmp_path: Path) -> None:
     """Two findings of one audit. (1) A request giving one person's Contact Id and another's email: lethe.dsr
@@ -192,7 +206,6 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     is gone their Contact Id names nobody. Its identifier is tombstoned, so it is done."""
     from lethe.build import run_build
     from lethe.dsr import SubjectRef, erase_subject, process_requests
-    from lethe.warehouse import connect
 
     settings = generated_home.copy(built, tmp_path / "h")
     tenant = generated_home.NO_HOLDS
@@ -205,13 +218,7 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     (b_email,) = query_rows(settings, f"select email from raw.crm_contacts where tenant_id = '{tenant}' and id = '{b}'")[0]
     assert b_email and a_key != b_key
     at = settings.as_of.replace(tzinfo=None) - timedelta(days=2)
-    con = connect(settings)
-    for request_id, contact_id, email in (("DSR-MIXED", a, b_email), ("DSR-ERASED-ELSEWHERE", c, None)):
-        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
-                    "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
-                    "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
-                    [tenant, request_id, at, contact_id, email, at])
-    con.close()
+    _erasure_requests(settings, tenant, at, (("DSR-MIXED", a, b_email), ("DSR-ERASED-ELSEWHERE", c, None)))
 
     (c_email,) = query_rows(settings, f"select email from raw.crm_contacts where tenant_id = '{tenant}' and id = '{c}'")[0]
     erase_subject(settings, tenant, SubjectRef(contact_id=c))
@@ -219,13 +226,7 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     # one of two people, as (1) (a live person never holds a tombstoned identifier). It was taken as the email's
     # person, who was erased though nobody knew whether they had asked. One naming the erased person's email alone
     # (asking again) names nobody else: done, as they were erased.
-    con = connect(settings)
-    for request_id, contact_id, email in (("DSR-ERASED-AND-LIVE", c, b_email), ("DSR-ERASED-ASKED-AGAIN", None, c_email)):
-        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
-                    "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
-                    "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
-                    [tenant, request_id, at, contact_id, email, at])
-    con.close()
+    _erasure_requests(settings, tenant, at, (("DSR-ERASED-AND-LIVE", c, b_email), ("DSR-ERASED-ASKED-AGAIN", None, c_email)))
     run_build(settings)
 
     assert query_rows(settings, "select request_id, resolution_status, subject_key from "
@@ -259,13 +260,7 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
     # And one naming them the other way round (b's Contact Id, a's email): the erasure blanks a's email from it, after
     # which it names b alone, and b was erased on it.
     (a_email,) = query_rows(settings, f"select email from raw.crm_contacts where tenant_id = '{tenant}' and id = '{a}'")[0]
-    con = connect(settings)
-    for request_id, contact_id, email in (("DSR-MIXED-UNSEEN", a, b_email), ("DSR-MIXED-SWAPPED", b, a_email)):
-        con.execute("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
-                    "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
-                    "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
-                    [tenant, request_id, at, contact_id, email, at])
-    con.close()
+    _erasure_requests(settings, tenant, at, (("DSR-MIXED-UNSEEN", a, b_email), ("DSR-MIXED-SWAPPED", b, a_email)))
     erase_subject(settings, tenant, SubjectRef(contact_id=a))
     run_build(settings)
     process_requests(settings)
