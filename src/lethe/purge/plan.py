@@ -371,8 +371,8 @@ def _standing_restrictions(con: duckdb.DuckDBPyConnection, as_of: datetime, have
             f"where lower(trim(r.type)) = 'restriction' and r.received_at <= $ts {lifted}",
             {"ts": naive_utc(as_of)},
         )
-        named = "create or replace temp table _requests_named (tenant_id varchar, request_id varchar, contact_id varchar)"
-        con.execute(named)
+        con.execute("create or replace temp table _requests_named (tenant_id varchar, request_id varchar, "
+                    "contact_id varchar)")
         if "crm_contacts" in have:
             for column, held in (("crm_contact_id", "c.id"), ("email", "lower(trim(c.email))"), ("phone", "c.phone"),
                                  ("phone", "c.mobile_phone")):
@@ -727,12 +727,12 @@ def _keep_quarantine_of(con: duckdb.DuckDBPyConnection, subjects: str, records: 
 
     if not con.execute(f"select count(*) from {subjects}").fetchone()[0]:  # noqa: S608
         return
-    only = f"and reason = '{reason}'" if reason else ""
+    of_reason, of_reason_i = (f"and reason = '{reason}'", f"and i.reason = '{reason}'") if reason else ("", "")
     texts = con.execute(
         "select q.tenant_id as tenant, q.source_file || '#' || coalesce(q.source_row, 0) as rel, q.record as text "
         f"from quarantine.rows q where q.record is not null and q.tenant_id in (select tenant_id from {subjects}) "
         "and (q.tenant_id, q.source_file || '#' || coalesce(q.source_row, 0)) in "
-        f"(select tenant_id, record_id from _items where source_table = 'quarantine.rows' {only})"  # noqa: S608
+        f"(select tenant_id, record_id from _items where source_table = 'quarantine.rows' {of_reason})"  # noqa: S608
     ).pl()
     if texts.height == 0:
         return
@@ -757,7 +757,7 @@ def _keep_quarantine_of(con: duckdb.DuckDBPyConnection, subjects: str, records: 
     try:
         con.execute(
             "delete from _items i using _kept_quarantine k where i.source_table = 'quarantine.rows' "
-            f"and i.tenant_id = k.tenant_id and i.record_id = k.record_id {only.replace('reason', 'i.reason')}"
+            f"and i.tenant_id = k.tenant_id and i.record_id = k.record_id {of_reason_i}"
         )
     finally:
         con.unregister("_kept_quarantine")
