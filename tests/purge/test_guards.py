@@ -22,8 +22,10 @@ def test_plan_on_a_batch_that_failed_its_contract_is_refused(scenario: Settings)
     con = duckdb.connect(str(scenario.warehouse))
     batch = con.execute("select _batch_id from raw.crm_contacts limit 1").fetchone()[0]
     con.execute(
-        "insert into lethe_meta.validation_results values ('crm_contacts', ?, ?, 'expect_column_values_to_not_be_null', "
-        "'required:email', 'email', false, 5, 16, 5, now())",
+        "insert into lethe_meta.validation_results (dataset, tenant_id, batch_id, expectation, rule, column_name, "
+        "success, unexpected_count, element_count, sql_unexpected_count, validated_at, quarantined_count) values "
+        "('crm_contacts', ?, ?, 'expect_column_values_to_not_be_null', 'required:email', 'email', false, 5, 16, 5, "
+        "now(), 0)",
         [TENANT, batch],
     )
     con.close()
@@ -133,3 +135,52 @@ def test_a_hold_register_lethe_cannot_read_right_refuses_the_purge_until_it_is_c
         assert con.execute("select count(*) from raw.crm_contacts where id = ?", [ERIN["id"]]).fetchone()[0] == 1
     finally:
         con.close()
+
+
+def test_a_batch_whose_quarantined_rows_a_purge_deleted_refuses_nothing(scenario: Settings) -> None:
+    """A batch with a row that broke its contract is fine while ingest held that row back in quarantine. The guard
+    counted the quarantine as it is now, so once a purge deleted the quarantined row (Erin's erasure here; a
+    quarantined row's retention does the same), the batch looked failed, and every later purge touching any of its
+    rows was refused, for good."""
+    from purge_scenario import WENDY, query_rows
+
+    from lethe.dsr import SubjectRef, erase_subject
+
+    (batch,) = query_rows(scenario, "select batch_id from quarantine.rows where dataset = 'email_events'")[0]
+    run_purge(scenario, dry_run=False)  # Erin's erasure takes her quarantined email event with it
+    assert query_rows(scenario, "select count(*) from quarantine.rows where batch_id = ?", [batch]) == [(0,)]
+    assert query_rows(scenario, "select count(*) from raw.email_events where _batch_id = ? and email = ?",
+                      [batch, WENDY["email"]]) != [(0,)]
+
+    erase_subject(scenario, TENANT, SubjectRef(contact_id=WENDY["id"]))
+
+    assert query_rows(scenario, "select count(*) from raw.email_events where email = ?", [WENDY["email"]]) == [(0,)]
+
+
+def test_a_hold_that_ended_refuses_nothing_once_the_purge_blanked_it(scenario: Settings) -> None:
+    """The hold register keeps a hold once it has ended. When the held person's data goes (their erasure, their
+    CRM contact's retention), the purge blanks the hold's identifiers as it blanks every copy of their addresses,
+    and a hold that named them by email only then names nobody: the guard refused every later purge of the tenant
+    on it (found at 200,000 subjects, where 47 ended holds blanked by the first retention purge refused all the
+    erasures after it). A hold
+    that has ended protects nobody; one not ended that names nobody still refuses."""
+    from purge_scenario import ERIN, FILLERS, WENDY, ingest, query_rows
+
+    from lethe.dsr import SubjectRef, erase_subject
+
+    holds = scenario.landing / TENANT / "crm" / "legal_holds"
+    header = "hold_id,crm_contact_id,subject_email,reason,start_date,end_date\n"
+    (holds / "ended.csv").write_text(header + f"hold-erin-2025,,{ERIN['email']},Closed claim,2025-01-01,2025-06-01\n")
+    ingest(scenario)
+    run_purge(scenario, dry_run=False)  # Erin's erasure (her hold ended a year before)
+    assert query_rows(scenario, "select crm_contact_id, subject_email from raw.legal_holds "
+                                "where hold_id = 'hold-erin-2025'") == [(None, None)]
+
+    erase_subject(scenario, TENANT, SubjectRef(contact_id=WENDY["id"]))
+
+    assert query_rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [WENDY["id"]]) == [(0,)]
+    (holds / "nobody.csv").write_text(header + "hold-nobody,,,Open claim,2026-01-01,\n")
+    ingest(scenario)
+    with pytest.raises(GuardError, match=r"hold hold-nobody names nobody .*; legal holds always win"):
+        erase_subject(scenario, TENANT, SubjectRef(contact_id=FILLERS[0]["id"]))
+    assert query_rows(scenario, "select count(*) from raw.crm_contacts where id = ?", [FILLERS[0]["id"]]) == [(1,)]

@@ -55,7 +55,7 @@ class BatchResult:
 MANIFEST_COLUMNS = ["path", "tenant_id", "dataset", "size_bytes", "sha256", "batch_id", "loaded_at", "status",
                     "rows_loaded", "rows_quarantined", "duplicates_skipped"]
 VALIDATION_COLUMNS = ["dataset", "tenant_id", "batch_id", "expectation", "rule", "column_name", "success",
-                      "unexpected_count", "element_count", "sql_unexpected_count", "validated_at"]
+                      "unexpected_count", "element_count", "sql_unexpected_count", "validated_at", "quarantined_count"]
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple], *, replace: bool = False) -> None:
@@ -501,9 +501,12 @@ def load_batch(
                   "purged" if f.rel in scrubbed else "quarantined" if f.rel in bad else "loaded", *per_file[f.rel])
                  for f in files], replace=True)
         if validations:
+            # the rows held back for the rules GX checks (a conflicting repeat or an unknown tenant passed them)
+            held_back = con.execute("select count(*) from _checked where _rule is not null and _rule not like 'conflict:%' "
+                                    "and _rule not like 'tenant:%'").fetchone()[0]
             insert_rows(con, "lethe_meta.validation_results", VALIDATION_COLUMNS,
                     [(contract.dataset, tenant, batch_id, o.expectation, o.rule, o.column, o.success,
-                      o.unexpected_count, o.element_count, sql_count, stamp) for o, sql_count in validations])
+                      o.unexpected_count, o.element_count, sql_count, stamp, held_back) for o, sql_count in validations])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

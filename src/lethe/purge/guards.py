@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import duckdb
 
@@ -42,6 +43,10 @@ def _failed_batches(con: duckdb.DuckDBPyConnection) -> str | None:
         if catalog.table_exists(con, "quarantine", "rows")
         else "0"
     )
+    if "quarantined_count" in cols:
+        # as ingest counted them: a purge deletes quarantined rows later (an erasure, their retention), after which
+        # the quarantine as it is would make the batch look failed and refuse every purge of its rows for good
+        quarantined = f"coalesce(v.quarantined_count, {quarantined})"
     return (
         f"select distinct v.batch_id from lethe_meta.validation_results v "  # noqa: S608
         f"where not v.success and {unexpected} > {quarantined}"
@@ -95,16 +100,20 @@ def check_share(con: duckdb.DuckDBPyConnection, plan: Plan, policy: Policy) -> N
                 )
 
 
-def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[tuple[str, str]]:
+def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str], day: date) -> list[tuple[str, str]]:
     """(tenant, problem) for each legal hold of these tenants that Lethe cannot read right, so that it may protect
-    nobody it should: a loaded hold that ends before it starts or names nobody, a hold row quarantined with no
-    readable version of it loaded (by hold_id), a hold file refused whole and not loaded since."""
+    nobody it should: a loaded hold that ends before it starts, or that has not ended by `day` and names nobody, a
+    hold row quarantined with no readable version of it loaded (by hold_id), a hold file refused whole and not
+    loaded since. A hold that ended and names nobody protects nobody whoever it named: the purge blanks an ended
+    hold's identifiers when the person's data goes (their erasure, their CRM contact's retention), as it blanks
+    every copy of their addresses, and the register keeps the row."""
     parts = []
     if catalog.table_exists(con, "raw", "legal_holds"):
         parts.append(
             "select tenant_id, hold_id, case when end_date < start_date then 'ends (' || end_date || ') before it starts ('"
             " || start_date || ')' else 'names nobody (no crm_contact_id, no subject_email)' end as problem "
-            "from raw.legal_holds where end_date < start_date or (crm_contact_id is null and subject_email is null)"
+            "from raw.legal_holds where end_date < start_date or (crm_contact_id is null and subject_email is null "
+            "and (end_date is null or end_date >= $day))"
         )
     if catalog.table_exists(con, "quarantine", "rows"):
         unread = ("q.hold_id is null or q.hold_id not in "
@@ -126,16 +135,16 @@ def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> list[t
     rows = con.execute(
         f"select tenant_id, hold_id, problem from ({' union all '.join(parts)}) "  # noqa: S608
         "where list_contains($tenants, tenant_id) order by tenant_id, hold_id nulls last, problem",
-        {"tenants": tenants},
+        {"tenants": tenants, "day": day} if catalog.table_exists(con, "raw", "legal_holds") else {"tenants": tenants},
     ).fetchall()
     return [(tenant, f"hold {hold} {problem}" if hold else f"a hold {problem}") for tenant, hold, problem in rows]
 
 
 def check_legal_holds(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Legal holds always win, so a plan's tenant whose hold register Lethe cannot read right (a hold that ends
-    before it starts or names nobody, a hold quarantined or refused) is not purged until it is corrected: the hold
+    before it starts or, not ended at the plan's as-of, names nobody, a hold quarantined or refused) is not purged until it is corrected: the hold
     it misreads may be the one protecting a record the plan deletes."""
-    problems = _hold_problems(con, sorted({a.tenant for a in plan.actions}))
+    problems = _hold_problems(con, sorted({a.tenant for a in plan.actions}), plan.as_of.date())
     if problems:
         tenant, first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
