@@ -182,18 +182,75 @@ def test_an_access_request_made_again_in_the_crm_is_served_again(built: Path, tm
     assert process_requests(settings).outcomes.get("exported") is None
 
 
-def _erasure_requests(settings, tenant: str, at: datetime, requests: tuple) -> None:
-    """Verified erasure requests, received at `at`, straight into raw.dsr_requests: (request id, Contact Id, email)."""
+def _requests(settings, tenant: str, at: datetime, requests: tuple) -> None:
+    """Verified requests, received at `at`, straight into raw.dsr_requests: (request id, type, Contact Id, email)."""
     from lethe.warehouse import connect
 
     con = connect(settings)
     try:
         con.executemany("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
                         "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
-                        "values (?, ?, ?, 'erasure', ?, ?, ?, 'test', 0, 'test', now())",
-                        [[tenant, request_id, at, contact_id, email, at] for request_id, contact_id, email in requests])
+                        "values (?, ?, ?, ?, ?, ?, ?, 'test', 0, 'test', now())",
+                        [[tenant, request_id, at, kind, contact_id, email, at]
+                         for request_id, kind, contact_id, email in requests])
     finally:
         con.close()
+
+
+def _erasure_requests(settings, tenant: str, at: datetime, requests: tuple) -> None:
+    """Verified erasure requests: (request id, Contact Id, email)."""
+    _requests(settings, tenant, at, tuple((r, "erasure", c, e) for r, c, e in requests))
+
+
+def test_the_other_requests_of_a_person_an_erasure_erased_are_done(built: Path, tmp_path: Path) -> None:
+    """A person asks for a restriction, then for their data, a correction, and to be erased. The erasure blanks
+    their addresses from every request that names them and tombstones their Contact Id, so their other requests
+    matched nobody: `no_match`, looked at again on every run, overdue on the dashboard and in `lethe status` for
+    ever (the restriction, applied but not yet shown by a build, likewise). Nothing of the person is held to
+    export, restrict or correct, and nothing can come back: the erasure's run closes them as `erased`, and so does
+    the next run a request of theirs that arrives after the erasure."""
+    from lethe.build import run_build
+    from lethe.dsr import process_requests
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    tenant = generated_home.NO_HOLDS
+    process_requests(settings)  # the home's own requests first
+    ((contact, email),) = query_rows(settings, f"""
+        select c.id, c.email from raw.crm_contacts c
+        join intermediate.int_subject_identities_resolved i
+            on i.tenant_id = c.tenant_id and i.identity_kind = 'contact' and i.identity_value = c.id
+        join marts.dim_subjects d on d.tenant_id = i.tenant_id and d.subject_key = i.subject_key
+        where c.tenant_id = '{tenant}' and c.email is not null and not d.is_erasure_requested
+            and not d.is_restricted and not d.is_objecting
+            and not exists (select 1 from raw.crm_contacts o where o.tenant_id = c.tenant_id and o.id <> c.id
+                            and (o.email = c.email or o.individual_id = c.individual_id))
+        order by c.id limit 1""")
+    at = settings.as_of.replace(tzinfo=None) - timedelta(days=1)
+    _requests(settings, tenant, at, (("DSR-P-RESTRICT", "restriction", contact, email),))
+    assert process_requests(settings).outcomes.get("restriction applied") == 1
+    _requests(settings, tenant, at, (("DSR-P-ERASE", "erasure", contact, None), ("DSR-P-ACCESS", "access", None, email),
+                                     ("DSR-P-PORT", "portability", contact, None),
+                                     ("DSR-P-RECTIFY", "rectification", contact, None)))
+
+    result = process_requests(settings)
+
+    assert result.erasure_run and result.outcomes.get("erased") == 1, result.outcomes
+    assert not [e for e in result.exports if "DSR-P-" in e], "an export was written for the erased person"
+    ids = ("DSR-P-ERASE", "DSR-P-ACCESS", "DSR-P-PORT", "DSR-P-RESTRICT", "DSR-P-RECTIFY")
+    assert dict(query_rows(settings, "select request_id, (outcome, run_id) from lethe_meta.dsr_processed "
+                                     f"where request_id in {ids}")) == dict.fromkeys(ids, ("erased", result.erasure_run))
+    assert query_rows(settings, "select request_id, status, processing_outcome from marts.fct_dsr_requests "
+                                f"where request_id in {ids} order by 1") == [(r, "done", "erased") for r in sorted(ids)]
+
+    # asked after the erasure (the email is tombstoned, nobody holds it): the same, once the next run looks at it
+    _requests(settings, tenant, settings.as_of.replace(tzinfo=None), (("DSR-P-OBJECT", "objection", None, email),))
+    run_build(settings)  # as `lethe run` builds before it processes requests
+    again = process_requests(settings)
+    assert again.outcomes.get("objection erased") == 1, again.outcomes
+    assert query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
+                                "where request_id = 'DSR-P-OBJECT'") == [("done", "erased")]
+    # final: not looked at again
+    assert not [k for k in process_requests(settings).outcomes if k.endswith(" erased")]
 
 
 def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carried_out_is_done(

@@ -5,7 +5,9 @@ subject; access and portability (or SendIndividualData) write a JSON export into
 $LETHE_HOME/exports/<tenant>/<subject_key>.<request>.json; restriction, objection and rectification
 are matched and recorded here and acted on by dbt, which reads the same raw rows and Individual flags.
 Only requests verified by the as-of are processed, each once (lethe_meta.dsr_processed), except those Lethe
-could not act on (held, no match, ambiguous): they are looked at again on every run.
+could not act on (held, no match, ambiguous): they are looked at again on every run. Erasures run first; a request
+of any type whose person an erasure erased is closed as `erased` (by the purge run when it is done, for those it
+blanked: lethe.purge.plan.close_requests_of_the_erased; here, from the tombstones, for one that came later).
 """
 
 from __future__ import annotations
@@ -170,16 +172,16 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             join {unheld_previous_addresses_sql()} o on o.tenant_id = k.tenant_id and o.contact_id = k.id"""
         if crm and catalog.PREVIOUS_ADDRESSES in have else ""
     )
-    # the pending requests an identifier of which an erasure tombstoned
+    # the pending requests an identifier of which an erasure tombstoned, with the (latest) run that did
     erased = (
         " union ".join(
-            f"select p.tenant_id, p.request_id from ({pending}) p join {TOMBSTONES} t on t.tenant_id = p.tenant_id "
+            f"select p.tenant_id, p.request_id, t.run_id from ({pending}) p join {TOMBSTONES} t on t.tenant_id = p.tenant_id "
             f"and t.kind = '{kind}' and t.identity_hash = {sql_keyed_hash('p.tenant_id', kind, f'p.{col}')}"
             for kind, col in (("contact", "crm_contact_id"), ("email", "email"), ("phone", "phone"),
                               ("individual", "individual_id"))
         )
         if TOMBSTONES in have
-        else "select null::varchar tenant_id, null::varchar request_id where false"
+        else "select null::varchar tenant_id, null::varchar request_id, null::varchar run_id where false"
     )
     return f"""
         with pending as ({pending}),
@@ -213,7 +215,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             union all
             select tenant_id, request_id, null, null, address from addr_only{previous}
         ),
-        erased as ({erased}),
+        erased as (select tenant_id, request_id, max(run_id) as run_id from ({erased}) t group by all),
         holds as ({holds}),
         held as (  -- a hold on any contact of the person, or on any of their addresses
             select s.tenant_id, s.request_id from subjects s join holds h on h.tenant_id = s.tenant_id
@@ -233,12 +235,13 @@ def _resolved_sql(have: set[str], pending: str) -> str:
                                  and d.request_id = c.request_id and d.outcome = 'ambiguous') then 'ambiguous'
                     when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
                     -- nothing of them is left and an identity the request names is tombstoned: the person was
-                    -- erased before (another request, `lethe dsar erase`, the retention purge of the marts' due list)
-                    when c.n = 0 and a.request_id is null and c.type = 'erasure' and e.request_id is not null
-                        then 'erased'
+                    -- erased (by this run's erasures, which run first, another request, `lethe dsar erase`, the
+                    -- retention purge of the marts' due list). Final for every type: nothing of them is held to
+                    -- export, restrict or correct, and nothing of them can come back (ingest drops it)
+                    when c.n = 0 and a.request_id is null and e.request_id is not null then 'erased'
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
-               s.contact_id, s.individual_id, s.address, c.received_at
+               s.contact_id, s.individual_id, s.address, c.received_at, e.run_id as erased_run
         from counts c
         left join (select distinct tenant_id, request_id from addr_only) a using (tenant_id, request_id)
         left join held h using (tenant_id, request_id)
@@ -248,9 +251,10 @@ def _resolved_sql(have: set[str], pending: str) -> str:
 
 
 def _record(con: duckdb.DuckDBPyConnection, resolved: str, run_id: str | None, ok: str, at: datetime) -> None:
+    # a request whose person an earlier run erased is recorded under that run (its fulfilment)
     con.execute(
         _upsert(f"""select distinct tenant_id, request_id, type, case when outcome = 'ok' then '{ok}' else outcome end,
-                   $run, $at, received_at from ({resolved})"""),
+                   case when outcome = 'erased' then erased_run else $run end, $at, received_at from ({resolved})"""),
         {"run": run_id, "at": at, "d": at.date()},
     )
 
@@ -318,7 +322,7 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
         rows = con.execute(
             f"select tenant_id, request_id, any_value(type), any_value(outcome), any_value(contact_id), "
             f"any_value(individual_id), coalesce(list(distinct address) filter (where address is not null), []), "
-            f"any_value(received_at) from ({resolved}) group by 1, 2 order by 1, 2",
+            f"any_value(received_at), any_value(erased_run) from ({resolved}) group by 1, 2 order by 1, 2",
             {"d": at.date()},
         ).fetchall()
         for start in range(0, len(rows), ACCESS_CHUNK):
@@ -328,7 +332,7 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
                                               tuple(sorted(a for a in addresses if "@" in a)),
                                               tuple(sorted(a for a in addresses if "@" not in a)),
                                               kept.get((tenant, individual_id))))
-                  for tenant, request_id, _, outcome, contact_id, individual_id, addresses, _at in chunk
+                  for tenant, request_id, _, outcome, contact_id, individual_id, addresses, _at, _run in chunk
                   if outcome == "ok"]
             documents = build_documents(con, settings, [subject for *_, subject in ok])
             for (tenant, request_id, subject), (doc, frames) in zip(ok, documents, strict=True):
@@ -337,14 +341,15 @@ def _accesses(settings: Settings, have: set[str], outcomes: dict[str, int]) -> l
                 written.append(str(out))
             con.register("_done", pl.DataFrame(
                 {"tenant_id": [r[0] for r in chunk], "request_id": [r[1] for r in chunk], "type": [r[2] for r in chunk],
-                 "outcome": ["exported" if r[3] == "ok" else r[3] for r in chunk], "received_at": [r[7] for r in chunk]},
+                 "outcome": ["exported" if r[3] == "ok" else r[3] for r in chunk], "received_at": [r[7] for r in chunk],
+                 "run_id": [r[8] if r[3] == "erased" else None for r in chunk]},
                 schema={"tenant_id": pl.String, "request_id": pl.String, "type": pl.String, "outcome": pl.String,
-                        "received_at": pl.Datetime("us")}))
+                        "received_at": pl.Datetime("us"), "run_id": pl.String}))
             try:
-                con.execute(_upsert("select tenant_id, request_id, type, outcome, null, ?, received_at from _done"), [at])
+                con.execute(_upsert("select tenant_id, request_id, type, outcome, run_id, ?, received_at from _done"), [at])
             finally:
                 con.unregister("_done")
-            for *_, outcome, _cid, _ind, _addr, _at in chunk:
+            for *_, outcome, _cid, _ind, _addr, _at, _run in chunk:
                 key = "exported" if outcome == "ok" else f"access {outcome}"
                 outcomes[key] = outcomes.get(key, 0) + 1
     finally:
@@ -372,7 +377,7 @@ def _others(settings: Settings, have: set[str], outcomes: dict[str, int]) -> Non
             select distinct tenant_id, request_id, type,
                    case when outcome <> 'ok' then outcome when type = 'rectification' then 'recorded'
                         else 'applied' end,
-                   null, $at, received_at
+                   case when outcome = 'erased' then erased_run end, $at, received_at
             from ({resolved})""") + " returning type, outcome",
             {"at": at, "d": at.date()},
         ).fetchall()
@@ -409,8 +414,9 @@ def process_requests(settings: Settings) -> RequestsResult:
 def _record_fulfilments(settings: Settings) -> int:
     """Write lethe_meta.dsr_fulfilments (what fct_dsr_requests reads as done) for every request Lethe fulfilled:
     an access or portability export written, an erasure whose purge run finished (an interrupted one counts once
-    a later run finished it), a restriction or objection once the built marts show its subject restricted or
-    objecting (dated at this as-of: the build before it applied it). Returns how many were new."""
+    a later run finished it; so is any request closed as its person's erasure), a restriction or objection once the
+    built marts show its subject restricted or objecting (dated at this as-of: the build before it applied it).
+    Returns how many were new."""
     from lethe.purge import journal
 
     at = settings.as_of.astimezone(UTC).replace(tzinfo=None)

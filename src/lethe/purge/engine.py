@@ -461,6 +461,7 @@ def verify(settings: Settings, run_id: str) -> int:
         journal.complete(con, run_id, "publish")
         _point("after:publish")
         con.begin()  # done, and its record ids and file paths forgotten, at once
+        planning.close_requests_of_the_erased(con, run_id, state.as_of)  # from the plan rows forgotten next
         journal.set_status(con, run_id, "done")
         journal.forget_records(con, run_id)
         con.commit()

@@ -590,13 +590,14 @@ def build_plan(
     )
     if "quarantine.rows" in have:
         _plan_unparsed(con, run_id)
-    _requests_naming_someone_else(con, run_id, have)
+    _requests_naming_someone_else(con, run_id, have, as_of)
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
 
 
-def _requests_naming_someone_else(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str]) -> None:
+def _requests_naming_someone_else(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str],
+                                  as_of: datetime) -> None:
     """Record as `ambiguous` (lethe_meta.dsr_processed) every request the run's erasure anonymises that also names a
     CRM contact the run leaves (a Contact Id, an email or a phone of somebody else's): it names two people. The
     erasure blanks its addresses, after which it names the erased person only, and would be closed as theirs
@@ -628,14 +629,68 @@ def _requests_naming_someone_else(con: duckdb.DuckDBPyConnection, run_id: str, h
     con.execute(
         f"""
         insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at)
-        select distinct n.tenant_id, n.request_id, n.type, 'ambiguous', $run, now()::timestamp, n.received_at
+        select distinct n.tenant_id, n.request_id, n.type, 'ambiguous', $run, $at, n.received_at
         from ({named}) n
         where n.type is not null and not exists (select 1 from lethe_meta.dsr_processed d
             where d.tenant_id = n.tenant_id and d.request_id = n.request_id and d.outcome not in ({retried}))
         on conflict (tenant_id, request_id) do update set outcome = 'ambiguous', run_id = excluded.run_id,
             processed_at = excluded.processed_at, received_at = excluded.received_at
         """,  # noqa: S608
-        {"run": run_id},
+        {"run": run_id, "at": naive_utc(as_of)},
+    )
+
+
+def close_requests_of_the_erased(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> None:
+    """Record as `erased` (lethe_meta.dsr_processed), under the run, every request of a person its erasure erased:
+    one whose addresses it blanked (as lethe_meta.purge_plans names them) or that names a Contact Id it tombstoned,
+    and that names no CRM contact the run left. Nothing of the person is held any more to export, restrict or
+    correct, and their identifiers were blanked, so such a request matched nobody and stayed open (`no_match`,
+    overdue) for ever. Called in the transaction that marks the run done (lethe.purge.engine.verify), while its
+    plan rows exist, so a refused or abandoned run closes nothing; processed_at is the run's as-of, and the next
+    lethe.dsr.process_requests records the fulfilment. A request already closed keeps its outcome: exported,
+    erased, found ambiguous, or applied and fulfilled (an applied restriction not yet fulfilled, or a
+    rectification waiting for its CRM record, never would be now)."""
+    if not (catalog.table_exists(con, "lethe_meta", "dsr_processed") and catalog.table_exists(con, "raw", "dsr_requests")):
+        return
+    have = catalog.raw_tables(con)
+    named_now = (
+        " union ".join(
+            f"select r.tenant_id, r.request_id from raw.dsr_requests r join raw.crm_contacts c "
+            f"on c.tenant_id = r.tenant_id and {cond}"
+            for cond in ("c.id = r.crm_contact_id", "c.email = r.subject_email", "c.phone = r.subject_phone",
+                         "c.mobile_phone = r.subject_phone")
+        )
+        if "crm_contacts" in have
+        else "select null::varchar, null::varchar where false"
+    )
+    fulfilled = (
+        "or (d.outcome = 'applied' and exists (select 1 from lethe_meta.dsr_fulfilments f "
+        "where f.tenant_id = d.tenant_id and f.request_id = d.request_id))"
+        if catalog.table_exists(con, "lethe_meta", "dsr_fulfilments") else ""
+    )
+    con.execute(
+        f"""
+        insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at)
+        select r.tenant_id, r.request_id, any_value(r.type), 'erased', $run, $at, any_value(r.received_at)
+        from raw.dsr_requests r
+        semi join (
+            select tenant_id, record_id as request_id from lethe_meta.purge_plans
+            where run_id = $run and source_table = 'dsr_requests' and reason = 'erasure_request'
+            union
+            select q.tenant_id, q.request_id from raw.dsr_requests q join lethe_meta.purge_identities i
+                on i.run_id = $run and i.kind = 'contact' and i.tenant_id = q.tenant_id
+                and i.identity_hash = {sql_keyed_hash('q.tenant_id', 'contact', 'q.crm_contact_id')}
+            where q.crm_contact_id is not null
+        ) x on x.tenant_id = r.tenant_id and x.request_id = r.request_id
+        anti join ({named_now}) n(tenant_id, request_id) on n.tenant_id = r.tenant_id and n.request_id = r.request_id
+        where r.type is not null and not exists (
+            select 1 from lethe_meta.dsr_processed d where d.tenant_id = r.tenant_id and d.request_id = r.request_id
+            and (d.outcome in ('exported', 'erased', 'ambiguous') {fulfilled}))
+        group by r.tenant_id, r.request_id
+        on conflict (tenant_id, request_id) do update set outcome = 'erased', run_id = excluded.run_id,
+            processed_at = excluded.processed_at, received_at = excluded.received_at
+        """,  # noqa: S608
+        {"run": run_id, "at": naive_utc(as_of)},
     )
 
 
