@@ -157,9 +157,13 @@ def _floor(before: Path, live: Path, run_id: str) -> dict:
 
 
 def _queue_erasures(settings, n: int) -> int:
-    """Insert n verified erasure requests for random CRM contacts without a legal hold (set-based)."""
+    """Insert n verified erasure requests for random CRM contacts without a legal hold (set-based); none when an
+    earlier attempt on this home queued them (a second copy of each would fail the build's unique test)."""
     con = duckdb.connect(str(settings.warehouse))
     try:
+        queued = "select count(*) from raw.dsr_requests where request_id like 'bench-erasure-%'"
+        if con.execute(queued).fetchone()[0]:
+            return con.execute(queued).fetchone()[0]
         con.execute(
             f"""
             insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at,
@@ -173,7 +177,7 @@ def _queue_erasures(settings, n: int) -> int:
             """,  # noqa: S608
             {"at": settings.as_of.replace(tzinfo=None)},
         )
-        return con.execute("select count(*) from raw.dsr_requests where request_id like 'bench-erasure-%'").fetchone()[0]
+        return con.execute(queued).fetchone()[0]
     finally:
         con.close()
 
