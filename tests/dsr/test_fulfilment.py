@@ -182,8 +182,9 @@ def test_an_access_request_made_again_in_the_crm_is_served_again(built: Path, tm
     assert process_requests(settings).outcomes.get("exported") is None
 
 
-def _requests(settings, tenant: str, at: datetime, requests: tuple) -> None:
-    """Verified requests, received at `at`, straight into raw.dsr_requests: (request id, type, Contact Id, email)."""
+def _requests(settings, tenant: str, at: datetime, requests: tuple, *, verified: bool = True) -> None:
+    """Requests received (and verified) at `at`, straight into raw.dsr_requests: (request id, type, Contact Id,
+    email)."""
     from lethe.warehouse import connect
 
     con = connect(settings)
@@ -191,7 +192,7 @@ def _requests(settings, tenant: str, at: datetime, requests: tuple) -> None:
         con.executemany("insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, "
                         "subject_email, verified_at, _source_file, _source_row, _batch_id, _loaded_at) "
                         "values (?, ?, ?, ?, ?, ?, ?, 'test', 0, 'test', now())",
-                        [[tenant, request_id, at, kind, contact_id, email, at]
+                        [[tenant, request_id, at, kind, contact_id, email, at if verified else None]
                          for request_id, kind, contact_id, email in requests])
     finally:
         con.close()
@@ -208,7 +209,9 @@ def test_the_other_requests_of_a_person_an_erasure_erased_are_done(built: Path, 
     matched nobody: `no_match`, looked at again on every run, overdue on the dashboard and in `lethe status` for
     ever (the restriction, applied but not yet shown by a build, likewise). Nothing of the person is held to
     export, restrict or correct, and nothing can come back: the erasure's run closes them as `erased`, and so does
-    the next run a request of theirs that arrives after the erasure."""
+    the next run a request naming their Contact Id that arrives after the erasure. Not one Lethe could not judge
+    yet (unverified), nor one that names only their erased email: that says the address was theirs, not that the
+    requester is (it stays `no_match`, open for the DPO)."""
     from lethe.build import run_build
     from lethe.dsr import process_requests
 
@@ -231,6 +234,7 @@ def test_the_other_requests_of_a_person_an_erasure_erased_are_done(built: Path, 
     _requests(settings, tenant, at, (("DSR-P-ERASE", "erasure", contact, None), ("DSR-P-ACCESS", "access", None, email),
                                      ("DSR-P-PORT", "portability", contact, None),
                                      ("DSR-P-RECTIFY", "rectification", contact, None)))
+    _requests(settings, tenant, at, (("DSR-P-UNVERIFIED", "access", None, email),), verified=False)
 
     result = process_requests(settings)
 
@@ -241,14 +245,19 @@ def test_the_other_requests_of_a_person_an_erasure_erased_are_done(built: Path, 
                                      f"where request_id in {ids}")) == dict.fromkeys(ids, ("erased", result.erasure_run))
     assert query_rows(settings, "select request_id, status, processing_outcome from marts.fct_dsr_requests "
                                 f"where request_id in {ids} order by 1") == [(r, "done", "erased") for r in sorted(ids)]
+    assert query_rows(settings, "select count(*) from lethe_meta.dsr_processed "
+                                "where request_id = 'DSR-P-UNVERIFIED'") == [(0,)]
 
-    # asked after the erasure (the email is tombstoned, nobody holds it): the same, once the next run looks at it
-    _requests(settings, tenant, settings.as_of.replace(tzinfo=None), (("DSR-P-OBJECT", "objection", None, email),))
+    # asked after the erasure: by the erased Contact Id, the same once the next run looks at it; by the erased
+    # email alone, nobody Lethe can name
+    _requests(settings, tenant, settings.as_of.replace(tzinfo=None), (("DSR-P-OBJECT", "objection", contact, None),
+                                                                       ("DSR-P-BY-EMAIL", "access", None, email)))
     run_build(settings)  # as `lethe run` builds before it processes requests
     again = process_requests(settings)
     assert again.outcomes.get("objection erased") == 1, again.outcomes
-    assert query_rows(settings, "select status, processing_outcome from marts.fct_dsr_requests "
-                                "where request_id = 'DSR-P-OBJECT'") == [("done", "erased")]
+    assert query_rows(settings, "select request_id, status, processing_outcome from marts.fct_dsr_requests "
+                                "where request_id in ('DSR-P-OBJECT', 'DSR-P-BY-EMAIL') order by 1") == [
+        ("DSR-P-BY-EMAIL", "open", "no_match"), ("DSR-P-OBJECT", "done", "erased")]
     # final: not looked at again
     assert not [k for k in process_requests(settings).outcomes if k.endswith(" erased")]
 
@@ -299,9 +308,11 @@ def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carr
                   "'DSR-ERASED-ASKED-AGAIN')"))
     assert status == {"DSR-MIXED": ("open", False), "DSR-ERASED-ELSEWHERE": ("done", False),
                       "DSR-ERASED-AND-LIVE": ("open", False), "DSR-ERASED-ASKED-AGAIN": ("done", False)}, status
-    # the request processing says the same: erased before (final, not looked at again), and ambiguous
+    # the request processing says the same: erased before (final, not looked at again), and ambiguous. The erasure
+    # of C closed the request of C's it blanked when it was done (DSR-ERASED-ELSEWHERE); the one made after it
+    # is closed here
     result = process_requests(settings)
-    assert result.outcomes.get("erased before") == 2, result.outcomes
+    assert result.outcomes.get("erased before") == 1, result.outcomes
     assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed where request_id in "
                                      "('DSR-MIXED', 'DSR-ERASED-ELSEWHERE', 'DSR-ERASED-AND-LIVE')")) == {
         "DSR-MIXED": "ambiguous", "DSR-ERASED-ELSEWHERE": "erased", "DSR-ERASED-AND-LIVE": "ambiguous"}

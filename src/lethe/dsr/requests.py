@@ -43,6 +43,7 @@ ACCESS_CHUNK = 1000  # access requests whose exports are read from the warehouse
 RETRIED = ("held", "no_match", "ambiguous")
 
 TOMBSTONES = "lethe_meta.tombstones"  # in `have` when the table exists (an erasure has run on this home)
+PURGE_RUNS = "lethe_meta.purge_runs"  # likewise
 
 
 def _upsert(select: str) -> str:
@@ -172,17 +173,20 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             join {unheld_previous_addresses_sql()} o on o.tenant_id = k.tenant_id and o.contact_id = k.id"""
         if crm and catalog.PREVIOUS_ADDRESSES in have else ""
     )
-    # the pending requests an identifier of which an erasure tombstoned, with the (latest) run that did
+    # the pending requests an identifier of which an erasure tombstoned, with the run that did and the kind
     erased = (
         " union ".join(
-            f"select p.tenant_id, p.request_id, t.run_id from ({pending}) p join {TOMBSTONES} t on t.tenant_id = p.tenant_id "
+            f"select p.tenant_id, p.request_id, t.run_id, t.kind from ({pending}) p join {TOMBSTONES} t on t.tenant_id = p.tenant_id "
             f"and t.kind = '{kind}' and t.identity_hash = {sql_keyed_hash('p.tenant_id', kind, f'p.{col}')}"
             for kind, col in (("contact", "crm_contact_id"), ("email", "email"), ("phone", "phone"),
                               ("individual", "individual_id"))
         )
         if TOMBSTONES in have
-        else "select null::varchar tenant_id, null::varchar request_id, null::varchar run_id where false"
+        else "select null::varchar tenant_id, null::varchar request_id, null::varchar run_id, null::varchar kind where false"
     )
+    # of several runs, the latest that finished (the one a fulfilment is recorded under)
+    done = (f"max(t.run_id) filter (where t.run_id in (select run_id from {PURGE_RUNS} where status = 'done'))"
+            if PURGE_RUNS in have else "null")
     return f"""
         with pending as ({pending}),
         matched as ({matched}),
@@ -215,7 +219,11 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             union all
             select tenant_id, request_id, null, null, address from addr_only{previous}
         ),
-        erased as (select tenant_id, request_id, max(run_id) as run_id from ({erased}) t group by all),
+        erased as (
+            select tenant_id, request_id, coalesce({done}, max(t.run_id)) as run_id,
+                   bool_or(t.kind in ('contact', 'individual')) as by_crm_id
+            from ({erased}) t group by all
+        ),
         holds as ({holds}),
         held as (  -- a hold on any contact of the person, or on any of their addresses
             select s.tenant_id, s.request_id from subjects s join holds h on h.tenant_id = s.tenant_id
@@ -236,9 +244,13 @@ def _resolved_sql(have: set[str], pending: str) -> str:
                     when h.request_id is not null and c.type = 'erasure' then 'held'  -- a hold stops deletion, not access
                     -- nothing of them is left and an identity the request names is tombstoned: the person was
                     -- erased (by this run's erasures, which run first, another request, `lethe dsar erase`, the
-                    -- retention purge of the marts' due list). Final for every type: nothing of them is held to
-                    -- export, restrict or correct, and nothing of them can come back (ingest drops it)
-                    when c.n = 0 and a.request_id is null and e.request_id is not null then 'erased'
+                    -- retention purge of the marts' due list). Final: nothing of them is held to export, restrict or
+                    -- correct, and nothing of them can come back (ingest drops it). For a request other than an
+                    -- erasure only when it names the erased person's Contact Id: an erased email or phone says the
+                    -- address was theirs, not that the requester is (a number given to somebody else since, a
+                    -- household line): that stays `no_match`, for the DPO
+                    when c.n = 0 and a.request_id is null and e.request_id is not null
+                         and (c.type = 'erasure' or e.by_crm_id) then 'erased'
                     when c.n = 0 and a.request_id is null then 'no_match'
                     else 'ok' end as outcome,
                s.contact_id, s.individual_id, s.address, c.received_at, e.run_id as erased_run
@@ -397,6 +409,8 @@ def process_requests(settings: Settings) -> RequestsResult:
         have = catalog.raw_tables(con)
         if catalog.table_exists(con, "lethe_meta", "tombstones"):
             have.add(TOMBSTONES)
+        if catalog.table_exists(con, "lethe_meta", "purge_runs"):
+            have.add(PURGE_RUNS)
         con.execute(PROCESSED_DDL)  # lethe.build creates it too (fct_dsr_requests reads it); a home never built lacks it
         add_new_columns(con, load_all_contracts())  # when a CRM flag was first seen set (ingest adds them too)
     finally:

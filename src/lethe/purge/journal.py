@@ -79,6 +79,13 @@ DDL = (
     )
     """,
     """
+    create table if not exists lethe_meta.purge_request_closures (
+        run_id varchar not null,
+        tenant_id varchar not null,
+        request_id varchar not null         -- a request of a person the run erases (lethe.purge.plan)
+    )
+    """,
+    """
     create table if not exists lethe_meta.purge_counts (
         run_id varchar not null,
         tenant_id varchar not null,
@@ -136,7 +143,7 @@ def unfinished(con: duckdb.DuckDBPyConnection) -> list[RunState]:
     return [RunState(*r) for r in rows]
 
 
-RECORD_TABLES = ("purge_plans", "purge_files", "purge_landing_files", "purge_landing_written")
+RECORD_TABLES = ("purge_plans", "purge_files", "purge_landing_files", "purge_landing_written", "purge_request_closures")
 """The journal's per-record tables: record ids (Salesforce, Connect, SendGrid ids) and file paths (some named by
 a contact id) that a run needs only while it runs. Once it ended they are forgotten: kept, every run would leave
 the source ids of everything it ever erased in the warehouse, and a retention run adds millions of rows."""

@@ -590,79 +590,82 @@ def build_plan(
     )
     if "quarantine.rows" in have:
         _plan_unparsed(con, run_id)
-    _requests_naming_someone_else(con, run_id, have, as_of)
+    _requests_of_the_erased(con, run_id, have, as_of)
     _plan_files(con, run_id, have)
     _plan_landing(con, run_id, have)
     return summarise(con, run_id=run_id, kind=kind, as_of=as_of, policy_sha256=policy.sha256, mart_found=mart_found)
 
 
-def _requests_naming_someone_else(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str],
-                                  as_of: datetime) -> None:
-    """Record as `ambiguous` (lethe_meta.dsr_processed) every request the run's erasure anonymises that also names a
-    CRM contact the run leaves (a Contact Id, an email or a phone of somebody else's): it names two people. The
-    erasure blanks its addresses, after which it names the erased person only, and would be closed as theirs
-    ('erased', done) though the requester may have been the other one; or, naming the other's Contact Id and the
-    erased person's email, it would be carried out on the other. A request Lethe already found naming two people
-    stays open (lethe.dsr.requests, fct_dsr_requests); this finds those it had not processed yet. A request already
-    acted on keeps its outcome."""
-    if not ({"dsr_requests", "crm_contacts"} <= have and catalog.table_exists(con, "lethe_meta", "dsr_processed")):
-        return
-    from lethe.dsr.requests import RETRIED
+def _requests_of_the_erased(con: duckdb.DuckDBPyConnection, run_id: str, have: set[str], as_of: datetime) -> None:
+    """Judge, before the erasure blanks them, the requests the run's erasure anonymises (its person's Contact Id,
+    email or phone; verified or not, processed or not):
 
-    retried = ", ".join(f"'{o}'" for o in RETRIED)
-    named = " union ".join(
-        f"select r.tenant_id, r.request_id, r.type, r.received_at from _anonymised r join _others o "
-        f"on o.tenant_id = r.tenant_id and {cond}"
-        for cond in ("o.id = r.crm_contact_id", "o.email = r.subject_email", "o.phone = r.subject_phone",
-                     "o.mobile_phone = r.subject_phone")
-    )
+    - one that also names a CRM contact the run leaves (a Contact Id, an email or a phone of somebody else's) names
+      two people: recorded `ambiguous` (lethe_meta.dsr_processed) unless already acted on. The erasure blanks its
+      addresses, after which it names the erased person only, and would be closed as theirs ('erased', done)
+      though the requester may have been the other one; or, naming the other's Contact Id and the erased person's
+      email, it would be carried out on the other. A request Lethe already found naming two people stays open
+      (lethe.dsr.requests, fct_dsr_requests); this finds those it had not processed yet.
+    - one that names nobody else, received and verified by as_of, is the erased person's: kept in
+      lethe_meta.purge_request_closures, which close_requests_of_the_erased turns into `erased` when the run is
+      done. Blanked, it would match nobody and stay open (`no_match`, overdue) for ever, though nothing of the
+      person is left to export, restrict or correct."""
+    if "dsr_requests" not in have:
+        return
+    verified = ("r.verified_at" if "verified_at" in catalog.columns(con, "raw", "dsr_requests")
+                else "null::timestamp")
     con.execute(
         "create or replace temp table _anonymised as select r.tenant_id, r.request_id, r.type, r.received_at, "
-        "r.crm_contact_id, r.subject_email, r.subject_phone from raw.dsr_requests r semi join "
-        "(select tenant_id, record_id from lethe_meta.purge_plans where run_id = $run and source_table = 'dsr_requests' "
-        "and reason = 'erasure_request') p on p.tenant_id = r.tenant_id and p.record_id = r.request_id",
+        f"{verified} as verified_at, r.crm_contact_id, r.subject_email, r.subject_phone from raw.dsr_requests r "
+        "semi join (select tenant_id, record_id from lethe_meta.purge_plans where run_id = $run "
+        "and source_table = 'dsr_requests' and reason = 'erasure_request') p "
+        "on p.tenant_id = r.tenant_id and p.record_id = r.request_id",
         {"run": run_id},
     )
-    con.execute("create or replace temp table _others as select c.tenant_id, c.id, c.email, c.phone, c.mobile_phone "
-                "from raw.crm_contacts c anti join (select tenant_id, contact_id from _erase where contact_id is not null) e "
-                "on e.tenant_id = c.tenant_id and e.contact_id = c.id")
+    con.execute("create or replace temp table _named_others (tenant_id varchar, request_id varchar)")
+    if "crm_contacts" in have:
+        con.execute("create or replace temp table _others as select c.tenant_id, c.id, c.email, c.phone, c.mobile_phone "
+                    "from raw.crm_contacts c anti join (select tenant_id, contact_id from _erase "
+                    "where contact_id is not null) e on e.tenant_id = c.tenant_id and e.contact_id = c.id")
+        for cond in ("o.id = r.crm_contact_id", "o.email = r.subject_email", "o.phone = r.subject_phone",
+                     "o.mobile_phone = r.subject_phone"):
+            con.execute("insert into _named_others select r.tenant_id, r.request_id from _anonymised r "  # noqa: S608
+                        f"join _others o on o.tenant_id = r.tenant_id and {cond}")
+    if catalog.table_exists(con, "lethe_meta", "dsr_processed"):
+        from lethe.dsr.requests import RETRIED
+
+        retried = ", ".join(f"'{o}'" for o in RETRIED)
+        con.execute(
+            f"""
+            insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at)
+            select n.tenant_id, n.request_id, any_value(n.type), 'ambiguous', $run, $at, any_value(n.received_at)
+            from _anonymised n semi join _named_others o on o.tenant_id = n.tenant_id and o.request_id = n.request_id
+            where n.type is not null and not exists (select 1 from lethe_meta.dsr_processed d
+                where d.tenant_id = n.tenant_id and d.request_id = n.request_id and d.outcome not in ({retried}))
+            group by n.tenant_id, n.request_id
+            on conflict (tenant_id, request_id) do update set outcome = 'ambiguous', run_id = excluded.run_id,
+                processed_at = excluded.processed_at, received_at = excluded.received_at
+            """,  # noqa: S608
+            {"run": run_id, "at": naive_utc(as_of)},
+        )
     con.execute(
-        f"""
-        insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at)
-        select distinct n.tenant_id, n.request_id, n.type, 'ambiguous', $run, $at, n.received_at
-        from ({named}) n
-        where n.type is not null and not exists (select 1 from lethe_meta.dsr_processed d
-            where d.tenant_id = n.tenant_id and d.request_id = n.request_id and d.outcome not in ({retried}))
-        on conflict (tenant_id, request_id) do update set outcome = 'ambiguous', run_id = excluded.run_id,
-            processed_at = excluded.processed_at, received_at = excluded.received_at
-        """,  # noqa: S608
+        "insert into lethe_meta.purge_request_closures select distinct $run, a.tenant_id, a.request_id "
+        "from _anonymised a anti join _named_others o on o.tenant_id = a.tenant_id and o.request_id = a.request_id "
+        "where a.type is not null and a.received_at <= $at and a.verified_at <= $at",
         {"run": run_id, "at": naive_utc(as_of)},
     )
 
 
 def close_requests_of_the_erased(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime) -> None:
-    """Record as `erased` (lethe_meta.dsr_processed), under the run, every request of a person its erasure erased:
-    one whose addresses it blanked (as lethe_meta.purge_plans names them) or that names a Contact Id it tombstoned,
-    and that names no CRM contact the run left. Nothing of the person is held any more to export, restrict or
-    correct, and their identifiers were blanked, so such a request matched nobody and stayed open (`no_match`,
-    overdue) for ever. Called in the transaction that marks the run done (lethe.purge.engine.verify), while its
-    plan rows exist, so a refused or abandoned run closes nothing; processed_at is the run's as-of, and the next
-    lethe.dsr.process_requests records the fulfilment. A request already closed keeps its outcome: exported,
-    erased, found ambiguous, or applied and fulfilled (an applied restriction not yet fulfilled, or a
-    rectification waiting for its CRM record, never would be now)."""
+    """Record as `erased` (lethe_meta.dsr_processed), under the run, the requests of the people it erased that the
+    plan kept (lethe_meta.purge_request_closures, see _requests_of_the_erased). Called in the transaction that
+    marks the run done (lethe.purge.engine.verify), before its record rows are forgotten, so a refused or abandoned
+    run closes nothing; processed_at is the run's as-of, and the next lethe.dsr.process_requests records the
+    fulfilment. A request already closed keeps its outcome: exported, erased, found ambiguous, or applied and
+    fulfilled (an applied restriction not yet fulfilled, or a rectification waiting for its CRM record, never
+    would be now)."""
     if not (catalog.table_exists(con, "lethe_meta", "dsr_processed") and catalog.table_exists(con, "raw", "dsr_requests")):
         return
-    have = catalog.raw_tables(con)
-    named_now = (
-        " union ".join(
-            f"select r.tenant_id, r.request_id from raw.dsr_requests r join raw.crm_contacts c "
-            f"on c.tenant_id = r.tenant_id and {cond}"
-            for cond in ("c.id = r.crm_contact_id", "c.email = r.subject_email", "c.phone = r.subject_phone",
-                         "c.mobile_phone = r.subject_phone")
-        )
-        if "crm_contacts" in have
-        else "select null::varchar, null::varchar where false"
-    )
     fulfilled = (
         "or (d.outcome = 'applied' and exists (select 1 from lethe_meta.dsr_fulfilments f "
         "where f.tenant_id = d.tenant_id and f.request_id = d.request_id))"
@@ -673,17 +676,9 @@ def close_requests_of_the_erased(con: duckdb.DuckDBPyConnection, run_id: str, as
         insert into lethe_meta.dsr_processed (tenant_id, request_id, type, outcome, run_id, processed_at, received_at)
         select r.tenant_id, r.request_id, any_value(r.type), 'erased', $run, $at, any_value(r.received_at)
         from raw.dsr_requests r
-        semi join (
-            select tenant_id, record_id as request_id from lethe_meta.purge_plans
-            where run_id = $run and source_table = 'dsr_requests' and reason = 'erasure_request'
-            union
-            select q.tenant_id, q.request_id from raw.dsr_requests q join lethe_meta.purge_identities i
-                on i.run_id = $run and i.kind = 'contact' and i.tenant_id = q.tenant_id
-                and i.identity_hash = {sql_keyed_hash('q.tenant_id', 'contact', 'q.crm_contact_id')}
-            where q.crm_contact_id is not null
-        ) x on x.tenant_id = r.tenant_id and x.request_id = r.request_id
-        anti join ({named_now}) n(tenant_id, request_id) on n.tenant_id = r.tenant_id and n.request_id = r.request_id
-        where r.type is not null and not exists (
+        semi join (select tenant_id, request_id from lethe_meta.purge_request_closures where run_id = $run) x
+            on x.tenant_id = r.tenant_id and x.request_id = r.request_id
+        where not exists (
             select 1 from lethe_meta.dsr_processed d where d.tenant_id = r.tenant_id and d.request_id = r.request_id
             and (d.outcome in ('exported', 'erased', 'ambiguous') {fulfilled}))
         group by r.tenant_id, r.request_id
