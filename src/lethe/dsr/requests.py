@@ -184,9 +184,13 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         if TOMBSTONES in have
         else "select null::varchar tenant_id, null::varchar request_id, null::varchar run_id, null::varchar kind where false"
     )
-    # of several runs, the latest that finished (the one a fulfilment is recorded under)
-    done = (f"max(t.run_id) filter (where t.run_id in (select run_id from {PURGE_RUNS} where status = 'done'))"
-            if PURGE_RUNS in have else "null")
+    # of several runs, the latest that finished (the one a fulfilment is recorded under; run ids begin with their
+    # kind, so the latest is the last created, not the greatest id)
+    done, runs = (
+        ("arg_max(t.run_id, r.created_at) filter (where r.status = 'done')",
+         f" left join {PURGE_RUNS} r on r.run_id = t.run_id")
+        if PURGE_RUNS in have else ("null", "")
+    )
     return f"""
         with pending as ({pending}),
         matched as ({matched}),
@@ -220,9 +224,9 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             select tenant_id, request_id, null, null, address from addr_only{previous}
         ),
         erased as (
-            select tenant_id, request_id, coalesce({done}, max(t.run_id)) as run_id,
+            select t.tenant_id, t.request_id, coalesce({done}, max(t.run_id)) as run_id,
                    bool_or(t.kind in ('contact', 'individual')) as by_crm_id
-            from ({erased}) t group by all
+            from ({erased}) t{runs} group by all
         ),
         holds as ({holds}),
         held as (  -- a hold on any contact of the person, or on any of their addresses

@@ -664,8 +664,9 @@ def close_requests_of_the_erased(con: duckdb.DuckDBPyConnection, run_id: str, as
     fulfilment. A request already closed keeps its outcome: exported, erased, found ambiguous, or applied and
     fulfilled (an applied restriction not yet fulfilled, or a rectification waiting for its CRM record, never
     would be now)."""
-    if not (catalog.table_exists(con, "lethe_meta", "dsr_processed") and catalog.table_exists(con, "raw", "dsr_requests")):
-        return
+    if not all(catalog.table_exists(con, *t.split(".")) for t in (
+            "lethe_meta.dsr_processed", "raw.dsr_requests", "lethe_meta.purge_request_closures")):
+        return  # (a run planned by older code, verified by this: it has no closures)
     fulfilled = (
         "or (d.outcome = 'applied' and exists (select 1 from lethe_meta.dsr_fulfilments f "
         "where f.tenant_id = d.tenant_id and f.request_id = d.request_id))"
