@@ -262,6 +262,49 @@ def test_the_other_requests_of_a_person_an_erasure_erased_are_done(built: Path, 
     assert not [k for k in process_requests(settings).outcomes if k.endswith(" erased")]
 
 
+def test_crm_flags_on_an_individual_no_contact_belongs_to_are_carried_out(built: Path, tmp_path: Path) -> None:
+    """Salesforce keeps an Individual (privacy flags, the consents it is party to) without a Contact, for one. Its
+    ShouldForget matched nobody: `no_match`, looked at again on every run, overdue for ever, and its consents
+    were never deleted. Now the Individual is the person: ShouldForget erases it and its consents (and tombstones
+    it), SendIndividualData exports them, and both requests are done."""
+    import json
+
+    from lethe.dsr import process_requests
+    from lethe.warehouse import connect
+
+    settings = generated_home.copy(built, tmp_path / "h")
+    tenant = generated_home.NO_HOLDS
+    process_requests(settings)  # the home's own requests first
+    at = settings.as_of.replace(tzinfo=None) - timedelta(days=1)
+    con = connect(settings)
+    try:
+        for ind, forget, send in (("0PKLONE1", True, False), ("0PKLONE2", False, True)):
+            con.execute("insert into raw.crm_individuals select * replace (? as id, ? as should_forget, "
+                        "? as send_individual_data, false as has_opted_out_processing, ? as last_modified_date, "
+                        "null as _should_forget_since, null as _send_individual_data_since, 'test' as _source_file) "
+                        "from raw.crm_individuals where tenant_id = ? limit 1", [ind, forget, send, at, tenant])
+            con.execute("insert into raw.crm_consents select * replace (? as id, ? as party_id, 'test' as _source_file) "
+                        "from raw.crm_consents where tenant_id = ? limit 1", [f"LONE-CONSENT-{ind}", ind, tenant])
+    finally:
+        con.close()
+
+    result = process_requests(settings)
+
+    assert result.erasure_run and not [k for k in result.outcomes if "no_match" in k and "individual" in k]
+    assert query_rows(settings, "select id from raw.crm_individuals where id like '0PKLONE%'") == [("0PKLONE2",)]
+    assert query_rows(settings, "select party_id from raw.crm_consents where id like 'LONE-CONSENT-%'") == [("0PKLONE2",)]
+    assert query_rows(settings, "select count(*) from lethe_meta.tombstones where kind = 'individual' and run_id = ?",
+                      [result.erasure_run]) != [(0,)]
+    assert dict(query_rows(settings, "select request_id, outcome from lethe_meta.dsr_processed "
+                                     "where request_id like 'individual:0PKLONE%'")) == {
+        "individual:0PKLONE1:erasure": "erased", "individual:0PKLONE2:access": "exported"}
+    assert query_rows(settings, "select request_id, status from marts.fct_dsr_requests "
+                                "where request_id like 'individual:0PKLONE%' order by 1") == [
+        ("individual:0PKLONE1:erasure", "done"), ("individual:0PKLONE2:access", "done")]
+    (export,) = [e for e in result.exports if "0PKLONE2" in e]
+    assert "LONE-CONSENT-0PKLONE2" in json.dumps(json.loads(Path(export).read_text()))
+
+
 def test_an_erasure_request_naming_two_people_erases_nobody_and_one_already_carried_out_is_done(
         built: Path, tmp_path: Path) -> None:
     """Two findings of one audit. (1) A request giving one person's Contact Id and another's email: lethe.dsr

@@ -87,11 +87,14 @@ _PDF_CATEGORY_INCLUDES = {"crm.contact": " (with your privacy choices and consen
 
 def subject_key(settings: Settings, subject: Subject) -> str:
     """The subject's pseudonymous key (same as the marts': the key their Individual was first given, else their
-    smallest contact id, else the first address; as lethe.purge.plan.person_key_sql names them)."""
+    smallest contact id, else the first address, else their Individual; as lethe.purge.plan.person_key_sql and
+    _subject_key_sql name them)."""
     if subject.kept_key:
         return subject.kept_key
     if subject.contact_id:
         return keyed_hash(settings.secret_key, subject.tenant_id, "contact", subject.contact_id)
+    if not subject.emails + subject.phones:  # an Individual no Contact belongs to (a CRM flag on it)
+        return keyed_hash(settings.secret_key, subject.tenant_id, "individual", subject.individual_id or "")
     address = (subject.emails + subject.phones)[0]
     return keyed_hash(settings.secret_key, subject.tenant_id, "email" if "@" in address else "phone", address)
 

@@ -221,7 +221,13 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             left join (select tenant_id, person, a.address from members, unnest([email, phone, mobile_phone]) a(address)) a
                 on a.tenant_id = p.tenant_id and a.person = p.person
             union all
-            select tenant_id, request_id, null, null, address from addr_only{previous}
+            select tenant_id, request_id, null, null, address from addr_only
+            union all
+            -- a CRM flag on an Individual no Contact belongs to: the Individual, its privacy flags and the consents
+            -- it is party to are the person's data (an erasure deletes them, an access request exports them)
+            select c.tenant_id, c.request_id, null, p.individual_id, null from counts c
+            join pending p on p.tenant_id = c.tenant_id and p.request_id = c.request_id
+            where c.by_individual and c.n = 0{previous}
         ),
         erased as (
             select t.tenant_id, t.request_id, coalesce({done}, max(t.run_id)) as run_id,
@@ -255,7 +261,7 @@ def _resolved_sql(have: set[str], pending: str) -> str:
                     -- household line): that stays `no_match`, for the DPO
                     when c.n = 0 and a.request_id is null and e.request_id is not null
                          and (c.type = 'erasure' or e.by_crm_id) then 'erased'
-                    when c.n = 0 and a.request_id is null then 'no_match'
+                    when c.n = 0 and a.request_id is null and not c.by_individual then 'no_match'
                     else 'ok' end as outcome,
                s.contact_id, s.individual_id, s.address, c.received_at, e.run_id as erased_run
         from counts c

@@ -77,11 +77,15 @@ class Plan:
 
 
 def _subject_key_sql(alias: str) -> str:
+    """SQL: a subjects-table row's key: its Contact Id's keyed hash, else its address's, else (an Individual no
+    Contact belongs to) its Individual's, as lethe.dsr.export.subject_key names them."""
     contact = sql_keyed_hash(f"{alias}.tenant_id", "contact", f"{alias}.contact_id")
     email = sql_keyed_hash(f"{alias}.tenant_id", "email", f"{alias}.address")
     phone = sql_keyed_hash(f"{alias}.tenant_id", "phone", f"{alias}.address")
+    individual = sql_keyed_hash(f"{alias}.tenant_id", "individual", f"{alias}.individual_id")
     return (
         f"case when {alias}.contact_id is not null then {contact} "
+        f"when {alias}.address is null then {individual} "
         f"when {alias}.address like '%@%' then {email} else {phone} end"
     )
 
