@@ -329,3 +329,101 @@ def test_a_duplicated_key_fails_the_unique_key_test(diff_home) -> None:
         run_build(settings, select=test)
     run_build(settings, select="int_retention_records_anchored", full_refresh=True)
     run_build(settings, select=test)
+
+
+STATUS = "marts.fct_retention_status"
+STATUS_SELECT = "+int_retention_subject_states_built"  # the status, everything it reads, and its subject states
+STATUS_SCOPED = "the records whose row may have changed"  # in the SQL dbt compiled for a scoped build
+
+
+def _status_build(settings: Settings) -> str:
+    """run_build(STATUS_SELECT) (incremental); the SQL dbt compiled for fct_retention_status."""
+    run_build(settings, select=STATUS_SELECT)
+    return next((settings.home / "dbt" / "target" / "compiled").rglob("fct_retention_status.sql")).read_text()
+
+
+@pytest.fixture(scope="module")
+def status_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
+    """fct_retention_status built at AS_OF, then one more day ingested and the status built a day later."""
+    settings = _built_home(tmp_path_factory.mktemp("incremental-status"), subjects=60, select=STATUS_SELECT)
+    write_next_day(settings.landing, settings.as_of.date())
+    nxt = settings.with_as_of(settings.as_of + timedelta(days=1))
+    run_ingest(nxt, landing=settings.landing)
+    return nxt, _status_build(nxt)
+
+
+def _status_equals_a_full_rebuild(settings: Settings) -> tuple[int, int]:
+    incremental = _fingerprint(settings, STATUS)
+    run_build(settings, select=STATUS_SELECT, full_refresh=True)
+    assert _fingerprint(settings, STATUS) == incremental
+    return incremental
+
+
+def test_retention_status_recomputes_only_what_a_day_may_change_and_equals_a_full_rebuild(status_home) -> None:
+    settings, compiled = status_home
+    assert STATUS_SCOPED in compiled, "the day's build read only the records in its scope"
+    rows, _ = _status_equals_a_full_rebuild(settings)
+    assert rows > 0
+
+
+def test_retention_status_follows_holds_erasures_policy_deleted_records_and_a_later_as_of(status_home) -> None:
+    """A legal hold starting (and holding a household phone's calls), an erasure request, a shorter retention for one category, raw email events deleted
+    behind the build's back and as-of 40 days later (records falling due): the scoped build judges every record
+    a full rebuild does, and the held person's records are held, the erased person's due."""
+    settings, _ = status_home
+    later = settings.with_as_of(settings.as_of + timedelta(days=40))
+    day = f"{later.as_of:%Y-%m-%d}"
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        # a hold from the new as-of day on, naming a contact (by id and email) who was mailed
+        held = con.execute(
+            "select c.tenant_id, c.id, c.email from raw.crm_contacts c "
+            "where exists (select 1 from raw.email_events e where e.tenant_id = c.tenant_id and e.email = c.email) "
+            "and not exists (select 1 from raw.legal_holds h where h.crm_contact_id = c.id) order by c.id limit 1"
+        ).fetchone()
+        con.execute(
+            "insert into raw.legal_holds (tenant_id, hold_id, crm_contact_id, subject_email, reason, start_date, "
+            "_loaded_at) values (?, 'LH-TEST-1', ?, ?, 'litigation', cast(? as date), now())", [*held, day])
+        # the held person's new mobile is the phone of someone modified later, who keeps it and its calls: those
+        # calls are held by the held person's address, not by their subject
+        household = con.execute(
+            "select o.id, o.phone from raw.crm_contacts o where o.tenant_id = ? and o.id <> ? "
+            "and o.last_modified_date > (select max(last_modified_date) from raw.crm_contacts where id = ?) "
+            "and exists (select 1 from raw.contact_records r where r.tenant_id = o.tenant_id "
+            "and r.customer_address = o.phone) and not exists (select 1 from raw.legal_holds h "
+            "where h.crm_contact_id = o.id or h.subject_email = o.email) and not exists (select 1 from "
+            "raw.dsr_requests d where d.crm_contact_id = o.id or d.subject_email = o.email or d.subject_phone = o.phone) "
+            "order by o.id limit 1", [held[0], held[1], held[1]]).fetchone()
+        con.execute("update raw.crm_contacts set mobile_phone = ? where id = ?", [household[1], held[1]])
+        # an erasure request of another contact, received and verified before the new as-of
+        erased = con.execute(
+            "select c.tenant_id, c.id from raw.crm_contacts c where c.id <> ? and exists (select 1 from "
+            "raw.email_events e where e.tenant_id = c.tenant_id and e.email = c.email) order by c.id desc limit 1",
+            [held[1]]).fetchone()
+        con.execute(
+            "insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at, "
+            "_loaded_at) values (?, 'DSR-TEST-1', cast(? as timestamp) - interval 2 day, 'erasure', ?, "
+            "cast(? as timestamp) - interval 1 day, now())", [erased[0], day, erased[1], day])
+        email = con.execute("select email from raw.email_events where email <> ? and email is not null "
+                            "group by email order by count(*) desc limit 1", [held[2]]).fetchone()[0]
+        con.execute("delete from raw.email_events where email = ?", [email])
+    finally:
+        con.close()
+    policy = later.tenants_file.read_text()  # one tenant keeps its email events 300 days less
+    assert "campaign.event: 395" in policy
+    later.tenants_file.write_text(policy.replace("campaign.event: 395", "campaign.event: 95", 1))
+    assert STATUS_SCOPED in _status_build(later)
+    _status_equals_a_full_rebuild(later)
+    assert _query(later, f"select count(*) > 0 from {STATUS} where retention_days = 95") == [(True,)]  # noqa: S608
+    by_contact = ("select bool_and(s.{}) from marts.fct_retention_status s join intermediate.int_subject_identities_resolved i "
+                  "on i.tenant_id = s.tenant_id and i.subject_key = s.subject_key and i.identity_kind = 'contact' "
+                  "where i.identity_value = ?")
+    assert _query(later, by_contact.format("is_held"), [held[1]]) == [(True,)]
+    # the household phone's calls are held, though they are not the held person's
+    calls = ("select bool_and(s.is_held), bool_or(s.subject_key = i.subject_key) from marts.fct_retention_status s "
+             "join raw.contact_records r on r.tenant_id = s.tenant_id and r.contact_id = s.record_id "
+             "join intermediate.int_subject_identities_resolved i on i.tenant_id = s.tenant_id "
+             "and i.identity_kind = 'contact' and i.identity_value = ? "
+             "where s.source_table = 'contact_records' and r.customer_address = ?")
+    assert _query(later, calls, [held[1], household[1]]) == [(True, False)]
+    assert _query(later, by_contact.format("is_due"), [erased[1]]) == [(True,)]

@@ -1,17 +1,28 @@
 -- Every record of every data category at as_of: anchor, due date under the tenant's policy, hold and erasure.
 -- A restricted subject's records (GDPR Art. 18: a restriction standing at as_of) are kept past their retention,
 -- as storage is all restricted data may undergo; their own erasure request still erases them.
--- Refreshed by difference on DuckDB (macros/diff_table.sql): each day moves days_past_due of every due record,
--- which one UPDATE restamps; the MERGE then only touches records whose due date, hold or due state changed.
+-- Incremental on DuckDB: a daily build recomputes only the records whose anchor, subject state, held address, due
+-- state at the new as_of or policy may have changed, and moves days_past_due of the others to the new as_of
+-- (macros/retention_status_refresh.sql). On Spark it is a plain table.
 {{ config(
-    materialized=diff_table_or_table(),
-    unique_key=['tenant_id', 'source_table', 'record_id'],
-    restamp={'days_past_due': 'retention_days_past_due'}
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=(["{{ retention_status_keep_scope() }}", "{{ retention_status_delete() }}"]
+              if target.type == 'duckdb' else []),
+    post_hook=(["{{ retention_status_restamp() }}"] if target.type == 'duckdb' else []),
 ) }}
+{%- set scoped = retention_status_scoped() %}
 with
 
 records as (
     select * from {{ ref('int_retention_records_anchored') }}
+    {%- if scoped %}
+    -- an incremental build: the records whose row may have changed (the pre-hook deleted them)
+    where (tenant_id, source_table, record_id) in (
+        select tenant_id, source_table, record_id from {{ retention_status_scope_relation() }}
+    )
+    {%- endif %}
 ),
 
 retention_policy as (
@@ -26,73 +37,16 @@ erasure_requests as (
     select * from {{ ref('int_erasure_requests_resolved') }}
 ),
 
-crm_contacts as (
-    select * from {{ ref('int_consent_subject_identities') }}
-),
-
 subject_flags as (
     select * from {{ ref('int_consent_subject_flags') }}
 ),
 
-contact_records as (
-    select * from {{ ref('stg_connect__contact_records') }}
-),
-
-email_events as (
-    select * from {{ ref('stg_sendgrid__email_events') }}
-),
-
--- a hold is open at as_of from its start date through its end date (inclusive; no end = open-ended)
 open_holds as (
-    select
-        tenant_id,
-        subject_key,
-        count(*) as open_hold_count
-    from legal_holds
-    where subject_key is not null
-        and start_date <= {{ dbt.cast(as_of(), api.Column.translate_type('date')) }}
-        and (end_date is null or end_date >= {{ dbt.cast(as_of(), api.Column.translate_type('date')) }})
-    group by tenant_id, subject_key
-),
-
--- every address of a held person's CRM contacts: a call or mail from one is kept even when the marts give it to
--- someone else who shares the address (a household landline), as the purge's own hold check keeps it
-held_contacts as (
-    select crm_contacts.*
-    from crm_contacts
-    inner join open_holds
-        on open_holds.tenant_id = crm_contacts.tenant_id
-        and open_holds.subject_key = crm_contacts.subject_key
-),
-
-held_addresses as (
-    select tenant_id, email as address from held_contacts where email is not null
-    union
-    select tenant_id, phone as address from held_contacts where phone is not null
-    union
-    select tenant_id, mobile_phone as address from held_contacts where mobile_phone is not null
-),
-
-held_calls as (
-    select distinct contact_records.tenant_id, contact_records.contact_id
-    from contact_records
-    inner join held_addresses
-        on held_addresses.tenant_id = contact_records.tenant_id
-        and held_addresses.address = contact_records.customer_address
+    {{ retention_open_holds('legal_holds') }}
 ),
 
 held_by_address as (
-    select tenant_id, 'contact_records' as source_table, contact_id as record_id from held_calls
-    union all
-    select tenant_id, 'recordings' as source_table, contact_id as record_id from held_calls
-    union all
-    select tenant_id, 'transcripts' as source_table, contact_id as record_id from held_calls
-    union all
-    select distinct email_events.tenant_id, 'email_events' as source_table, email_events.sg_event_id as record_id
-    from email_events
-    inner join held_addresses
-        on held_addresses.tenant_id = email_events.tenant_id
-        and held_addresses.address = email_events.email
+    {{ retention_held_by_address('open_holds') }}
 ),
 
 erasures as (

@@ -1,5 +1,5 @@
 -- Everything due at as_of, per record, that the purge consumes (never a record under an open legal hold).
--- Refreshed by difference on DuckDB (macros/diff_table.sql), like fct_retention_status.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql).
 {{ config(
     materialized=diff_table_or_table(),
     unique_key=['tenant_id', 'source_table', 'record_id'],
