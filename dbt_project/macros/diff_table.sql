@@ -13,7 +13,10 @@
     of as_of alone (a lineage `as_of`, days past a due date) would make every row differ each day: name it in
     config `restamp`, mapping the column to a macro without arguments that renders its SQL expression over the
     row's columns (the model's SELECT uses the same macro). It is left out of the comparison, and after the
-    MERGE one UPDATE sets it on every row. Spark builds these models as tables (materialized=diff_table_or_table()). -#}
+    MERGE one UPDATE sets it on every row. A column in config `stamps` records when its row changed, for the
+    models that read this one to find what changed: it is left out of the comparison and takes the SELECT's value
+    only when the row goes in ('inserted': the time the key first appeared) or when it goes in or changes
+    ('updated'). Spark builds these models as tables (materialized=diff_table_or_table()). -#}
 
 {% macro diff_table_or_table() -%}
     {{ return('diff_table' if target.type == 'duckdb' else 'table') }}
@@ -41,6 +44,13 @@
         {%- endif -%}
         {%- do restamp.update({column | lower: macro_name}) -%}
     {%- endfor -%}
+    {%- set stamps = {} -%}
+    {%- for column, when in (config.get('stamps') or {}).items() -%}
+        {%- if column | lower not in columns or when not in ['inserted', 'updated'] -%}
+            {{ exceptions.raise_compiler_error("diff_table " ~ this ~ ": stamps " ~ column ~ ": must be a column the model gives, 'inserted' or 'updated'") }}
+        {%- endif -%}
+        {%- do stamps.update({column | lower: when}) -%}
+    {%- endfor -%}
     {%- set unique_key = config.get('unique_key') -%}
     {%- set unique_key = [unique_key] if unique_key is string else (unique_key or []) -%}
     {%- set unique_key = unique_key | map('lower') | list -%}
@@ -50,11 +60,15 @@
     {%- set quoted = [] -%}
     {%- set keys = [] -%}
     {%- set compared = [] -%}
+    {%- set updated = [] -%}
     {%- for column in columns -%}
         {%- do quoted.append(adapter.quote(column)) -%}
         {%- if column in unique_key -%}{%- do keys.append(adapter.quote(column)) -%}
+        {%- elif column in stamps -%}
+            {%- if stamps[column] == 'updated' -%}{%- do updated.append(adapter.quote(column)) -%}{%- endif -%}
         {%- elif column not in restamp -%}{%- do compared.append(adapter.quote(column)) -%}{%- endif -%}
     {%- endfor -%}
+    {%- set updated = compared + updated -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     -- `BEGIN` happens here:
@@ -80,7 +94,7 @@
                 held.{{ column }} is distinct from wanted.{{ column }}{{ ' or' if not loop.last }}
                 {%- endfor %}
             ) then update set
-                {%- for column in compared %}
+                {%- for column in updated %}
                 {{ column }} = wanted.{{ column }}{{ ',' if not loop.last }}
                 {%- endfor %}
             {%- endif %}

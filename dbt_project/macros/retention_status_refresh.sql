@@ -4,7 +4,9 @@
     category, its subject's state at as_of (an open legal hold, the earliest erasure request, a standing
     restriction), whether a held person's address holds it, and as_of itself. A daily build recomputes only the
     records (the scope) for which one of those may have changed since the table was last built:
-      (a) records whose anchored row is new, gone, or differs from the one the table was built from;
+      (a) records whose anchored row is new, gone, or differs from the one the table was built from: the rows
+          the anchors stamp as changed since (int_retention_status_built), or, when rows may have gone from them,
+          every anchored row compared with the table;
       (b) records of subjects whose state differs from the one the table was built with
           (int_retention_subject_states_built, built after the table);
       (c) records a held address holds now, and records the table holds as held;
@@ -131,11 +133,34 @@
     {{ return(retention_subject_states_built() is not none) }}
 {%- endmacro %}
 
+{#- The SQL timestamp after which int_retention_records_anchored rows changed since the table's last build
+    (int_retention_status_built), or none when that is not enough to find every change: no record of the last
+    build, or rows gone from the anchors since (the anchors hold fewer rows than the table plus the rows that went
+    in since; a rebuilt anchors table went in whole). -#}
+{% macro retention_status_anchored_through() -%}
+    {%- set built = adapter.get_relation(database=this.database, schema=generate_schema_name('intermediate', none),
+                                         identifier='int_retention_status_built') -%}
+    {%- if built is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set through = run_query('select max(anchored_changed_through) from ' ~ built).rows[0][0] -%}
+    {%- if through is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set mark = "cast('" ~ through ~ "' as timestamp)" -%}
+    {%- set anchored = ref('int_retention_records_anchored') -%}
+    {%- set whole = run_query(
+        'select (select count(*) from ' ~ anchored ~ ') = (select count(*) from ' ~ this ~ ') + (select count(*) from '
+        ~ anchored ~ ' where row_inserted_at > ' ~ mark ~ ')').rows[0][0] -%}
+    {{ return(mark if whole else none) }}
+{%- endmacro %}
+
 {#- SQL of the scope (tenant_id, source_table, record_id): see the top of this file. The two big tables are read
     where they are needed, not through CTEs, which DuckDB would materialise whole for being read twice; (a) joins
     the two tables on a hash of each row's key and anchored columns (equal rows hash equal; a changed, new or gone
     row has no equal on the other side), which is cheaper than joining on the key and comparing the columns. -#}
 {% macro retention_status_scope() -%}
+    {%- set through = retention_status_anchored_through() -%}
     {%- set key = 'tenant_id, source_table, record_id' -%}
     {%- set compared = key ~ ', data_category, subject_key, anchor_at, is_active_customer' -%}
     {%- set anchored = ref('int_retention_records_anchored') -%}
@@ -163,13 +188,14 @@
     held_by_address as (
         {{ retention_held_by_address('open_holds') }}
     ),
+    {%- if through is none %}
     anchored_rows as (
         select hash({{ compared }}) as row_hash, {{ key }} from {{ anchored }}
     ),
     status_rows as (
         select hash({{ compared }}) as row_hash, {{ key }} from {{ this }}
     )
-    -- (a) anchored rows new, gone or changed
+    -- (a) anchored rows new, gone or changed: every row compared
     select coalesce(anchored_rows.tenant_id, status_rows.tenant_id) as tenant_id,
            coalesce(anchored_rows.source_table, status_rows.source_table) as source_table,
            coalesce(anchored_rows.record_id, status_rows.record_id) as record_id
@@ -177,6 +203,13 @@
     full outer join status_rows
         on status_rows.row_hash = anchored_rows.row_hash
     where anchored_rows.row_hash is null or status_rows.row_hash is null
+    {%- else %}
+    anchored_since as (
+        select {{ key }} from {{ anchored }} where row_changed_at > {{ through }}
+    )
+    -- (a) anchored rows new or changed since the last build (none went)
+    select {{ key }} from anchored_since
+    {%- endif %}
     union
     -- (b) records of subjects whose state changed
     select anchored.tenant_id, anchored.source_table, anchored.record_id

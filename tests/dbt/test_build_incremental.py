@@ -231,8 +231,13 @@ def _ledger_was_incremental(responses: dict) -> bool:
             and responses[f"{LEDGER}.recomputed"] < responses[f"{LEDGER}.subjects"] / 2)
 
 
+# columns that say when a build put a row in or changed it: a full rebuild puts every row in anew
+STAMPS = {"int_retention_records_anchored": "row_inserted_at, row_changed_at"}
+
+
 def _diff_state(settings: Settings, tables: dict[str, str]) -> dict[str, tuple[int, int]]:
-    return {name: _fingerprint(settings, relation) for name, relation in tables.items()}
+    return {name: _fingerprint(settings, f"(select * exclude ({STAMPS[name]}) from {relation})" if name in STAMPS
+                               else relation) for name, relation in tables.items()}
 
 
 def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(diff_home) -> None:
@@ -332,14 +337,23 @@ def test_a_duplicated_key_fails_the_unique_key_test(diff_home) -> None:
 
 
 STATUS = "marts.fct_retention_status"
-STATUS_SELECT = "+int_retention_subject_states_built"  # the status, everything it reads, and its subject states
+STATUS_SELECT = "+int_retention_subject_states_built +int_retention_status_built"  # the status, its inputs, bookkeeping
 STATUS_SCOPED = "the records whose row may have changed"  # in the SQL dbt compiled for a scoped build
 
 
+STATUS_SINCE = "anchored rows new or changed since the last build"  # (a) from the anchors' stamps
+STATUS_EVERY_ROW = "every row compared"  # (a) when rows may have gone from the anchors
+
+
 def _status_build(settings: Settings) -> str:
-    """run_build(STATUS_SELECT) (incremental); the SQL dbt compiled for fct_retention_status."""
+    """run_build(STATUS_SELECT) (incremental); the SQL dbt compiled for fct_retention_status and, when it recomputed
+    a scope, the scope's SQL its pre-hook ran (from dbt's log)."""
     run_build(settings, select=STATUS_SELECT)
-    return next((settings.home / "dbt" / "target" / "compiled").rglob("fct_retention_status.sql")).read_text()
+    compiled = next((settings.home / "dbt" / "target" / "compiled").rglob("fct_retention_status.sql")).read_text()
+    log = (settings.home / "dbt" / "logs" / "dbt.log").read_text()
+    run = log[log.rfind("Running with dbt"):]
+    start = run.rfind("create or replace temporary table fct_retention_status__scope")
+    return compiled + (run[start:run.find("SQL status", start)] if start >= 0 else "")
 
 
 @pytest.fixture(scope="module")
@@ -362,6 +376,7 @@ def _status_equals_a_full_rebuild(settings: Settings) -> tuple[int, int]:
 def test_retention_status_recomputes_only_what_a_day_may_change_and_equals_a_full_rebuild(status_home) -> None:
     settings, compiled = status_home
     assert STATUS_SCOPED in compiled, "the day's build read only the records in its scope"
+    assert STATUS_SINCE in compiled and STATUS_EVERY_ROW not in compiled, "it read the anchors' changes only"
     rows, _ = _status_equals_a_full_rebuild(settings)
     assert rows > 0
 
@@ -412,7 +427,9 @@ def test_retention_status_follows_holds_erasures_policy_deleted_records_and_a_la
     policy = later.tenants_file.read_text()  # one tenant keeps its email events 300 days less
     assert "campaign.event: 395" in policy
     later.tenants_file.write_text(policy.replace("campaign.event: 395", "campaign.event: 95", 1))
-    assert STATUS_SCOPED in _status_build(later)
+    compiled = _status_build(later)
+    assert STATUS_SCOPED in compiled
+    assert STATUS_EVERY_ROW in compiled, "rows went from the anchors: every anchored row is compared"
     _status_equals_a_full_rebuild(later)
     assert _query(later, f"select count(*) > 0 from {STATUS} where retention_days = 95") == [(True,)]  # noqa: S608
     by_contact = ("select bool_and(s.{}) from marts.fct_retention_status s join intermediate.int_subject_identities_resolved i "
@@ -427,3 +444,23 @@ def test_retention_status_follows_holds_erasures_policy_deleted_records_and_a_la
              "where s.source_table = 'contact_records' and r.customer_address = ?")
     assert _query(later, calls, [held[1], household[1]]) == [(True, False)]
     assert _query(later, by_contact.format("is_due"), [erased[1]]) == [(True,)]
+
+
+def test_retention_status_follows_an_anchor_that_changed(status_home) -> None:
+    """A contact's last activity moves (the anchors update the row and stamp it changed): the next build finds it
+    from the stamp alone, moves the contact's due date, and equals a full rebuild."""
+    settings, _ = status_home
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        contact = con.execute("select id from raw.crm_contacts where customer_status <> 'active' "
+                              "and last_activity_date is not null order by id limit 1").fetchone()[0]
+        con.execute("update raw.crm_contacts set last_activity_date = last_activity_date + interval 100 day, "
+                    "contract_end_date = null where id = ?", [contact])
+    finally:
+        con.close()
+    due = f"select due_at from {STATUS} where source_table = 'crm_contacts' and record_id = ?"  # noqa: S608
+    before = _query(settings, due, [contact])
+    compiled = _status_build(settings)
+    assert STATUS_SINCE in compiled and STATUS_EVERY_ROW not in compiled
+    assert _query(settings, due, [contact]) != before
+    _status_equals_a_full_rebuild(settings)

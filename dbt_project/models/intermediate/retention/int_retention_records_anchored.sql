@@ -1,6 +1,11 @@
 -- Every record of every data category with its subject and retention anchor (CONTRACT section 3).
--- Refreshed by difference on DuckDB (macros/diff_table.sql).
-{{ config(materialized=diff_table_or_table(), unique_key=['tenant_id', 'source_table', 'record_id']) }}
+-- Refreshed by difference on DuckDB (macros/diff_table.sql). row_inserted_at and row_changed_at say when the build
+-- that put the row in, or last changed it, ran: fct_retention_status recomputes the rows changed since its last build.
+{{ config(
+    materialized=diff_table_or_table(),
+    unique_key=['tenant_id', 'source_table', 'record_id'],
+    stamps={'row_inserted_at': 'inserted', 'row_changed_at': 'updated'},
+) }}
 
 with
 
@@ -214,7 +219,7 @@ consent_records as (
         and individual_anchors.individual_id = consents.party_id
 ),
 
-final as (
+unioned as (
     select * from metadata_records
     union all
     select * from recording_records
@@ -228,6 +233,14 @@ final as (
     select * from individual_records
     union all
     select * from consent_records
+),
+
+final as (
+    select
+        unioned.*,
+        {{ dbt.cast(dbt.current_timestamp(), api.Column.translate_type('timestamp')) }} as row_inserted_at,
+        {{ dbt.cast(dbt.current_timestamp(), api.Column.translate_type('timestamp')) }} as row_changed_at
+    from unioned
 )
 
 select * from final
