@@ -194,8 +194,9 @@ def _queue_erasures(settings, n: int) -> int:
     con = duckdb.connect(str(settings.warehouse))
     try:
         queued = "select count(*) from raw.dsr_requests where request_id like 'bench-erasure-%'"
-        if con.execute(queued).fetchone()[0]:
-            return con.execute(queued).fetchone()[0]
+        already = con.execute(queued).fetchone()[0]
+        if already:
+            return already
         con.execute(
             f"""
             insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at,

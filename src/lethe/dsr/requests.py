@@ -195,7 +195,8 @@ def _resolved_sql(have: set[str], pending: str) -> str:
         with pending as ({pending}),
         matched as ({matched}),
         counts as (
-            select p.tenant_id, p.request_id, p.type, p.email, p.phone, p.individual_id is not null as by_individual,
+            select p.tenant_id, p.request_id, p.type, p.email, p.phone, p.individual_id,
+                   p.individual_id is not null as by_individual,
                    p.received_at, count(distinct m.person) as n
             from pending p left join matched m on m.tenant_id = p.tenant_id and m.request_id = p.request_id
             group by all
@@ -225,9 +226,8 @@ def _resolved_sql(have: set[str], pending: str) -> str:
             union all
             -- a CRM flag on an Individual no Contact belongs to: the Individual, its privacy flags and the consents
             -- it is party to are the person's data (an erasure deletes them, an access request exports them)
-            select c.tenant_id, c.request_id, null, p.individual_id, null from counts c
-            join pending p on p.tenant_id = c.tenant_id and p.request_id = c.request_id
-            where c.by_individual and c.n = 0{previous}
+            select tenant_id, request_id, null, individual_id, null from counts
+            where by_individual and n = 0{previous}
         ),
         erased as (
             select t.tenant_id, t.request_id, coalesce({done}, max(t.run_id)) as run_id,

@@ -108,7 +108,8 @@ def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str], day: date
     hold's identifiers when the person's data goes (their erasure, their CRM contact's retention), as it blanks
     every copy of their addresses, and the register keeps the row."""
     parts = []
-    if catalog.table_exists(con, "raw", "legal_holds"):
+    loaded = catalog.table_exists(con, "raw", "legal_holds")
+    if loaded:
         parts.append(
             "select tenant_id, hold_id, case when end_date < start_date then 'ends (' || end_date || ') before it starts ('"
             " || start_date || ')' else 'names nobody (no crm_contact_id, no subject_email)' end as problem "
@@ -118,7 +119,7 @@ def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str], day: date
     if catalog.table_exists(con, "quarantine", "rows"):
         unread = ("q.hold_id is null or q.hold_id not in "
                   "(select h.hold_id from raw.legal_holds h where h.tenant_id = q.tenant_id)"
-                  if catalog.table_exists(con, "raw", "legal_holds") else "true")
+                  if loaded else "true")
         parts.append(
             "select tenant_id, hold_id, 'was quarantined (' || reason || ') in ' || source_file || ' row ' || source_row "  # noqa: S608
             "from (select *, try(json_extract_string(record, '$.hold_id')) as hold_id from quarantine.rows "
@@ -135,15 +136,15 @@ def _hold_problems(con: duckdb.DuckDBPyConnection, tenants: list[str], day: date
     rows = con.execute(
         f"select tenant_id, hold_id, problem from ({' union all '.join(parts)}) "  # noqa: S608
         "where list_contains($tenants, tenant_id) order by tenant_id, hold_id nulls last, problem",
-        {"tenants": tenants, "day": day} if catalog.table_exists(con, "raw", "legal_holds") else {"tenants": tenants},
+        {"tenants": tenants, "day": day} if loaded else {"tenants": tenants},
     ).fetchall()
     return [(tenant, f"hold {hold} {problem}" if hold else f"a hold {problem}") for tenant, hold, problem in rows]
 
 
 def check_legal_holds(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Legal holds always win, so a plan's tenant whose hold register Lethe cannot read right (a hold that ends
-    before it starts or, not ended at the plan's as-of, names nobody, a hold quarantined or refused) is not purged until it is corrected: the hold
-    it misreads may be the one protecting a record the plan deletes."""
+    before it starts or, not ended at the plan's as-of, names nobody, a hold quarantined or refused) is not purged
+    until it is corrected: the hold it misreads may be the one protecting a record the plan deletes."""
     problems = _hold_problems(con, sorted({a.tenant for a in plan.actions}), plan.as_of.date())
     if problems:
         tenant, first = problems[0]
