@@ -5,18 +5,20 @@
     restriction), whether a held person's address holds it, and as_of itself. A daily build recomputes only the
     records (the scope) for which one of those may have changed since the table was last built:
       (a) records whose anchored row is new, gone, or differs from the one the table was built from: the rows
-          the anchors stamp as changed since (int_retention_status_built), or, when rows may have gone from them,
-          every anchored row compared with the table;
-      (b) records of subjects whose state differs from the one the table was built with
-          (int_retention_subject_states_built, built after the table);
+          the anchors stamp as changed since, or, when rows may have gone from them, every anchored row compared
+          with the table;
+      (b) records of subjects whose state differs from the one the table was built with;
       (c) records a held address holds now, and records the table holds as held;
       (d) records whose due state flips at the new as_of (judged again from their own stored columns);
       (e) records whose tenant's retention days for their category are not those they were judged under.
     Everything else in a row is a function of those, so the rest of the table stands. The pre-hook keeps the
     scope in a temporary table and deletes its rows; the model's SELECT recomputes them from it (append); the
-    post-hook moves days_past_due of the other rows to the new as_of. Without the subject states of the last
-    build (the first build, or a build that failed after the table) every record is recomputed. A purge's
-    rebuild runs with --full-refresh. On Spark the model is a plain table. -#}
+    post-hooks move days_past_due of the other rows to the new as_of and record what the table was built from:
+    the subject states (intermediate.int_retention_status_subject_states) and the latest anchor stamp
+    (intermediate.int_retention_status_anchored_through). They are written in the table's own transaction, by
+    every build of it (a full refresh too), so they always describe the table as it is. Without them (the first
+    build after an upgrade) every record is recomputed. A purge's rebuild runs with --full-refresh. On Spark the
+    model is a plain table. -#}
 
 {#- The open holds at as_of per subject: a hold is open from its start date through its end date (inclusive;
     no end = open-ended). -#}
@@ -117,11 +119,17 @@
     fct_retention_status__scope
 {%- endmacro %}
 
-{#- The subject states of the table's last build (int_retention_subject_states_built, which is built after the
-    table, so it is looked up, not ref'd), or none. -#}
+{#- The bookkeeping tables the post-hooks write (in the intermediate schema; not dbt models). -#}
+{% macro retention_status_bookkeeping(name) -%}
+    {{ return(api.Relation.create(database=this.database, schema=generate_schema_name('intermediate', none),
+                                  identifier='int_retention_status_' ~ name)) }}
+{%- endmacro %}
+
+{#- The subject states the table was last built with, or none. -#}
 {% macro retention_subject_states_built() -%}
-    {{ return(adapter.get_relation(database=this.database, schema=generate_schema_name('intermediate', none),
-                                   identifier='int_retention_subject_states_built')) }}
+    {%- set relation = retention_status_bookkeeping('subject_states') -%}
+    {{ return(adapter.get_relation(database=relation.database, schema=relation.schema,
+                                   identifier=relation.identifier)) }}
 {%- endmacro %}
 
 {#- Whether this build recomputes only a scope: an incremental DuckDB build of a table whose subject states of
@@ -134,12 +142,12 @@
 {%- endmacro %}
 
 {#- The SQL timestamp after which int_retention_records_anchored rows changed since the table's last build
-    (int_retention_status_built), or none when that is not enough to find every change: no record of the last
+    (the post-hook's int_retention_status_anchored_through), or none when that is not enough to find every change: no record of the last
     build, or rows gone from the anchors since (the anchors hold fewer rows than the table plus the rows that went
     in since; a rebuilt anchors table went in whole). -#}
 {% macro retention_status_anchored_through() -%}
-    {%- set built = adapter.get_relation(database=this.database, schema=generate_schema_name('intermediate', none),
-                                         identifier='int_retention_status_built') -%}
+    {%- set mark = retention_status_bookkeeping('anchored_through') -%}
+    {%- set built = adapter.get_relation(database=mark.database, schema=mark.schema, identifier=mark.identifier) -%}
     {%- if built is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -156,9 +164,9 @@
 {%- endmacro %}
 
 {#- SQL of the scope (tenant_id, source_table, record_id): see the top of this file. The two big tables are read
-    where they are needed, not through CTEs, which DuckDB would materialise whole for being read twice; (a) joins
-    the two tables on a hash of each row's key and anchored columns (equal rows hash equal; a changed, new or gone
-    row has no equal on the other side), which is cheaper than joining on the key and comparing the columns. -#}
+    where they are needed, not through CTEs, which DuckDB would materialise whole for being read twice. When it
+    compares every row, (a) joins the two tables on a hash of each row's key and anchored columns as well as on
+    the key (a changed, new or gone row has no equal on the other side). -#}
 {% macro retention_status_scope() -%}
     {%- set through = retention_status_anchored_through() -%}
     {%- set key = 'tenant_id, source_table, record_id' -%}
@@ -202,6 +210,9 @@
     from anchored_rows
     full outer join status_rows
         on status_rows.row_hash = anchored_rows.row_hash
+        and status_rows.tenant_id = anchored_rows.tenant_id
+        and status_rows.source_table = anchored_rows.source_table
+        and status_rows.record_id = anchored_rows.record_id
     where anchored_rows.row_hash is null or status_rows.row_hash is null
     {%- else %}
     anchored_since as (
@@ -261,12 +272,33 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The post-hook: days_past_due of the rows kept, at the new as_of. -#}
+{#- The post-hooks: days_past_due of the rows kept, at the new as_of; then what the table was built from. -#}
 {% macro retention_status_restamp() -%}
     {%- if retention_status_scoped() -%}
         update {{ this }} set days_past_due = {{ retention_days_past_due() }}
         where days_past_due is distinct from {{ retention_days_past_due() }}
     {%- else -%}
         select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro retention_status_keep_bookkeeping(name) -%}
+    {%- if not execute or target.type != 'duckdb' -%}
+        select 1
+    {%- elif name == 'subject_states' -%}
+        create or replace table {{ retention_status_bookkeeping(name) }} as
+        {{ retention_subject_states() }}
+    {%- else -%}
+        create or replace table {{ retention_status_bookkeeping(name) }} as
+        select max(row_changed_at) as anchored_changed_through from {{ ref('int_retention_records_anchored') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The instant the build's transaction started, in UTC whatever the session's time zone (a lineage stamp). -#}
+{% macro build_instant_utc() -%}
+    {%- if target.type == 'duckdb' -%}
+        cast(timezone('UTC', now()) as timestamp)
+    {%- else -%}
+        {{ dbt.cast(dbt.current_timestamp(), api.Column.translate_type('timestamp')) }}
     {%- endif -%}
 {%- endmacro %}

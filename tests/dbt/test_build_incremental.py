@@ -337,7 +337,7 @@ def test_a_duplicated_key_fails_the_unique_key_test(diff_home) -> None:
 
 
 STATUS = "marts.fct_retention_status"
-STATUS_SELECT = "+int_retention_subject_states_built +int_retention_status_built"  # the status, its inputs, bookkeeping
+STATUS_SELECT = "+fct_retention_status"  # the status and everything it reads
 STATUS_SCOPED = "the records whose row may have changed"  # in the SQL dbt compiled for a scoped build
 
 
@@ -463,4 +463,34 @@ def test_retention_status_follows_an_anchor_that_changed(status_home) -> None:
     compiled = _status_build(settings)
     assert STATUS_SINCE in compiled and STATUS_EVERY_ROW not in compiled
     assert _query(settings, due, [contact]) != before
+    _status_equals_a_full_rebuild(settings)
+
+
+def test_retention_status_follows_an_erasure_request_that_came_and_went(status_home) -> None:
+    """An erasure request arrives (the person's records fall due at once), then is withdrawn from the DSR file: the
+    build after each step equals a full rebuild, so the person's records are no longer erasure-due."""
+    settings, _ = status_home
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        contact = con.execute("select c.tenant_id, c.id from raw.crm_contacts c order by c.id desc limit 1 offset 3"
+                              ).fetchone()
+        con.execute(
+            "insert into raw.dsr_requests (tenant_id, request_id, received_at, type, crm_contact_id, verified_at, "
+            "_loaded_at) values (?, 'DSR-TEST-2', cast(? as timestamp) - interval 2 day, 'erasure', ?, "
+            "cast(? as timestamp) - interval 1 day, now())",
+            [contact[0], f"{settings.as_of:%Y-%m-%d}", contact[1], f"{settings.as_of:%Y-%m-%d}"])
+    finally:
+        con.close()
+    erased = ("select bool_and(s.is_erasure_requested) from marts.fct_retention_status s "
+              "join intermediate.int_subject_identities_resolved i on i.tenant_id = s.tenant_id "
+              "and i.subject_key = s.subject_key and i.identity_kind = 'contact' where i.identity_value = ?")
+    assert STATUS_SCOPED in _status_build(settings)
+    assert _query(settings, erased, [contact[1]]) == [(True,)]
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("delete from raw.dsr_requests where request_id = 'DSR-TEST-2'")
+    finally:
+        con.close()
+    assert STATUS_SCOPED in _status_build(settings)
+    assert _query(settings, erased, [contact[1]]) == [(False,)]
     _status_equals_a_full_rebuild(settings)

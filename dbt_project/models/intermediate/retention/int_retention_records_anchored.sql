@@ -1,6 +1,7 @@
 -- Every record of every data category with its subject and retention anchor (CONTRACT section 3).
--- Refreshed by difference on DuckDB (macros/diff_table.sql). row_inserted_at and row_changed_at say when the build
--- that put the row in, or last changed it, ran: fct_retention_status recomputes the rows changed since its last build.
+-- Refreshed by difference on DuckDB (macros/diff_table.sql). row_inserted_at and row_changed_at say when (UTC) the
+-- build that put the row in, or last changed it, ran: fct_retention_status recomputes the rows changed since its last
+-- build.
 {{ config(
     materialized=diff_table_or_table(),
     unique_key=['tenant_id', 'source_table', 'record_id'],
@@ -238,8 +239,8 @@ unioned as (
 final as (
     select
         unioned.*,
-        {{ dbt.cast(dbt.current_timestamp(), api.Column.translate_type('timestamp')) }} as row_inserted_at,
-        {{ dbt.cast(dbt.current_timestamp(), api.Column.translate_type('timestamp')) }} as row_changed_at
+        {{ build_instant_utc() }} as row_inserted_at,
+        {{ build_instant_utc() }} as row_changed_at
     from unioned
 )
 

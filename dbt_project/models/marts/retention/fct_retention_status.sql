@@ -10,7 +10,8 @@
     on_schema_change='fail',
     pre_hook=(["{{ retention_status_keep_scope() }}", "{{ retention_status_delete() }}"]
               if target.type == 'duckdb' else []),
-    post_hook=(["{{ retention_status_restamp() }}"] if target.type == 'duckdb' else []),
+    post_hook=(["{{ retention_status_restamp() }}", "{{ retention_status_keep_bookkeeping('subject_states') }}",
+                "{{ retention_status_keep_bookkeeping('anchored_through') }}"] if target.type == 'duckdb' else []),
 ) }}
 {%- set scoped = retention_status_scoped() %}
 with
