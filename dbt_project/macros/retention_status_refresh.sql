@@ -125,9 +125,9 @@
                                   identifier='int_retention_status_' ~ name)) }}
 {%- endmacro %}
 
-{#- The subject states the table was last built with, or none. -#}
-{% macro retention_subject_states_built() -%}
-    {%- set relation = retention_status_bookkeeping('subject_states') -%}
+{#- That bookkeeping table as the last build of the table left it, or none. -#}
+{% macro retention_status_bookkeeping_built(name) -%}
+    {%- set relation = retention_status_bookkeeping(name) -%}
     {{ return(adapter.get_relation(database=relation.database, schema=relation.schema,
                                    identifier=relation.identifier)) }}
 {%- endmacro %}
@@ -138,16 +138,15 @@
     {%- if not execute or this is none or target.type != 'duckdb' or not is_incremental() -%}
         {{ return(false) }}
     {%- endif -%}
-    {{ return(retention_subject_states_built() is not none) }}
+    {{ return(retention_status_bookkeeping_built('subject_states') is not none) }}
 {%- endmacro %}
 
 {#- The SQL timestamp after which int_retention_records_anchored rows changed since the table's last build
-    (the post-hook's int_retention_status_anchored_through), or none when that is not enough to find every change: no record of the last
-    build, or rows gone from the anchors since (the anchors hold fewer rows than the table plus the rows that went
-    in since; a rebuilt anchors table went in whole). -#}
+    (the post-hook's int_retention_status_anchored_through), or none when that is not enough to find every
+    change: no record of the last build, or rows gone from the anchors since (the anchors hold fewer rows than the
+    table plus the rows that went in since; a rebuilt anchors table went in whole). -#}
 {% macro retention_status_anchored_through() -%}
-    {%- set mark = retention_status_bookkeeping('anchored_through') -%}
-    {%- set built = adapter.get_relation(database=mark.database, schema=mark.schema, identifier=mark.identifier) -%}
+    {%- set built = retention_status_bookkeeping_built('anchored_through') -%}
     {%- if built is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -177,7 +176,7 @@
         {{ retention_subject_states() }}
     ),
     states_was as (
-        select * from {{ retention_subject_states_built() }}
+        select * from {{ retention_status_bookkeeping_built('subject_states') }}
     ),
     changed_subjects as (
         select coalesce(now.tenant_id, was.tenant_id) as tenant_id,
