@@ -11,7 +11,7 @@ import pytest
 from rawlayer import AS_OF, SECRET
 
 from lethe import cli
-from lethe.build import BuildError, run_build
+from lethe.build import BuildError, dbt_target_dir, run_build
 from lethe.ingest import run_ingest
 from lethe.settings import Settings, get_settings, load_settings
 from lethe.synth.generator import generate
@@ -38,6 +38,17 @@ def _query(settings: Settings, sql: str, params: list | None = None) -> list[tup
         return con.execute(sql, params).fetchall()
     finally:
         con.close()
+
+
+def _bookkeeping_written(settings: Settings, model: str) -> list[str]:
+    """The bookkeeping tables a model's config names (the purge's compaction leaves them out when it rebuilds the
+    model), each checked to be in the warehouse as the model's hooks wrote it."""
+    manifest = json.loads((dbt_target_dir(settings) / "manifest.json").read_text())
+    names = manifest["nodes"][f"model.lethe.{model}"]["config"]["meta"]["bookkeeping_tables"]
+    found = _query(settings, "select schema_name || '.' || table_name from duckdb_tables() "
+                             "where list_contains(?, schema_name || '.' || table_name) order by 1", [names])
+    assert [name for (name,) in found] == sorted(names), f"{model}'s bookkeeping tables are where its meta says"
+    return names
 
 
 def _built_home(root: Path, subjects: int, select: str) -> Settings:
@@ -121,22 +132,34 @@ def _features(settings: Settings) -> tuple[int, int]:
     return _fingerprint(settings, f"(select * exclude (computed_as_of) from {FEATURES})")
 
 
+EVENTS = "intermediate.int_engagement_events"
+EVENTS_RECOMPUTED = "select subjects_recomputed from intermediate.int_engagement_events_built"
+EVENTS_COUNTED_ALL = "select counted_every_address from intermediate.int_engagement_events_built"
+EVENT_SUBJECTS = f"select count(distinct (tenant_id, subject_key)) from {EVENTS}"  # noqa: S608
+
+
 @pytest.fixture(scope="module")
-def engagement_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int]:
+def engagement_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, tuple[int, int]], int, tuple[int, int]]:
     """Engagement features built at AS_OF, then one more day ingested and the features built incrementally."""
     settings = _built_home(tmp_path_factory.mktemp("incremental-features"), subjects=80, select=FEATURES_SELECT)
+    assert _query(settings, EVENTS_RECOMPUTED) == [(None,)], "the first build computed every subject's events"
     nxt = _next_day_built(settings, select=FEATURES_SELECT)
     recomputed = _query(nxt, f"select count(*) filter (where computed_as_of = '{nxt.as_of:%Y-%m-%d}') from {FEATURES}")
-    return nxt, {FEATURES: _features(nxt), DAILY: _fingerprint(nxt, DAILY)}, recomputed[0][0]
+    events_recomputed = _query(nxt, f"select ({EVENTS_RECOMPUTED}), ({EVENT_SUBJECTS})")[0]
+    assert _query(nxt, EVENTS_COUNTED_ALL) == [(False,)], "a day of new rows only: the new rows were counted, not all"
+    fingerprints = {FEATURES: _features(nxt), DAILY: _fingerprint(nxt, DAILY), EVENTS: _fingerprint(nxt, EVENTS)}
+    return nxt, fingerprints, recomputed[0][0], events_recomputed
 
 
 def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engagement_home, monkeypatch) -> None:
     """The day's build recomputes a small part of the weekly history (open label windows, the as-of
-    snapshot, subjects with new activity) and the daily rows of subjects with new activity, and ends equal
-    to recomputing all of it."""
-    settings, incremental, written = engagement_home
+    snapshot, subjects with new activity), the daily rows and the engagement events of subjects with new
+    activity, and ends equal to recomputing all of it."""
+    settings, incremental, written, (events_recomputed, event_subjects) = engagement_home
     total = incremental[FEATURES][0]
     assert 0 < written < total / 2, f"the incremental build rewrote {written} of {total} feature rows"
+    assert 0 < events_recomputed < event_subjects, f"recomputed the events of {events_recomputed} of {event_subjects}"
+    assert len(_bookkeeping_written(settings, "int_engagement_events")) == 2
     monkeypatch.setenv("LETHE_HOME", str(settings.home))
     monkeypatch.setenv("LETHE_TENANTS", str(settings.tenants_file))
     monkeypatch.setenv("LETHE_SECRET_KEY", SECRET)
@@ -147,14 +170,15 @@ def test_incremental_features_equal_a_full_refresh_and_keep_the_history(engageme
     finally:
         get_settings.cache_clear()
     assert _query(settings, f"select count(distinct computed_as_of) from {FEATURES}") == [(1,)]
-    assert {FEATURES: _features(settings), DAILY: _fingerprint(settings, DAILY)} == incremental
+    full = {FEATURES: _features(settings), DAILY: _fingerprint(settings, DAILY), EVENTS: _fingerprint(settings, EVENTS)}
+    assert full == incremental
 
 
 def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engagement_home) -> None:
     """Rows of old snapshots change when a subject's past changes (here: their raw email events deleted, as
     a purge without --full-refresh would) and the label windows reopen when as-of moves back a day: the
     incremental build still ends equal to a full recompute."""
-    settings, _, _ = engagement_home
+    settings, _, _, _ = engagement_home
     con = duckdb.connect(str(settings.warehouse))
     try:
         email = con.execute(
@@ -165,13 +189,73 @@ def test_incremental_features_follow_changed_history_and_an_earlier_as_of(engage
         con.close()
     earlier = settings.with_as_of(settings.as_of - timedelta(days=1))
     run_build(earlier, select=FEATURES_SELECT)
+    assert _query(earlier, EVENTS_COUNTED_ALL) == [(True,)], "rows went: every address was counted"
     recomputed = _query(
         earlier, f"select count(*) filter (where computed_as_of = '{earlier.as_of:%Y-%m-%d}'), count(*) from {FEATURES}"
     )[0]
     assert 0 < recomputed[0] < recomputed[1]
-    incremental = (_features(earlier), _fingerprint(earlier, DAILY))
+    incremental = (_features(earlier), _fingerprint(earlier, DAILY), _fingerprint(earlier, EVENTS))
     run_build(earlier, select=FEATURES_SELECT, full_refresh=True)
-    assert (_features(earlier), _fingerprint(earlier, DAILY)) == incremental
+    assert (_features(earlier), _fingerprint(earlier, DAILY), _fingerprint(earlier, EVENTS)) == incremental
+
+
+EVENTS_SELECT = "+int_engagement_events"
+
+
+def _events_equal_a_full_rebuild(settings: Settings, change: str, *, counted_all: bool) -> int:
+    """Build the engagement events incrementally, then recompute them whole: the same rows. Returns the number of
+    subjects the incremental build recomputed."""
+    run_build(settings, select=EVENTS_SELECT)
+    assert _query(settings, EVENTS_COUNTED_ALL) == [(counted_all,)], f"{change}: counted every address"
+    recomputed, subjects = _query(settings, f"select ({EVENTS_RECOMPUTED}), ({EVENT_SUBJECTS})")[0]
+    assert recomputed is not None and recomputed < subjects, f"{change}: recomputed a scope, not every subject"
+    incremental = _fingerprint(settings, EVENTS)
+    run_build(settings, select=EVENTS_SELECT, full_refresh=True)
+    assert _fingerprint(settings, EVENTS) == incremental, f"{change}: the scoped build missed events"
+    return recomputed
+
+
+def test_engagement_events_follow_as_of_rows_replaced_in_place_and_an_address_that_moved(engagement_home) -> None:
+    """Each of these changes only some subjects' events, and the scoped build finds them: as-of a day later (the
+    day's events come in; nothing was loaded), an email event rewritten in place by a later load (same address,
+    same number of rows), and a CRM contact's email address moving to another person (no raw event changes)."""
+    settings, _, _, _ = engagement_home  # built whole at as-of minus a day by the test above
+    assert _events_equal_a_full_rebuild(settings, "as-of a day later", counted_all=False) > 0
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        # a delivered email, well before as-of, of a CRM subject becomes a bounce in a later load
+        event_id, email = con.execute(
+            "select e.sg_event_id, e.email from raw.email_events e join raw.crm_contacts c "
+            "on c.tenant_id = e.tenant_id and lower(c.email) = e.email where e.event = 'delivered' "
+            "and e.event_at < cast(? as timestamp) - interval 10 day order by e.sg_event_id limit 1",
+            [settings.as_of.replace(tzinfo=None)]).fetchone()
+        con.execute("update raw.email_events set event = 'bounce', _loaded_at = now() where sg_event_id = ?", [event_id])
+    finally:
+        con.close()
+    bounces = f"select count(*) from {EVENTS} where event_kind = 'bounce'"  # noqa: S608
+    before = _query(settings, bounces)
+    _events_equal_a_full_rebuild(settings, "an event rewritten in place", counted_all=True)
+    assert _query(settings, bounces)[0][0] == before[0][0] + 1
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        # a mailed contact's address moves to a contact of another person of the same tenant
+        tenant, giver, address, taker = con.execute(
+            "select a.tenant_id, a.id, lower(a.email), b.id from raw.crm_contacts a join raw.crm_contacts b "
+            "on b.tenant_id = a.tenant_id and b.id <> a.id "
+            "and b.individual_id is distinct from a.individual_id "
+            "where exists (select 1 from raw.email_events e where e.tenant_id = a.tenant_id "
+            "and e.email = lower(a.email) and e.event = 'delivered') "
+            "and (select count(*) from raw.crm_contacts o where o.tenant_id = a.tenant_id "
+            "and lower(o.email) = lower(a.email)) = 1 order by a.id, b.id limit 1").fetchone()
+        con.execute("update raw.crm_contacts set email = 'moved-' || id || '@example.invalid' where id = ?", [giver])
+        con.execute("update raw.crm_contacts set email = ? where id = ?", [address, taker])
+    finally:
+        con.close()
+    _events_equal_a_full_rebuild(settings, "an address that moved", counted_all=False)
+    owner = (f"select count(*) from {EVENTS} e join intermediate.int_subject_identities_resolved i "
+             "on i.tenant_id = e.tenant_id and i.subject_key = e.subject_key "
+             "where i.identity_kind = 'contact' and i.identity_value = ? and e.event_kind = 'send'")
+    assert _query(settings, owner, [taker])[0][0] > 0, "the moved address's sends are the taker's now"
 
 
 # the models refreshed by difference, everything they read, and the consent ledger's digests (built after it)
@@ -379,6 +463,7 @@ def test_retention_status_recomputes_only_what_a_day_may_change_and_equals_a_ful
     assert STATUS_SINCE in compiled and STATUS_EVERY_ROW not in compiled, "it read the anchors' changes only"
     rows, _ = _status_equals_a_full_rebuild(settings)
     assert rows > 0
+    assert len(_bookkeeping_written(settings, "fct_retention_status")) == 2
 
 
 def test_retention_status_follows_holds_erasures_policy_deleted_records_and_a_later_as_of(status_home) -> None:

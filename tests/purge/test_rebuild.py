@@ -74,3 +74,29 @@ def test_a_run_that_changes_no_raw_table_rebuilds_nothing(built: tuple[Settings,
     calls.clear()
     again = run_purge(settings, dry_run=False)
     assert calls == [] and again.derived in ("unchanged", None)
+
+
+def test_the_compaction_leaves_out_a_rebuilt_models_bookkeeping_tables(built: tuple[Settings, list]) -> None:
+    """An incremental model's hooks keep tables beside it (its config's meta names them): a purge that rebuilds
+    the model leaves them out of the compacted file, as it leaves out the model's own table, for the rebuild's
+    --full-refresh to write anew from what survived (they may hold the purged addresses). Others stay."""
+    settings, _ = built
+    target = lethe.build.dbt_target_dir(settings)
+    manifest = json.loads((target / "manifest.json").read_text())
+    node = manifest["nodes"]["model.lethe.withdrawal_risk_features"]  # downstream of the purged crm_contacts
+    node["config"]["meta"] = {"bookkeeping_tables": ["intermediate.kept_beside_features"]}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists intermediate")
+        con.execute("create table intermediate.kept_beside_features as select 'someone@example.com' as address")
+        con.execute("create table intermediate.kept_for_nobody as select 1 as n")
+    finally:
+        con.close()
+    assert run_purge(settings, dry_run=False).derived == "rebuilt"
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        left = con.execute("select table_name from duckdb_tables() where schema_name = 'intermediate' order by 1").fetchall()
+    finally:
+        con.close()
+    assert left == [("kept_for_nobody",)]

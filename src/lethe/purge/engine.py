@@ -352,18 +352,21 @@ def _rebuild_plan(settings: Settings, run_id: str) -> Rebuild:
     if not sources:
         return Rebuild("unchanged")
     nodes = _downstream(manifest, sources)
-    return Rebuild(
-        "rebuilt",
-        tuple(sources),
-        frozenset(n["name"] for n in nodes),
-        frozenset(
-            (n["schema"], n.get("alias") or n["name"])
-            for n in nodes
-            # every model stored as a table, whatever materialization writes it (table, incremental, diff_table):
-            # the rebuild's --full-refresh recreates them all; views and ephemeral models hold no rows
-            if n.get("config", {}).get("materialized") not in ("view", "ephemeral")
-        ),
-    )
+    tables = {
+        (n["schema"], n.get("alias") or n["name"])
+        for n in nodes
+        # every model stored as a table, whatever materialization writes it (table, incremental, diff_table):
+        # the rebuild's --full-refresh recreates them all; views and ephemeral models hold no rows
+        if n.get("config", {}).get("materialized") not in ("view", "ephemeral")
+    }
+    # and the bookkeeping tables an incremental model's hooks write beside it (its config's meta names them,
+    # "schema.table"): the model's --full-refresh rewrites them from what survived the purge
+    tables |= {
+        tuple(name.split(".", 1))
+        for n in nodes
+        for name in n.get("config", {}).get("meta", {}).get("bookkeeping_tables", [])
+    }
+    return Rebuild("rebuilt", tuple(sources), frozenset(n["name"] for n in nodes), frozenset(tables))
 
 
 def _drop_erased_scores(settings: Settings, run_id: str) -> None:

@@ -1,5 +1,19 @@
 -- Engagement events of resolved (CRM) subjects up to as-of: email sends, first open and first click of
 -- each message, bounces, spam complaints, and contact-centre contacts (inbound, outbound, negative disposition).
+{#- Incremental on DuckDB: a daily build recomputes the events of the subjects whose addresses had raw rows
+    loaded, deleted or moved across as_of, or resolve to another subject, since the last build, and keeps the
+    others (macros/engagement_events_refresh.sql). The pre-hook deletes, in the same transaction, the rows this
+    build recomputes. A purge's rebuild runs with --full-refresh. On Spark it is a plain table. -#}
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=(["{{ engagement_events_delete() }}"] if target.type == 'duckdb' else []),
+    post_hook=(["{{ engagement_events_keep_bookkeeping() }}"] if target.type == 'duckdb' else []),
+    meta={'bookkeeping_tables': ['intermediate.int_engagement_events_addresses',
+                                 'intermediate.int_engagement_events_built']},
+) }}
+{%- set scoped = engagement_events_scoped() %}
 with
 
 email_events as (
@@ -12,6 +26,10 @@ contact_records as (
 
 identities as (
     select * from {{ ref('int_subject_identities_resolved') }}
+    {%- if scoped %}
+    -- an incremental build: the subjects whose events may have changed (the pre-hook deleted their rows)
+    where (tenant_id, subject_key) in (select tenant_id, subject_key from {{ engagement_events_temp('scope') }})
+    {%- endif %}
 ),
 
 email_subjects as (

@@ -12,6 +12,8 @@
               if target.type == 'duckdb' else []),
     post_hook=(["{{ retention_status_restamp() }}", "{{ retention_status_keep_bookkeeping('subject_states') }}",
                 "{{ retention_status_keep_bookkeeping('anchored_through') }}"] if target.type == 'duckdb' else []),
+    meta={'bookkeeping_tables': ['intermediate.int_retention_status_subject_states',
+                                 'intermediate.int_retention_status_anchored_through']},
 ) }}
 {%- set scoped = retention_status_scoped() %}
 with
