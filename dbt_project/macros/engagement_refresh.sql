@@ -4,9 +4,7 @@
     snapshot) of the subject's daily rows and int_withdrawal_events, the set of snapshot dates, and, for its
     label, of as_of while the snapshot's 30-day window is open. int_engagement_subject_digests keeps, per
     subject, a hash of their events and one of their withdrawals as they stood at the last build (it is built
-    after both models); int_engagement_subject_hashes holds the same hashes as they stand now (built before
-    both, so that each build hashes the events once). A subject is "dirty" for a model when a hash it reads
-    differs now, or the subject
+    after both models). A subject is "dirty" for a model when a hash it reads differs now, or the subject
     appeared or vanished: new data, late data, a changed identity resolution, a purge all change the rows.
       - int_engagement_daily recomputes its events-dirty subjects;
       - int_engagement_features recomputes every snapshot of its dirty subjects (events or withdrawals), and
@@ -39,11 +37,6 @@
     group by tenant_id, subject_key
 {%- endmacro %}
 
-{#- The hashes as they stand now: int_engagement_subject_hashes, computed once in the build. -#}
-{% macro engagement_hashes_now(hashes) -%}
-    select * from {{ hashes }}
-{%- endmacro %}
-
 {#- SQL of the (tenant_id, subject_key) whose events (parts=['events']) or events and withdrawals changed
     since the digests were built; none when there are no digests (or outside an incremental DuckDB build). -#}
 {% macro engagement_dirty_subjects(parts) -%}
@@ -51,7 +44,8 @@
     {%- for part in parts -%}
         {%- do columns.extend([part ~ '_digest', part ~ '_rows']) -%}
     {%- endfor -%}
-    {{ return(subjects_whose_digests_changed(engagement_hashes_now, [ref('int_engagement_subject_hashes')],
+    {{ return(subjects_whose_digests_changed(engagement_subject_digest,
+                                             [ref('int_engagement_events'), ref('int_withdrawal_events')],
                                              'int_engagement_subject_digests', columns)) }}
 {%- endmacro %}
 

@@ -10,7 +10,7 @@
     on_schema_change='fail',
     pre_hook=(["{{ engagement_daily_delete() }}"] if target.type == 'duckdb' else []),
 ) }}
--- depends_on: {{ ref('int_engagement_subject_hashes') }}
+-- depends_on: {{ ref('int_withdrawal_events') }}
 {%- set dirty = engagement_dirty_subjects(['events']) %}
 with
 

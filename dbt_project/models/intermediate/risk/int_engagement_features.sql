@@ -15,7 +15,7 @@
     on_schema_change='fail',
     pre_hook=(["{{ engagement_refresh_delete() }}"] if target.type == 'duckdb' else []),
 ) }}
--- depends_on: {{ ref('int_engagement_subject_hashes') }}
+-- depends_on: {{ ref('int_engagement_events') }}
 {%- set scope = engagement_refresh_scope() %}
 with
 

@@ -5,4 +5,4 @@
 -- depends_on: {{ ref('int_engagement_features') }}
 {{ config(enabled=(target.type == 'duckdb')) }}
 
-select * from {{ ref('int_engagement_subject_hashes') }}
+{{ engagement_subject_digest(ref('int_engagement_events'), ref('int_withdrawal_events')) }}
