@@ -16,7 +16,16 @@
     MERGE one UPDATE sets it on every row. A column in config `stamps` records when its row changed, for the
     models that read this one to find what changed: it is left out of the comparison and takes the SELECT's value
     only when the row goes in ('inserted': the time the key first appeared) or when it goes in or changes
-    ('updated'). Spark builds these models as tables (materialized=diff_table_or_table()). -#}
+    ('updated'). Spark builds these models as tables (materialized=diff_table_or_table()).
+
+    A model may also name, in config `scope`, a macro without arguments that narrows the MERGE to the rows that can
+    have changed. The materialization calls it inside the build's transaction, after the pre-hooks and before it
+    reads the SELECT's columns, on every build of an existing table that is not a --full-refresh. It returns none
+    (no scope: the whole SELECT, as above) or a dict: `delete_held`, a SQL condition on the table's rows (alias
+    `held`) under which a row the SELECT does not give goes out (the others are outside the scope and kept as
+    they are), and `widen`, a statement that makes the SELECT give every row again. The macro prepares what the
+    SELECT reads (temporary tables) and the SELECT narrows itself by them; when the table must be rebuilt after
+    all (its columns changed), the materialization runs `widen` first, so the rebuilt table is never a scope. -#}
 
 {% macro diff_table_or_table() -%}
     {{ return('diff_table' if target.type == 'duckdb' else 'table') }}
@@ -26,8 +35,17 @@
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set grant_config = config.get('grants') -%}
-    {%- set query_columns = get_column_schema_from_query(compiled_code) -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    -- `BEGIN` happens here:
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
     {%- set rebuild = existing_relation is none or not existing_relation.is_table or should_full_refresh() -%}
+    {%- set scope = none -%}
+    {%- if config.get('scope') and not rebuild -%}
+        {%- set scope = context[config.get('scope')]() -%}
+    {%- endif -%}
+    {%- set query_columns = get_column_schema_from_query(compiled_code) -%}
     {%- if not rebuild -%}
         {%- set table_columns = adapter.get_columns_in_relation(existing_relation) -%}
         {%- set wanted = query_columns | map(attribute='name') | map('lower') | list -%}
@@ -70,11 +88,12 @@
     {%- endfor -%}
     {%- set updated = compared + updated -%}
 
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    -- `BEGIN` happens here:
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
     {% if rebuild %}
+        {% if scope is not none %}
+            {% call statement('diff_widen') -%}
+                {{ scope.widen }}
+            {%- endcall %}
+        {% endif %}
         {% if existing_relation is not none %}
             {% do adapter.drop_relation(existing_relation) %}
         {% endif %}
@@ -101,7 +120,7 @@
             when not matched by target then
                 insert ({{ quoted | join(', ') }})
                 values ({% for column in quoted %}wanted.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
-            when not matched by source then delete
+            when not matched by source{% if scope is not none %} and ({{ scope.delete_held }}){% endif %} then delete
         {%- endcall %}
         {% if restamp %}
             {% call statement('diff_restamp') -%}

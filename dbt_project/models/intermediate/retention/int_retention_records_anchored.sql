@@ -1,12 +1,18 @@
 -- Every record of every data category with its subject and retention anchor (CONTRACT section 3).
 -- Refreshed by difference on DuckDB (macros/diff_table.sql). row_inserted_at and row_changed_at say when (UTC) the
 -- build that put the row in, or last changed it, ran: fct_retention_status recomputes the rows changed since its last
--- build.
+-- build. A daily build computes only the email events loaded since the last one or whose address changed subject,
+-- and every other record, unless raw email events went (macros/retention_anchors_refresh.sql).
 {{ config(
     materialized=diff_table_or_table(),
     unique_key=['tenant_id', 'source_table', 'record_id'],
     stamps={'row_inserted_at': 'inserted', 'row_changed_at': 'updated'},
+    scope='retention_anchors_scope',
+    post_hook=(["{{ retention_anchors_keep_bookkeeping() }}"] if target.type == 'duckdb' else []),
+    meta={'bookkeeping_tables': ['intermediate.int_retention_records_anchored_built',
+                                 'intermediate.int_retention_records_anchored_emails']},
 ) }}
+{%- set scoped = retention_anchors_scoped() %}
 
 with
 
@@ -28,7 +34,12 @@ recordings as (
 ),
 
 email_events as (
-    select * from {{ ref('stg_sendgrid__email_events') }}
+    select * from {{ ref('stg_sendgrid__email_events') }} as email_events
+    {%- if scoped %}
+    -- a daily build: the events loaded since the last one and those of addresses whose subject changed (every
+    -- event when rows went); the MERGE keeps the others' rows
+    where {{ retention_anchors_email_filter() }}
+    {%- endif %}
 ),
 
 contacts as (
