@@ -284,20 +284,31 @@
 {% macro retention_status_keep_bookkeeping(name) -%}
     {%- if not execute or target.type != 'duckdb' -%}
         select 1
+    {%- elif name == 'recomputed' -%}
+        {#- the records this build recomputed, when it ran and when the build before it ran (retention_due merges
+            only those records when it last merged the build before: macros/retention_due_refresh.sql); run before
+            subject_states is written, so that retention_status_scoped() still says what this build did -#}
+        {%- set builds = retention_status_bookkeeping_built('builds') -%}
+        {%- set last = run_query('select cast(max(built_at) as varchar) from ' ~ builds).rows[0][0]
+                       if builds is not none else none -%}
+        {%- set scoped = retention_status_scoped() -%}
+        create or replace table {{ retention_status_bookkeeping('recomputed') }} as
+        {%- if scoped %}
+        select tenant_id, source_table, record_id from {{ retention_status_scope_relation() }};
+        {%- else %}
+        select tenant_id, source_table, record_id from {{ this }} where false;
+        {%- endif %}
+
+        create or replace table {{ retention_status_bookkeeping('builds') }} as
+        select
+            {{ build_instant_utc() }} as built_at,
+            {{ "cast('" ~ last ~ "' as timestamp)" if last is not none else 'cast(null as timestamp)' }} as previous_built_at,
+            {{ 'false' if scoped else 'true' }} as recomputed_every_record
     {%- elif name == 'subject_states' -%}
         create or replace table {{ retention_status_bookkeeping(name) }} as
         {{ retention_subject_states() }}
     {%- else -%}
         create or replace table {{ retention_status_bookkeeping(name) }} as
         select max(row_changed_at) as anchored_changed_through from {{ ref('int_retention_records_anchored') }}
-    {%- endif -%}
-{%- endmacro %}
-
-{#- The instant the build's transaction started, in UTC whatever the session's time zone (a lineage stamp). -#}
-{% macro build_instant_utc() -%}
-    {%- if target.type == 'duckdb' -%}
-        cast(timezone('UTC', now()) as timestamp)
-    {%- else -%}
-        {{ dbt.cast(dbt.current_timestamp(), api.Column.translate_type('timestamp')) }}
     {%- endif -%}
 {%- endmacro %}

@@ -10,10 +10,13 @@
     on_schema_change='fail',
     pre_hook=(["{{ retention_status_keep_scope() }}", "{{ retention_status_delete() }}"]
               if target.type == 'duckdb' else []),
-    post_hook=(["{{ retention_status_restamp() }}", "{{ retention_status_keep_bookkeeping('subject_states') }}",
+    post_hook=(["{{ retention_status_restamp() }}", "{{ retention_status_keep_bookkeeping('recomputed') }}",
+                "{{ retention_status_keep_bookkeeping('subject_states') }}",
                 "{{ retention_status_keep_bookkeeping('anchored_through') }}"] if target.type == 'duckdb' else []),
     meta={'bookkeeping_tables': ['intermediate.int_retention_status_subject_states',
-                                 'intermediate.int_retention_status_anchored_through']},
+                                 'intermediate.int_retention_status_anchored_through',
+                                 'intermediate.int_retention_status_recomputed',
+                                 'intermediate.int_retention_status_builds']},
 ) }}
 {%- set scoped = retention_status_scoped() %}
 with
