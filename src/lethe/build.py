@@ -190,6 +190,24 @@ def _require_ingested(settings: Settings) -> None:
         raise BuildError(f"{settings.warehouse}: nothing ingested yet (no raw.{missing[0]}): run 'lethe ingest' first")
 
 
+def purges_awaiting_rebuild(settings: Settings) -> list[str]:
+    """The purge runs stopped after they changed raw rows and before their rebuild (lethe.purge.journal.PHASES
+    'raw' to 'compact'), oldest first. A purge anonymises rows in place (their `_loaded_at` unchanged) and deletes
+    others; the daily scopes of the incremental models find new and deleted rows but not rows rewritten in place,
+    which only that purge's --full-refresh rebuild folds in. Until it has run, a build recomputes everything."""
+    from lethe.warehouse import connect
+
+    con = connect(settings)
+    try:
+        if not catalog.table_exists(con, "lethe_meta", "purge_runs"):
+            return []
+        return [r for (r,) in con.execute(
+            "select run_id from lethe_meta.purge_runs where status = 'running' "
+            "and phase in ('raw', 'landing', 'files', 'exports', 'compact') order by created_at").fetchall()]
+    finally:
+        con.close()
+
+
 def _raw_schema_current(con: Any) -> None:
     """Raw columns newer code reads (ingest adds them too): a home loaded by older code builds before its next
     ingest."""
@@ -364,6 +382,11 @@ def run_build(
     if target == "duckdb":
         _require_ingested(settings)
         write_policy(settings)
+        pending = [] if full_refresh else purges_awaiting_rebuild(settings)
+        if pending:
+            log.warning("purge run %s changed raw rows and has not rebuilt yet (`lethe purge` finishes it): "
+                        "building with --full-refresh", pending[0])
+            full_refresh = True
     else:
         load_policy(settings.tenants_file)  # refuse an invalid policy file before anything runs
     if target == "spark":
