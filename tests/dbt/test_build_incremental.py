@@ -13,6 +13,7 @@ from rawlayer import AS_OF, SECRET
 from lethe import cli
 from lethe.build import BuildError, dbt_target_dir, run_build
 from lethe.ingest import run_ingest
+from lethe.purge import journal
 from lethe.settings import Settings, get_settings, load_settings
 from lethe.synth.generator import generate
 from lethe.synth.next_day import write_next_day
@@ -229,7 +230,8 @@ def test_engagement_events_follow_as_of_rows_replaced_in_place_and_an_address_th
             "on c.tenant_id = e.tenant_id and lower(c.email) = e.email where e.event = 'delivered' "
             "and e.event_at < cast(? as timestamp) - interval 10 day order by e.sg_event_id limit 1",
             [settings.as_of.replace(tzinfo=None)]).fetchone()
-        con.execute("update raw.email_events set event = 'bounce', _loaded_at = now() where sg_event_id = ?", [event_id])
+        con.execute("update raw.email_events set event = 'bounce', _loaded_at = cast(timezone('UTC', now()) as timestamp) "
+                    "where sg_event_id = ?", [event_id])  # as ingest stamps a replaced row: in UTC
     finally:
         con.close()
     bounces = f"select count(*) from {EVENTS} where event_kind = 'bounce'"  # noqa: S608
@@ -256,6 +258,33 @@ def test_engagement_events_follow_as_of_rows_replaced_in_place_and_an_address_th
              "on i.tenant_id = e.tenant_id and i.subject_key = e.subject_key "
              "where i.identity_kind = 'contact' and i.identity_value = ? and e.event_kind = 'send'")
     assert _query(settings, owner, [taker])[0][0] > 0, "the moved address's sends are the taker's now"
+
+
+def test_a_build_while_a_purge_awaits_its_rebuild_recomputes_everything(engagement_home) -> None:
+    """A purge anonymises raw rows in place (their load instant unchanged), which no daily scope can see; stopped
+    before its rebuild, it leaves that to the next build: a build in between recomputes every model, so the
+    anonymised events are gone from the engagement events as they are after a full rebuild."""
+    settings, _, _, _ = engagement_home
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        email = con.execute(
+            "select e.email from raw.email_events e join raw.crm_contacts c on c.tenant_id = e.tenant_id "
+            "and lower(c.email) = e.email where e.event = 'delivered' group by 1 order by count(*) desc, 1 limit 1"
+        ).fetchone()[0]
+        journal.ensure(con)
+        con.execute("insert into lethe_meta.purge_runs (run_id, kind, created_at, as_of, policy_sha256, status, phase) "
+                    "values ('run-stopped', 'retention', now(), now(), 'x', 'running', 'files')")
+        con.execute("update raw.email_events set email = null where email = ?", [email])  # as the purge anonymises
+    finally:
+        con.close()
+    sends = f"select count(*) from {EVENTS} where event_kind = 'send'"  # noqa: S608
+    before = _query(settings, sends)[0][0]
+    run_build(settings, select=EVENTS_SELECT)
+    assert _query(settings, EVENTS_RECOMPUTED) == [(None,)], "every subject's events were recomputed"
+    assert _query(settings, sends)[0][0] < before
+    incremental = _fingerprint(settings, EVENTS)
+    run_build(settings, select=EVENTS_SELECT, full_refresh=True)
+    assert _fingerprint(settings, EVENTS) == incremental
 
 
 # the models refreshed by difference, everything they read, and the consent ledger's digests (built after it)
@@ -317,6 +346,9 @@ def _ledger_was_incremental(responses: dict) -> bool:
 
 # columns that say when a build put a row in or changed it: a full rebuild puts every row in anew
 STAMPS = {"int_retention_records_anchored": "row_inserted_at, row_changed_at"}
+# whether the record anchors' last build computed every email event's row (or those loaded since and those of
+# addresses whose subject changed: macros/retention_anchors_refresh.sql)
+ANCHORS_WHOLE = "select computed_every_email_event from intermediate.int_retention_records_anchored_built"
 
 
 def _diff_state(settings: Settings, tables: dict[str, str]) -> dict[str, tuple[int, int]]:
@@ -332,12 +364,14 @@ def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(
     rows = _diff_state(settings, tables)
     assert changed["int_retention_records_anchored"] > 0, "the new day's records went in"
     assert changed["int_retention_records_anchored"] < rows["int_retention_records_anchored"][0] / 10
+    assert _query(settings, ANCHORS_WHOLE) == [(False,)], "the anchors computed the new email events only"
     # the violations' as_of column moved to the new day on every row without rewriting them
     assert changed["fct_violations"] < rows["fct_violations"][0] / 2
     as_of = settings.as_of.replace(tzinfo=None)
     assert _query(settings, f"select distinct as_of from {tables['fct_violations']}") == [(as_of,)]  # noqa: S608
     run_build(settings, select=DIFF_SELECT, full_refresh=True)
     assert _diff_state(settings, tables) == rows
+    assert _query(settings, ANCHORS_WHOLE) == [(True,)]
 
 
 def test_the_consent_ledger_recomputes_only_subjects_whose_consent_events_changed(diff_home) -> None:
@@ -363,6 +397,7 @@ def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_
     earlier = settings.with_as_of(settings.as_of - timedelta(days=1))
     responses = _diff_build(earlier)
     assert int(responses["int_retention_records_anchored"].split()[1]) >= len(events)
+    whole = _query(earlier, ANCHORS_WHOLE)
     # the deleted contact's and address's consent events (and the last day's) changed: those subjects were
     # recomputed, the others kept, and the ledger still equals a full rebuild (below)
     assert _ledger_was_incremental(responses) and responses[f"{LEDGER}.recomputed"] > 0, responses
@@ -372,6 +407,36 @@ def test_models_refreshed_by_difference_drop_deleted_rows_and_follow_an_earlier_
     rows = _diff_state(earlier, tables)
     run_build(earlier, select=DIFF_SELECT, full_refresh=True)
     assert _diff_state(earlier, tables) == rows
+    assert whole == [(True,)], "email events went: the anchors computed every one"
+
+
+def test_record_anchors_follow_an_email_address_that_moved_to_another_person(diff_home) -> None:
+    """A CRM contact's email address moves to a contact of another person (no raw email event changes): the anchors'
+    daily build computes that address's email events with the rest of its scope, their records are the new owner's,
+    and the tables end equal to a full rebuild."""
+    settings, tables, _ = diff_home
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        giver, address, taker = con.execute(
+            "select a.id, lower(a.email), b.id from raw.crm_contacts a join raw.crm_contacts b "
+            "on b.tenant_id = a.tenant_id and b.id <> a.id and b.individual_id is distinct from a.individual_id "
+            "where exists (select 1 from raw.email_events e where e.tenant_id = a.tenant_id "
+            "and e.email = lower(a.email)) and (select count(*) from raw.crm_contacts o "
+            "where o.tenant_id = a.tenant_id and lower(o.email) = lower(a.email)) = 1 order by a.id, b.id limit 1").fetchone()
+        con.execute("update raw.crm_contacts set email = 'moved-' || id || '@example.invalid' where id = ?", [giver])
+        con.execute("update raw.crm_contacts set email = ? where id = ?", [address, taker])
+    finally:
+        con.close()
+    _diff_build(settings)
+    assert _query(settings, ANCHORS_WHOLE) == [(False,)]
+    owners = (f"select distinct i.identity_value from {tables['int_retention_records_anchored']} a "  # noqa: S608
+              "join raw.email_events e on e.sg_event_id = a.record_id join intermediate.int_subject_identities_resolved i "
+              "on i.tenant_id = a.tenant_id and i.subject_key = a.subject_key and i.identity_kind = 'contact' "
+              "where a.source_table = 'email_events' and e.email = ?")
+    assert (taker,) in _query(settings, owners, [address]) and (giver,) not in _query(settings, owners, [address])
+    rows = _diff_state(settings, tables)
+    run_build(settings, select=DIFF_SELECT, full_refresh=True)
+    assert _diff_state(settings, tables) == rows
 
 
 def test_a_ledger_without_digests_is_recomputed_whole_not_appended_to(diff_home) -> None:
@@ -401,6 +466,24 @@ def test_a_model_whose_columns_changed_is_rebuilt_not_diffed(diff_home) -> None:
     assert not responses["int_subject_identities_resolved"].startswith("MERGE")
     columns = [r[0] for r in _query(settings, f"select column_name from (describe {relation})")]
     assert "stale" not in columns
+
+
+def test_record_anchors_whose_columns_changed_are_rebuilt_whole_not_from_their_daily_scope(diff_home) -> None:
+    """The anchors' SELECT was narrowed to the day's scope when the build found the table's columns changed: the
+    rebuilt table still holds every record (the scope is widened first), as a full rebuild does."""
+    settings, tables, _ = diff_home
+    relation = tables["int_retention_records_anchored"]
+    exclude = f"(select * exclude ({STAMPS['int_retention_records_anchored']}) from {relation})"
+    full = _fingerprint(settings, exclude)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(f"alter table {relation} add column stale varchar")  # as an older version's table would hold
+    finally:
+        con.close()
+    responses = _diff_responses(run_build(settings, select="int_retention_records_anchored"))
+    assert not responses["int_retention_records_anchored"].startswith("MERGE")
+    assert _fingerprint(settings, exclude) == full
+    assert _query(settings, ANCHORS_WHOLE) == [(True,)]
 
 
 def test_a_duplicated_key_fails_the_unique_key_test(diff_home) -> None:
@@ -463,7 +546,7 @@ def test_retention_status_recomputes_only_what_a_day_may_change_and_equals_a_ful
     assert STATUS_SINCE in compiled and STATUS_EVERY_ROW not in compiled, "it read the anchors' changes only"
     rows, _ = _status_equals_a_full_rebuild(settings)
     assert rows > 0
-    assert len(_bookkeeping_written(settings, "fct_retention_status")) == 2
+    assert len(_bookkeeping_written(settings, "fct_retention_status")) == 4
 
 
 def test_retention_status_follows_holds_erasures_policy_deleted_records_and_a_later_as_of(status_home) -> None:
@@ -579,3 +662,34 @@ def test_retention_status_follows_an_erasure_request_that_came_and_went(status_h
     assert STATUS_SCOPED in _status_build(settings)
     assert _query(settings, erased, [contact[1]]) == [(False,)]
     _status_equals_a_full_rebuild(settings)
+
+
+DUE = "marts.retention_due"
+DUE_SELECT = "+retention_due"
+DUE_MERGED_ALL = "select merged_every_due_row from intermediate.int_retention_due_merged"
+
+
+def test_retention_due_merges_what_the_status_recomputed_unless_a_status_build_went_unmerged(status_home) -> None:
+    """The due list merges only the records the status build before it recomputed, and ends equal to a full rebuild
+    with the records that fell due in; after a status build it did not merge (a `--select` of the status alone), it
+    merges every due row, so the records that build changed are not missed."""
+    settings, _ = status_home
+    run_build(settings, select=DUE_SELECT)
+    before = _fingerprint(settings, DUE)[0]
+    later = settings.with_as_of(settings.as_of + timedelta(days=30))
+    run_build(later, select=DUE_SELECT)
+    assert _query(later, DUE_MERGED_ALL) == [(False,)], "the due list merged the status's recomputed records only"
+    due = _fingerprint(later, DUE)
+    assert due[0] > before, "records fell due in the 30 days"
+    run_build(later, select=DUE_SELECT, full_refresh=True)
+    assert _fingerprint(later, DUE) == due
+    assert len(_bookkeeping_written(later, "retention_due")) == 1
+    skipped = later.with_as_of(later.as_of + timedelta(days=30))
+    run_build(skipped, select="fct_retention_status")  # records fall due; the due list is not built
+    final = skipped.with_as_of(skipped.as_of + timedelta(days=30))
+    run_build(final, select=DUE_SELECT)
+    merged_all = _query(final, DUE_MERGED_ALL)
+    due = _fingerprint(final, DUE)
+    run_build(final, select=DUE_SELECT, full_refresh=True)
+    assert _fingerprint(final, DUE) == due
+    assert merged_all == [(True,)], "a status build went unmerged: every due row was merged"
