@@ -63,8 +63,8 @@
     union all
     select
         tenant_id,
-        case when customer_address_type = 'EMAIL_ADDRESS' then 'email' else 'phone' end as identity_kind,
-        coalesce(customer_email, customer_phone) as identity_value,
+        {{ contact_record_address_kind() }} as identity_kind,
+        {{ contact_record_address_value() }} as identity_value,
         loaded_at,
         initiation_timestamp as event_at
     from {{ ref('stg_connect__contact_records') }}

@@ -28,7 +28,7 @@ recorded_calls as (
     inner join points
         on points.tenant_id = contact_records.tenant_id
         and points.kind = case when contact_records.customer_email is not null then 'email' else 'phone' end
-        and points.point_value = coalesce(contact_records.customer_email, contact_records.customer_phone)
+        and points.point_value = {{ contact_record_address_value('contact_records') }}
     where contact_records.recording_location is not null
 ),
 

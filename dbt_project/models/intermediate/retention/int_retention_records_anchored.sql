@@ -74,10 +74,8 @@ contact_subjects as (
     from contact_records
     left join identities
         on identities.tenant_id = contact_records.tenant_id
-        and identities.identity_kind = case
-            when contact_records.customer_address_type = 'EMAIL_ADDRESS' then 'email' else 'phone'
-        end
-        and identities.identity_value = coalesce(contact_records.customer_email, contact_records.customer_phone)
+        and identities.identity_kind = {{ contact_record_address_kind('contact_records') }}
+        and identities.identity_value = {{ contact_record_address_value('contact_records') }}
     left join identities as by_crm_contact
         on by_crm_contact.tenant_id = contact_records.tenant_id
         and by_crm_contact.identity_kind = 'contact'

@@ -95,10 +95,8 @@ contact_subjects as (
     from contact_records
     inner join identities
         on identities.tenant_id = contact_records.tenant_id
-        and identities.identity_kind = case
-            when contact_records.customer_address_type = 'EMAIL_ADDRESS' then 'email' else 'phone'
-        end
-        and identities.identity_value = coalesce(contact_records.customer_email, contact_records.customer_phone)
+        and identities.identity_kind = {{ contact_record_address_kind('contact_records') }}
+        and identities.identity_value = {{ contact_record_address_value('contact_records') }}
     where identities.is_resolved
         and contact_records.initiation_timestamp < {{ as_of() }}
 ),
