@@ -76,11 +76,13 @@
         select 1
     {%- else -%}
         {%- set builds = retention_status_bookkeeping('builds') -%}
-        {%- set built = adapter.get_relation(database=builds.database, schema=builds.schema,
-                                             identifier=builds.identifier) -%}
+        {#- asked of the database, not dbt's relation cache: the status's post-hook may have created it in this run -#}
+        {%- set built = run_query("select count(*) from duckdb_tables() where database_name = '" ~ builds.database
+                                  ~ "' and schema_name = '" ~ builds.schema ~ "' and table_name = '"
+                                  ~ builds.identifier ~ "'").rows[0][0] > 0 -%}
         create or replace table {{ retention_due_bookkeeping() }} as
         select
-            {%- if built is not none %}
+            {%- if built %}
             (select max(built_at) from {{ builds }}) as status_built_at,
             {%- else %}
             cast(null as timestamp) as status_built_at,

@@ -365,6 +365,7 @@ def test_models_refreshed_by_difference_equal_a_full_rebuild_after_one_more_day(
     assert changed["int_retention_records_anchored"] > 0, "the new day's records went in"
     assert changed["int_retention_records_anchored"] < rows["int_retention_records_anchored"][0] / 10
     assert _query(settings, ANCHORS_WHOLE) == [(False,)], "the anchors computed the new email events only"
+    assert _query(settings, DUE_MERGED_ALL) == [(False,)], "the due list merged the status's recomputed records only"
     # the violations' as_of column moved to the new day on every row without rewriting them
     assert changed["fct_violations"] < rows["fct_violations"][0] / 2
     as_of = settings.as_of.replace(tzinfo=None)
