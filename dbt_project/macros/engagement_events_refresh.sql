@@ -25,10 +25,9 @@
     int_engagement_events__{{ name }}
 {%- endmacro %}
 
-{#- The bookkeeping tables the post-hook writes (in the intermediate schema; not dbt models). -#}
+{#- The bookkeeping tables the post-hook writes (macros/bookkeeping.sql). -#}
 {% macro engagement_events_bookkeeping(name) -%}
-    {{ return(api.Relation.create(database=this.database, schema=generate_schema_name('intermediate', none),
-                                  identifier='int_engagement_events_' ~ name)) }}
+    {{ return(bookkeeping_relation('int_engagement_events_' ~ name)) }}
 {%- endmacro %}
 
 {#- The last build's as_of and load instant (a dict of SQL timestamp literals), or none: not an incremental DuckDB
@@ -37,13 +36,9 @@
     {%- if not execute or this is none or target.type != 'duckdb' or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- for name in ['addresses', 'built'] -%}
-        {%- set relation = engagement_events_bookkeeping(name) -%}
-        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                    identifier=relation.identifier) is none -%}
-            {{ return(none) }}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- if not relations_exist([engagement_events_bookkeeping('addresses'), engagement_events_bookkeeping('built')]) -%}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set rows = run_query('select cast(as_of as varchar), cast(loaded_through as varchar), rows_through from '
                              ~ engagement_events_bookkeeping('built')).rows -%}
     {%- if rows | length != 1 or rows[0][0] is none -%}

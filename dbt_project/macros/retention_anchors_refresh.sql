@@ -17,31 +17,14 @@
     int_retention_records_anchored__{{ name }}
 {%- endmacro %}
 
-{#- The bookkeeping tables the post-hook writes (in the intermediate schema; not dbt models). -#}
+{#- The bookkeeping tables the post-hook writes (macros/bookkeeping.sql). -#}
 {% macro retention_anchors_bookkeeping(name) -%}
-    {{ return(api.Relation.create(database=this.database, schema=generate_schema_name('intermediate', none),
-                                  identifier='int_retention_records_anchored_' ~ name)) }}
+    {{ return(bookkeeping_relation('int_retention_records_anchored_' ~ name)) }}
 {%- endmacro %}
 
-{#- Whether this build narrows the SELECT by the scope macro's temporary tables: a DuckDB build that is not a
-    --full-refresh, of an existing table, with the bookkeeping of its last build (the materialization calls the
-    scope macro on exactly these builds, bar the bookkeeping, which the scope macro checks the same way). -#}
+{#- Whether this build narrows the SELECT by the scope macro's temporary tables (macros/bookkeeping.sql). -#}
 {% macro retention_anchors_scoped() -%}
-    {%- if not execute or this is none or target.type != 'duckdb' or should_full_refresh() -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-    {%- if existing is none or not existing.is_table -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- for name in ['built', 'emails'] -%}
-        {%- set relation = retention_anchors_bookkeeping(name) -%}
-        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                    identifier=relation.identifier) is none -%}
-            {{ return(false) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(true) }}
+    {{ return(diff_table_scope_possible([retention_anchors_bookkeeping('built'), retention_anchors_bookkeeping('emails')])) }}
 {%- endmacro %}
 
 {#- The scope macro (config `scope`): writes the temporary tables `mode` (whole: whether the SELECT gives every row;

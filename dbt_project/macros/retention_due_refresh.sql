@@ -14,28 +14,14 @@
 {%- endmacro %}
 
 {% macro retention_due_bookkeeping() -%}
-    {{ return(api.Relation.create(database=this.database, schema=generate_schema_name('intermediate', none),
-                                  identifier='int_retention_due_merged')) }}
+    {{ return(bookkeeping_relation('int_retention_due_merged')) }}
 {%- endmacro %}
 
-{#- Whether the SELECT reads the scope macro's temporary table: a DuckDB build that is not a --full-refresh, of an
-    existing table, with the bookkeeping of its last build and of the status's. -#}
+{#- Whether the SELECT reads the scope macro's temporary table (macros/bookkeeping.sql): with the bookkeeping of its
+    last build and of the status's. -#}
 {% macro retention_due_scoped() -%}
-    {%- if not execute or this is none or target.type != 'duckdb' or should_full_refresh() -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-    {%- if existing is none or not existing.is_table -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- for relation in [retention_due_bookkeeping(), retention_status_bookkeeping('builds'),
-                         retention_status_bookkeeping('recomputed')] -%}
-        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                    identifier=relation.identifier) is none -%}
-            {{ return(false) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(true) }}
+    {{ return(diff_table_scope_possible([retention_due_bookkeeping(), retention_status_bookkeeping('builds'),
+                                         retention_status_bookkeeping('recomputed')])) }}
 {%- endmacro %}
 
 {#- The scope macro (config `scope`): the temporary table `mode` (whole: whether the SELECT gives every due row). -#}

@@ -119,10 +119,9 @@
     fct_retention_status__scope
 {%- endmacro %}
 
-{#- The bookkeeping tables the post-hooks write (in the intermediate schema; not dbt models). -#}
+{#- The bookkeeping tables the post-hooks write (macros/bookkeeping.sql). -#}
 {% macro retention_status_bookkeeping(name) -%}
-    {{ return(api.Relation.create(database=this.database, schema=generate_schema_name('intermediate', none),
-                                  identifier='int_retention_status_' ~ name)) }}
+    {{ return(bookkeeping_relation('int_retention_status_' ~ name)) }}
 {%- endmacro %}
 
 {#- That bookkeeping table as the last build of the table left it, or none. -#}

@@ -52,6 +52,25 @@ def _bookkeeping_written(settings: Settings, model: str) -> list[str]:
     return names
 
 
+def _move_a_mailed_address(settings: Settings) -> tuple[tuple[str, str], str]:
+    """A CRM contact's email address, which was mailed, moves to a contact of another person of the same tenant (the
+    giver gets a new address no event names): ((giver's Contact Id, the address), taker's Contact Id)."""
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        giver, address, taker = con.execute(
+            "select a.id, lower(a.email), b.id from raw.crm_contacts a join raw.crm_contacts b "
+            "on b.tenant_id = a.tenant_id and b.id <> a.id and b.individual_id is distinct from a.individual_id "
+            "where exists (select 1 from raw.email_events e where e.tenant_id = a.tenant_id "
+            "and e.email = lower(a.email) and e.event = 'delivered') and (select count(*) from raw.crm_contacts o "
+            "where o.tenant_id = a.tenant_id and lower(o.email) = lower(a.email)) = 1 order by a.id, b.id limit 1"
+        ).fetchone()
+        con.execute("update raw.crm_contacts set email = 'moved-' || id || '@example.invalid' where id = ?", [giver])
+        con.execute("update raw.crm_contacts set email = ? where id = ?", [address, taker])
+    finally:
+        con.close()
+    return (giver, address), taker
+
+
 def _built_home(root: Path, subjects: int, select: str) -> Settings:
     """A generated landing zone of two tenants, ingested and built (`select`) at AS_OF."""
     landing = root / "landing"
@@ -238,21 +257,7 @@ def test_engagement_events_follow_as_of_rows_replaced_in_place_and_an_address_th
     before = _query(settings, bounces)
     _events_equal_a_full_rebuild(settings, "an event rewritten in place", counted_all=True)
     assert _query(settings, bounces)[0][0] == before[0][0] + 1
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        # a mailed contact's address moves to a contact of another person of the same tenant
-        tenant, giver, address, taker = con.execute(
-            "select a.tenant_id, a.id, lower(a.email), b.id from raw.crm_contacts a join raw.crm_contacts b "
-            "on b.tenant_id = a.tenant_id and b.id <> a.id "
-            "and b.individual_id is distinct from a.individual_id "
-            "where exists (select 1 from raw.email_events e where e.tenant_id = a.tenant_id "
-            "and e.email = lower(a.email) and e.event = 'delivered') "
-            "and (select count(*) from raw.crm_contacts o where o.tenant_id = a.tenant_id "
-            "and lower(o.email) = lower(a.email)) = 1 order by a.id, b.id limit 1").fetchone()
-        con.execute("update raw.crm_contacts set email = 'moved-' || id || '@example.invalid' where id = ?", [giver])
-        con.execute("update raw.crm_contacts set email = ? where id = ?", [address, taker])
-    finally:
-        con.close()
+    _, taker = _move_a_mailed_address(settings)
     _events_equal_a_full_rebuild(settings, "an address that moved", counted_all=False)
     owner = (f"select count(*) from {EVENTS} e join intermediate.int_subject_identities_resolved i "
              "on i.tenant_id = e.tenant_id and i.subject_key = e.subject_key "
@@ -416,18 +421,7 @@ def test_record_anchors_follow_an_email_address_that_moved_to_another_person(dif
     daily build computes that address's email events with the rest of its scope, their records are the new owner's,
     and the tables end equal to a full rebuild."""
     settings, tables, _ = diff_home
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        giver, address, taker = con.execute(
-            "select a.id, lower(a.email), b.id from raw.crm_contacts a join raw.crm_contacts b "
-            "on b.tenant_id = a.tenant_id and b.id <> a.id and b.individual_id is distinct from a.individual_id "
-            "where exists (select 1 from raw.email_events e where e.tenant_id = a.tenant_id "
-            "and e.email = lower(a.email)) and (select count(*) from raw.crm_contacts o "
-            "where o.tenant_id = a.tenant_id and lower(o.email) = lower(a.email)) = 1 order by a.id, b.id limit 1").fetchone()
-        con.execute("update raw.crm_contacts set email = 'moved-' || id || '@example.invalid' where id = ?", [giver])
-        con.execute("update raw.crm_contacts set email = ? where id = ?", [address, taker])
-    finally:
-        con.close()
+    (giver, address), taker = _move_a_mailed_address(settings)
     _diff_build(settings)
     assert _query(settings, ANCHORS_WHOLE) == [(False,)]
     owners = (f"select distinct i.identity_value from {tables['int_retention_records_anchored']} a "  # noqa: S608
