@@ -22,9 +22,10 @@
 
 {#- Whether a diff_table model's build may narrow its SELECT by the temporary tables of its scope macro (config
     `scope`, macros/diff_table.sql): a DuckDB build that is not a --full-refresh, of an existing table, with the
-    bookkeeping of its last build (`relations`). The materialization calls the scope macro on exactly these builds,
-    bar the bookkeeping, which the scope macro checks by calling this. -#}
-{% macro diff_table_scope_possible(relations) -%}
+    bookkeeping tables of its last build (`identifiers`, in the intermediate schema). The materialization calls the
+    scope macro on exactly these builds, bar the bookkeeping, which the scope macro checks by calling this. Names,
+    not relations: on Spark (no database) and in unit tests (no `this`) no relation is made. -#}
+{% macro diff_table_scope_possible(identifiers) -%}
     {%- if not execute or this is none or target.type != 'duckdb' or should_full_refresh() -%}
         {{ return(false) }}
     {%- endif -%}
@@ -32,5 +33,9 @@
     {%- if existing is none or not existing.is_table -%}
         {{ return(false) }}
     {%- endif -%}
+    {%- set relations = [] -%}
+    {%- for identifier in identifiers -%}
+        {%- do relations.append(bookkeeping_relation(identifier)) -%}
+    {%- endfor -%}
     {{ return(relations_exist(relations)) }}
 {%- endmacro %}

@@ -24,7 +24,7 @@
 
 {#- Whether this build narrows the SELECT by the scope macro's temporary tables (macros/bookkeeping.sql). -#}
 {% macro retention_anchors_scoped() -%}
-    {{ return(diff_table_scope_possible([retention_anchors_bookkeeping('built'), retention_anchors_bookkeeping('emails')])) }}
+    {{ return(diff_table_scope_possible(['int_retention_records_anchored_built', 'int_retention_records_anchored_emails'])) }}
 {%- endmacro %}
 
 {#- The scope macro (config `scope`): writes the temporary tables `mode` (whole: whether the SELECT gives every row;

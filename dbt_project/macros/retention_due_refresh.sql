@@ -20,8 +20,8 @@
 {#- Whether the SELECT reads the scope macro's temporary table (macros/bookkeeping.sql): with the bookkeeping of its
     last build and of the status's. -#}
 {% macro retention_due_scoped() -%}
-    {{ return(diff_table_scope_possible([retention_due_bookkeeping(), retention_status_bookkeeping('builds'),
-                                         retention_status_bookkeeping('recomputed')])) }}
+    {{ return(diff_table_scope_possible(['int_retention_due_merged', 'int_retention_status_builds',
+                                         'int_retention_status_recomputed'])) }}
 {%- endmacro %}
 
 {#- The scope macro (config `scope`): the temporary table `mode` (whole: whether the SELECT gives every due row). -#}

@@ -90,8 +90,9 @@ def test_killed_purge_rerun_converges(point: str, reference: tuple, tmp_path_fac
         con.close()
 
 
-# when the build that wrote a row ran (fct_retention_status's bookkeeping), not what the row says
-BUILD_STAMPS = ("row_inserted_at", "row_changed_at", "anchored_changed_through")
+# when a build ran (not what the row says): the record anchors' rows, the status's latest anchor stamp, its build record and the due list's
+BUILD_STAMPS = ("row_inserted_at", "row_changed_at", "anchored_changed_through", "built_at", "previous_built_at",
+                "status_built_at")
 
 
 def _derived_rows(settings: Settings) -> dict[str, list]:
